@@ -1,0 +1,38 @@
+"""Handler registration: the one place that maps updates to handlers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from handlers import patient
+from handlers.context import NotApplicable
+
+logger = logging.getLogger(__name__)
+
+
+async def on_error(update: object, context: Any) -> None:
+    """Log a failed update by id and exception type only: never its content (patient data)."""
+    error = context.error
+    if isinstance(error, NotApplicable):
+        return
+    update_id = update.update_id if isinstance(update, Update) else None
+    logger.error(
+        "update %s failed: %s",
+        update_id,
+        type(error).__name__,
+        exc_info=(type(error), error, error.__traceback__) if error else None,
+    )
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Add every handler, in order."""
+    private = filters.ChatType.PRIVATE
+    app.add_handler(CommandHandler("start", patient.start, filters=private))
+    app.add_handler(CommandHandler("checkin", patient.checkin, filters=private))
+    app.add_handler(CallbackQueryHandler(patient.button))
+    app.add_handler(MessageHandler(private & ~filters.COMMAND & filters.TEXT, patient.other_text))
+    app.add_error_handler(on_error)

@@ -1,0 +1,155 @@
+"""The composition root: builds the database, services, PTB Application and workers."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
+
+import handlers
+from bot.config import AppConfig
+from bot.delivery import DeliveryPolicy, DeliveryWorker
+from bot.domain.clock import Clock, SystemClock
+from bot.processor import ChatOrderedUpdateProcessor
+from bot.ratelimit import Limits, SlidingWindowRateLimiter
+from bot.services.container import Services
+from bot.services.runtime import Runtime
+from bot.settings import Settings
+from handlers.context import SERVICES_KEY, BotContext
+from prompts.render import Renderer
+from storage.db import create_engine, create_session_factory
+from storage.uow import UnitOfWorkFactory
+
+logger = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+PATIENT_COMMANDS = ("start", "checkin")
+# APScheduler silently skips a job that starts over 1 s late unless told otherwise.
+JOB_KWARGS: dict[str, Any] = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
+
+BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
+
+
+@dataclass(slots=True)
+class BotRuntime:
+    """A built bot: start it, stop it, reach its parts (tests and benchmarks do)."""
+
+    application: BotApplication
+    services: Services
+    worker: DeliveryWorker
+    processor: ChatOrderedUpdateProcessor
+    engine: AsyncEngine
+    limiter: SlidingWindowRateLimiter | None
+
+    async def on_startup(self, _app: object = None) -> None:
+        """Everything after the bot is initialised and before updates flow."""
+        await self.services.cohorts.sync()
+        renderer = self.services.runtime.renderer
+        for locale in renderer.locales:
+            commands = [
+                BotCommand(name, renderer.render(f"command_{name}", locale))
+                for name in PATIENT_COMMANDS
+            ]
+            await self.application.bot.set_my_commands(
+                commands,
+                scope=BotCommandScopeAllPrivateChats(),
+                language_code=None if locale == "en" else locale,
+            )
+        self.worker.start()
+
+    async def on_stop(self, _app: object = None) -> None:
+        """After updates stop: finish the delivery round in progress."""
+        await self.worker.stop()
+
+    async def on_shutdown(self, _app: object = None) -> None:
+        """Last: close the database pool."""
+        await self.engine.dispose()
+
+    async def start(self, *, poll_timeout: int = 10) -> None:
+        """Start polling, the job queue and the delivery worker (tests, demo, benchmarks).
+
+        ``moodcheck run`` uses PTB's ``run_polling`` with the same hooks instead.
+        """
+        await self.application.initialize()
+        await self.on_startup()
+        await self.application.start()
+        if self.application.updater is not None:
+            await self.application.updater.start_polling(
+                poll_interval=0.0, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES
+            )
+
+    async def stop(self) -> None:
+        """Stop in the reverse order of :meth:`start`."""
+        updater = self.application.updater
+        if updater is not None and updater.running:
+            await updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.on_stop()
+        await self.application.shutdown()
+        await self.on_shutdown()
+
+
+async def due_scan_job(context: BotContext) -> None:
+    """JobQueue trigger for the due scan: the state is in the database, not in the job."""
+    await context.services.due_scan.run()
+
+
+def build(
+    settings: Settings,
+    config: AppConfig,
+    *,
+    clock: Clock | None = None,
+    limits: Limits | None = None,
+    rate_limited: bool = True,
+    delivery: DeliveryPolicy | None = None,
+    scan_interval: float | None = 30.0,
+    renderer: Renderer | None = None,
+) -> BotRuntime:
+    """Build the whole bot from settings and configuration (no I/O until started)."""
+    clock = clock or SystemClock()
+    renderer = renderer or Renderer()
+    renderer.check()
+    engine = create_engine(settings.database_url)
+    uow = UnitOfWorkFactory(create_session_factory(engine))
+    runtime = Runtime(uow=uow, clock=clock, config=config, renderer=renderer)
+    processor = ChatOrderedUpdateProcessor()
+    limiter = SlidingWindowRateLimiter(limits) if rate_limited else None
+    builder = (
+        ApplicationBuilder()
+        .token(settings.token())
+        .base_url(settings.telegram_base_url)
+        .defaults(Defaults(parse_mode="HTML"))
+        .context_types(ContextTypes(context=BotContext))
+        .concurrent_updates(processor)
+        .connection_pool_size(256)
+        .pool_timeout(5.0)
+    )
+    if limiter is not None:
+        builder = builder.rate_limiter(limiter)
+    application: BotApplication = builder.build()
+    worker = DeliveryWorker(application.bot, uow, clock, delivery, limiter)
+    runtime.wake_delivery = worker.wake
+    services = Services.build(runtime)
+    application.bot_data[SERVICES_KEY] = services
+    handlers.register(application)
+    bot_runtime = BotRuntime(application, services, worker, processor, engine, limiter)
+    application.post_init = bot_runtime.on_startup
+    application.post_stop = bot_runtime.on_stop
+    application.post_shutdown = bot_runtime.on_shutdown
+    job_queue = application.job_queue
+    if job_queue is None:
+        raise RuntimeError("python-telegram-bot was installed without its job-queue extra")
+    if scan_interval is not None:  # tests trigger the scan themselves, on their own clock
+        job_queue.run_repeating(
+            due_scan_job,
+            interval=scan_interval,
+            first=1.0,
+            name="due-scan",
+            job_kwargs=JOB_KWARGS,
+        )
+    return bot_runtime

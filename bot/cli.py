@@ -1,0 +1,124 @@
+"""The ``moodcheck`` command: run the bot, migrate the database, make invites, run the demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from telegram import Bot
+
+from bot.config import ConfigError, load_config
+from bot.settings import Settings, SettingsError, load_settings
+
+EXIT_USAGE = 2
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request URL at INFO, and the URL holds the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def _fail(message: str) -> int:
+    print(f"moodcheck: {message}", file=sys.stderr)  # noqa: T201 - the CLI's one error line
+    return EXIT_USAGE
+
+
+def _run(settings: Settings) -> int:
+    from bot.app import ALLOWED_UPDATES, build  # noqa: PLC0415 - heavy imports, run only
+    from storage.migrate import SchemaBehindError, check_schema  # noqa: PLC0415
+
+    settings.token()
+    config = load_config(settings.config)
+    try:
+        asyncio.run(check_schema(settings.database_url))
+    except SchemaBehindError as exc:
+        return _fail(str(exc))
+    runtime = build(settings, config)
+    runtime.application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    return 0
+
+
+def _db_upgrade(settings: Settings) -> int:
+    from storage.migrate import head_revision, upgrade  # noqa: PLC0415
+
+    upgrade(settings.database_url)
+    print(f"database is at revision {head_revision()}")  # noqa: T201
+    return 0
+
+
+async def _bot_username(settings: Settings) -> str:
+    if settings.bot_username:
+        return settings.bot_username
+    async with Bot(settings.token(), base_url=settings.telegram_base_url) as bot:
+        return bot.username
+
+
+async def _invite(settings: Settings, cohort: str, label: str) -> int:
+    from bot.app import build  # noqa: PLC0415
+    from bot.services.enrolment import EnrolmentError  # noqa: PLC0415
+    from storage.migrate import SchemaBehindError, check_schema  # noqa: PLC0415
+
+    config = load_config(settings.config)
+    config.cohort(cohort)
+    try:
+        await check_schema(settings.database_url)
+    except SchemaBehindError as exc:
+        return _fail(str(exc))
+    username = await _bot_username(settings)
+    runtime = build(settings, config, scan_interval=None)
+    try:
+        await runtime.services.cohorts.sync()
+        link = await runtime.services.enrolment.create_invite(cohort, label, "operator")
+    except EnrolmentError as exc:
+        return _fail(str(exc))
+    finally:
+        await runtime.engine.dispose()
+    print(link.url(username))  # noqa: T201 - the command's output
+    print(  # noqa: T201
+        f"single use, for {label} in {cohort}, valid until {link.expires_at:%Y-%m-%d %H:%M} UTC",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="moodcheck", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the bot (long polling)")
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="migrate the database to this version's schema")
+    invite = sub.add_parser("invite", help="print a single-use invite link for a patient")
+    invite.add_argument("--cohort", required=True)
+    invite.add_argument("--label", required=True, help="pseudonymous label, e.g. P-7Q3K")
+    demo = sub.add_parser("demo", help="run a scripted patient against the sandbox server")
+    demo.add_argument("--keep", action="store_true", help="keep the demo database")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``moodcheck`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        _configure_logging(settings.log_level)
+        if args.command == "run":
+            return _run(settings)
+        if args.command == "db":
+            return _db_upgrade(settings)
+        if args.command == "invite":
+            return asyncio.run(_invite(settings, args.cohort, args.label))
+        from bot.demo import run_demo  # noqa: PLC0415
+
+        return asyncio.run(run_demo(keep=args.keep))
+    except (SettingsError, ConfigError) as exc:
+        return _fail(str(exc))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,307 @@
+"""The delivery worker: sends what the outbox holds, within Telegram's limits, and never
+loses a message.
+
+Each round leases a batch (most urgent first, one chat's messages in order), sends it with
+bounded concurrency, and writes every outcome in one transaction. A crash between a send and
+that write can resend the messages of one round (at most ``batch_size``, and at most one per
+chat and priority); it can never lose one, because nothing is marked sent before it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from telegram import Bot, InlineKeyboardMarkup
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+
+from bot.domain.clock import Clock
+from bot.ratelimit import SlidingWindowRateLimiter, retry_after_seconds
+from bot.services.outbox import OnSent
+from storage.uow import UnitOfWorkFactory
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    """How hard the worker tries."""
+
+    batch_size: int = 64
+    concurrency: int = 32
+    """Below httpx's pool (256), so a burst never fails with a pool timeout."""
+    lease: timedelta = timedelta(seconds=120)
+    max_attempts: int = 10
+    backoff_base: float = 2.0
+    backoff_cap: float = 300.0
+    poll_interval: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    id: int
+    chat_id: int
+    method: str
+    payload: dict[str, Any]
+    priority: int
+    attempts: int
+    on_sent: str | None
+    ref_id: int | None
+
+
+@dataclass(slots=True)
+class _Outcome:
+    row: _Claimed
+    kind: str  # sent | retry | dead | forbidden | released
+    message_id: int | None = None
+    delay: float = 0.0
+    error: str | None = None
+    counts_attempt: bool = True
+
+
+@dataclass(slots=True)
+class DeliveryStats:
+    """Counters for logs, benchmarks and (later) /metrics."""
+
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+    forbidden: int = 0
+    rounds: int = 0
+    by_error: dict[str, int] = field(default_factory=dict)
+
+
+async def call_bot(bot: Bot, method: str, payload: dict[str, Any]) -> int | None:
+    """Make one outbox row's Bot API call through PTB's typed methods; return the message id."""
+    params = dict(payload)
+    markup_raw = params.pop("reply_markup", None)
+    markup = InlineKeyboardMarkup.de_json(markup_raw, bot) if markup_raw else None
+    if method == "sendMessage":
+        message = await bot.send_message(reply_markup=markup, **params)
+        return message.message_id
+    if method == "editMessageText":
+        result = await bot.edit_message_text(reply_markup=markup, **params)
+        return None if isinstance(result, bool) else result.message_id
+    if method == "editMessageReplyMarkup":
+        await bot.edit_message_reply_markup(reply_markup=markup, **params)
+        return None
+    raise ValueError(f"the outbox does not know how to call {method}")
+
+
+class DeliveryWorker:
+    """Sends queued messages until stopped."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        policy: DeliveryPolicy | None = None,
+        limiter: SlidingWindowRateLimiter | None = None,
+    ) -> None:
+        self._bot = bot
+        self._uow = uow
+        self._clock = clock
+        self.policy = policy or DeliveryPolicy()
+        self._limiter = limiter
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self.stats = DeliveryStats()
+        self._random = random.Random()  # noqa: S311 - jitter, not security
+
+    def wake(self) -> None:
+        """Say that new messages are waiting (called after a commit that queued some)."""
+        self._idle.clear()
+        self._wake.set()
+
+    async def wait_idle(self) -> None:
+        """Return once a round found nothing due."""
+        await self._idle.wait()
+
+    def start(self) -> None:
+        """Run the worker as a background task."""
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name="moodcheck-delivery")
+
+    async def stop(self) -> None:
+        """Finish the round in progress, then stop."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                sent = await self.deliver_round()
+            except Exception:
+                # The database may be briefly unreachable: log, back off, go on.
+                logger.exception("delivery round failed")
+                sent = 0
+            if sent == 0 and not self._stopping:
+                self._idle.set()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.policy.poll_interval)
+        self._idle.set()
+
+    async def deliver_round(self) -> int:
+        """Lease, send and settle one batch; return how many messages it held."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            rows = await uow.outbox.claim(now, self.policy.batch_size, self.policy.lease)
+            claimed = [
+                _Claimed(
+                    r.id,
+                    r.chat_id,
+                    r.method,
+                    dict(r.payload),
+                    r.priority,
+                    r.attempts,
+                    r.on_sent,
+                    r.ref_id,
+                )
+                for r in rows
+            ]
+            await uow.commit()
+        if not claimed:
+            return 0
+        self.stats.rounds += 1
+        outcomes = await self._send_all(claimed)
+        await self._settle(outcomes)
+        return len(claimed)
+
+    async def _send_all(self, claimed: Sequence[_Claimed]) -> list[_Outcome]:
+        by_chat: dict[int, list[_Claimed]] = {}
+        for row in sorted(claimed, key=lambda r: (r.priority, r.id)):
+            by_chat.setdefault(row.chat_id, []).append(row)
+        gate = asyncio.Semaphore(self.policy.concurrency)
+        outcomes: list[_Outcome] = []
+
+        async def one_chat(rows: list[_Claimed]) -> None:
+            async with gate:
+                for index, row in enumerate(rows):
+                    outcome = await self._send(row)
+                    outcomes.append(outcome)
+                    if outcome.kind != "sent":
+                        # Keep the chat's order: what follows waits for this one.
+                        outcomes.extend(_Outcome(r, "released") for r in rows[index + 1 :])
+                        return
+
+        await asyncio.gather(*(one_chat(rows) for rows in by_chat.values()))
+        return outcomes
+
+    async def _send(self, row: _Claimed) -> _Outcome:
+        try:
+            message_id = await call_bot(self._bot, row.method, row.payload)
+        except RetryAfter as exc:
+            return _Outcome(
+                row, "retry", delay=retry_after_seconds(exc), error="429", counts_attempt=False
+            )
+        except Forbidden as exc:
+            return _Outcome(row, "forbidden", error=_short(exc))
+        except ChatMigrated as exc:
+            logger.error(  # noqa: TRY400 - no traceback wanted
+                "chat %s became supergroup %s: update provider_chat_id in the config",
+                row.chat_id,
+                exc.new_chat_id,
+            )
+            return _Outcome(row, "dead", error="chat migrated")
+        except BadRequest as exc:
+            if "message is not modified" in exc.message.lower():
+                return _Outcome(row, "sent")
+            return _Outcome(row, "dead", error=_short(exc))
+        except NetworkError as exc:  # 5xx, dropped connections, timeouts
+            return _Outcome(row, "retry", delay=self._backoff(row.attempts + 1), error=_short(exc))
+        except TelegramError as exc:
+            return _Outcome(row, "dead", error=_short(exc))
+        return _Outcome(row, "sent", message_id=message_id)
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter, so retries of a burst do not come back as one."""
+        ceiling = min(self.policy.backoff_cap, self.policy.backoff_base**attempt)
+        return max(0.5, self._random.uniform(0, ceiling))
+
+    async def _settle(self, outcomes: Sequence[_Outcome]) -> None:
+        now = self._clock.now()
+        changes: list[dict[str, Any]] = []
+        checkin_messages: list[tuple[int, int]] = []
+        blocked_chats: set[int] = set()
+        for outcome in outcomes:
+            row = outcome.row
+            change: dict[str, Any] = {"id": row.id, "lease_until": None}
+            if outcome.kind == "sent":
+                change.update(status="sent", sent_at=now, telegram_message_id=outcome.message_id)
+                self.stats.sent += 1
+                if row.on_sent == OnSent.CHECKIN_MESSAGE and row.ref_id and outcome.message_id:
+                    checkin_messages.append((row.ref_id, outcome.message_id))
+            elif outcome.kind == "retry":
+                attempts = row.attempts + (1 if outcome.counts_attempt else 0)
+                if attempts >= self.policy.max_attempts:
+                    change.update(status="dead", attempts=attempts, last_error=outcome.error)
+                    self.stats.dead += 1
+                else:
+                    change.update(
+                        attempts=attempts,
+                        last_error=outcome.error,
+                        next_attempt_at=now + timedelta(seconds=outcome.delay),
+                    )
+                    self.stats.retried += 1
+            elif outcome.kind == "forbidden":
+                change.update(status="failed", last_error=outcome.error)
+                blocked_chats.add(row.chat_id)
+                self.stats.forbidden += 1
+            elif outcome.kind == "dead":
+                change.update(status="dead", attempts=row.attempts + 1, last_error=outcome.error)
+                self.stats.dead += 1
+                logger.error("outbox message %d dead: %s", row.id, outcome.error)
+            if outcome.error:
+                self.stats.by_error[outcome.error[:40]] = (
+                    self.stats.by_error.get(outcome.error[:40], 0) + 1
+                )
+            changes.append(change)
+        async with self._uow() as uow:
+            await uow.outbox.apply(changes)
+            await uow.checkins.set_message_ids(checkin_messages)
+            for chat_id in blocked_chats:
+                await self._blocked(uow, chat_id, now)
+            await uow.commit()
+
+    @staticmethod
+    async def _blocked(uow: Any, chat_id: int, now: datetime) -> None:
+        """A 403: the patient blocked the bot. Stop trying; mark them unreachable."""
+        await uow.outbox.cancel_pending_for_chat(chat_id, "chat blocked the bot")
+        if chat_id > 0:
+            patient = await uow.patients.mark_unreachable_by_chat(chat_id, now)
+            if patient is not None:
+                uow.audit.record(
+                    at=now,
+                    actor="system",
+                    action="patient_unreachable",
+                    cohort_id=patient.cohort_id,
+                    patient_id=patient.id,
+                    details={},
+                )
+        else:
+            logger.error("the bot cannot post to group %s (removed from it?)", chat_id)
+
+
+def _short(exc: Exception) -> str:
+    """An error for the outbox row: the exception's kind and message, never a payload."""
+    return f"{type(exc).__name__}: {exc}"[:200]

@@ -1,0 +1,59 @@
+"""Escalation tiers and item-level rules (the ones that fire on a single answer).
+
+Rules are data (``prompts/rules.yaml``); this module evaluates them. Patient-level rules
+(baselines, streaks) come with the "Escalation and provider triage" issue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Tier(StrEnum):
+    """How fast a human must look (REFERENCE.md section 3.2)."""
+
+    IMMEDIATE = "IMMEDIATE"
+    URGENT = "URGENT"
+    ROUTINE = "ROUTINE"
+
+    @property
+    def rank(self) -> int:
+        """Return 0 for the most urgent tier; lower sorts first."""
+        return _RANK[self]
+
+
+_RANK = {Tier.IMMEDIATE: 0, Tier.URGENT: 1, Tier.ROUTINE: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRule:
+    """Fire when an item is answered with one of some values."""
+
+    id: str
+    item: str
+    values: frozenset[str]
+    tier: Tier
+    crisis_card: bool
+    stop_checkin: bool = False
+    """Ask no more questions after this answer (IMMEDIATE safety answers)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """A rule that fired on an answer."""
+
+    rule_id: str
+    tier: Tier
+    crisis_card: bool
+    stop_checkin: bool
+
+
+def evaluate_answer(rules: tuple[ItemRule, ...], item_id: str, value: str) -> list[Trigger]:
+    """Return the rules an answer fires, most urgent first."""
+    fired = [
+        Trigger(rule.id, rule.tier, rule.crisis_card, rule.stop_checkin)
+        for rule in rules
+        if rule.item == item_id and value in rule.values
+    ]
+    return sorted(fired, key=lambda trigger: (trigger.tier.rank, trigger.rule_id))

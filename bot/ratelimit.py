@@ -1,0 +1,184 @@
+"""Telegram's sending limits, as a python-telegram-bot rate limiter.
+
+Why not PTB's ``AIORateLimiter``: it is a leaky bucket (a burst of 20 to a group, then one
+every 3 s, which puts 21+ messages in one 60 s window and breaks Telegram's 20/min group
+limit), it has no per-private-chat limit, and on a 429 it pauses every request. This limiter
+keeps sliding windows (overall, per group, per private chat) so that no window ever holds more
+than the limit, and leaves a 429 to the delivery worker, which reschedules just that message
+and pauses just that chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import warnings
+from collections import deque
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+from telegram.warnings import PTBDeprecationWarning
+
+MESSAGE_METHODS = frozenset(
+    {
+        "sendMessage",
+        "editMessageText",
+        "editMessageReplyMarkup",
+        "sendPhoto",
+        "sendDocument",
+        "sendMediaGroup",
+        "copyMessage",
+        "forwardMessage",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Sends allowed per sliding window. ``margin`` widens each window a little, because the
+    server measures arrival times and requests in flight can arrive closer together than they
+    left."""
+
+    overall: tuple[int, float] = (30, 1.0)
+    group: tuple[int, float] = (20, 60.0)
+    private: tuple[int, float] = (3, 1.0)
+    margin: float = 0.03
+
+
+class SlidingWindow:
+    """At most ``limit`` events in any ``period`` seconds."""
+
+    __slots__ = ("_limit", "_period", "_stamps")
+
+    def __init__(self, limit: int, period: float) -> None:
+        self._limit = limit
+        self._period = period
+        self._stamps: deque[float] = deque()
+
+    def wait_time(self, now: float) -> float:
+        """Return how long until one more event fits (0 when it fits now)."""
+        while self._stamps and now - self._stamps[0] >= self._period:
+            self._stamps.popleft()
+        if len(self._stamps) < self._limit:
+            return 0.0
+        return self._period - (now - self._stamps[0])
+
+    def record(self, now: float) -> None:
+        """Count an event at ``now``."""
+        self._stamps.append(now)
+
+    @property
+    def empty(self) -> bool:
+        """Tell whether the window holds no events."""
+        return not self._stamps
+
+
+def chat_key(data: dict[str, Any]) -> int | str | None:
+    """Return the chat a request goes to, if it names one."""
+    chat = data.get("chat_id")
+    if isinstance(chat, int | str):
+        try:
+            return int(chat)
+        except ValueError:
+            return chat  # "@channelusername"
+    return None
+
+
+def is_group(chat: int | str) -> bool:
+    """Group, supergroup and channel ids are negative; public ones may be @usernames."""
+    return isinstance(chat, str) or chat < 0
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """Return a 429's wait in seconds, whichever type PTB's migration setting gives us."""
+    with warnings.catch_warnings():
+        # PTB 22 warns that retry_after becomes a timedelta; both forms are handled here.
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class SlidingWindowRateLimiter(BaseRateLimiter[None]):
+    """Delays message-producing requests until every window they count in has room."""
+
+    def __init__(
+        self, limits: Limits | None = None, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._limits = limits or Limits()
+        self._now = monotonic
+        scale = 1.0 + self._limits.margin
+        self._overall = SlidingWindow(self._limits.overall[0], self._limits.overall[1] * scale)
+        self._chats: dict[int | str, SlidingWindow] = {}
+        self._paused_until: dict[int | str, float] = {}
+        self._scale = scale
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
+
+    def _window(self, chat: int | str) -> SlidingWindow:
+        window = self._chats.get(chat)
+        if window is None:
+            limit, period = self._limits.group if is_group(chat) else self._limits.private
+            window = SlidingWindow(limit, period * self._scale)
+            self._chats[chat] = window
+        return window
+
+    async def acquire(self, chat: int | str | None) -> None:
+        """Wait until a message to ``chat`` fits every window, then count it."""
+        while True:
+            now = self._now()
+            wait = self._overall.wait_time(now)
+            if chat is not None:
+                wait = max(
+                    wait,
+                    self._window(chat).wait_time(now),
+                    self._paused_until.get(chat, 0.0) - now,
+                )
+            if wait <= 0:
+                self._overall.record(now)
+                if chat is not None:
+                    self._window(chat).record(now)
+                    self._paused_until.pop(chat, None)
+                return
+            await asyncio.sleep(wait)
+
+    def pause(self, chat: int | str, seconds: float) -> None:
+        """Send nothing more to ``chat`` for a while (Telegram said retry_after)."""
+        self._paused_until[chat] = self._now() + seconds
+
+    def forget_idle_chats(self) -> None:
+        """Drop the windows of chats with no recent sends, so memory stays flat."""
+        now = self._now()
+        for chat in [c for c, w in self._chats.items() if w.wait_time(now) == 0 and w.empty]:
+            del self._chats[chat]
+
+    async def process_request(  # noqa: PLR0917 - PTB's signature
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: None,  # noqa: ARG002 - PTB's signature
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        """Wait for room if the request sends a message, then make it.
+
+        A 429 is not retried here: it propagates to the caller (the delivery worker), after
+        pausing the chat it concerns.
+        """
+        chat = chat_key(data)
+        if endpoint in MESSAGE_METHODS:
+            await self.acquire(chat)
+        try:
+            return await callback(*args, **kwargs)
+        except RetryAfter as exc:
+            if chat is not None:
+                self.pause(chat, retry_after_seconds(exc))
+            raise

@@ -1,0 +1,127 @@
+"""Queueing outbound messages: rows in the outbox, written in the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import IntEnum
+from typing import Any
+
+from bot.domain.alerts import Tier
+from storage.uow import UnitOfWork
+
+Keyboard = list[list[dict[str, str]]]
+
+
+class Priority(IntEnum):
+    """Send order when the bot is at Telegram's limits: lower goes first."""
+
+    CRISIS = 0
+    """Crisis cards and IMMEDIATE alerts: never behind a fan-out."""
+    INTERACTIVE = 1
+    """Replies to something the patient just did, and URGENT alerts."""
+    NOTICE = 2
+    """ROUTINE alerts and other provider notices."""
+    ROUTINE = 3
+    """Scheduled prompts."""
+
+
+def alert_priority(tier: Tier) -> Priority:
+    """Return the send priority of an alert message of a tier."""
+    return {
+        Tier.IMMEDIATE: Priority.CRISIS,
+        Tier.URGENT: Priority.INTERACTIVE,
+        Tier.ROUTINE: Priority.NOTICE,
+    }[tier]
+
+
+class OnSent:
+    """What the delivery worker records once a message is sent (``outbox.on_sent``)."""
+
+    CHECKIN_MESSAGE = "checkin_message"
+    """Store the message id on the check-in ``ref_id``."""
+
+
+async def queue_send(
+    uow: UnitOfWork,
+    *,
+    now: datetime,
+    chat_id: int,
+    text: str,
+    priority: Priority,
+    keyboard: Keyboard | None = None,
+    dedup_key: str | None = None,
+    on_sent: str | None = None,
+    ref_id: int | None = None,
+    patient_id: int | None = None,
+) -> bool:
+    """Queue a sendMessage; return False when the dedup key was used before."""
+    payload: dict[str, Any] = {"chat_id": chat_id, "text": text, "parse_mode": "HTML"}
+    if keyboard is not None:
+        payload["reply_markup"] = {"inline_keyboard": keyboard}
+    return await _queue(
+        uow,
+        now,
+        chat_id,
+        "sendMessage",
+        payload,
+        priority,
+        dedup_key,
+        on_sent,
+        ref_id,
+        patient_id,
+    )
+
+
+async def queue_edit(
+    uow: UnitOfWork,
+    *,
+    now: datetime,
+    chat_id: int,
+    message_id: int,
+    text: str,
+    priority: Priority = Priority.INTERACTIVE,
+    keyboard: Keyboard | None = None,
+    patient_id: int | None = None,
+) -> None:
+    """Queue an editMessageText; without a keyboard the message's buttons go away."""
+    payload: dict[str, Any] = {
+        "chat_id": chat_id,
+        "message_id": message_id,
+        "text": text,
+        "parse_mode": "HTML",
+    }
+    if keyboard is not None:
+        payload["reply_markup"] = {"inline_keyboard": keyboard}
+    await _queue(
+        uow, now, chat_id, "editMessageText", payload, priority, None, None, None, patient_id
+    )
+
+
+async def _queue(  # noqa: PLR0917 - private helper behind two keyword-only fronts
+    uow: UnitOfWork,
+    now: datetime,
+    chat_id: int,
+    method: str,
+    payload: dict[str, Any],
+    priority: Priority,
+    dedup_key: str | None,
+    on_sent: str | None,
+    ref_id: int | None,
+    patient_id: int | None,
+) -> bool:
+    return await uow.outbox.enqueue(
+        {
+            "dedup_key": dedup_key,
+            "chat_id": chat_id,
+            "method": method,
+            "payload": payload,
+            "priority": int(priority),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "on_sent": on_sent,
+            "ref_id": ref_id,
+            "patient_id": patient_id,
+        }
+    )

@@ -1,0 +1,33 @@
+"""Fixed replies to things the bot does not act on (free text, unknown commands)."""
+
+from __future__ import annotations
+
+from bot.services.outbox import Priority, queue_send
+from bot.services.runtime import Runtime
+
+
+class ReplyService:
+    """Queues a reviewed, fixed reply in the sender's language."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._rt = runtime
+
+    async def fixed(
+        self, update_id: int, user_id: int, chat_id: int, language_code: str | None, template: str
+    ) -> None:
+        """Reply with a template; a patient gets it in their chosen language."""
+        now = self._rt.clock.now()
+        async with self._rt.uow() as uow:
+            if not await uow.updates.claim(update_id, now):
+                return
+            patient = await uow.patients.by_telegram_user(user_id)
+            locale = patient.locale if patient else self._rt.locale_for(language_code, "en")
+            await queue_send(
+                uow,
+                now=now,
+                chat_id=chat_id,
+                priority=Priority.INTERACTIVE,
+                text=self._rt.renderer.render(template, locale),
+            )
+            await uow.commit()
+        self._rt.wake_delivery()

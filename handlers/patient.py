@@ -1,0 +1,62 @@
+"""Patient-side handlers (private chats): parse the update, call one service, answer."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot.domain.callback_data import AnswerButton, BadCallbackDataError, ConsentButton, decode
+from bot.services.enrolment import Sender
+from handlers.context import BotContext, require_message, require_query, require_user
+
+
+def _sender(update: Update) -> Sender:
+    user = require_user(update)
+    return Sender(user.id, require_message(update).chat_id, user.language_code)
+
+
+async def start(update: Update, context: BotContext) -> None:
+    """/start [code]: enrol with an invite code, or explain how to get one."""
+    payload = " ".join(context.args) if context.args else None
+    await context.services.enrolment.start(update.update_id, _sender(update), payload)
+
+
+async def checkin(update: Update, context: BotContext) -> None:
+    """/checkin: start or resume today's check-in."""
+    sender = _sender(update)
+    await context.services.checkins.open_today(update.update_id, sender.user_id, sender.chat_id)
+
+
+async def other_text(update: Update, context: BotContext) -> None:
+    """Any other text: a fixed reply that this chat reads only taps."""
+    sender = _sender(update)
+    await context.services.replies.fixed(
+        update.update_id, sender.user_id, sender.chat_id, sender.language_code, "text_not_read"
+    )
+
+
+async def button(update: Update, context: BotContext) -> None:
+    """A tap on an inline button in a private chat: consent or a check-in answer."""
+    query = require_query(update)
+    user = require_user(update)
+    toast: str | None = None
+    if query.message is None or query.data is None or query.message.chat.type != "private":
+        toast = context.services.runtime.renderer.render("button_refused", "en")
+    else:
+        try:
+            data = decode(query.data)
+        except BadCallbackDataError:
+            data = None
+        sender = Sender(user.id, query.message.chat.id, user.language_code)
+        match data:
+            case AnswerButton():
+                toast = await context.services.checkins.answer(
+                    update.update_id, user.id, query.message.message_id, data
+                )
+            case ConsentButton(invite_id, agree):
+                await context.services.enrolment.consent(
+                    update.update_id, sender, query.message.message_id, invite_id, agree=agree
+                )
+            case None:
+                toast = context.services.runtime.renderer.render("button_refused", "en")
+    # Always answer, or the patient's app keeps showing a spinner on the button.
+    await query.answer(text=toast)

@@ -1,0 +1,104 @@
+"""Loading questionnaires from YAML, with errors that name the file, the item and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.domain.questionnaire import (
+    Item,
+    ItemKind,
+    Option,
+    Questionnaire,
+    QuestionnaireError,
+    scale_options,
+)
+
+QUESTIONNAIRES = Path(__file__).with_name("questionnaires")
+
+
+def _texts(raw: Any, where: str) -> dict[str, str]:
+    if isinstance(raw, str):
+        return {"en": raw}
+    if (
+        isinstance(raw, dict)
+        and raw
+        and all(isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in raw.items())
+    ):
+        return {str(k): str(v) for k, v in raw.items()}
+    raise QuestionnaireError(where, ["must be text, or a map of locale to text"])
+
+
+def _item(raw: Any, where: str) -> Item:
+    if not isinstance(raw, dict):
+        raise QuestionnaireError(where, ["must be a mapping"])
+    item_id = raw.get("id")
+    where = f"{where} (id {item_id!r})"
+    kind_name = raw.get("type")
+    try:
+        kind = ItemKind(str(kind_name))
+    except ValueError:
+        raise QuestionnaireError(
+            f"{where}, field 'type'", [f"{kind_name!r} is not one of scale, choice"]
+        ) from None
+    texts = _texts(raw.get("text"), f"{where}, field 'text'")
+    rows = raw.get("rows", [])
+    if not isinstance(rows, list) or not all(isinstance(n, int) and n > 0 for n in rows):
+        raise QuestionnaireError(f"{where}, field 'rows'", ["must be a list of positive counts"])
+    if kind is ItemKind.SCALE:
+        low, high = raw.get("min"), raw.get("max")
+        if not (isinstance(low, int) and isinstance(high, int) and low < high):
+            raise QuestionnaireError(f"{where}, fields 'min'/'max'", ["need integers, min < max"])
+        options = scale_options(low, high)
+    else:
+        raw_options = raw.get("options")
+        if not isinstance(raw_options, list) or not raw_options:
+            raise QuestionnaireError(f"{where}, field 'options'", ["must be a non-empty list"])
+        options = tuple(
+            Option(
+                value=str(option.get("value", "")) if isinstance(option, dict) else "",
+                labels=_texts(
+                    option.get("label") if isinstance(option, dict) else None,
+                    f"{where}, option {n}, field 'label'",
+                ),
+            )
+            for n, option in enumerate(raw_options, start=1)
+        )
+    return Item(id=str(item_id), kind=kind, texts=texts, options=options, row_sizes=tuple(rows))
+
+
+def load_questionnaire(path: Path) -> Questionnaire:
+    """Load and validate one questionnaire file; raise QuestionnaireError naming the problem."""
+    where = str(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise QuestionnaireError(where, [f"cannot be read: {exc}"]) from exc
+    if not isinstance(raw, dict):
+        raise QuestionnaireError(where, ["must be a mapping with id, version and items"])
+    items_raw = raw.get("items")
+    if not isinstance(items_raw, list):
+        raise QuestionnaireError(where, ["field 'items' must be a list"])
+    items = tuple(_item(item, f"{where}: item {n}") for n, item in enumerate(items_raw, start=1))
+    version = raw.get("version")
+    if not isinstance(version, int):
+        raise QuestionnaireError(where, ["field 'version' must be an integer"])
+    try:
+        return Questionnaire(
+            id=str(raw.get("id") or path.stem),
+            version=version,
+            items=items,
+            source=str(raw.get("source", "")),
+        )
+    except QuestionnaireError as exc:
+        raise QuestionnaireError(where, exc.problems) from None
+
+
+def questionnaire_path(name: str) -> Path:
+    """Return the file of a questionnaire given by name (shipped) or by path (a clinic's own)."""
+    candidate = Path(name)
+    if candidate.suffix in {".yaml", ".yml"}:
+        return candidate
+    return QUESTIONNAIRES / f"{name}.yaml"

@@ -1,0 +1,73 @@
+"""Loading escalation rules from ``prompts/rules.yaml``, validated at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.domain.alerts import ItemRule, Tier
+from bot.domain.questionnaire import Questionnaire
+
+RULES = Path(__file__).with_name("rules.yaml")
+
+
+class RulesError(ValueError):
+    """A rules file that cannot be used."""
+
+
+def _rule(raw: Any, where: str) -> ItemRule:
+    if not isinstance(raw, dict):
+        raise RulesError(f"{where}: must be a mapping")
+    kind = raw.get("kind")
+    if kind != "item_value":
+        raise RulesError(f"{where}, field 'kind': {kind!r} is not a known rule kind")
+    try:
+        tier = Tier(str(raw.get("tier")))
+    except ValueError:
+        raise RulesError(f"{where}, field 'tier': must be IMMEDIATE, URGENT or ROUTINE") from None
+    values = raw.get("values")
+    if not isinstance(values, list) or not values:
+        raise RulesError(f"{where}, field 'values': must be a non-empty list")
+    for key in ("id", "item"):
+        if not isinstance(raw.get(key), str):
+            raise RulesError(f"{where}, field {key!r}: must be text")
+    return ItemRule(
+        id=raw["id"],
+        item=raw["item"],
+        values=frozenset(str(v) for v in values),
+        tier=tier,
+        crisis_card=bool(raw.get("crisis_card", False)),
+        stop_checkin=bool(raw.get("stop_checkin", False)),
+    )
+
+
+def load_rules(path: Path = RULES) -> tuple[ItemRule, ...]:
+    """Load the rules file; raise RulesError naming the file, rule and field at fault."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise RulesError(f"{path}: cannot be read: {exc}") from exc
+    if not isinstance(raw, dict) or not isinstance(raw.get("rules"), list):
+        raise RulesError(f"{path}: must be a mapping with a 'rules' list")
+    rules = tuple(_rule(r, f"{path}: rule {n}") for n, r in enumerate(raw["rules"], start=1))
+    ids = [rule.id for rule in rules]
+    if len(set(ids)) != len(ids):
+        raise RulesError(f"{path}: two rules share an id")
+    return rules
+
+
+def check_rules_against(rules: tuple[ItemRule, ...], questionnaire: Questionnaire) -> None:
+    """Refuse rules that name an item or value the questionnaire does not have."""
+    items = {item.id: item for item in questionnaire.items}
+    for rule in rules:
+        item = items.get(rule.item)
+        if item is None:
+            continue  # a rule for an item of another questionnaire
+        unknown = sorted(value for value in rule.values if not item.accepts(value))
+        if unknown:
+            raise RulesError(
+                f"rule {rule.id!r}: item {rule.item!r} of questionnaire {questionnaire.id!r} "
+                f"has no value {', '.join(unknown)}"
+            )

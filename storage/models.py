@@ -1,0 +1,225 @@
+"""The database schema (SQLAlchemy 2, typed with Mapped[]).
+
+Unique constraints carry the product's promises: one check-in per patient per local date, one
+answer per check-in and item, one outbox message per dedup key, one row per processed update.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.ext.asyncio import AsyncAttrs
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.types import BigIntId, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(AsyncAttrs, DeclarativeBase):
+    """Declarative base with stable constraint names (Alembic needs them)."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class Cohort(Base):
+    """A provider group with its patients; declared in the TOML config, mirrored here."""
+
+    __tablename__ = "cohorts"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    provider_chat_id: Mapped[int] = mapped_column(BigInteger)
+    timezone: Mapped[str] = mapped_column(String(64))
+    locale: Mapped[str] = mapped_column(String(8))
+    region: Mapped[str] = mapped_column(String(8))
+    questionnaire: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Invite(Base):
+    """A single-use enrolment code, stored only as its hash."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"), index=True)
+    label: Mapped[str] = mapped_column(String(16))
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    """open -> claimed (consent shown) -> accepted | declined."""
+    claimed_by_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class Patient(Base):
+    """An enrolled patient. The provider side only ever sees ``label``."""
+
+    __tablename__ = "patients"
+    __table_args__ = (UniqueConstraint("cohort_id", "label"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"))
+    label: Mapped[str] = mapped_column(String(16))
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    """active | paused | withdrawn | unreachable."""
+    locale: Mapped[str] = mapped_column(String(8))
+    timezone: Mapped[str] = mapped_column(String(64))
+    checkin_time: Mapped[str] = mapped_column(String(5))
+    """Local wall-clock time of the daily prompt, HH:MM."""
+    next_prompt_at: Mapped[datetime | None] = mapped_column(index=True)
+    consented_at: Mapped[datetime]
+    unreachable_since: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Checkin(Base):
+    """One day's check-in for one patient."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (UniqueConstraint("patient_id", "local_date"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    local_date: Mapped[date] = mapped_column(Date)
+    timezone: Mapped[str] = mapped_column(String(64))
+    questionnaire: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int] = mapped_column(SmallInteger, default=0)
+    """Index of the item being asked; equal to the item count when done."""
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    opened_at: Mapped[datetime]
+    closes_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Answer(Base):
+    """One stored answer; a missing answer is a missing row, never a zero."""
+
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("checkin_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    checkin_id: Mapped[int] = mapped_column(ForeignKey("checkins.id"))
+    item_id: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(String(64))
+    answered_at: Mapped[datetime]
+
+
+class Alert(Base):
+    """An escalation for the care team."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    checkin_id: Mapped[int | None] = mapped_column(ForeignKey("checkins.id"))
+    rule: Mapped[str] = mapped_column(String(64))
+    tier: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    """open | acknowledged | resolved."""
+    dedup_key: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[int | None] = mapped_column(BigInteger)
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class OutboxMessage(Base):
+    """A Bot API call to make, written in the transaction that decided to make it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_queue", "status", "priority", "id"),
+        Index("ix_outbox_chat_queue", "chat_id", "status", "id"),
+        CheckConstraint("priority >= 0", name="priority_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    dedup_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    method: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]]
+    priority: Mapped[int] = mapped_column(SmallInteger)
+    """0 is most urgent (crisis cards, IMMEDIATE alerts); see bot.services.outbox.Priority."""
+    status: Mapped[str] = mapped_column(String(16))
+    """pending | sent | failed | dead | cancelled."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    on_sent: Mapped[str | None] = mapped_column(String(32))
+    """What to record once sent, e.g. the check-in message id."""
+    ref_id: Mapped[int | None] = mapped_column(BigInteger)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+
+
+class ProcessedUpdate(Base):
+    """A Telegram update already handled: replays change nothing."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    processed_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AuditEvent(Base):
+    """Who did what, when. Never free text or names: ids, labels and event names only."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    cohort_id: Mapped[int | None] = mapped_column(ForeignKey("cohorts.id"))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+    details: Mapped[dict[str, Any]]
+
+
+__all__ = [
+    "Alert",
+    "Answer",
+    "AuditEvent",
+    "Base",
+    "Checkin",
+    "Cohort",
+    "Invite",
+    "OutboxMessage",
+    "Patient",
+    "ProcessedUpdate",
+]

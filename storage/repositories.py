@@ -1,0 +1,318 @@
+"""Repositories: queries and writes for one aggregate each. They never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Select, and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from storage.models import (
+    Alert,
+    Answer,
+    AuditEvent,
+    Base,
+    Checkin,
+    Cohort,
+    Invite,
+    OutboxMessage,
+    Patient,
+    ProcessedUpdate,
+)
+
+
+class _Repository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def dialect(self) -> str:
+        return self.session.sync_session.get_bind().dialect.name
+
+    async def _insert_ignore(
+        self, model: type[Base], values: dict[str, Any], conflict: Sequence[str]
+    ) -> bool:
+        """Insert a row unless it would break a unique constraint; tell whether it went in."""
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        stmt = insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
+        result = cast("CursorResult[Any]", await self.session.execute(stmt))
+        return result.rowcount == 1
+
+    def _locking(self, stmt: Select[Any]) -> Select[Any]:
+        """Lock the selected rows on PostgreSQL so several workers share work without doubles.
+
+        SQLite has one writer at a time (BEGIN IMMEDIATE), which is the same guarantee.
+        """
+        if self.dialect == "postgresql":
+            return stmt.with_for_update(skip_locked=True)
+        return stmt
+
+
+class CohortRepository(_Repository):
+    """Cohorts, mirrored from the configuration file."""
+
+    async def by_name(self, name: str) -> Cohort | None:
+        """Return the cohort of that name."""
+        return await self.session.scalar(select(Cohort).where(Cohort.name == name))
+
+    async def get(self, cohort_id: int) -> Cohort | None:
+        """Return the cohort with that id."""
+        return await self.session.get(Cohort, cohort_id)
+
+    async def upsert(self, values: dict[str, Any], now: datetime) -> Cohort:
+        """Create the cohort or bring it in line with the configuration."""
+        cohort = await self.by_name(values["name"])
+        if cohort is None:
+            cohort = Cohort(**values, created_at=now, updated_at=now)
+            self.session.add(cohort)
+        else:
+            changed = False
+            for key, value in values.items():
+                if getattr(cohort, key) != value:
+                    setattr(cohort, key, value)
+                    changed = True
+            if changed:
+                cohort.updated_at = now
+        await self.session.flush()
+        return cohort
+
+
+class InviteRepository(_Repository):
+    """Invites, looked up by the hash of their code."""
+
+    def add(self, invite: Invite) -> None:
+        """Stage a new invite."""
+        self.session.add(invite)
+
+    async def by_hash(self, code_hash: str) -> Invite | None:
+        """Return the invite whose code hashes to this."""
+        stmt = select(Invite).where(Invite.code_hash == code_hash)
+        return await self.session.scalar(self._locking(stmt))
+
+    async def get(self, invite_id: int) -> Invite | None:
+        """Return the invite with that id."""
+        stmt = select(Invite).where(Invite.id == invite_id)
+        return await self.session.scalar(self._locking(stmt))
+
+
+class PatientRepository(_Repository):
+    """Patients."""
+
+    def add(self, patient: Patient) -> None:
+        """Stage a new patient."""
+        self.session.add(patient)
+
+    async def get(self, patient_id: int) -> Patient | None:
+        """Return the patient with that id."""
+        return await self.session.get(Patient, patient_id)
+
+    async def by_telegram_user(self, user_id: int) -> Patient | None:
+        """Return the patient who uses this Telegram account."""
+        return await self.session.scalar(
+            select(Patient).where(Patient.telegram_user_id == user_id)
+        )
+
+    async def label_taken(self, cohort_id: int, label: str) -> bool:
+        """Tell whether a cohort already has a patient with this label."""
+        found = await self.session.scalar(
+            select(Patient.id).where(Patient.cohort_id == cohort_id, Patient.label == label)
+        )
+        return found is not None
+
+    async def due(self, now: datetime, limit: int) -> Sequence[Patient]:
+        """Return active patients whose next prompt time has come, locked for this scan."""
+        stmt = (
+            select(Patient)
+            .where(Patient.status == "active", Patient.next_prompt_at <= now)
+            .order_by(Patient.next_prompt_at, Patient.id)
+            .limit(limit)
+        )
+        return (await self.session.scalars(self._locking(stmt))).all()
+
+    async def mark_unreachable_by_chat(self, chat_id: int, now: datetime) -> Patient | None:
+        """Mark the patient in this private chat unreachable (they blocked the bot)."""
+        patient = await self.session.scalar(select(Patient).where(Patient.chat_id == chat_id))
+        if patient is not None and patient.status != "unreachable":
+            patient.status = "unreachable"
+            patient.unreachable_since = now
+            patient.updated_at = now
+            return patient
+        return None
+
+
+class CheckinRepository(_Repository):
+    """Check-ins and their answers."""
+
+    async def get(self, checkin_id: int) -> Checkin | None:
+        """Return a check-in, locked for update on PostgreSQL."""
+        return await self.session.get(
+            Checkin, checkin_id, with_for_update=self.dialect == "postgresql"
+        )
+
+    async def for_day(self, patient_id: int, day: date) -> Checkin | None:
+        """Return the patient's check-in for a local date."""
+        return await self.session.scalar(
+            select(Checkin).where(Checkin.patient_id == patient_id, Checkin.local_date == day)
+        )
+
+    async def open_for_day(self, values: dict[str, Any]) -> tuple[Checkin, bool]:
+        """Return the check-in for (patient, local date), creating it if needed.
+
+        The unique constraint decides races: whoever inserts second gets the first's row.
+        Returns the row and whether this call created it.
+        """
+        created = await self._insert_ignore(Checkin, values, ("patient_id", "local_date"))
+        checkin = await self.for_day(values["patient_id"], values["local_date"])
+        assert checkin is not None  # noqa: S101 - inserted or already there
+        return checkin, created
+
+    async def add_answer(self, checkin_id: int, item_id: str, value: str, at: datetime) -> bool:
+        """Store an answer unless the item already has one; tell whether it was stored."""
+        return await self._insert_ignore(
+            Answer,
+            {"checkin_id": checkin_id, "item_id": item_id, "value": value, "answered_at": at},
+            ("checkin_id", "item_id"),
+        )
+
+    async def answers(self, checkin_id: int) -> dict[str, str]:
+        """Return the answers of a check-in by item id."""
+        rows = await self.session.execute(
+            select(Answer.item_id, Answer.value).where(Answer.checkin_id == checkin_id)
+        )
+        return dict(rows.tuples().all())
+
+    async def set_message_ids(self, pairs: Sequence[tuple[int, int]]) -> None:
+        """Record which Telegram message shows each check-in: (checkin_id, message_id)."""
+        if pairs:
+            await self.session.execute(
+                update(Checkin),
+                [{"id": checkin_id, "message_id": message_id} for checkin_id, message_id in pairs],
+            )
+
+
+class AlertRepository(_Repository):
+    """Alerts for the care team."""
+
+    async def add_if_absent(self, values: dict[str, Any]) -> Alert | None:
+        """Create an alert unless one with the same dedup key exists; return the new one."""
+        created = await self._insert_ignore(Alert, values, ("dedup_key",))
+        if not created:
+            return None
+        return await self.session.scalar(
+            select(Alert).where(Alert.dedup_key == values["dedup_key"])
+        )
+
+
+class OutboxRepository(_Repository):
+    """Messages waiting to be sent, and their delivery state."""
+
+    async def enqueue(self, values: dict[str, Any]) -> bool:
+        """Queue a message; with a dedup key already used, queue nothing and return False."""
+        if values.get("dedup_key") is None:
+            self.session.add(OutboxMessage(**values))
+            await self.session.flush()
+            return True
+        return await self._insert_ignore(OutboxMessage, values, ("dedup_key",))
+
+    async def claim(self, now: datetime, limit: int, lease: timedelta) -> Sequence[OutboxMessage]:
+        """Lease the next messages to send, most urgent first.
+
+        A message waits while an earlier one to the same chat, at the same or a more urgent
+        priority, is still pending: messages to one chat arrive in order, yet a crisis card
+        can overtake a routine prompt. A lease (not a status change) marks a claim, so a
+        worker that dies mid-send leaves its messages to be claimed again when it expires.
+        """
+        earlier = aliased(OutboxMessage)
+        blocked = (
+            select(earlier.id)
+            .where(
+                earlier.chat_id == OutboxMessage.chat_id,
+                earlier.status == "pending",
+                earlier.priority <= OutboxMessage.priority,
+                earlier.id < OutboxMessage.id,
+            )
+            .exists()
+        )
+        stmt = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.status == "pending",
+                OutboxMessage.next_attempt_at <= now,
+                or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
+                ~blocked,
+            )
+            .order_by(OutboxMessage.priority, OutboxMessage.id)
+            .limit(limit)
+        )
+        rows = (await self.session.scalars(self._locking(stmt))).all()
+        if rows:
+            await self.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_([row.id for row in rows]))
+                .values(lease_until=now + lease)
+                .execution_options(synchronize_session=False)
+            )
+        return rows
+
+    async def apply(self, changes: Sequence[dict[str, Any]]) -> None:
+        """Write delivery outcomes: each dict has ``id`` and the columns to set."""
+        if changes:
+            await self.session.execute(update(OutboxMessage), list(changes))
+
+    async def cancel_pending_for_chat(self, chat_id: int, reason: str) -> None:
+        """Stop trying to reach a chat (the user blocked the bot)."""
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.chat_id == chat_id, OutboxMessage.status == "pending")
+            .values(status="cancelled", last_error=reason, lease_until=None)
+        )
+
+    async def pending_due(self, now: datetime) -> int:
+        """Count pending messages due now (claimed or not)."""
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now))
+        )
+        return int(count or 0)
+
+
+class UpdateRepository(_Repository):
+    """Telegram updates already processed."""
+
+    async def claim(self, update_id: int, now: datetime) -> bool:
+        """Record an update as processed; False when it was already (a replay)."""
+        return await self._insert_ignore(
+            ProcessedUpdate, {"update_id": update_id, "processed_at": now}, ("update_id",)
+        )
+
+
+class AuditRepository(_Repository):
+    """The audit trail."""
+
+    def record(
+        self,
+        *,
+        at: datetime,
+        actor: str,
+        action: str,
+        cohort_id: int | None = None,
+        patient_id: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Stage an audit event (ids and event names only: no names or free text)."""
+        self.session.add(
+            AuditEvent(
+                at=at,
+                actor=actor,
+                action=action,
+                cohort_id=cohort_id,
+                patient_id=patient_id,
+                details=details or {},
+            )
+        )
