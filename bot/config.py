@@ -145,4 +145,4 @@ def _where(raw: object, loc: tuple[int | str, ...]) -> str:
                     name = str(entry.get("name", f"#{loc[1] + 1}"))
         rest = ".".join(str(part) for part in loc[2:])
         return f"cohort {name!r}, field {rest!r}" if rest else f"cohort {name!r}"
-    return "field " + ".".join(str(part) for part in loc)
+    return "field " + repr(".".join(str(part) for part in loc))

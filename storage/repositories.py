@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, Select, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -26,6 +26,9 @@ from storage.models import (
 )
 
 
+_T = TypeVar("_T")
+
+
 class _Repository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -43,7 +46,7 @@ class _Repository:
         result = cast("CursorResult[Any]", await self.session.execute(stmt))
         return result.rowcount == 1
 
-    def _locking(self, stmt: Select[Any]) -> Select[Any]:
+    def _locking(self, stmt: Select[_T]) -> Select[_T]:
         """Lock the selected rows on PostgreSQL so several workers share work without doubles.
 
         SQLite has one writer at a time (BEGIN IMMEDIATE), which is the same guarantee.

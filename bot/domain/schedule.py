@@ -109,7 +109,8 @@ def plan_due(at: time, zone: ZoneInfo, due_at: datetime, now: datetime) -> DuePl
 def parse_hhmm(text: str) -> time:
     """Parse a 24-hour ``HH:MM`` time; raise ValueError with a clear message otherwise."""
     parts = text.strip().split(":")
-    if len(parts) != 2 or not all(p.isdigit() and 1 <= len(p) <= 2 for p in parts):
+    # isascii: str.isdigit also accepts other scripts' digits, which int() would then read.
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() and 1 <= len(p) <= 2 for p in parts):
         raise ValueError(f"{text!r} is not a time in HH:MM form")
     hour, minute = int(parts[0]), int(parts[1])
     if not (0 <= hour <= 23 and 0 <= minute <= 59):

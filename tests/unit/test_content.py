@@ -1,0 +1,155 @@
+"""Content in prompts/: questionnaires, rules and templates load, validate and render."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from jinja2 import UndefinedError
+
+from bot.domain.alerts import Tier, evaluate_answer
+from bot.domain.checkin import CheckinStatus, Tap, TapVerdict, judge_tap
+from bot.domain.questionnaire import QuestionnaireError
+from prompts.questionnaires import load_questionnaire, questionnaire_path
+from prompts.render import Renderer
+from prompts.rules import RulesError, check_rules_against, load_rules
+
+
+def test_default_daily_questionnaire() -> None:
+    q = load_questionnaire(questionnaire_path("daily"))
+    assert [item.id for item in q.items] == ["mood", "anxiety", "sleep", "safety"]
+    mood = q.items[0]
+    assert [o.value for o in mood.options] == [str(v) for v in range(11)]
+    assert [len(row) for row in mood.keyboard_rows()] == [6, 5]
+    assert q.items[3].accepts("yes")
+    assert not q.items[3].accepts("maybe")
+
+
+def test_default_rules_fit_the_questionnaire() -> None:
+    rules = load_rules()
+    check_rules_against(rules, load_questionnaire(questionnaire_path("daily")))
+    fired = evaluate_answer(rules, "safety", "yes")
+    assert [(t.rule_id, t.tier, t.crisis_card) for t in fired] == [
+        ("safety_thoughts", Tier.URGENT, True)
+    ]
+    assert evaluate_answer(rules, "safety", "no") == []
+    assert evaluate_answer(rules, "mood", "0") == []
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "custom.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("items: []\nversion: 1", "no items"),
+        ("- a\n- b", "mapping"),
+        ("version: 1\nitems:\n  - {id: mood, type: slider, text: x}", "field 'type'"),
+        ("version: 1\nitems:\n  - {id: mood, type: scale, min: 5, max: 1, text: x}", "min"),
+        ("version: 1\nitems:\n  - {id: Mood, type: scale, min: 0, max: 3, text: x}", "id must"),
+        (
+            "version: 1\nitems:\n  - {id: a, type: choice, text: x, options: "
+            "[{value: 'Yes!', label: y}]}",
+            "option value",
+        ),
+        (
+            "version: 1\nitems:\n  - {id: a, type: choice, text: x, options: "
+            "[{value: y, label: y}, {value: y, label: z}]}",
+            "share a value",
+        ),
+        ("version: 1\nitems:\n  - {id: a, type: scale, min: 0, max: 3, text: {es: hola}}", "'en'"),
+        ("version: 1\nitems:\n  - {id: a, type: scale, min: 0, max: 3, text: x, rows: [9]}",
+         "rows hold"),
+        ("version: one\nitems:\n  - {id: a, type: scale, min: 0, max: 3, text: x}", "version"),
+        ("version: 1\nitems: {", "cannot be read"),
+    ],
+)
+def test_bad_questionnaires_name_file_item_and_field(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(QuestionnaireError, match=message) as info:
+        load_questionnaire(_write(tmp_path, text))
+    assert "custom.yaml" in str(info.value)
+
+
+def test_bad_rules_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        "rules:\n  - {id: r, kind: item_value, item: safety, values: [maybe], tier: URGENT}\n"
+    )
+    with pytest.raises(RulesError, match="no value maybe"):
+        check_rules_against(load_rules(path), load_questionnaire(questionnaire_path("daily")))
+    path.write_text("rules:\n  - {id: r, kind: item_value, item: a, values: [x], tier: HIGH}\n")
+    with pytest.raises(RulesError, match="tier"):
+        load_rules(path)
+    path.write_text("rules:\n  - {id: r, kind: vibes, item: a, values: [x], tier: URGENT}\n")
+    with pytest.raises(RulesError, match="kind"):
+        load_rules(path)
+
+
+def test_judge_tap_table() -> None:
+    q = load_questionnaire(questionnaire_path("daily"))
+
+    def judge(status: CheckinStatus, window: bool, current: int, pos: int, value: str) -> TapVerdict:
+        return judge_tap(q, status=status, window_open=window, current_position=current,
+                         tap=Tap(1, pos, value))
+
+    assert judge(CheckinStatus.OPEN, True, 0, 0, "5") is TapVerdict.RECORD
+    assert judge(CheckinStatus.OPEN, True, 1, 0, "5") is TapVerdict.ALREADY_ANSWERED
+    assert judge(CheckinStatus.OPEN, True, 0, 1, "5") is TapVerdict.INVALID
+    assert judge(CheckinStatus.OPEN, True, 0, 0, "11") is TapVerdict.INVALID
+    assert judge(CheckinStatus.OPEN, True, 3, 3, "maybe") is TapVerdict.INVALID
+    assert judge(CheckinStatus.OPEN, True, 0, 9, "5") is TapVerdict.INVALID
+    assert judge(CheckinStatus.OPEN, False, 0, 0, "5") is TapVerdict.CLOSED
+    assert judge(CheckinStatus.COMPLETED, True, 4, 3, "no") is TapVerdict.CLOSED
+
+
+# Values each template needs; a template that needs more fails StrictUndefined below.
+TEMPLATE_VALUES: dict[str, dict[str, object]] = {
+    "enrolled": {"checkin_time": "09:00", "timezone": "Europe/London"},
+    "checkin_question": {"position": 1, "total": 4, "question": "How?"},
+    "crisis_card": {"region": "US", "team_notified": True},
+    "alert_group": {"tier": "URGENT", "label": "P-7Q3K", "rule": "safety_thoughts",
+                    "time": "2026-01-01 09:00 GMT"},
+}
+
+
+def test_every_template_renders_with_its_values() -> None:
+    renderer = Renderer()
+    renderer.check()
+    for locale in renderer.locales:
+        for name in renderer.template_names(locale):
+            text = renderer.render(name, locale, **TEMPLATE_VALUES.get(name, {}))
+            assert 1 <= len(text) <= 4096, name
+
+
+def test_strict_undefined_and_escaping() -> None:
+    renderer = Renderer()
+    with pytest.raises(UndefinedError):
+        renderer.render("enrolled", "en", checkin_time="09:00")
+    text = renderer.render("checkin_question", "en", position=1, total=1, question="<b>&")
+    assert "&lt;b&gt;&amp;" in text
+
+
+@pytest.mark.parametrize(("region", "must", "must_not"), [
+    ("US", ["911", "988"], ["116 123", "findahelpline"]),
+    ("UK", ["999", "116 123"], ["988"]),
+    ("IE", ["112", "116 123"], ["988"]),
+    ("EU", ["112", "findahelpline.com"], ["988", "911"]),
+    ("OTHER", ["findahelpline.com"], ["988"]),
+])
+def test_crisis_card_per_region(region: str, must: list[str], must_not: list[str]) -> None:
+    text = Renderer().render("crisis_card", "en", region=region, team_notified=False)
+    for needle in must:
+        assert needle in text
+    for needle in must_not:
+        assert needle not in text
+    assert "notified" not in text  # never claim a human was told unless it is true
+    assert "not watched around the clock" in text
+
+
+def test_missing_locale_falls_back_to_english() -> None:
+    assert Renderer().render("invite_expired", "xx") == Renderer().render("invite_expired", "en")
