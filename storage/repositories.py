@@ -187,7 +187,7 @@ class CheckinRepository(_Repository):
         rows = await self.session.execute(
             select(Answer.item_id, Answer.value).where(Answer.checkin_id == checkin_id)
         )
-        return dict(rows.tuples().all())
+        return {str(item_id): str(value) for item_id, value in rows.all()}
 
     async def set_message_ids(self, pairs: Sequence[tuple[int, int]]) -> None:
         """Record which Telegram message shows each check-in: (checkin_id, message_id)."""

@@ -58,8 +58,10 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        # close() ends the transaction without committing it. Rolling back explicitly would
+        # also expire every loaded object, which read-only callers still want to look at.
         try:
-            if self.session.in_transaction():
+            if exc_type is not None and self.session.in_transaction():
                 await self.session.rollback()
         finally:
             await self.session.close()
