@@ -31,7 +31,7 @@ from telegram.error import (
 from bot.domain.clock import Clock
 from bot.ratelimit import SlidingWindowRateLimiter, retry_after_seconds
 from bot.services.outbox import OnSent
-from storage.uow import UnitOfWorkFactory
+from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
 
@@ -120,12 +120,14 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._stopping = False
+        self._wakes = 0
         self._task: asyncio.Task[None] | None = None
         self.stats = DeliveryStats()
         self._random = random.Random()  # noqa: S311 - jitter, not security
 
     def wake(self) -> None:
         """Say that new messages are waiting (called after a commit that queued some)."""
+        self._wakes += 1
         self._idle.clear()
         self._wake.set()
 
@@ -149,6 +151,7 @@ class DeliveryWorker:
     async def _run(self) -> None:
         while not self._stopping:
             self._wake.clear()
+            wakes = self._wakes
             try:
                 sent = await self.deliver_round()
             except Exception:
@@ -156,7 +159,9 @@ class DeliveryWorker:
                 logger.exception("delivery round failed")
                 sent = 0
             if sent == 0 and not self._stopping:
-                self._idle.set()
+                # Idle only if nobody queued anything while this round was looking.
+                if wakes == self._wakes:
+                    self._idle.set()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.policy.poll_interval)
         self._idle.set()
@@ -284,7 +289,7 @@ class DeliveryWorker:
             await uow.commit()
 
     @staticmethod
-    async def _blocked(uow: Any, chat_id: int, now: datetime) -> None:
+    async def _blocked(uow: UnitOfWork, chat_id: int, now: datetime) -> None:
         """A 403: the patient blocked the bot. Stop trying; mark them unreachable."""
         await uow.outbox.cancel_pending_for_chat(chat_id, "chat blocked the bot")
         if chat_id > 0:

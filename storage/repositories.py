@@ -25,7 +25,6 @@ from storage.models import (
     ProcessedUpdate,
 )
 
-
 _T = TypeVar("_T")
 
 

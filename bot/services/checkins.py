@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from bot.domain.alerts import Trigger, evaluate_answer
 from bot.domain.callback_data import AnswerButton
@@ -55,7 +55,7 @@ class CheckinService:
         self._rt.wake_delivery()
 
     async def open_for(
-        self, uow: UnitOfWork, patient: Patient, day: datetime | object, now: datetime
+        self, uow: UnitOfWork, patient: Patient, day: date, now: datetime
     ) -> tuple[Checkin, bool]:
         """Return the patient's check-in for a local date, creating it if needed."""
         zone = zone_or_error(patient.timezone)
@@ -70,7 +70,7 @@ class CheckinService:
                 "status": CheckinStatus.OPEN.value,
                 "position": 0,
                 "opened_at": now,
-                "closes_at": end_of_day(day, zone),  # type: ignore[arg-type]
+                "closes_at": end_of_day(day, zone),
                 "version": 0,
             }
         )
@@ -103,7 +103,7 @@ class CheckinService:
         )
 
     async def prompt_due(
-        self, uow: UnitOfWork, patient: Patient, day: object, now: datetime
+        self, uow: UnitOfWork, patient: Patient, day: date, now: datetime
     ) -> bool:
         """Open a due day's check-in and queue its first question (once per patient and day)."""
         checkin, created = await self.open_for(uow, patient, day, now)

@@ -1,0 +1,37 @@
+"""End-to-end fixtures: the sandbox server, and the bot built as production builds it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.config import AppConfig
+from bot.domain.clock import ManualClock
+from bot.sandbox.server import FakeBotApi
+from tests.support.harness import Harness
+
+GROUP_A = -100111
+GROUP_B = -100222
+
+
+@pytest.fixture(name="server")
+async def fx_server() -> AsyncIterator[FakeBotApi]:
+    server = FakeBotApi(bot_username="moodcheck_test_bot")
+    await server.start()
+    yield server
+    await server.stop()
+    # Every request the bot made must have been a valid Bot API call.
+    assert server.violations == [], server.violations
+
+
+@pytest.fixture(name="harness")
+async def fx_harness(
+    server: FakeBotApi, db_url: str, config: AppConfig, clock: ManualClock
+) -> AsyncIterator[Harness]:
+    harness = Harness(server, db_url, config, clock)
+    server.group(GROUP_A, title="Clinic A providers")
+    server.group(GROUP_B, title="Clinic B providers")
+    await harness.start_bot()
+    yield harness
+    await harness.close()

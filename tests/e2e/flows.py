@@ -1,0 +1,26 @@
+"""Steps many end-to-end tests share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from storage.models import Patient
+from tests.support.harness import Harness
+
+
+async def enrol(h: Harness, user: Any, label: str, cohort: str = "clinic-a") -> Patient:
+    """Invite, /start, consent: return the enrolled patient row."""
+    link = await h.runtime.services.enrolment.create_invite(cohort, label, "test")
+    await h.send(user, f"/start {link.code}")
+    await h.press(user, "I agree")
+    patient = await h.scalar(select(Patient).where(Patient.label == label))
+    assert patient is not None
+    return patient
+
+
+async def answer_all(h: Harness, user: Any, labels: list[str]) -> None:
+    """Tap through the check-in message, one label per item."""
+    for label in labels:
+        await h.press(user, label)

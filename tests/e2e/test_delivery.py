@@ -1,0 +1,114 @@
+"""Delivery through Telegram's failures: 429s, 5xx bursts, dropped connections, blocks;
+and the due scan across time zones."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from storage.models import AuditEvent, Checkin, OutboxMessage, Patient
+from tests.e2e.flows import enrol
+from tests.support.harness import Harness
+
+
+def _texts(user: object) -> list[str]:
+    return [m.text for m in user.messages]  # type: ignore[attr-defined]
+
+
+async def test_a_429_delays_delivery_and_loses_nothing(harness: Harness) -> None:
+    h = harness
+    user = h.server.user(3001, first_name="Rate")
+    await enrol(h, user, "P-3001")
+    h.server.faults.rate_limit_next(method="sendMessage", retry_after=5, chat_id=user.chat_id)
+    before = len(user.messages)
+    await h.send(user, "/checkin")
+    assert len(user.messages) == before  # told to wait: nothing delivered yet
+    row = await h.scalar(select(OutboxMessage).where(OutboxMessage.status == "pending"))
+    assert row is not None and row.last_error == "429"
+    await h.advance(timedelta(seconds=4))
+    assert len(user.messages) == before
+    await h.advance(timedelta(seconds=2))
+    assert len(user.messages) == before + 1
+    assert "1/4" in user.last_message.text
+    assert await h.count(OutboxMessage, OutboxMessage.status != "sent") == 0
+
+
+async def test_a_5xx_burst_and_dropped_connections_are_retried(harness: Harness) -> None:
+    h = harness
+    user = h.server.user(3002, first_name="Flaky")
+    await enrol(h, user, "P-3002")
+    h.server.faults.fail_next(method="sendMessage", status=502, times=2)
+    h.server.faults.fail_next(method="sendMessage", status=500, times=1)
+    h.server.faults.drop_next(method="sendMessage", times=1)
+    await h.send(user, "/checkin")
+    for _ in range(6):
+        if any("1/4" in t for t in _texts(user)):
+            break
+        await h.advance(timedelta(minutes=1))
+    assert sum("1/4" in t for t in _texts(user)) == 1
+    row = await h.scalar(select(OutboxMessage).where(OutboxMessage.method == "sendMessage",
+                                                     OutboxMessage.patient_id.is_not(None)))
+    assert row is not None and row.status == "sent" and row.attempts == 4
+
+
+async def test_a_403_marks_the_patient_unreachable(harness: Harness) -> None:
+    h = harness
+    user = h.server.user(3003, first_name="Gone")
+    patient = await enrol(h, user, "P-3003")
+    user.block_bot()
+    await h.send(user, "/checkin")
+    row = await h.scalar(select(Patient).where(Patient.id == patient.id))
+    assert row is not None and row.status == "unreachable" and row.unreachable_since is not None
+    failed = await h.rows(select(OutboxMessage.status).where(OutboxMessage.chat_id == user.chat_id,
+                                                             OutboxMessage.method == "sendMessage"))
+    assert "failed" in failed and "pending" not in failed
+    sends = [r for r in h.server.requests if r.method == "sendMessage"
+             and str(r.params.get("chat_id")) == str(user.chat_id) and r.status == 403]
+    assert len(sends) == 1  # no retrying a block
+    assert "patient_unreachable" in [e.action for e in await h.rows(select(AuditEvent))]
+    # An unreachable patient is not prompted by the due scan.
+    h.clock.set(datetime(2026, 1, 13, 14, 1, tzinfo=UTC))
+    assert await h.due_scan() == 0
+
+
+async def test_the_due_scan_prompts_each_time_zone_once_at_local_time(harness: Harness) -> None:
+    h = harness
+    ny = h.server.user(3004, first_name="NewYork")
+    ldn = h.server.user(3005, first_name="London")
+    await enrol(h, ny, "P-NY01", cohort="clinic-a")  # 09:00 America/New_York
+    await enrol(h, ldn, "P-LD01", cohort="clinic-b")  # 20:30 Europe/London
+
+    def prompts(user: object) -> int:
+        return sum("1/4" in t for t in _texts(user))
+
+    # 2026-01-13 08:59 in New York: nobody is due yet.
+    h.clock.set(datetime(2026, 1, 13, 13, 59, tzinfo=UTC))
+    assert await h.due_scan() == 0
+    # 09:00 New York (14:00 UTC): only the New York patient.
+    h.clock.set(datetime(2026, 1, 13, 14, 0, 30, tzinfo=UTC))
+    assert await h.due_scan() == 1
+    assert await h.due_scan() == 0
+    assert (prompts(ny), prompts(ldn)) == (1, 0)
+    # 20:30 London (20:30 UTC in January): only the London patient, once.
+    h.clock.set(datetime(2026, 1, 13, 20, 30, 10, tzinfo=UTC))
+    assert await h.due_scan() == 1
+    assert await h.due_scan() == 0
+    assert (prompts(ny), prompts(ldn)) == (1, 1)
+    days = await h.rows(select(Checkin.local_date).order_by(Checkin.id))
+    assert [d.isoformat() for d in days] == ["2026-01-13", "2026-01-13"]
+    # Both are next due tomorrow at their own local time.
+    due = dict(await h.rows(select(Patient.label, Patient.next_prompt_at)))
+    assert due["P-NY01"] == datetime(2026, 1, 14, 14, 0, tzinfo=UTC)
+    assert due["P-LD01"] == datetime(2026, 1, 14, 20, 30, tzinfo=UTC)
+
+
+async def test_checkin_started_early_is_not_prompted_again(harness: Harness) -> None:
+    h = harness
+    user = h.server.user(3006, first_name="Early")
+    await enrol(h, user, "P-3006")
+    h.clock.set(datetime(2026, 1, 13, 12, 0, tzinfo=UTC))  # 07:00 in New York
+    await h.send(user, "/checkin")
+    h.clock.set(datetime(2026, 1, 13, 14, 0, 5, tzinfo=UTC))
+    assert await h.due_scan() == 0
+    assert sum("1/4" in m.text for m in user.messages) == 1
