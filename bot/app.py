@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,6 +112,9 @@ def build(
     renderer: Renderer | None = None,
 ) -> BotRuntime:
     """Build the whole bot from settings and configuration (no I/O until started)."""
+    # PTB 22 warns on every 429 unless durations are opted into timedelta (its documented
+    # migration switch); bot.ratelimit.retry_after_seconds reads either form.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
     clock = clock or SystemClock()
     renderer = renderer or Renderer()
     renderer.check()

@@ -76,9 +76,8 @@ async def run_demo(*, keep: bool = False) -> int:
     try:
         _say(f"Sandbox Bot API on {server.base_url}; database {database}\n")
         link = await bot.services.enrolment.create_invite("demo-clinic", "P-7Q3K", "operator")
-        _say(
-            f"operator: moodcheck invite --cohort demo-clinic --label P-7Q3K\n  {link.url('moodcheck_demo_bot')}\n"
-        )
+        _say("operator: moodcheck invite --cohort demo-clinic --label P-7Q3K")
+        _say(f"  {link.url('moodcheck_demo_bot')}\n")
 
         await patient.send_text(f"/start {link.code}")
         await _until(server, lambda: patient.has_button("I agree"), "the consent message")

@@ -61,7 +61,8 @@ class SlidingWindow:
 
     def wait_time(self, now: float) -> float:
         """Return how long until one more event fits (0 when it fits now)."""
-        while self._stamps and now - self._stamps[0] >= self._period:
+        # The epsilon keeps float rounding from asking for a 1e-16 s wait.
+        while self._stamps and now - self._stamps[0] >= self._period - 1e-9:
             self._stamps.popleft()
         if len(self._stamps) < self._limit:
             return 0.0

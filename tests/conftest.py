@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,9 @@ from tests.support.databases import (
     sqlite_copy,
     sqlite_template,
 )
+
+# The same opt-in bot.app.build makes (PTB's timedelta durations): tests build RetryAfter too.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 CONFIG = """
 [[cohort]]
@@ -73,7 +77,9 @@ def fx_postgres_session_url() -> Iterator[str | None]:
         yield url
 
 
-@pytest.fixture(name="db_url", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    name="db_url", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def fx_db_url(
     request: pytest.FixtureRequest,
     tmp_path: Path,

@@ -27,7 +27,10 @@ async def test_enrol_consent_and_full_checkin(harness: Harness) -> None:
     patient = await h.scalar(select(Patient).where(Patient.telegram_user_id == 1001))
     assert patient is not None
     assert (patient.label, patient.status, patient.timezone) == (
-        "P-7Q3K", "active", "America/New_York")
+        "P-7Q3K",
+        "active",
+        "America/New_York",
+    )
     invite = await h.scalar(select(Invite).where(Invite.label == "P-7Q3K"))
     assert invite is not None and invite.status == "accepted"
 
@@ -44,8 +47,9 @@ async def test_enrol_consent_and_full_checkin(harness: Harness) -> None:
     checkin = await h.scalar(select(Checkin).where(Checkin.patient_id == patient.id))
     assert checkin is not None
     assert (checkin.status, checkin.local_date.isoformat()) == ("completed", "2026-01-12")
-    answers = await h.rows(select(Answer.item_id, Answer.value).where(
-        Answer.checkin_id == checkin.id))
+    answers = await h.rows(
+        select(Answer.item_id, Answer.value).where(Answer.checkin_id == checkin.id)
+    )
     assert dict(answers) == {"mood": "7", "anxiety": "3", "sleep": "4", "safety": "no"}
     assert await h.count(Alert) == 0
     assert h.server.group_chat(GROUP_A).messages == []
@@ -80,8 +84,9 @@ async def test_safety_yes_alerts_the_group_and_shows_the_crisis_card_first(
     assert "911" in card[0].text and "notified" in card[0].text
     events = [e for e in h.server.transcript(bob.chat_id) if e.kind in {"bot_message", "bot_edit"}]
     card_at = next(i for i, e in enumerate(events) if e.message_id == card[0].message_id)
-    done_at = next(i for i, e in enumerate(events)
-                   if e.message_id == checkin_message and "done" in e.text)
+    done_at = next(
+        i for i, e in enumerate(events) if e.message_id == checkin_message and "done" in e.text
+    )
     assert card_at < done_at
     assert "care team has been notified" in bob.message(checkin_message).text
 
@@ -100,7 +105,9 @@ async def test_restart_in_the_middle_of_a_checkin_continues_it(harness: Harness)
     answers = await h.rows(select(Answer.item_id, Answer.value))
     assert sorted(answers) == [("anxiety", "5"), ("mood", "5"), ("safety", "no"), ("sleep", "3")]
     # Nothing was asked twice: each question text appeared once in the message's history.
-    shown = [e.text for e in h.server.transcript(carol.chat_id) if e.kind in {"bot_message", "bot_edit"}]
+    shown = [
+        e.text for e in h.server.transcript(carol.chat_id) if e.kind in {"bot_message", "bot_edit"}
+    ]
     for n in range(1, 5):
         assert sum(f"{n}/4" in text for text in shown) == 1
 
@@ -158,8 +165,14 @@ async def test_forged_and_truncated_buttons_are_refused(harness: Harness) -> Non
     await h.send(hal, "/checkin")
     checkin_id = await h.scalar(select(Checkin.id))
     message_id = hal.last_message.message_id
-    for data in ["a|", "nonsense", f"a|{checkin_id}|2|5", f"a|{checkin_id}|0|11",
-                 f"a|{checkin_id}|0|-1", "c|1|y"]:
+    for data in [
+        "a|",
+        "nonsense",
+        f"a|{checkin_id}|2|5",
+        f"a|{checkin_id}|0|11",
+        f"a|{checkin_id}|0|-1",
+        "c|1|y",
+    ]:
         await h.press_data(hal, message_id, data)
     assert await h.count(Answer) == 0
     assert all(a.text for a in hal.callback_answers[-6:])

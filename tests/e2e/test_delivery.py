@@ -47,8 +47,11 @@ async def test_a_5xx_burst_and_dropped_connections_are_retried(harness: Harness)
             break
         await h.advance(timedelta(minutes=1))
     assert sum("1/4" in t for t in _texts(user)) == 1
-    row = await h.scalar(select(OutboxMessage).where(OutboxMessage.method == "sendMessage",
-                                                     OutboxMessage.patient_id.is_not(None)))
+    row = await h.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.method == "sendMessage", OutboxMessage.patient_id.is_not(None)
+        )
+    )
     assert row is not None and row.status == "sent" and row.attempts == 4
 
 
@@ -60,11 +63,19 @@ async def test_a_403_marks_the_patient_unreachable(harness: Harness) -> None:
     await h.send(user, "/checkin")
     row = await h.scalar(select(Patient).where(Patient.id == patient.id))
     assert row is not None and row.status == "unreachable" and row.unreachable_since is not None
-    failed = await h.rows(select(OutboxMessage.status).where(OutboxMessage.chat_id == user.chat_id,
-                                                             OutboxMessage.method == "sendMessage"))
+    failed = await h.rows(
+        select(OutboxMessage.status).where(
+            OutboxMessage.chat_id == user.chat_id, OutboxMessage.method == "sendMessage"
+        )
+    )
     assert "failed" in failed and "pending" not in failed
-    sends = [r for r in h.server.requests if r.method == "sendMessage"
-             and str(r.params.get("chat_id")) == str(user.chat_id) and r.status == 403]
+    sends = [
+        r
+        for r in h.server.requests
+        if r.method == "sendMessage"
+        and str(r.params.get("chat_id")) == str(user.chat_id)
+        and r.status == 403
+    ]
     assert len(sends) == 1  # no retrying a block
     assert "patient_unreachable" in [e.action for e in await h.rows(select(AuditEvent))]
     # An unreachable patient is not prompted by the due scan.

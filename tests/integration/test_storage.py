@@ -30,12 +30,30 @@ async def fx_uow(db_url: str) -> AsyncIterator[UnitOfWorkFactory]:
 async def _patient(uow: UnitOfWorkFactory, user_id: int = 1001) -> tuple[int, int]:
     async with uow() as u:
         cohort = await u.cohorts.upsert(
-            {"name": "c", "provider_chat_id": -1, "timezone": "UTC", "locale": "en",
-             "region": "US", "questionnaire": "daily"}, NOW)
-        patient = Patient(cohort_id=cohort.id, label=f"P-{user_id}", telegram_user_id=user_id,
-                          chat_id=user_id, status="active", locale="en", timezone="UTC",
-                          checkin_time="09:00", next_prompt_at=NOW, consented_at=NOW,
-                          created_at=NOW, updated_at=NOW)
+            {
+                "name": "c",
+                "provider_chat_id": -1,
+                "timezone": "UTC",
+                "locale": "en",
+                "region": "US",
+                "questionnaire": "daily",
+            },
+            NOW,
+        )
+        patient = Patient(
+            cohort_id=cohort.id,
+            label=f"P-{user_id}",
+            telegram_user_id=user_id,
+            chat_id=user_id,
+            status="active",
+            locale="en",
+            timezone="UTC",
+            checkin_time="09:00",
+            next_prompt_at=NOW,
+            consented_at=NOW,
+            created_at=NOW,
+            updated_at=NOW,
+        )
         u.patients.add(patient)
         await u.session.flush()
         await u.commit()
@@ -43,9 +61,17 @@ async def _patient(uow: UnitOfWorkFactory, user_id: int = 1001) -> tuple[int, in
 
 
 def _checkin(patient_id: int, day: date) -> dict[str, Any]:
-    return {"patient_id": patient_id, "local_date": day, "timezone": "UTC",
-            "questionnaire": "daily", "status": "open", "position": 0, "opened_at": NOW,
-            "closes_at": NOW + timedelta(hours=10), "version": 0}
+    return {
+        "patient_id": patient_id,
+        "local_date": day,
+        "timezone": "UTC",
+        "questionnaire": "daily",
+        "status": "open",
+        "position": 0,
+        "opened_at": NOW,
+        "closes_at": NOW + timedelta(hours=10),
+        "version": 0,
+    }
 
 
 async def test_timestamps_come_back_aware_utc(uow: UnitOfWorkFactory) -> None:
@@ -63,7 +89,7 @@ async def test_naive_datetimes_are_refused(uow: UnitOfWorkFactory) -> None:
     async with uow() as u:
         patient = await u.patients.get(patient_id)
         assert patient is not None
-        patient.next_prompt_at = datetime(2026, 1, 1, 9, 0)  # noqa: DTZ001 - the point
+        patient.next_prompt_at = datetime(2026, 1, 1, 9, 0)
         with pytest.raises(Exception, match="naive"):
             await u.session.flush()
 
@@ -71,9 +97,15 @@ async def test_naive_datetimes_are_refused(uow: UnitOfWorkFactory) -> None:
 async def test_one_checkin_per_patient_and_day(uow: UnitOfWorkFactory) -> None:
     _, patient_id = await _patient(uow)
     async with uow() as u:
-        first, created_first = await u.checkins.open_for_day(_checkin(patient_id, date(2026, 1, 12)))
-        again, created_again = await u.checkins.open_for_day(_checkin(patient_id, date(2026, 1, 12)))
-        other, created_other = await u.checkins.open_for_day(_checkin(patient_id, date(2026, 1, 13)))
+        first, created_first = await u.checkins.open_for_day(
+            _checkin(patient_id, date(2026, 1, 12))
+        )
+        again, created_again = await u.checkins.open_for_day(
+            _checkin(patient_id, date(2026, 1, 12))
+        )
+        other, created_other = await u.checkins.open_for_day(
+            _checkin(patient_id, date(2026, 1, 13))
+        )
         await u.commit()
     assert (created_first, created_again, created_other) == (True, False, True)
     assert first.id == again.id != other.id
@@ -112,17 +144,24 @@ async def test_processed_update_claimed_once(uow: UnitOfWorkFactory) -> None:
 
 async def _queue(uow: UnitOfWorkFactory, rows: list[tuple[int, int, str | None]]) -> list[int]:
     """Queue (chat, priority, dedup) rows; return their ids."""
-    ids = []
     async with uow() as u:
         for chat, priority, dedup in rows:
-            await u.outbox.enqueue({"dedup_key": dedup, "chat_id": chat, "method": "sendMessage",
-                                    "payload": {"chat_id": chat, "text": "x"},
-                                    "priority": priority, "status": "pending", "attempts": 0,
-                                    "next_attempt_at": NOW, "created_at": NOW})
+            await u.outbox.enqueue(
+                {
+                    "dedup_key": dedup,
+                    "chat_id": chat,
+                    "method": "sendMessage",
+                    "payload": {"chat_id": chat, "text": "x"},
+                    "priority": priority,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": NOW,
+                    "created_at": NOW,
+                }
+            )
         await u.commit()
     async with uow() as u:
-        ids = list((await u.session.scalars(select(OutboxMessage.id).order_by(OutboxMessage.id))))
-    return ids
+        return list(await u.session.scalars(select(OutboxMessage.id).order_by(OutboxMessage.id)))
 
 
 async def test_outbox_dedup_key(uow: UnitOfWorkFactory) -> None:
@@ -164,7 +203,9 @@ async def test_outbox_retry_time_is_respected(uow: UnitOfWorkFactory) -> None:
         await u.commit()
     async with uow() as u:
         assert await u.outbox.claim(NOW, 10, timedelta(minutes=1)) == []
-        assert len(await u.outbox.claim(NOW + timedelta(seconds=30), 10, timedelta(minutes=1))) == 1
+        assert (
+            len(await u.outbox.claim(NOW + timedelta(seconds=30), 10, timedelta(minutes=1))) == 1
+        )
 
 
 async def test_migrations_match_the_models(db_url: str) -> None:
@@ -192,13 +233,21 @@ async def test_schema_check_says_how_to_fix(db_url: str) -> None:
     assert head_revision() in str(info.value)
     engine = create_engine(db_url)
     async with engine.begin() as connection:
-        await connection.execute(text(f"UPDATE alembic_version SET version_num = '{head_revision()}'"))
+        await connection.execute(
+            text(f"UPDATE alembic_version SET version_num = '{head_revision()}'")
+        )
     await engine.dispose()
 
 
 async def test_cohort_upsert_follows_config(uow: UnitOfWorkFactory) -> None:
-    values = {"name": "c", "provider_chat_id": -1, "timezone": "UTC", "locale": "en",
-              "region": "US", "questionnaire": "daily"}
+    values = {
+        "name": "c",
+        "provider_chat_id": -1,
+        "timezone": "UTC",
+        "locale": "en",
+        "region": "US",
+        "questionnaire": "daily",
+    }
     async with uow() as u:
         await u.cohorts.upsert(values, NOW)
         await u.cohorts.upsert({**values, "provider_chat_id": -2}, NOW)

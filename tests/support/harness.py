@@ -12,6 +12,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from bot.sandbox.server import FakeBotApi
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,7 +21,6 @@ from bot.config import AppConfig
 from bot.delivery import DeliveryPolicy
 from bot.domain.clock import ManualClock
 from bot.ratelimit import Limits
-from bot.sandbox.server import FakeBotApi
 from bot.settings import Settings
 from storage.db import create_engine, create_session_factory
 
@@ -66,8 +66,12 @@ class Harness:
             telegram_base_url=self.server.base_url,
         )
         self.bot = build(
-            settings, self.config, clock=self.clock, limits=self._limits,
-            delivery=self._delivery, scan_interval=None,
+            settings,
+            self.config,
+            clock=self.clock,
+            limits=self._limits,
+            delivery=self._delivery,
+            scan_interval=None,
         )
         await self.bot.start(poll_timeout=1)
         return self.bot
@@ -142,12 +146,13 @@ class Harness:
         """Run a query and return its rows as ORM objects or tuples."""
         async with self._sessions() as session:
             result = await session.execute(stmt)
-            return list(result.scalars().all()) if len(stmt.selected_columns) == 1 else list(
-                result.all()
+            return (
+                list(result.scalars().all())
+                if len(stmt.selected_columns) == 1
+                else list(result.all())
             )
 
     async def count(self, model: type[Any], *where: Any) -> int:
         """Count rows of a model matching conditions."""
         stmt = select(func.count()).select_from(model).where(*where)
         return int(await self.scalar(stmt) or 0)
-

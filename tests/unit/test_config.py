@@ -29,8 +29,10 @@ def test_example_config_loads() -> None:
         ("[[cohort]]\nname='a'\nprovider_chat_id=-5\nlocale='fr'\n", "locale 'fr'"),
         ("[[cohort]]\nname='a'\nprovider_chat_id=-5\ncolour='red'\n", "colour"),
         ("[[cohort]]\nname='a'\nprovider_chat_id=-5\nquestionnaire='nope'\n", "nope.yaml"),
-        ("[[cohort]]\nname='a'\nprovider_chat_id=-5\n[[cohort]]\nname='a'\nprovider_chat_id=-6\n",
-         "share a name"),
+        (
+            "[[cohort]]\nname='a'\nprovider_chat_id=-5\n[[cohort]]\nname='a'\nprovider_chat_id=-6\n",
+            "share a name",
+        ),
         ("[[cohort]\n", "config file"),
     ],
 )

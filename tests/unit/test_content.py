@@ -61,8 +61,10 @@ def _write(tmp_path: Path, text: str) -> Path:
             "share a value",
         ),
         ("version: 1\nitems:\n  - {id: a, type: scale, min: 0, max: 3, text: {es: hola}}", "'en'"),
-        ("version: 1\nitems:\n  - {id: a, type: scale, min: 0, max: 3, text: x, rows: [9]}",
-         "rows hold"),
+        (
+            "version: 1\nitems:\n  - {id: a, type: scale, min: 0, max: 3, text: x, rows: [9]}",
+            "rows hold",
+        ),
         ("version: one\nitems:\n  - {id: a, type: scale, min: 0, max: 3, text: x}", "version"),
         ("version: 1\nitems: {", "cannot be read"),
     ],
@@ -93,9 +95,12 @@ def test_bad_rules_are_refused(tmp_path: Path) -> None:
 def test_judge_tap_table() -> None:
     q = load_questionnaire(questionnaire_path("daily"))
 
-    def judge(status: CheckinStatus, window: bool, current: int, pos: int, value: str) -> TapVerdict:
-        return judge_tap(q, status=status, window_open=window, current_position=current,
-                         tap=Tap(1, pos, value))
+    def judge(
+        status: CheckinStatus, window: bool, current: int, pos: int, value: str
+    ) -> TapVerdict:
+        return judge_tap(
+            q, status=status, window_open=window, current_position=current, tap=Tap(1, pos, value)
+        )
 
     assert judge(CheckinStatus.OPEN, True, 0, 0, "5") is TapVerdict.RECORD
     assert judge(CheckinStatus.OPEN, True, 1, 0, "5") is TapVerdict.ALREADY_ANSWERED
@@ -112,8 +117,12 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
     "enrolled": {"checkin_time": "09:00", "timezone": "Europe/London"},
     "checkin_question": {"position": 1, "total": 4, "question": "How?"},
     "crisis_card": {"region": "US", "team_notified": True},
-    "alert_group": {"tier": "URGENT", "label": "P-7Q3K", "rule": "safety_thoughts",
-                    "time": "2026-01-01 09:00 GMT"},
+    "alert_group": {
+        "tier": "URGENT",
+        "label": "P-7Q3K",
+        "rule": "safety_thoughts",
+        "time": "2026-01-01 09:00 GMT",
+    },
 }
 
 
@@ -134,13 +143,16 @@ def test_strict_undefined_and_escaping() -> None:
     assert "&lt;b&gt;&amp;" in text
 
 
-@pytest.mark.parametrize(("region", "must", "must_not"), [
-    ("US", ["911", "988"], ["116 123", "findahelpline"]),
-    ("UK", ["999", "116 123"], ["988"]),
-    ("IE", ["112", "116 123"], ["988"]),
-    ("EU", ["112", "findahelpline.com"], ["988", "911"]),
-    ("OTHER", ["findahelpline.com"], ["988"]),
-])
+@pytest.mark.parametrize(
+    ("region", "must", "must_not"),
+    [
+        ("US", ["911", "988"], ["116 123", "findahelpline"]),
+        ("UK", ["999", "116 123"], ["988"]),
+        ("IE", ["112", "116 123"], ["988"]),
+        ("EU", ["112", "findahelpline.com"], ["988", "911"]),
+        ("OTHER", ["findahelpline.com"], ["988"]),
+    ],
+)
 def test_crisis_card_per_region(region: str, must: list[str], must_not: list[str]) -> None:
     text = Renderer().render("crisis_card", "en", region=region, team_notified=False)
     for needle in must:

@@ -64,8 +64,14 @@ def test_nine_am_stays_nine_am_across_dst() -> None:
     for _ in range(6):
         instant = next_occurrence(time(9, 0), tz, instant)
         seen.append(instant.astimezone(tz).strftime("%m-%d %H:%M"))
-    assert seen == ["03-06 09:00", "03-07 09:00", "03-08 09:00", "03-09 09:00", "03-10 09:00",
-                    "03-11 09:00"]
+    assert seen == [
+        "03-06 09:00",
+        "03-07 09:00",
+        "03-08 09:00",
+        "03-09 09:00",
+        "03-10 09:00",
+        "03-11 09:00",
+    ]
 
 
 def test_a_gap_time_is_sent_once_on_the_change_day() -> None:
@@ -146,7 +152,9 @@ def test_next_occurrence_properties(zone: str, at: time, after: datetime) -> Non
     local = found.astimezone(tz)
     # Either the wall time itself, or the first minute after a gap that swallowed it.
     if local.time().replace(tzinfo=None) != at:
-        assert local.time() > at or local.date() > (found - timedelta(days=1)).astimezone(tz).date()
+        assert (
+            local.time() > at or local.date() > (found - timedelta(days=1)).astimezone(tz).date()
+        )
         before = (found - timedelta(minutes=1)).astimezone(tz)
         assert before.utcoffset() != local.utcoffset()
     # Nothing was skipped: no occurrence lies between ``after`` and ``found``.

@@ -1,0 +1,138 @@
+"""The sliding-window rate limiter: no window ever holds more than its limit."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from telegram.error import RetryAfter
+
+from bot.ratelimit import Limits, SlidingWindow, SlidingWindowRateLimiter, chat_key, is_group
+
+
+class FakeTime:
+    """A monotonic clock that asyncio.sleep moves (patched in below)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(name="fake_time")
+def fx_fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
+    fake = FakeTime()
+    real_sleep = asyncio.sleep
+
+    async def sleep(seconds: float) -> None:
+        fake.now += max(seconds, 0.0)
+        await real_sleep(0)
+
+    monkeypatch.setattr("bot.ratelimit.asyncio.sleep", sleep)
+    return fake
+
+
+def _max_in_window(stamps: list[float], period: float) -> int:
+    best, start = 0, 0
+    for end, stamp in enumerate(stamps):
+        while stamp - stamps[start] >= period - 1e-9:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    limit=st.integers(1, 30),
+    period=st.floats(0.1, 60),
+    gaps=st.lists(st.floats(0, 5), min_size=1, max_size=120),
+)
+def test_sliding_window_never_exceeds_its_limit(
+    limit: int, period: float, gaps: list[float]
+) -> None:
+    window = SlidingWindow(limit, period)
+    now, accepted = 0.0, []
+    for gap in gaps:
+        now += gap
+        wait = window.wait_time(now)
+        assert wait >= 0
+        now += wait
+        assert window.wait_time(now) == 0
+        window.record(now)
+        accepted.append(now)
+    assert _max_in_window(accepted, period) <= limit
+
+
+async def test_group_gets_at_most_twenty_per_minute(fake_time: FakeTime) -> None:
+    limiter = SlidingWindowRateLimiter(Limits(margin=0.0), monotonic=fake_time)
+    stamps = []
+    for _ in range(65):
+        await limiter.acquire(-100123)
+        stamps.append(fake_time.now)
+    assert _max_in_window(stamps, 60.0) == 20
+    # A leaky bucket would have let the 21st through 3 s after the burst; this does not.
+    assert stamps[20] - stamps[0] >= 60.0
+
+
+async def test_overall_thirty_per_second_across_chats(fake_time: FakeTime) -> None:
+    limiter = SlidingWindowRateLimiter(Limits(margin=0.0), monotonic=fake_time)
+    stamps = []
+    for chat in range(200):
+        await limiter.acquire(chat + 1)
+        stamps.append(fake_time.now)
+    assert _max_in_window(stamps, 1.0) == 30
+    assert stamps[-1] - stamps[0] < 7.0  # and it does go at ~30/s
+
+
+async def test_private_chat_limit_and_pause(fake_time: FakeTime) -> None:
+    limiter = SlidingWindowRateLimiter(Limits(margin=0.0), monotonic=fake_time)
+    stamps = []
+    for _ in range(9):
+        await limiter.acquire(42)
+        stamps.append(fake_time.now)
+    assert _max_in_window(stamps, 1.0) == 3
+    limiter.pause(42, 7.0)
+    before = fake_time.now
+    await limiter.acquire(42)
+    assert fake_time.now - before >= 7.0
+    # Other chats are not held up by one chat's pause.
+    limiter.pause(42, 100.0)
+    before = fake_time.now
+    await limiter.acquire(43)
+    assert fake_time.now - before < 1.0
+
+
+async def test_a_429_pauses_its_chat_and_propagates(fake_time: FakeTime) -> None:
+    limiter = SlidingWindowRateLimiter(Limits(margin=0.0), monotonic=fake_time)
+
+    async def flooded(**_: object) -> bool:
+        raise RetryAfter(timedelta(seconds=12))
+
+    with pytest.raises(RetryAfter):
+        await limiter.process_request(flooded, (), {}, "sendMessage", {"chat_id": 7}, None)
+    before = fake_time.now
+    await limiter.acquire(7)
+    assert fake_time.now - before >= 12.0
+
+
+async def test_non_message_methods_are_not_limited(fake_time: FakeTime) -> None:
+    limiter = SlidingWindowRateLimiter(Limits(margin=0.0), monotonic=fake_time)
+
+    async def ok(**_: object) -> bool:
+        return True
+
+    for _ in range(100):
+        await limiter.process_request(ok, (), {}, "answerCallbackQuery", {"chat_id": 1}, None)
+    assert fake_time.now == 1000.0
+
+
+def test_chat_key_and_group_detection() -> None:
+    assert chat_key({"chat_id": "123"}) == 123
+    assert chat_key({"chat_id": -5}) == -5
+    assert chat_key({"chat_id": "@channel"}) == "@channel"
+    assert chat_key({}) is None
+    assert is_group(-5) and is_group("@channel") and not is_group(5)
