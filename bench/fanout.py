@@ -124,7 +124,7 @@ async def run_once(n: int, *, limited: bool, database: str | None) -> dict[str, 
     try:
         settings = Settings(
             telegram_token=TOKEN,
-            database_url=url,  # type: ignore[arg-type]
+            database_url=url,
             telegram_base_url=sandbox.base_url,
         )
         bot = build(

@@ -193,11 +193,11 @@ class DeliveryWorker:
         return len(claimed)
 
     async def _send_all(self, claimed: Sequence[_Claimed]) -> list[_Outcome]:
-        by_chat: dict[int, list[_Claimed]] = {}
-        for row in sorted(claimed, key=lambda r: (r.priority, r.id)):
-            by_chat.setdefault(row.chat_id, []).append(row)
+        """Send a round in priority waves: crisis cards before the alerts they go with,
+        and those before routine prompts; chats within a wave in parallel, each in order."""
         gate = asyncio.Semaphore(self.policy.concurrency)
         outcomes: list[_Outcome] = []
+        stuck: set[int] = set()  # chats whose earlier message failed in this round
 
         async def one_chat(rows: list[_Claimed]) -> None:
             async with gate:
@@ -206,10 +206,20 @@ class DeliveryWorker:
                     outcomes.append(outcome)
                     if outcome.kind != "sent":
                         # Keep the chat's order: what follows waits for this one.
+                        stuck.add(row.chat_id)
                         outcomes.extend(_Outcome(r, "released") for r in rows[index + 1 :])
                         return
 
-        await asyncio.gather(*(one_chat(rows) for rows in by_chat.values()))
+        for priority in sorted({row.priority for row in claimed}):
+            by_chat: dict[int, list[_Claimed]] = {}
+            for row in sorted(claimed, key=lambda r: r.id):
+                if row.priority != priority:
+                    continue
+                if row.chat_id in stuck:
+                    outcomes.append(_Outcome(row, "released"))
+                else:
+                    by_chat.setdefault(row.chat_id, []).append(row)
+            await asyncio.gather(*(one_chat(rows) for rows in by_chat.values()))
         return outcomes
 
     async def _send(self, row: _Claimed) -> _Outcome:

@@ -10,32 +10,102 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.app import build
+from bot.app import BotRuntime, build
 from bot.config import AppConfig, CohortConfig
-from bot.domain.clock import SystemClock
+from bot.domain.clock import ManualClock
 from bot.sandbox.server import FakeBotApi
+from bot.sandbox.users import SimUser
 from bot.settings import Settings
 from prompts.questionnaires import load_questionnaire, questionnaire_path
 from prompts.rules import load_rules
 from storage.migrate import upgrade_async
 
+BOT_USERNAME = "moodcheck_demo_bot"
 GROUP_ID = -100_200_300
-PATIENT_ID = 7_001
-SECOND_PATIENT_ID = 7_002
 
 
 def _say(line: str) -> None:
     print(line, flush=True)  # noqa: T201 - the demo's output is its transcript
 
 
-async def _until(server: FakeBotApi, predicate: Callable[[], bool], what: str) -> None:
+async def _until(server: FakeBotApi, predicate: Callable[[], object], what: str) -> None:
     try:
         await server.wait_for(predicate, timeout=10.0)
     except TimeoutError:
         raise SystemExit(f"demo: timed out waiting for {what}") from None
+
+
+def _has_button(user: SimUser, label: str) -> bool:
+    message = user.last_message
+    return message is not None and label in message.labels
+
+
+def _last_text(user: SimUser) -> str:
+    message = user.last_message
+    return message.text if message is not None else ""
+
+
+def _config() -> AppConfig:
+    cohort = CohortConfig(
+        name="demo-clinic",
+        provider_chat_id=GROUP_ID,
+        timezone="Europe/London",
+        locale="en",
+        region="UK",
+        checkin_time="09:00",
+    )
+    return AppConfig(
+        cohorts=(cohort,),
+        questionnaires={"daily": load_questionnaire(questionnaire_path("daily"))},
+        rules=load_rules(),
+    )
+
+
+async def _enrol(bot: BotRuntime, server: FakeBotApi, user: SimUser, label: str) -> None:
+    link = await bot.services.enrolment.create_invite("demo-clinic", label, "operator")
+    _say(f"operator: moodcheck invite --cohort demo-clinic --label {label}")
+    _say(f"  {link.url(BOT_USERNAME)}")
+    await user.send_text(f"/start {link.code}")
+    await _until(server, lambda: _has_button(user, "I agree"), "the consent message")
+    await user.press("I agree")
+    await _until(server, lambda: "enrolled" in _last_text(user), "enrolment")
+
+
+async def _script(bot: BotRuntime, server: FakeBotApi, clock: ManualClock) -> None:
+    patient = server.user(7_001, first_name="Alex", language_code="en")
+    second = server.user(7_002, first_name="Sam", language_code="en")
+    await _enrol(bot, server, patient, "P-7Q3K")
+    await patient.send_text("/checkin")
+    await _until(server, lambda: _has_button(patient, "10"), "the first question")
+    for label, expect in (("6", "anxious"), ("4", "sleep"), ("OK", "thoughts"), ("Yes", "done")):
+        await patient.press(label)
+        await _until(
+            server,
+            lambda e=expect: (
+                e in _last_text(patient) or any(e in m.text for m in patient.messages[-2:])
+            ),
+            f"'{expect}'",
+        )
+    await _until(server, lambda: server.group(GROUP_ID).messages, "the provider alert")
+
+    await _enrol(bot, server, second, "P-4M2X")
+    # The JobQueue runs the due scan every 30 s. Here the bot's clock jumps to the patients'
+    # next 09:00 (Europe/London) and the scan runs once, so the demo need not wait a night.
+    async with bot.services.runtime.uow() as uow:
+        row = await uow.patients.by_telegram_user(second.chat_id)
+        if row is None or row.next_prompt_at is None:
+            raise SystemExit("demo: the second patient was not enrolled")
+        due_at = row.next_prompt_at
+    clock.set(due_at + timedelta(seconds=5))
+    queued = await bot.services.due_scan.run()
+    await _until(server, lambda: _has_button(second, "10"), "the scheduled prompt")
+    _say(
+        f"\ndue scan at {due_at:%Y-%m-%d %H:%M} UTC (the bot's clock moved there) "
+        f"queued {queued} prompt(s)\n"
+    )
 
 
 async def run_demo(*, keep: bool = False) -> int:
@@ -46,78 +116,27 @@ async def run_demo(*, keep: bool = False) -> int:
     database.unlink(missing_ok=True)
     url = f"sqlite+aiosqlite:///{database}"
     await upgrade_async(url)
-
-    server = FakeBotApi(bot_username="moodcheck_demo_bot")
+    server = FakeBotApi(bot_username=BOT_USERNAME)
     await server.start()
-    cohort = CohortConfig(
-        name="demo-clinic",
-        provider_chat_id=GROUP_ID,
-        timezone="Europe/London",
-        locale="en",
-        region="UK",
-        checkin_time="09:00",
-    )
-    config = AppConfig(
-        cohorts=(cohort,),
-        questionnaires={"daily": load_questionnaire(questionnaire_path("daily"))},
-        rules=load_rules(),
-    )
+    server.group(GROUP_ID, title="Demo clinic providers")
     settings = Settings(
-        telegram_token=server.token,  # type: ignore[arg-type]
-        database_url=url,
-        telegram_base_url=server.base_url,
+        telegram_token=server.token, database_url=url, telegram_base_url=server.base_url
     )
-    clock = SystemClock()
-    bot = build(settings, config, clock=clock, scan_interval=None)
-    group = server.group(GROUP_ID, title="Demo clinic providers")
-    patient = server.user(PATIENT_ID, first_name="Alex", language_code="en")
-    second = server.user(SECOND_PATIENT_ID, first_name="Sam", language_code="en")
+    clock = ManualClock(datetime.now(UTC))
+    bot = build(settings, _config(), clock=clock, scan_interval=None)
     await bot.start(poll_timeout=1)
     try:
         _say(f"Sandbox Bot API on {server.base_url}; database {database}\n")
-        link = await bot.services.enrolment.create_invite("demo-clinic", "P-7Q3K", "operator")
-        _say("operator: moodcheck invite --cohort demo-clinic --label P-7Q3K")
-        _say(f"  {link.url('moodcheck_demo_bot')}\n")
-
-        await patient.send_text(f"/start {link.code}")
-        await _until(server, lambda: patient.has_button("I agree"), "the consent message")
-        await patient.press("I agree")
-        await _until(server, lambda: "enrolled" in patient.last_message.text, "enrolment")
-
-        await patient.send_text("/checkin")
-        await _until(server, lambda: patient.has_button("10"), "the first question")
-        for label, expect in (
-            ("6", "anxious"),
-            ("4", "sleep"),
-            ("OK", "thoughts"),
-            ("Yes", "done"),
-        ):
-            await patient.press(label)
-            await _until(server, lambda e=expect: e in patient.last_edited_text(), f"'{expect}'")
-        await _until(server, lambda: len(group.messages) >= 1, "the provider alert")
-
-        second_link = await bot.services.enrolment.create_invite(
-            "demo-clinic", "P-4M2X", "operator"
-        )
-        await second.send_text(f"/start {second_link.code}")
-        await _until(server, lambda: second.has_button("I agree"), "the second consent")
-        await second.press("I agree")
-        await _until(server, lambda: "enrolled" in second.last_message.text, "second enrolment")
-        # The due scan runs every 30 s in production; here it runs once at the patients'
-        # next 09:00 (Europe/London) so the demo need not wait for tomorrow morning.
-        async with bot.services.runtime.uow() as uow:
-            row = await uow.patients.by_telegram_user(SECOND_PATIENT_ID)
-            if row is None or row.next_prompt_at is None:
-                raise SystemExit("demo: the second patient was not enrolled")
-            due_at = row.next_prompt_at
-        queued = await bot.services.due_scan.run(now=due_at + timedelta(seconds=5))
-        await _until(server, lambda: second.has_button("10"), "the scheduled prompt")
-        _say(f"due scan at {due_at:%Y-%m-%d %H:%M} UTC queued {queued} prompt(s)\n")
+        await _script(bot, server, clock)
     finally:
         await bot.stop()
         _say(server.render_transcript())
         await server.stop()
-    _say(f"\nDatabase kept at {database}" if keep else "")
+    if server.violations:
+        _say(f"\n{len(server.violations)} invalid Bot API request(s): {server.violations}")
+        return 1
+    if keep:
+        _say(f"\nDatabase kept at {database}")
     return 0
 
 

@@ -53,7 +53,7 @@ async def button(update: Update, context: BotContext) -> None:
                     update.update_id, user.id, query.message.message_id, data
                 )
             case ConsentButton(invite_id, agree):
-                await context.services.enrolment.consent(
+                toast = await context.services.enrolment.consent(
                     update.update_id, sender, query.message.message_id, invite_id, agree=agree
                 )
             case None:

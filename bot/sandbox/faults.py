@@ -146,6 +146,7 @@ class FaultInjector:
         self,
         rate: float = 0.1,
         kinds: Iterable[FaultKind] = ("5xx", "drop"),
+        *,
         seed: int = 0,
         methods: Collection[str] | None = None,
         delay_seconds: float = 0.2,
@@ -187,7 +188,9 @@ class FaultInjector:
         """Number of one-shot faults not yet consumed."""
         return sum(rule.times or 0 for rule in self._rules)
 
-    def _add(self, action: FaultAction, method: str | None, chat_id: int | None, times: int) -> None:
+    def _add(
+        self, action: FaultAction, method: str | None, chat_id: int | None, times: int
+    ) -> None:
         if times < 1:
             raise ValueError("times must be at least 1")
         self._rules.append(_Rule(action, _norm(method), chat_id, times))

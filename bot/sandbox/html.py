@@ -104,7 +104,9 @@ def _parse_attrs(raw: str, byte_offset: int) -> dict[str, str]:
     while pos < len(raw):
         match = _ATTR_RE.match(raw, pos)
         if match is None or match.end() == pos:
-            raise HtmlParseError(f"can't parse entities: bad tag attributes at byte offset {byte_offset}")
+            raise HtmlParseError(
+                f"can't parse entities: bad tag attributes at byte offset {byte_offset}"
+            )
         name = match.group(1).lower()
         value = next((g for g in match.groups()[1:] if g is not None), "")
         attrs[name] = _unescape_attr(value)
@@ -116,7 +118,8 @@ def _check_start_tag(tag: _Open, stack: list[_Open]) -> None:
     name, attrs, offset = tag.name, tag.attrs, tag.byte_offset
     if name == "span" and attrs.get("class") != "tg-spoiler":
         raise HtmlParseError(
-            f'can\'t parse entities: tag "span" must have class "tg-spoiler" at byte offset {offset}'
+            'can\'t parse entities: tag "span" must have class "tg-spoiler" '
+            f"at byte offset {offset}"
         )
     if name == "tg-emoji" and not attrs.get("emoji-id"):
         raise HtmlParseError(
@@ -128,8 +131,10 @@ def _check_start_tag(tag: _Open, stack: list[_Open]) -> None:
             f'can\'t parse entities: tag "tg-time" must have a numeric attribute "unix" '
             f"at byte offset {offset}"
         )
-    if stack and stack[-1].name in {"code", "pre"} and not (
-        stack[-1].name == "pre" and name == "code"
+    if (
+        stack
+        and stack[-1].name in {"code", "pre"}
+        and not (stack[-1].name == "pre" and name == "code")
     ):
         raise HtmlParseError(
             f'can\'t parse entities: tag "{name}" can\'t be nested in "{stack[-1].name}" '
@@ -212,7 +217,7 @@ def parse_html(src: str) -> ParsedText:
             decoded = _decode_entity(src, i)
             if decoded is None:
                 raise HtmlParseError(
-                    f"can't parse entities: unsupported HTML entity or unescaped \"&\" at byte "
+                    f'can\'t parse entities: unsupported HTML entity or unescaped "&" at byte '
                     f"offset {_byte_offset(src, i)}; use &amp;"
                 )
             out.append(decoded[0])
@@ -222,7 +227,8 @@ def parse_html(src: str) -> ParsedText:
         i, out_len = _handle_tag(src, i, out_len, stack, entities)
     if stack:
         raise HtmlParseError(
-            f'can\'t parse entities: can\'t find end tag corresponding to start tag "{stack[-1].name}"'
+            "can't parse entities: can't find end tag corresponding to start tag "
+            f'"{stack[-1].name}"'
         )
     entities.sort(key=lambda e: (e["offset"], -int(str(e["length"]))))
     return ParsedText("".join(out), tuple(entities))
@@ -235,7 +241,8 @@ def _handle_tag(
     close = src.find(">", i + 1)
     if close == -1:
         raise HtmlParseError(
-            f'can\'t parse entities: unclosed "<" at byte offset {offset}; use &lt; for a literal "<"'
+            f'can\'t parse entities: unclosed "<" at byte offset {offset}; '
+            'use &lt; for a literal "<"'
         )
     body = src[i + 1 : close]
     if body.startswith("/"):
@@ -247,7 +254,7 @@ def _handle_tag(
         top = stack.pop()
         if name != top.name:
             raise HtmlParseError(
-                f'can\'t parse entities: unmatched end tag at byte offset {offset}, expected '
+                f"can't parse entities: unmatched end tag at byte offset {offset}, expected "
                 f'"</{top.name}>", found "</{name}>"'
             )
         entity = _entity_for(top, out_len, stack)

@@ -138,14 +138,22 @@ class EnrolmentService:
 
     async def consent(
         self, update_id: int, sender: Sender, message_id: int, invite_id: int, *, agree: bool
-    ) -> None:
-        """Handle a tap on Agree or Decline under the consent message."""
+    ) -> str | None:
+        """Handle a tap on Agree or Decline; return a short notice for the tapper, if any."""
         now = self._rt.clock.now()
         locale = self._rt.locale_for(sender.language_code, "en")
         async with self._rt.uow() as uow:
             if not await uow.updates.claim(update_id, now):
-                return
-            reply, values = await self._consent(uow, now, sender, invite_id, agree, locale)
+                return None
+            invite = await uow.invites.get(invite_id)
+            if invite is not None and invite.status in {"accepted", "declined"}:
+                return self._rt.renderer.render("answer_already_recorded", locale)
+            if invite is None or invite.claimed_by_user_id != sender.user_id:
+                # Not this user's consent message (forged or stale): touch nothing.
+                return self._rt.renderer.render("button_refused", locale)
+            reply, values = await self._consent(
+                uow, now, sender, invite, agree=agree, locale=locale
+            )
             await queue_edit(
                 uow,
                 now=now,
@@ -155,23 +163,20 @@ class EnrolmentService:
             )
             await uow.commit()
         self._rt.wake_delivery()
+        return None
 
-    async def _consent(  # noqa: PLR0917
+    async def _consent(
         self,
         uow: UnitOfWork,
         now: datetime,
         sender: Sender,
-        invite_id: int,
+        invite: Invite,
+        *,
         agree: bool,
         locale: str,
     ) -> tuple[str, dict[str, str]]:
-        invite = await uow.invites.get(invite_id)
-        if (
-            invite is None
-            or invite.status != "claimed"
-            or invite.claimed_by_user_id != sender.user_id
-            or invite.expires_at <= now
-        ):
+        """Enrol or decline on a consent tap; return the reply template and its values."""
+        if invite.status != "claimed" or invite.expires_at <= now:
             return "consent_stale", {}
         if await uow.patients.by_telegram_user(sender.user_id) is not None:
             return "already_enrolled", {}

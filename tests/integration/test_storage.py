@@ -212,7 +212,7 @@ async def test_migrations_match_the_models(db_url: str) -> None:
     engine = create_engine(db_url)
 
     def diff(connection: Connection) -> list[Any]:
-        return compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
 
     try:
         async with engine.connect() as connection:

@@ -61,7 +61,7 @@ class Harness:
     async def start_bot(self) -> BotRuntime:
         """Build the bot the way production does and start it."""
         settings = Settings(
-            telegram_token=self.server.token,  # type: ignore[arg-type]
+            telegram_token=self.server.token,
             database_url=self.db_url,
             telegram_base_url=self.server.base_url,
         )
@@ -81,6 +81,8 @@ class Harness:
         if self.bot is not None:
             await self.bot.stop()
             self.bot = None
+        # A new bot starts with a new update processor: only later updates are awaited.
+        self.update_ids.clear()
 
     async def close(self) -> None:
         """Stop everything the harness started."""
@@ -146,11 +148,9 @@ class Harness:
         """Run a query and return its rows as ORM objects or tuples."""
         async with self._sessions() as session:
             result = await session.execute(stmt)
-            return (
-                list(result.scalars().all())
-                if len(stmt.selected_columns) == 1
-                else list(result.all())
-            )
+            if len(stmt.column_descriptions) == 1:  # one entity or one column
+                return list(result.scalars().all())
+            return list(result.all())
 
     async def count(self, model: type[Any], *where: Any) -> int:
         """Count rows of a model matching conditions."""

@@ -1,0 +1,585 @@
+"""Fake Telegram Bot API server for end-to-end tests, ``make demo`` and benchmarks.
+
+A real python-telegram-bot ``Application`` talks to it over HTTP
+(``base_url=server.base_url``). Every request is validated against the Bot API spec
+(``$MOODCHECK_BOT_API_SPEC``, which CI sets, or a built-in table), Telegram's flood limits
+are enforced, faults can be injected, and simulated users and groups produce updates and
+see what the bot sent.
+
+This module must not import the bot (enforced by import-linter): the sandbox checks the
+bot from the outside, like Telegram does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import os
+import socket
+import time
+from collections.abc import Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from aiohttp import BodyPartReader, web
+
+from bot.sandbox.builtin_spec import resolve_spec
+from bot.sandbox.faults import FaultAction, FaultInjector
+from bot.sandbox.limits import MESSAGE_METHODS, Limits, RateLimiter
+from bot.sandbox.methods import HANDLERS, ApiError, get_updates_now
+from bot.sandbox.notify import ChangeNotifier
+from bot.sandbox.spec import UploadedFile, Validation
+from bot.sandbox.state import (
+    PendingCallback,
+    RequestRecord,
+    SandboxState,
+    TranscriptEvent,
+    Violation,
+)
+from bot.sandbox.stats import Stats
+from bot.sandbox.transcript import render_events
+from bot.sandbox.users import SimGroup, SimUser
+
+__all__ = ["FakeBotApi"]
+
+T = TypeVar("T")
+_MAX_BODY = 60 * 1024 * 1024  # Telegram accepts 50 MB uploads; leave room for the encoding.
+_NEW_MESSAGE_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
+_CONTROL_FAULT_ACTIONS = frozenset(
+    {"random", "clear", "fail_next", "rate_limit_next", "drop_next", "delay"}
+)
+
+
+class _BodyError(ValueError):
+    """The request body could not be decoded."""
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _json(payload: object, status: int = 200) -> web.Response:
+    return web.Response(text=_dumps(payload), status=status, content_type="application/json")
+
+
+async def _read_params(request: web.Request) -> dict[str, object]:
+    """Merge query parameters and the body (form, multipart or JSON) into one dict."""
+    params: dict[str, object] = dict(request.query)
+    if not request.can_read_body:
+        return params
+    content_type = request.content_type
+    if content_type == "application/json":
+        try:
+            body = await request.json()
+        except ValueError as exc:
+            raise _BodyError(f"request body is not valid JSON: {exc}") from exc
+        if not isinstance(body, dict):
+            raise _BodyError("a JSON request body must be an object")
+        params.update(body)
+    elif content_type == "multipart/form-data":
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader) or part.name is None:
+                raise _BodyError("nested or unnamed multipart parts are not supported")
+            if part.filename is not None:
+                data = await part.read(decode=False)
+                kind = part.headers.get("Content-Type", "application/octet-stream")
+                params[part.name] = UploadedFile(part.filename, kind, bytes(data))
+            else:
+                params[part.name] = await part.text()
+    else:
+        form = await request.post()
+        params.update((key, value) for key, value in form.items() if isinstance(value, str))
+    return params
+
+
+def _bot_id(token: str) -> int:
+    prefix = token.split(":", 1)[0]
+    return int(prefix) if prefix.isdigit() else 123456
+
+
+class FakeBotApi:
+    """In-process fake of the Telegram Bot API over real HTTP.
+
+    Args:
+        token: The only token accepted in ``/bot<token>/<method>`` URLs.
+        bot_username: The bot's username in ``getMe`` and sent messages.
+        spec_path: Spec file to validate against; default ``$MOODCHECK_BOT_API_SPEC``,
+            else the built-in table.
+        limits: Flood limits (default: Telegram's; ``Limits(enabled=False)`` turns them off).
+        auto_register_chats: Accept any positive chat id as a private chat.
+        host: Interface to listen on.
+        port: Port to listen on; 0 picks a free one.
+        bot_first_name: The bot's first name.
+        clock: Monotonic clock for rate limits and timestamps (inject a fake in tests).
+        wall_clock: Unix clock for message ``date`` fields.
+        request_log_limit: Keep only about this many newest ``requests`` entries (None: all).
+    """
+
+    def __init__(
+        self,
+        token: str = "123456:TEST-TOKEN",  # noqa: S107 - a fake token for a fake server
+        bot_username: str = "moodcheck_test_bot",
+        spec_path: str | os.PathLike[str] | None = None,
+        limits: Limits | None = None,
+        auto_register_chats: bool = False,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        bot_first_name: str = "MoodCheck",
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        request_log_limit: int | None = None,
+    ) -> None:
+        self.token = token
+        self.host = host
+        self._requested_port = port
+        self.bot_user: dict[str, Any] = {
+            "id": _bot_id(token),
+            "is_bot": True,
+            "first_name": bot_first_name,
+            "username": bot_username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+        self.spec = resolve_spec(spec_path)
+        self.limits = limits if limits is not None else Limits()
+        self.limiter = RateLimiter(self.limits, clock)
+        self.faults = FaultInjector()
+        self.changed = ChangeNotifier()
+        self.state = SandboxState(
+            self.bot_user, clock, wall_clock, self.changed, auto_register_chats
+        )
+        self.requests: list[RequestRecord] = []
+        self.violations: list[Violation] = []
+        self._stats = Stats()
+        self._clock = clock
+        self._log_limit = request_log_limit
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+        self._stopping = False
+        self._polls = 0
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def make_app(self) -> web.Application:
+        """Build the aiohttp application (Bot API routes plus ``/sandbox/*`` control)."""
+        app = web.Application(client_max_size=_MAX_BODY)
+        app.router.add_get("/sandbox/stats", self._control_stats)
+        app.router.add_get("/sandbox/transcript", self._control_transcript)
+        app.router.add_get("/sandbox/violations", self._control_violations)
+        app.router.add_post("/sandbox/reset", self._control_reset)
+        app.router.add_post("/sandbox/users", self._control_users)
+        app.router.add_post("/sandbox/faults", self._control_faults)
+        app.router.add_post("/sandbox/send", self._control_send)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
+        return app
+
+    async def start(self) -> None:
+        """Start listening (on a free port unless one was given)."""
+        if self._runner is not None:
+            raise RuntimeError("FakeBotApi already started")
+        self._stopping = False
+        runner = web.AppRunner(self.make_app(), handle_signals=False, access_log=None)
+        await runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, self._requested_port))
+            site = web.SockSite(runner, sock)
+            await site.start()
+        except BaseException:
+            sock.close()
+            await runner.cleanup()
+            raise
+        self._port = int(sock.getsockname()[1])
+        self._runner = runner
+
+    async def stop(self) -> None:
+        """Release long-polls and stop listening."""
+        self._stopping = True
+        self.changed.notify()
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on."""
+        if self._port is None:
+            raise RuntimeError("FakeBotApi is not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """Root URL, e.g. ``http://127.0.0.1:8081`` (control endpoints live under it)."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """``base_url`` for python-telegram-bot (it appends the token)."""
+        return f"{self.url}/bot"
+
+    # -- simulated world ---------------------------------------------------------------
+
+    def user(
+        self,
+        user_id: int,
+        first_name: str = "User",
+        *,
+        last_name: str | None = None,
+        username: str | None = None,
+        language_code: str | None = "en",
+    ) -> SimUser:
+        """Register (or get) a user with a private chat (chat id == user id)."""
+        self.state.register_user(user_id, first_name, last_name, username, language_code)
+        return SimUser(self.state, user_id)
+
+    def group(self, chat_id: int, title: str = "Group", *, chat_type: str = "group") -> SimGroup:
+        """Register (or get) a group chat (negative id) the bot is a member of."""
+        self.state.register_group(chat_id, title, chat_type)
+        return SimGroup(self.state, chat_id)
+
+    def register_users(self, user_ids: Iterable[int]) -> int:
+        """Register many users at once (named ``User<id>``); returns how many are new."""
+        new = 0
+        for user_id in user_ids:
+            if user_id not in self.state.users:
+                self.state.register_user(user_id, f"User{user_id}")
+                new += 1
+        return new
+
+    def transcript(self, chat_id: int) -> list[TranscriptEvent]:
+        """Events of one chat, in order."""
+        chat = self.state.chats.get(chat_id)
+        return list(chat.transcript) if chat is not None else []
+
+    def render_transcript(
+        self, chat_ids: Iterable[int] | None = None, *, with_times: bool = False
+    ) -> str:
+        """Readable transcript of some chats (default: all), interleaved in time order."""
+        chats = self.state.chats
+        ids = list(chat_ids) if chat_ids is not None else list(chats)
+        events = sorted(
+            (e for chat_id in ids if chat_id in chats for e in chats[chat_id].transcript),
+            key=lambda e: e.seq,
+        )
+        return render_events(events, chats, multi=len(ids) > 1, with_times=with_times)
+
+    def update_body(self, update_id: int) -> dict[str, Any]:
+        """The full JSON of an update queued earlier (also after it was confirmed).
+
+        Raises:
+            KeyError: For an id the server never issued.
+        """
+        return copy.deepcopy(self.state.updates.history[update_id])
+
+    def undelivered_update_count(self) -> int:
+        """Updates enqueued but never returned by ``getUpdates``."""
+        return self.state.updates.undelivered
+
+    def unconfirmed_update_count(self) -> int:
+        """Updates not yet confirmed by a later ``getUpdates`` offset."""
+        return self.state.updates.pending
+
+    def unanswered_callbacks(self) -> list[PendingCallback]:
+        """Callback queries the bot has not answered yet."""
+        return [c for c in self.state.callbacks.values() if not c.answered]
+
+    async def wait_for(
+        self,
+        predicate: Callable[[], T],
+        timeout: float = 5.0,  # noqa: ASYNC109 - documented harness API
+    ) -> T:
+        """Wait until ``predicate()`` is truthy, re-checking after every server change.
+
+        Raises:
+            TimeoutError: If it is still falsy after ``timeout`` seconds.
+        """
+        return await self.changed.wait_for(predicate, timeout)
+
+    async def wait_idle(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Wait until every update has been fetched and confirmed by the bot."""
+        await self.wait_for(lambda: self.state.updates.pending == 0, timeout)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters: by method and status, accepted messages, 429s, per chat, duplicates."""
+        snapshot = self._stats.snapshot()
+        snapshot["violations"] = len(self.violations)
+        snapshot["undelivered_updates"] = self.undelivered_update_count()
+        snapshot["unconfirmed_updates"] = self.unconfirmed_update_count()
+        snapshot["chats"] = len(self.state.chats)
+        return snapshot
+
+    def reset(self) -> None:
+        """Clear messages, transcripts, counts, logs, violations, faults and rate windows."""
+        self.state.reset()
+        self.requests.clear()
+        self.violations.clear()
+        self._stats = Stats()
+        self.limiter.reset()
+        self.faults.clear()
+        self.changed.notify()
+
+    # -- request handling ----------------------------------------------------------------
+
+    def _log(
+        self,
+        method: str,
+        params: Mapping[str, Any],
+        status: int | None,
+        started: float,
+        *,
+        fault: FaultAction | None = None,
+        description: str | None = None,
+    ) -> None:
+        label = fault.label if fault is not None else None
+        self.requests.append(RequestRecord(method, params, status, label, started, description))
+        limit = self._log_limit
+        if limit is not None and len(self.requests) > 2 * limit:
+            # Trimming in bulk keeps appends amortised O(1).
+            del self.requests[: len(self.requests) - limit]
+        self._stats.record_request(method, status, label)
+        self.changed.notify()
+
+    def _error(
+        self,
+        method: str,
+        params: Mapping[str, Any],
+        started: float,
+        error: ApiError,
+        fault: FaultAction | None = None,
+    ) -> web.Response:
+        self._log(
+            method, params, error.status, started, fault=fault, description=error.description
+        )
+        return _json(error.payload(), error.status)
+
+    def _reject(
+        self, method: str, params: Mapping[str, Any], started: float, validation: Validation
+    ) -> web.Response:
+        self.violations.extend(Violation(method, p.field, p.message) for p in validation.problems)
+        description = "; ".join(p.message for p in validation.problems[:3])
+        if len(validation.problems) > 3:
+            description += f"; and {len(validation.problems) - 3} more"
+        return self._error(method, params, started, ApiError(400, f"Bad Request: {description}"))
+
+    @staticmethod
+    def _drop(request: web.Request) -> web.Response:
+        # Closing the transport makes the client see a connection closed without an answer.
+        if request.transport is not None:
+            request.transport.close()
+        return web.Response(status=500)
+
+    async def _handle_api(self, request: web.Request) -> web.Response:
+        started = self._clock()
+        requested = request.match_info["method"]
+        if request.match_info["token"] != self.token:
+            return self._error(requested, {}, started, ApiError(401, "Unauthorized"))
+        try:
+            raw = await _read_params(request)
+        except _BodyError as exc:
+            self.violations.append(Violation(requested, "", str(exc)))
+            return self._error(requested, {}, started, ApiError(400, f"Bad Request: {exc}"))
+        method = self.spec.method(requested)
+        if method is None:
+            self.violations.append(Violation(requested, "", "unknown Bot API method"))
+            error = ApiError(404, "Not Found: method not found")
+            return self._error(requested, raw, started, error)
+        name = method.name
+        validation = self.spec.validate(method, raw)
+        if validation.problems:
+            return self._reject(name, raw, started, validation)
+        params = validation.params
+        chat_id = params.get("chat_id")
+        chat_key = chat_id if isinstance(chat_id, int) else None
+        delay = self.faults.take_delay(name, chat_key)
+        if delay is not None:
+            await asyncio.sleep(delay.seconds)
+        fault = self.faults.take(name, chat_key)
+        if fault is not None and fault.kind in {"5xx", "429", "drop"}:
+            return self._apply_fault(request, name, params, started, fault)
+        if name == "getUpdates":
+            return await self._get_updates(name, params, started, fault, request)
+        return self._call(request, name, validation, chat_key, started=started, fault=fault)
+
+    def _call(
+        self,
+        request: web.Request,
+        name: str,
+        validation: Validation,
+        chat_key: int | None,
+        *,
+        started: float,
+        fault: FaultAction | None,
+    ) -> web.Response:
+        params = validation.params
+        handler = HANDLERS.get(name)
+        if handler is None:
+            self.violations.append(Violation(name, "", "method not implemented by the sandbox"))
+            error = ApiError(404, f"Not Found: method {name} is not implemented by the sandbox")
+            return self._error(name, params, started, error)
+        counted = name in MESSAGE_METHODS
+        if counted:
+            retry = self.limiter.retry_after(chat_key)
+            if retry is not None:
+                error = ApiError(
+                    429, f"Too Many Requests: retry after {retry}", {"retry_after": retry}
+                )
+                return self._error(name, params, started, error)
+        try:
+            result = handler(self.state, params, validation.parsed)
+        except ApiError as error:
+            return self._error(name, params, started, error, fault)
+        if counted:
+            self.limiter.record(chat_key)
+            text = validation.parsed.get("text") or validation.parsed.get("caption")
+            new_text = text.text if text is not None and name in _NEW_MESSAGE_METHODS else None
+            self._stats.record_message(chat_key, new_text, started)
+        if fault is not None and fault.kind == "drop_after":
+            self._log(name, params, None, started, fault=fault)
+            return self._drop(request)
+        self._log(name, params, 200, started, fault=fault)
+        return _json({"ok": True, "result": result})
+
+    def _apply_fault(
+        self,
+        request: web.Request,
+        name: str,
+        params: Mapping[str, Any],
+        started: float,
+        fault: FaultAction,
+    ) -> web.Response:
+        if fault.kind == "drop":
+            self._log(name, params, None, started, fault=fault)
+            return self._drop(request)
+        if fault.kind == "429":
+            retry = fault.retry_after
+            error = ApiError(
+                429, f"Too Many Requests: retry after {retry}", {"retry_after": retry}
+            )
+        else:
+            error = ApiError(fault.status, "Internal Server Error (injected fault)")
+        return self._error(name, params, started, error, fault)
+
+    async def _get_updates(
+        self,
+        name: str,
+        params: Mapping[str, Any],
+        started: float,
+        fault: FaultAction | None,
+        request: web.Request,
+    ) -> web.Response:
+        try:
+            updates = get_updates_now(self.state, params)
+            timeout = float(params.get("timeout", 0))
+            if not updates and timeout > 0 and not self._stopping:
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + timeout
+                self._polls += 1
+                try:
+                    while not self._stopping and not self.state.updates.has_deliverable():
+                        remaining = deadline - loop.time()
+                        if remaining <= 0 or not await self.changed.wait(remaining):
+                            break
+                finally:
+                    self._polls -= 1
+                if request.transport is None or request.transport.is_closing():
+                    # The client gave up on this poll; do not hand updates to a dead socket.
+                    self._log(name, params, None, started, description="client went away")
+                    return web.Response(status=204)
+                updates = get_updates_now(self.state, {**params, "offset": None})
+        except ApiError as error:
+            return self._error(name, params, started, error, fault)
+        if fault is not None and fault.kind == "drop_after":
+            self._log(name, params, None, started, fault=fault)
+            return self._drop(request)
+        self._log(name, params, 200, started, fault=fault)
+        return _json({"ok": True, "result": updates})
+
+    # -- control endpoints -------------------------------------------------------------
+
+    async def _control_stats(self, request: web.Request) -> web.Response:
+        del request
+        return _json(self.stats())
+
+    async def _control_transcript(self, request: web.Request) -> web.Response:
+        raw = request.query.get("chat_id")
+        chat_ids = [int(raw)] if raw and raw.lstrip("-").isdigit() else None
+        return web.Response(text=self.render_transcript(chat_ids) + "\n")
+
+    async def _control_violations(self, request: web.Request) -> web.Response:
+        del request
+        return _json([_violation(v) for v in self.violations])
+
+    async def _control_reset(self, request: web.Request) -> web.Response:
+        del request
+        self.reset()
+        return _json({"ok": True})
+
+    async def _control_users(self, request: web.Request) -> web.Response:
+        body = await _control_body(request)
+        user_ids = body.get("user_ids")
+        if not isinstance(user_ids, list) or not all(
+            isinstance(u, int) and not isinstance(u, bool) and u > 0 for u in user_ids
+        ):
+            return _json({"ok": False, "description": "user_ids must be positive integers"}, 400)
+        return _json({"ok": True, "registered": self.register_users(user_ids)})
+
+    async def _control_faults(self, request: web.Request) -> web.Response:
+        body = await _control_body(request)
+        action = body.pop("action", "random")
+        if action not in _CONTROL_FAULT_ACTIONS:
+            return _json({"ok": False, "description": f"unknown action {action!r}"}, 400)
+        try:
+            getattr(self.faults, str(action))(**body)
+        except (TypeError, ValueError) as exc:
+            return _json({"ok": False, "description": str(exc)}, 400)
+        return _json({"ok": True})
+
+    async def _control_send(self, request: web.Request) -> web.Response:
+        body = await _control_body(request)
+        user_id = body.get("user_id")
+        if not isinstance(user_id, int) or user_id not in self.state.users:
+            return _json({"ok": False, "description": "user_id must be a registered user"}, 400)
+        user = SimUser(self.state, user_id)
+        try:
+            if "press" in body:
+                message_id = body.get("message_id")
+                update_id = await user.press(
+                    str(body["press"]),
+                    message_id=message_id if isinstance(message_id, int) else None,
+                )
+            else:
+                update_id = await user.send_text(str(body.get("text", "")))
+        except LookupError as exc:
+            return _json({"ok": False, "description": str(exc)}, 400)
+        return _json({"ok": True, "update_id": update_id})
+
+
+def _violation(violation: Violation) -> dict[str, str]:
+    return {"method": violation.method, "field": violation.field, "problem": violation.problem}
+
+
+async def _control_body(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
