@@ -151,7 +151,7 @@ async def run_once(n: int, *, limited: bool, database: str | None) -> dict[str, 
         stats = sandbox.stats()
     finally:
         sandbox.stop()
-    per_chat = stats.get("per_chat", {})
+    per_chat = stats.get("per_chat") or stats.get("messages_per_chat") or {}
     delivered = sum(1 for count in per_chat.values() if count >= 1)
     first, last = stats.get("first_message_at"), stats.get("last_message_at")
     window = (last - first) if first is not None and last is not None else 0.0

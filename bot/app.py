@@ -20,6 +20,7 @@ from bot.ratelimit import Limits, SlidingWindowRateLimiter
 from bot.services.container import Services
 from bot.services.runtime import Runtime
 from bot.settings import Settings
+from bot.transport import AiohttpRequest
 from handlers.context import SERVICES_KEY, BotContext
 from prompts.render import Renderer
 from storage.db import create_engine, create_session_factory
@@ -130,8 +131,9 @@ def build(
         .defaults(Defaults(parse_mode="HTML"))
         .context_types(ContextTypes(context=BotContext))
         .concurrent_updates(processor)
-        .connection_pool_size(256)
-        .pool_timeout(5.0)
+        .request(AiohttpRequest())
+        # getUpdates long-polls: its read budget must outlast the poll timeout.
+        .get_updates_request(AiohttpRequest(connection_limit=1, read_timeout=70.0))
     )
     if limiter is not None:
         builder = builder.rate_limiter(limiter)

@@ -66,6 +66,10 @@ class CohortRepository(_Repository):
         """Return the cohort with that id."""
         return await self.session.get(Cohort, cohort_id)
 
+    async def all(self) -> Sequence[Cohort]:
+        """Return every cohort."""
+        return (await self.session.scalars(select(Cohort))).all()
+
     async def upsert(self, values: dict[str, Any], now: datetime) -> Cohort:
         """Create the cohort or bring it in line with the configuration."""
         cohort = await self.by_name(values["name"])
@@ -173,6 +177,23 @@ class CheckinRepository(_Repository):
         assert checkin is not None  # noqa: S101 - inserted or already there
         return checkin, created
 
+    async def open_many(self, rows: Sequence[dict[str, Any]]) -> dict[int, int]:
+        """Create check-ins in one statement, skipping (patient, date) pairs that exist.
+
+        Returns the new check-ins' ids by patient id.
+        """
+        if not rows:
+            return {}
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        stmt = (
+            insert(Checkin)
+            .values(list(rows))
+            .on_conflict_do_nothing(index_elements=("patient_id", "local_date"))
+            .returning(Checkin.patient_id, Checkin.id)
+        )
+        result = await self.session.execute(stmt)
+        return {int(patient_id): int(checkin_id) for patient_id, checkin_id in result.all()}
+
     async def add_answer(self, checkin_id: int, item_id: str, value: str, at: datetime) -> bool:
         """Store an answer unless the item already has one; tell whether it was stored."""
         return await self._insert_ignore(
@@ -220,6 +241,19 @@ class OutboxRepository(_Repository):
             await self.session.flush()
             return True
         return await self._insert_ignore(OutboxMessage, values, ("dedup_key",))
+
+    async def enqueue_many(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Queue many messages in one statement; rows whose dedup key was used are skipped."""
+        if not rows:
+            return 0
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        stmt = (
+            insert(OutboxMessage)
+            .values(list(rows))
+            .on_conflict_do_nothing(index_elements=("dedup_key",))
+        )
+        result = cast("CursorResult[Any]", await self.session.execute(stmt))
+        return result.rowcount
 
     async def claim(self, now: datetime, limit: int, lease: timedelta) -> Sequence[OutboxMessage]:
         """Lease the next messages to send, most urgent first.

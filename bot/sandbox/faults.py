@@ -32,7 +32,7 @@ class FaultAction:
             (process, then close without answering) or ``"delay"``.
         status: HTTP status for ``"5xx"``.
         retry_after: Seconds announced by ``"429"``.
-        seconds: Sleep for ``"delay"``.
+        seconds: Sleep for ``"delay"``; on other kinds, a delay applied before them.
     """
 
     kind: FaultKind
@@ -42,14 +42,17 @@ class FaultAction:
 
     @property
     def label(self) -> str:
-        """Short description for the request log."""
-        if self.kind == "5xx":
-            return f"5xx:{self.status}"
-        if self.kind == "429":
-            return f"429:retry_after={self.retry_after}"
+        """Short description for the request log, e.g. ``5xx:502`` or ``delay:0.2s``."""
+        delay = f"delay:{self.seconds:g}s"
         if self.kind == "delay":
-            return f"delay:{self.seconds:g}s"
-        return self.kind
+            return delay
+        if self.kind == "5xx":
+            label = f"5xx:{self.status}"
+        elif self.kind == "429":
+            label = f"429:retry_after={self.retry_after}"
+        else:
+            label = self.kind
+        return f"{label}+{delay}" if self.seconds > 0 else label
 
 
 @dataclass(slots=True)
@@ -230,4 +233,5 @@ class FaultInjector:
         if rnd.rng.random() >= rnd.rate:
             return None
         kind = rnd.rng.choice(rnd.kinds)
-        return FaultAction(kind, seconds=rnd.delay_seconds, retry_after=rnd.retry_after)
+        seconds = rnd.delay_seconds if kind == "delay" else 0.0
+        return FaultAction(kind, seconds=seconds, retry_after=rnd.retry_after)

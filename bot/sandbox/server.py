@@ -14,17 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import json
 import os
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
+from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from aiohttp import BodyPartReader, web
 
 from bot.sandbox.builtin_spec import resolve_spec
+from bot.sandbox.control import control_routes
 from bot.sandbox.faults import FaultAction, FaultInjector
 from bot.sandbox.limits import MESSAGE_METHODS, Limits, RateLimiter
 from bot.sandbox.methods import HANDLERS, ApiError, get_updates_now
@@ -45,9 +48,8 @@ __all__ = ["FakeBotApi"]
 
 T = TypeVar("T")
 _MAX_BODY = 60 * 1024 * 1024  # Telegram accepts 50 MB uploads; leave room for the encoding.
-_NEW_MESSAGE_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
-_CONTROL_FAULT_ACTIONS = frozenset(
-    {"random", "clear", "fail_next", "rate_limit_next", "drop_next", "delay"}
+_NEW_MESSAGE_METHODS = frozenset(
+    {"sendMessage", "sendPhoto", "sendDocument", "copyMessage", "forwardMessage", "sendMediaGroup"}
 )
 
 
@@ -92,6 +94,17 @@ async def _read_params(request: web.Request) -> dict[str, object]:
         form = await request.post()
         params.update((key, value) for key, value in form.items() if isinstance(value, str))
     return params
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Server Error"
+
+
+def _too_many(retry: int) -> ApiError:
+    return ApiError(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry})
 
 
 def _bot_id(token: str) -> int:
@@ -167,13 +180,7 @@ class FakeBotApi:
     def make_app(self) -> web.Application:
         """Build the aiohttp application (Bot API routes plus ``/sandbox/*`` control)."""
         app = web.Application(client_max_size=_MAX_BODY)
-        app.router.add_get("/sandbox/stats", self._control_stats)
-        app.router.add_get("/sandbox/transcript", self._control_transcript)
-        app.router.add_get("/sandbox/violations", self._control_violations)
-        app.router.add_post("/sandbox/reset", self._control_reset)
-        app.router.add_post("/sandbox/users", self._control_users)
-        app.router.add_post("/sandbox/faults", self._control_faults)
-        app.router.add_post("/sandbox/send", self._control_send)
+        app.router.add_routes(control_routes(self))
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         return app
 
@@ -280,6 +287,11 @@ class FakeBotApi:
         )
         return render_events(events, chats, multi=len(ids) > 1, with_times=with_times)
 
+    @property
+    def waiting_polls(self) -> int:
+        """Number of ``getUpdates`` calls currently parked in a long-poll."""
+        return self._polls
+
     def update_body(self, update_id: int) -> dict[str, Any]:
         """The full JSON of an update queued earlier (also after it was confirmed).
 
@@ -322,6 +334,7 @@ class FakeBotApi:
         snapshot["violations"] = len(self.violations)
         snapshot["undelivered_updates"] = self.undelivered_update_count()
         snapshot["unconfirmed_updates"] = self.unconfirmed_update_count()
+        snapshot["updates_filtered"] = self.state.updates.filtered
         snapshot["chats"] = len(self.state.chats)
         return snapshot
 
@@ -408,9 +421,13 @@ class FakeBotApi:
         chat_id = params.get("chat_id")
         chat_key = chat_id if isinstance(chat_id, int) else None
         delay = self.faults.take_delay(name, chat_key)
+        fault = self.faults.take(name, chat_key)
+        if fault is not None and fault.kind == "delay":  # a random delay
+            delay, fault = fault, None
         if delay is not None:
             await asyncio.sleep(delay.seconds)
-        fault = self.faults.take(name, chat_key)
+            # Keep the delay visible in the request log, alone or with the other fault.
+            fault = delay if fault is None else dataclasses.replace(fault, seconds=delay.seconds)
         if fault is not None and fault.kind in {"5xx", "429", "drop"}:
             return self._apply_fault(request, name, params, started, fault)
         if name == "getUpdates":
@@ -437,19 +454,20 @@ class FakeBotApi:
         if counted:
             retry = self.limiter.retry_after(chat_key)
             if retry is not None:
-                error = ApiError(
-                    429, f"Too Many Requests: retry after {retry}", {"retry_after": retry}
-                )
-                return self._error(name, params, started, error)
+                return self._error(name, params, started, _too_many(retry))
         try:
             result = handler(self.state, params, validation.parsed)
         except ApiError as error:
             return self._error(name, params, started, error, fault)
         if counted:
             self.limiter.record(chat_key)
-            text = validation.parsed.get("text") or validation.parsed.get("caption")
-            new_text = text.text if text is not None and name in _NEW_MESSAGE_METHODS else None
-            self._stats.record_message(chat_key, new_text, started)
+            parsed = validation.parsed.get("text") or validation.parsed.get("caption")
+            self._stats.record_message(
+                chat_key,
+                started,
+                new=name in _NEW_MESSAGE_METHODS,
+                text=parsed.text if parsed is not None else None,
+            )
         if fault is not None and fault.kind == "drop_after":
             self._log(name, params, None, started, fault=fault)
             return self._drop(request)
@@ -468,12 +486,9 @@ class FakeBotApi:
             self._log(name, params, None, started, fault=fault)
             return self._drop(request)
         if fault.kind == "429":
-            retry = fault.retry_after
-            error = ApiError(
-                429, f"Too Many Requests: retry after {retry}", {"retry_after": retry}
-            )
+            error = _too_many(fault.retry_after)
         else:
-            error = ApiError(fault.status, "Internal Server Error (injected fault)")
+            error = ApiError(fault.status, f"{_reason(fault.status)} (injected fault)")
         return self._error(name, params, started, error, fault)
 
     async def _get_updates(
@@ -491,6 +506,8 @@ class FakeBotApi:
                 loop = asyncio.get_running_loop()
                 deadline = loop.time() + timeout
                 self._polls += 1
+                # Let harnesses see that the bot is now parked in a long-poll.
+                self.changed.notify()
                 try:
                     while not self._stopping and not self.state.updates.has_deliverable():
                         remaining = deadline - loop.time()
@@ -510,76 +527,3 @@ class FakeBotApi:
             return self._drop(request)
         self._log(name, params, 200, started, fault=fault)
         return _json({"ok": True, "result": updates})
-
-    # -- control endpoints -------------------------------------------------------------
-
-    async def _control_stats(self, request: web.Request) -> web.Response:
-        del request
-        return _json(self.stats())
-
-    async def _control_transcript(self, request: web.Request) -> web.Response:
-        raw = request.query.get("chat_id")
-        chat_ids = [int(raw)] if raw and raw.lstrip("-").isdigit() else None
-        return web.Response(text=self.render_transcript(chat_ids) + "\n")
-
-    async def _control_violations(self, request: web.Request) -> web.Response:
-        del request
-        return _json([_violation(v) for v in self.violations])
-
-    async def _control_reset(self, request: web.Request) -> web.Response:
-        del request
-        self.reset()
-        return _json({"ok": True})
-
-    async def _control_users(self, request: web.Request) -> web.Response:
-        body = await _control_body(request)
-        user_ids = body.get("user_ids")
-        if not isinstance(user_ids, list) or not all(
-            isinstance(u, int) and not isinstance(u, bool) and u > 0 for u in user_ids
-        ):
-            return _json({"ok": False, "description": "user_ids must be positive integers"}, 400)
-        return _json({"ok": True, "registered": self.register_users(user_ids)})
-
-    async def _control_faults(self, request: web.Request) -> web.Response:
-        body = await _control_body(request)
-        action = body.pop("action", "random")
-        if action not in _CONTROL_FAULT_ACTIONS:
-            return _json({"ok": False, "description": f"unknown action {action!r}"}, 400)
-        try:
-            getattr(self.faults, str(action))(**body)
-        except (TypeError, ValueError) as exc:
-            return _json({"ok": False, "description": str(exc)}, 400)
-        return _json({"ok": True})
-
-    async def _control_send(self, request: web.Request) -> web.Response:
-        body = await _control_body(request)
-        user_id = body.get("user_id")
-        if not isinstance(user_id, int) or user_id not in self.state.users:
-            return _json({"ok": False, "description": "user_id must be a registered user"}, 400)
-        user = SimUser(self.state, user_id)
-        try:
-            if "press" in body:
-                message_id = body.get("message_id")
-                update_id = await user.press(
-                    str(body["press"]),
-                    message_id=message_id if isinstance(message_id, int) else None,
-                )
-            else:
-                update_id = await user.send_text(str(body.get("text", "")))
-        except LookupError as exc:
-            return _json({"ok": False, "description": str(exc)}, 400)
-        return _json({"ok": True, "update_id": update_id})
-
-
-def _violation(violation: Violation) -> dict[str, str]:
-    return {"method": violation.method, "field": violation.field, "problem": violation.problem}
-
-
-async def _control_body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    try:
-        body = await request.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}

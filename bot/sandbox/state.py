@@ -283,7 +283,12 @@ def _update_type(update: Mapping[str, Any]) -> str:
 
 
 class UpdateQueue:
-    """Pending updates with Telegram's ``getUpdates`` confirmation semantics."""
+    """Pending updates with Telegram's ``getUpdates`` confirmation semantics.
+
+    As in Telegram, ``allowed_updates`` applies when an update is created: updates of other
+    types are not stored at all, while updates queued before the setting changed are still
+    delivered.
+    """
 
     def __init__(self) -> None:
         self._items: deque[dict[str, Any]] = deque()
@@ -292,14 +297,21 @@ class UpdateQueue:
         self._next_id = 1
         self._returned_max = 0
         self._allowed: frozenset[str] | None = None
+        self.filtered = 0
 
     def push(self, body: Mapping[str, Any]) -> int:
-        """Append an update (without ``update_id``); returns the assigned id."""
+        """Append an update (without ``update_id``); returns the assigned id.
+
+        An update whose type the bot did not subscribe to gets an id but is not queued.
+        """
         update_id = self._next_id
         self._next_id += 1
         update = {"update_id": update_id, **body}
-        self._items.append(update)
         self.history[update_id] = update
+        if self._is_allowed(update):
+            self._items.append(update)
+        else:
+            self.filtered += 1
         return update_id
 
     def confirm(self, offset: int | None) -> None:
@@ -328,20 +340,15 @@ class UpdateQueue:
         return kind in self._allowed
 
     def peek(self, limit: int = 100) -> list[dict[str, Any]]:
-        """Return up to ``limit`` deliverable updates and mark them as returned."""
-        result: list[dict[str, Any]] = []
-        for update in self._items:
-            if len(result) >= limit:
-                break
-            if self._is_allowed(update):
-                result.append(update)
+        """Return up to ``limit`` pending updates and mark them as returned."""
+        result = list(itertools.islice(self._items, limit))
         if result:
             self._returned_max = max(self._returned_max, result[-1]["update_id"])
         return result
 
     def has_deliverable(self) -> bool:
         """Whether ``peek`` would return something."""
-        return any(self._is_allowed(u) for u in self._items)
+        return bool(self._items)
 
     def clear(self) -> None:
         """Drop every pending update (the history stays)."""

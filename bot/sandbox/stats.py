@@ -11,8 +11,9 @@ __all__ = ["Stats"]
 class Stats:
     """Request and message counters.
 
-    "Messages" are accepted calls of message-producing methods (sends and edits), the
-    ones Telegram's flood limits count.
+    ``accepted_messages`` counts accepted calls of message-producing methods (sends and
+    edits: what Telegram's flood limits count); ``sent_messages`` and ``per_chat`` count
+    new messages only, so a benchmark can spot lost and duplicated deliveries.
     """
 
     def __init__(self) -> None:
@@ -20,6 +21,7 @@ class Stats:
         self.by_status: Counter[int] = Counter()
         self.faults: Counter[str] = Counter()
         self.accepted_messages = 0
+        self.sent_messages = 0
         self.rate_limited = 0
         self.first_message_at: float | None = None
         self.last_message_at: float | None = None
@@ -36,12 +38,24 @@ class Stats:
         if fault is not None:
             self.faults[fault.split(":", 1)[0]] += 1
 
-    def record_message(self, chat_id: int | None, text: str | None, now: float) -> None:
-        """Count one accepted message; ``text`` is given for new messages (not edits)."""
+    def record_message(
+        self, chat_id: int | None, now: float, *, new: bool, text: str | None = None
+    ) -> None:
+        """Count one accepted message-producing call.
+
+        Args:
+            chat_id: Target chat (None when addressed by username).
+            now: Monotonic time of the request.
+            new: True for a new message, False for an edit.
+            text: Text or caption of a new message, for duplicate detection.
+        """
         self.accepted_messages += 1
         if self.first_message_at is None:
             self.first_message_at = now
         self.last_message_at = now
+        if not new:
+            return
+        self.sent_messages += 1
         if chat_id is None:
             return
         self.per_chat[chat_id] += 1
@@ -68,6 +82,7 @@ class Stats:
             "by_method": dict(self.by_method),
             "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
             "accepted_messages": self.accepted_messages,
+            "sent_messages": self.sent_messages,
             "rate_limited": self.rate_limited,
             "faults": dict(self.faults),
             "first_message_at": first,

@@ -102,17 +102,6 @@ class CheckinService:
             patient_id=patient.id,
         )
 
-    async def prompt_due(
-        self, uow: UnitOfWork, patient: Patient, day: date, now: datetime
-    ) -> bool:
-        """Open a due day's check-in and queue its first question (once per patient and day)."""
-        checkin, created = await self.open_for(uow, patient, day, now)
-        if not created:
-            return False  # the patient already started it with /checkin
-        return await self._ask(
-            uow, now, patient, checkin, Priority.ROUTINE, f"prompt:{patient.id}:{day}"
-        )
-
     async def answer(
         self, update_id: int, user_id: int, message_id: int, button: AnswerButton
     ) -> str | None:

@@ -31,7 +31,7 @@ class Services:
             runtime=runtime,
             enrolment=EnrolmentService(runtime),
             checkins=checkins,
-            due_scan=DueScan(runtime, checkins),
+            due_scan=DueScan(runtime),
             replies=ReplyService(runtime),
             cohorts=CohortSync(runtime),
         )

@@ -41,6 +41,70 @@ class OnSent:
     """Store the message id on the check-in ``ref_id``."""
 
 
+def _payload(
+    chat_id: int, text: str, keyboard: Keyboard | None, message_id: int | None = None
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {"chat_id": chat_id, "text": text, "parse_mode": "HTML"}
+    if message_id is not None:
+        payload["message_id"] = message_id
+    if keyboard is not None:
+        payload["reply_markup"] = {"inline_keyboard": keyboard}
+    return payload
+
+
+def _row(  # noqa: PLR0917 - one row's columns, behind keyword-only fronts
+    now: datetime,
+    chat_id: int,
+    method: str,
+    payload: dict[str, Any],
+    priority: Priority,
+    dedup_key: str | None,
+    on_sent: str | None,
+    ref_id: int | None,
+    patient_id: int | None,
+) -> dict[str, Any]:
+    return {
+        "dedup_key": dedup_key,
+        "chat_id": chat_id,
+        "method": method,
+        "payload": payload,
+        "priority": int(priority),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "on_sent": on_sent,
+        "ref_id": ref_id,
+        "patient_id": patient_id,
+    }
+
+
+def send_row(
+    *,
+    now: datetime,
+    chat_id: int,
+    text: str,
+    priority: Priority,
+    keyboard: Keyboard | None = None,
+    dedup_key: str | None = None,
+    on_sent: str | None = None,
+    ref_id: int | None = None,
+    patient_id: int | None = None,
+) -> dict[str, Any]:
+    """Return the outbox row of a sendMessage (for :func:`queue_send` or bulk queueing)."""
+    return _row(
+        now,
+        chat_id,
+        "sendMessage",
+        _payload(chat_id, text, keyboard),
+        priority,
+        dedup_key,
+        on_sent,
+        ref_id,
+        patient_id,
+    )
+
+
 async def queue_send(
     uow: UnitOfWork,
     *,
@@ -55,20 +119,18 @@ async def queue_send(
     patient_id: int | None = None,
 ) -> bool:
     """Queue a sendMessage; return False when the dedup key was used before."""
-    payload: dict[str, Any] = {"chat_id": chat_id, "text": text, "parse_mode": "HTML"}
-    if keyboard is not None:
-        payload["reply_markup"] = {"inline_keyboard": keyboard}
-    return await _queue(
-        uow,
-        now,
-        chat_id,
-        "sendMessage",
-        payload,
-        priority,
-        dedup_key,
-        on_sent,
-        ref_id,
-        patient_id,
+    return await uow.outbox.enqueue(
+        send_row(
+            now=now,
+            chat_id=chat_id,
+            text=text,
+            priority=priority,
+            keyboard=keyboard,
+            dedup_key=dedup_key,
+            on_sent=on_sent,
+            ref_id=ref_id,
+            patient_id=patient_id,
+        )
     )
 
 
@@ -84,44 +146,16 @@ async def queue_edit(
     patient_id: int | None = None,
 ) -> None:
     """Queue an editMessageText; without a keyboard the message's buttons go away."""
-    payload: dict[str, Any] = {
-        "chat_id": chat_id,
-        "message_id": message_id,
-        "text": text,
-        "parse_mode": "HTML",
-    }
-    if keyboard is not None:
-        payload["reply_markup"] = {"inline_keyboard": keyboard}
-    await _queue(
-        uow, now, chat_id, "editMessageText", payload, priority, None, None, None, patient_id
-    )
-
-
-async def _queue(  # noqa: PLR0917 - private helper behind two keyword-only fronts
-    uow: UnitOfWork,
-    now: datetime,
-    chat_id: int,
-    method: str,
-    payload: dict[str, Any],
-    priority: Priority,
-    dedup_key: str | None,
-    on_sent: str | None,
-    ref_id: int | None,
-    patient_id: int | None,
-) -> bool:
-    return await uow.outbox.enqueue(
-        {
-            "dedup_key": dedup_key,
-            "chat_id": chat_id,
-            "method": method,
-            "payload": payload,
-            "priority": int(priority),
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-            "on_sent": on_sent,
-            "ref_id": ref_id,
-            "patient_id": patient_id,
-        }
+    await uow.outbox.enqueue(
+        _row(
+            now,
+            chat_id,
+            "editMessageText",
+            _payload(chat_id, text, keyboard, message_id),
+            priority,
+            None,
+            None,
+            None,
+            patient_id,
+        )
     )

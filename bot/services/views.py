@@ -8,19 +8,24 @@ from bot.services.outbox import Keyboard
 from prompts.render import Renderer
 
 
-def question(
-    renderer: Renderer, questionnaire: Questionnaire, checkin_id: int, position: int, locale: str
-) -> tuple[str, Keyboard]:
-    """Return the text and buttons that ask the item at a position of a check-in."""
-    item = questionnaire.items[position]
-    text = renderer.render(
+def question_text(
+    renderer: Renderer, questionnaire: Questionnaire, position: int, locale: str
+) -> str:
+    """Return the text that asks the item at a position (the same for every patient)."""
+    return renderer.render(
         "checkin_question",
         locale,
         position=position + 1,
         total=len(questionnaire.items),
-        question=item.text(locale),
+        question=questionnaire.items[position].text(locale),
     )
-    keyboard = [
+
+
+def question_keyboard(
+    questionnaire: Questionnaire, checkin_id: int, position: int, locale: str
+) -> Keyboard:
+    """Return the answer buttons of the item at a position, for one check-in."""
+    return [
         [
             {
                 "text": option.label(locale),
@@ -28,9 +33,18 @@ def question(
             }
             for option in row
         ]
-        for row in item.keyboard_rows()
+        for row in questionnaire.items[position].keyboard_rows()
     ]
-    return text, keyboard
+
+
+def question(
+    renderer: Renderer, questionnaire: Questionnaire, checkin_id: int, position: int, locale: str
+) -> tuple[str, Keyboard]:
+    """Return the text and buttons that ask the item at a position of a check-in."""
+    return (
+        question_text(renderer, questionnaire, position, locale),
+        question_keyboard(questionnaire, checkin_id, position, locale),
+    )
 
 
 def consent(renderer: Renderer, invite_id: int, locale: str) -> tuple[str, Keyboard]:

@@ -1,0 +1,97 @@
+"""Sliding-window flood limits, driven by a fake clock (no sleeping)."""
+
+from __future__ import annotations
+
+from bot.sandbox.limits import Limits, RateLimiter
+from tests.sandbox.conftest import FakeClock
+
+
+def test_global_limit_is_30_in_any_second() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(Limits(), clock)
+    for chat in range(30):
+        assert limiter.try_acquire(chat + 1) is None
+    assert limiter.try_acquire(99) == 1
+    clock.advance(0.999)
+    assert limiter.try_acquire(99) == 1
+    clock.advance(0.001)
+    assert limiter.try_acquire(99) is None
+
+
+def test_private_chat_limit_is_3_per_second_and_per_chat() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(Limits(), clock)
+    for _ in range(3):
+        assert limiter.try_acquire(1001) is None
+    assert limiter.try_acquire(1001) == 1
+    assert limiter.try_acquire(1002) is None  # another chat has its own window
+
+
+def test_the_window_slides_rather_than_resetting() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(Limits(), clock)
+    assert limiter.try_acquire(7) is None
+    clock.advance(0.6)
+    assert limiter.try_acquire(7) is None
+    assert limiter.try_acquire(7) is None
+    assert limiter.try_acquire(7) == 1
+    clock.advance(0.4)  # the first one left the window: exactly one slot frees up
+    assert limiter.try_acquire(7) is None
+    assert limiter.try_acquire(7) == 1
+    clock.advance(0.6)
+    assert limiter.try_acquire(7) is None
+
+
+def test_group_limit_is_20_per_minute_with_whole_second_retry_after() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(Limits(global_per_second=1000), clock)
+    for _ in range(20):
+        assert limiter.try_acquire(-100500) is None
+    assert limiter.try_acquire(-100500) == 60
+    clock.advance(10.5)
+    assert limiter.try_acquire(-100500) == 50  # 49.5 s left, rounded up
+    clock.advance(49.5)
+    assert limiter.try_acquire(-100500) is None
+
+
+def test_rejected_requests_do_not_count() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(Limits(), clock)
+    for _ in range(3):
+        limiter.record(5)
+    for _ in range(100):
+        assert limiter.retry_after(5) is not None
+    clock.advance(1.0)
+    for _ in range(3):
+        assert limiter.try_acquire(5) is None
+
+
+def test_retry_after_is_at_least_one_second() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(Limits(private=(1, 0.1)), clock)
+    assert limiter.try_acquire(1) is None
+    assert limiter.try_acquire(1) == 1
+
+
+def test_limits_are_configurable_and_can_be_disabled() -> None:
+    clock = FakeClock()
+    custom = RateLimiter(Limits(global_per_second=2, private=(10, 1.0)), clock)
+    assert custom.try_acquire(1) is None
+    assert custom.try_acquire(2) is None
+    assert custom.try_acquire(3) == 1
+    off = RateLimiter(Limits(enabled=False), clock)
+    assert all(off.try_acquire(1) is None for _ in range(1000))
+
+
+def test_only_the_global_limit_applies_without_a_chat() -> None:
+    limiter = RateLimiter(Limits(global_per_second=1), FakeClock())
+    assert limiter.try_acquire(None) is None
+    assert limiter.try_acquire(None) == 1
+
+
+def test_reset_forgets_everything() -> None:
+    limiter = RateLimiter(Limits(), FakeClock())
+    for _ in range(3):
+        limiter.record(1)
+    limiter.reset()
+    assert limiter.try_acquire(1) is None
