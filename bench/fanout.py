@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,7 @@ async def _enrol(url: str, n: int, now: datetime) -> None:
                 "locale": "en",
                 "timezone": "UTC",
                 "checkin_time": now.strftime("%H:%M"),
-                "next_prompt_at": now.replace(second=0, microsecond=0),
+                "next_prompt_at": now.replace(second=0, microsecond=0),  # due this minute
                 "consented_at": now,
                 "created_at": now,
                 "updated_at": now,
@@ -135,15 +135,16 @@ async def run_once(n: int, *, limited: bool, database: str | None) -> dict[str, 
         now = datetime.now(UTC)
         await _enrol(url, n, now)
         started = time.perf_counter()
-        queued = await bot.services.due_scan.run(now + timedelta(seconds=1))
+        queued = await bot.services.due_scan.run()
         scanned = time.perf_counter()
         bot.worker.start()
         deadline = scanned + max(120.0, n / 20)
-        while True:
-            stats = sandbox.stats()
-            if stats["accepted_messages"] >= n or time.perf_counter() > deadline:
+        # Watch the worker's own counters: asking the server (blocking HTTP) would steal the
+        # event loop from the worker being measured.
+        while bot.worker.stats.sent + bot.worker.stats.dead < queued:
+            if time.perf_counter() > deadline:
                 break
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.01)
         finished = time.perf_counter()
         await bot.worker.stop()
         await bot.application.shutdown()

@@ -82,13 +82,11 @@ async def _script(bot: BotRuntime, server: FakeBotApi, clock: ManualClock) -> No
     await _until(server, lambda: _has_button(patient, "10"), "the first question")
     for label, expect in (("6", "anxious"), ("4", "sleep"), ("OK", "thoughts"), ("Yes", "done")):
         await patient.press(label)
-        await _until(
-            server,
-            lambda e=expect: (
-                e in _last_text(patient) or any(e in m.text for m in patient.messages[-2:])
-            ),
-            f"'{expect}'",
-        )
+
+        def shows(text: str = expect) -> bool:
+            return any(text in message.text for message in patient.messages[-2:])
+
+        await _until(server, shows, f"'{expect}'")
     await _until(server, lambda: server.group(GROUP_ID).messages, "the provider alert")
 
     await _enrol(bot, server, second, "P-4M2X")

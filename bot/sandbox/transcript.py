@@ -19,16 +19,22 @@ from bot.sandbox.state import ChatState, TranscriptEvent
 __all__ = ["render_events"]
 
 
-def _keyboard(buttons: tuple[tuple[str, ...], ...]) -> str:
-    if not buttons:
-        return ""
-    rows = [" ".join(f"[{label}]" for label in row) for row in buttons if row]
-    return " " + " / ".join(rows)
+_INDENT = "    "
 
 
-def _body(text: str) -> str:
+def _body(text: str, buttons: tuple[tuple[str, ...], ...] = ()) -> str:
+    """Message text with continuation lines indented, then the inline keyboard.
+
+    The keyboard follows a one-line text on the same line and gets its own line otherwise.
+    """
+    lines = text.split("\n")
     # Continuation lines are indented so each event still starts at column 0.
-    return text.replace("\n", "\n    ")
+    body = "\n".join([lines[0], *(f"{_INDENT}{line}" if line else "" for line in lines[1:])])
+    rows = [" ".join(f"[{label}]" for label in row) for row in buttons if row]
+    if not rows:
+        return body
+    keyboard = " / ".join(rows)
+    return f"{body}\n{_INDENT}{keyboard}" if len(lines) > 1 else f"{body} {keyboard}"
 
 
 def _where(chat: ChatState | None, multi: bool) -> str:
@@ -54,16 +60,14 @@ def _line(event: TranscriptEvent, chat: ChatState | None, multi: bool) -> str:
             )
         return f"{event.actor} taps [{event.text}]{place}"
     if kind == "bot_message":
-        body = " ".join(part for part in (event.detail, _body(event.text)) if part)
-        return f"bot{_where(chat, multi)} > {body}{_keyboard(event.buttons)}"
+        text = " ".join(part for part in (event.detail, event.text) if part)
+        return f"bot{_where(chat, multi)} > {_body(text, event.buttons)}"
     if kind == "bot_edit":
         place = f" in {chat.name}" if chat is not None and (in_group or multi) else ""
         if event.detail == "keyboard":
-            keyboard = _keyboard(event.buttons) or " (no keyboard)"
-            return f"bot edits keyboard of #{event.message_id}{place} >{keyboard}"
-        return (
-            f"bot edits #{event.message_id}{place} > {_body(event.text)}{_keyboard(event.buttons)}"
-        )
+            keyboard = _body("", event.buttons).strip() or "(no keyboard)"
+            return f"bot edits keyboard of #{event.message_id}{place} > {keyboard}"
+        return f"bot edits #{event.message_id}{place} > {_body(event.text, event.buttons)}"
     if kind == "bot_delete":
         place = f" in {chat.name}" if chat is not None and (in_group or multi) else ""
         return f"bot deletes #{event.message_id}{place}"

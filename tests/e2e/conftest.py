@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from bot.sandbox.server import FakeBotApi
 
 from bot.config import AppConfig
 from bot.domain.clock import ManualClock
+from bot.sandbox.server import FakeBotApi
 from tests.support.harness import Harness
 
 GROUP_A = -100111

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.sandbox.state import BotMessage
 from storage.models import Patient
 from tests.support.harness import Harness
 
@@ -24,3 +25,11 @@ async def answer_all(h: Harness, user: Any, labels: list[str]) -> None:
     """Tap through the check-in message, one label per item."""
     for label in labels:
         await h.press(user, label)
+
+
+def last(who: Any) -> BotMessage:
+    """The newest bot message in a user's (or group's) chat; fails if there is none."""
+    message = who.last_message
+    assert message is not None, f"no bot message in {who!r}"
+    assert isinstance(message, BotMessage)
+    return message

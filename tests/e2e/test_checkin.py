@@ -9,7 +9,7 @@ from telegram import Update
 
 from storage.models import Alert, Answer, AuditEvent, Checkin, Invite, OutboxMessage, Patient
 from tests.e2e.conftest import GROUP_A
-from tests.e2e.flows import answer_all, enrol
+from tests.e2e.flows import answer_all, enrol, last
 from tests.support.harness import Harness
 
 
@@ -18,12 +18,12 @@ async def test_enrol_consent_and_full_checkin(harness: Harness) -> None:
     alice = h.server.user(1001, first_name="Alice", language_code="en")
     link = await h.runtime.services.enrolment.create_invite("clinic-a", "P-7Q3K", "test")
     await h.send(alice, f"/start {link.code}")
-    consent = alice.last_message
+    consent = last(alice)
     assert "Telegram is not a medical-grade channel" in consent.text
     assert "cannot give medical advice" in consent.text
     await h.press(alice, "I agree")
-    assert "you are enrolled" in alice.last_message.text
-    assert "09:00" in alice.last_message.text
+    assert "you are enrolled" in last(alice).text
+    assert "09:00" in last(alice).text
 
     patient = await h.scalar(select(Patient).where(Patient.telegram_user_id == 1001))
     assert patient is not None
@@ -36,14 +36,14 @@ async def test_enrol_consent_and_full_checkin(harness: Harness) -> None:
     assert invite is not None and invite.status == "accepted"
 
     await h.send(alice, "/checkin")
-    question = alice.last_message
+    question = last(alice)
     assert "1/4" in question.text and "mood" in question.text
     before = len(alice.messages)
     await answer_all(h, alice, ["7", "3", "Good", "No"])
     # One message, edited in place as the patient taps: no new messages.
     assert len(alice.messages) == before
-    assert "Thank you" in alice.last_message.text
-    assert alice.last_message.buttons == []
+    assert "Thank you" in last(alice).text
+    assert last(alice).buttons == []
 
     checkin = await h.scalar(select(Checkin).where(Checkin.patient_id == patient.id))
     assert checkin is not None
@@ -64,7 +64,7 @@ async def test_safety_yes_alerts_the_group_and_shows_the_crisis_card_first(
     bob = h.server.user(1002, first_name="Bobby Tables", language_code="en")
     await enrol(h, bob, "P-B0B1")
     await h.send(bob, "/checkin")
-    checkin_message = bob.last_message.message_id
+    checkin_message = last(bob).message_id
     await answer_all(h, bob, ["2", "8", "Poor", "Yes"])
 
     alert = await h.scalar(select(Alert))
@@ -102,7 +102,7 @@ async def test_restart_in_the_middle_of_a_checkin_continues_it(harness: Harness)
     await h.stop_bot()
     await h.start_bot()
     # The same message still shows the third question; the next tap continues from there.
-    assert "3/4" in carol.last_message.text
+    assert "3/4" in last(carol).text
     await answer_all(h, carol, ["OK", "No"])
     answers = await h.rows(select(Answer.item_id, Answer.value))
     assert sorted(answers) == [("anxiety", "5"), ("mood", "5"), ("safety", "no"), ("sleep", "3")]
@@ -119,7 +119,7 @@ async def test_a_replayed_update_and_a_double_tap_store_one_answer(harness: Harn
     dan = h.server.user(1004, first_name="Dan")
     await enrol(h, dan, "P-D4N0")
     await h.send(dan, "/checkin")
-    message_id = dan.last_message.message_id
+    message_id = last(dan).message_id
     first = await dan.press("6", message_id=message_id)
     second = await dan.press("6", message_id=message_id)  # before the first is handled
     h.track(first)
@@ -131,7 +131,7 @@ async def test_a_replayed_update_and_a_double_tap_store_one_answer(harness: Harn
     await app.process_update(Update.de_json(h.server.update_body(first), app.bot))
     await h.settle()
     assert await h.count(Answer) == 1
-    assert "2/4" in dan.last_message.text
+    assert "2/4" in last(dan).text
     assert "Already recorded." in [a.text for a in dan.callback_answers]
 
 
@@ -155,11 +155,11 @@ async def test_tapping_another_patients_checkin_is_refused(harness: Harness) -> 
     await h.send(fay, "/checkin")
     fay_checkin = await h.scalar(select(Checkin.id))
     await h.send(gus, "/checkin")
-    gus_message = gus.last_message.message_id
+    gus_message = last(gus).message_id
     await h.press_data(gus, gus_message, f"a|{fay_checkin}|0|9")
     assert gus.callback_answers[-1].text == "This button is not valid for you."
     assert await h.count(Answer) == 0
-    assert "1/4" in fay.last_message.text
+    assert "1/4" in last(fay).text
 
 
 async def test_forged_and_truncated_buttons_are_refused(harness: Harness) -> None:
@@ -168,7 +168,7 @@ async def test_forged_and_truncated_buttons_are_refused(harness: Harness) -> Non
     await enrol(h, hal, "P-H4L0")
     await h.send(hal, "/checkin")
     checkin_id = await h.scalar(select(Checkin.id))
-    message_id = hal.last_message.message_id
+    message_id = last(hal).message_id
     for data in [
         "a|",
         "nonsense",
@@ -180,7 +180,7 @@ async def test_forged_and_truncated_buttons_are_refused(harness: Harness) -> Non
         await h.press_data(hal, message_id, data)
     assert await h.count(Answer) == 0
     assert all(a.text for a in hal.callback_answers[-6:])
-    assert "1/4" in hal.last_message.text
+    assert "1/4" in last(hal).text
 
 
 async def test_free_text_gets_a_fixed_reply(harness: Harness) -> None:
@@ -188,7 +188,7 @@ async def test_free_text_gets_a_fixed_reply(harness: Harness) -> None:
     ivy = h.server.user(1009, first_name="Ivy")
     await enrol(h, ivy, "P-1VY0")
     await h.send(ivy, "I feel odd today, should I take another dose?")
-    assert "cannot give medical advice" in ivy.last_message.text
-    assert "emergency" in ivy.last_message.text
+    assert "cannot give medical advice" in last(ivy).text
+    assert "emergency" in last(ivy).text
     assert h.server.group(GROUP_A).messages == []
     assert await h.count(OutboxMessage, OutboxMessage.status != "sent") == 0

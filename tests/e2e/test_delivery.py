@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from storage.models import AuditEvent, Checkin, OutboxMessage, Patient
-from tests.e2e.flows import enrol
+from tests.e2e.flows import enrol, last
 from tests.support.harness import Harness
 
 
@@ -30,7 +30,7 @@ async def test_a_429_delays_delivery_and_loses_nothing(harness: Harness) -> None
     assert len(user.messages) == before
     await h.advance(timedelta(seconds=2))
     assert len(user.messages) == before + 1
-    assert "1/4" in user.last_message.text
+    assert "1/4" in last(user).text
     assert await h.count(OutboxMessage, OutboxMessage.status != "sent") == 0
 
 

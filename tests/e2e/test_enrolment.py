@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from storage.models import AuditEvent, Invite, Patient
-from tests.e2e.flows import enrol
+from tests.e2e.flows import enrol, last
 from tests.support.harness import Harness
 
 
@@ -20,7 +20,7 @@ async def test_start_without_a_code_explains_and_stores_nothing(harness: Harness
     h = harness
     stranger = h.server.user(2001, first_name="Stranger")
     await h.send(stranger, "/start")
-    assert "personal invite link" in stranger.last_message.text
+    assert "personal invite link" in last(stranger).text
     assert await h.count(Patient) == 0
     assert await h.count(Invite) == 0
 
@@ -32,7 +32,7 @@ async def test_malformed_and_unknown_codes_are_refused(harness: Harness) -> None
     user = h.server.user(2002, first_name="Mallory")
     for payload in ["abc$%^", "x" * 65, "a b c", "AAAAAAAAAAAAAAAAAAAAAA", "../../etc"]:
         await h.send(user, f"/start {payload}")
-        assert "not valid" in user.last_message.text, payload
+        assert "not valid" in last(user).text, payload
     assert await h.count(Patient) == 0
     assert await _invites(h) == before
 
@@ -45,7 +45,7 @@ async def test_a_used_code_is_refused(harness: Harness) -> None:
     await h.press(first, "I agree")
     second = h.server.user(2004, first_name="Second")
     await h.send(second, f"/start {link.code}")
-    assert "already been used" in second.last_message.text
+    assert "already been used" in last(second).text
     assert await h.count(Patient) == 1
     assert await h.count(Patient, Patient.telegram_user_id == 2004) == 0
 
@@ -57,9 +57,9 @@ async def test_a_code_claimed_by_someone_else_cannot_be_taken_over(harness: Harn
     thief = h.server.user(2006, first_name="Thief")
     await h.send(owner, f"/start {link.code}")
     await h.send(thief, f"/start {link.code}")
-    assert "already been used" in thief.last_message.text
+    assert "already been used" in last(thief).text
     invite_id = await h.scalar(select(Invite.id))
-    await h.press_data(thief, thief.last_message.message_id, f"c|{invite_id}|y")
+    await h.press_data(thief, last(thief).message_id, f"c|{invite_id}|y")
     assert await h.count(Patient) == 0
     await h.press(owner, "I agree")
     assert await h.count(Patient, Patient.telegram_user_id == 2005) == 1
@@ -71,7 +71,7 @@ async def test_an_expired_code_is_refused(harness: Harness) -> None:
     await h.advance(timedelta(days=2, seconds=1))  # clinic-b invites last two days
     user = h.server.user(2007, first_name="Late")
     await h.send(user, f"/start {link.code}")
-    assert "expired" in user.last_message.text
+    assert "expired" in last(user).text
     assert await h.count(Patient) == 0
 
 
@@ -81,14 +81,14 @@ async def test_decline_keeps_only_the_fact_of_declining(harness: Harness) -> Non
     user = h.server.user(2008, first_name="Nope")
     await h.send(user, f"/start {link.code}")
     await h.press(user, "No, thanks")
-    assert "Nothing has been stored" in user.last_message.text
+    assert "Nothing has been stored" in last(user).text
     assert await _invites(h) == [("P-0005", "declined", None)]
     assert await h.count(Patient) == 0
     actions = [e.action for e in await h.rows(select(AuditEvent))]
     assert "invite_declined" in actions
     # The declined invite cannot be used afterwards.
     await h.send(user, f"/start {link.code}")
-    assert "already been used" in user.last_message.text
+    assert "already been used" in last(user).text
 
 
 async def test_an_enrolled_patient_restarting_is_told_so(harness: Harness) -> None:
@@ -96,11 +96,11 @@ async def test_an_enrolled_patient_restarting_is_told_so(harness: Harness) -> No
     user = h.server.user(2009, first_name="Again")
     await enrol(h, user, "P-0006")
     await h.send(user, "/start")
-    assert "already enrolled" in user.last_message.text
+    assert "already enrolled" in last(user).text
 
 
 async def test_checkin_before_enrolment(harness: Harness) -> None:
     h = harness
     user = h.server.user(2010, first_name="Eager")
     await h.send(user, "/checkin")
-    assert "not enrolled" in user.last_message.text
+    assert "not enrolled" in last(user).text

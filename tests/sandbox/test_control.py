@@ -6,14 +6,11 @@ import asyncio
 import os
 import signal
 import sys
-from pathlib import Path
 
 import aiohttp
 
 from bot.sandbox.server import FakeBotApi
-from tests.sandbox.conftest import Api
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.sandbox.support import REPO, Api
 
 
 async def test_control_endpoints(api: Api, server: FakeBotApi) -> None:

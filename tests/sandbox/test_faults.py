@@ -9,7 +9,7 @@ import pytest
 
 from bot.sandbox.faults import FaultInjector
 from bot.sandbox.server import FakeBotApi
-from tests.sandbox.conftest import Api
+from tests.sandbox.support import Api
 
 
 async def test_fail_next(api: Api, server: FakeBotApi) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.sandbox.limits import Limits, RateLimiter
-from tests.sandbox.conftest import FakeClock
+from tests.sandbox.support import FakeClock
 
 
 def test_global_limit_is_30_in_any_second() -> None:

@@ -13,7 +13,7 @@ import pytest
 from bot.sandbox.server import FakeBotApi
 from bot.sandbox.spec import SPEC_ENV_VAR
 from bot.sandbox.users import ButtonNotFoundError
-from tests.sandbox.conftest import SKIP_NO_SPEC, Api, FakeClock, keyboard, real_spec_path
+from tests.sandbox.support import SKIP_NO_SPEC, Api, FakeClock, keyboard, real_spec_path
 
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup "
@@ -526,8 +526,8 @@ async def test_transcript(api: Api, server: FakeBotApi) -> None:
     sent = await api.ok(
         "sendMessage",
         chat_id=1001,
-        text="Welcome\nDo you agree?",
-        reply_markup=keyboard([("Agree", "y"), ("Decline", "n")]),
+        text="Welcome\n\nDo you agree?",
+        reply_markup=keyboard([("Agree", "y"), ("Decline", "n")], [("Later", "l")]),
     )
     await alice.press("Agree")
     (_, update) = await api.ok("getUpdates")
@@ -540,7 +540,9 @@ async def test_transcript(api: Api, server: FakeBotApi) -> None:
         [
             "Alice > /start abc",
             "bot > Welcome",
-            "    Do you agree? [Agree] [Decline]",
+            "",
+            "    Do you agree?",
+            "    [Agree] [Decline] / [Later]",
             "Alice taps [Agree]",
             "bot answers Alice (no text)",
             f"bot edits #{sent['message_id']} > Enrolled",
@@ -607,3 +609,25 @@ async def test_both_spec_modes_over_http(
             ("sendMessage", "colour"),
             ("sendDice", ""),
         ]
+
+
+async def test_transcript_of_group_edits_deletes_and_forgeries(
+    api: Api, server: FakeBotApi
+) -> None:
+    group = server.group(-100500, title="Clinic A providers")
+    nora = group.member(2001, first_name="Nora")
+    sent = await api.ok(
+        "sendMessage", chat_id=-100500, text="Alert", reply_markup=keyboard([("Ack", "a")])
+    )
+    mid = sent["message_id"]
+    await nora.press("Ack")
+    await nora.press_data(mid, "a|forged")
+    await api.ok("editMessageReplyMarkup", chat_id=-100500, message_id=mid)
+    await api.ok("deleteMessage", chat_id=-100500, message_id=mid)
+    assert server.render_transcript([-100500]).splitlines() == [
+        "bot -> Clinic A providers > Alert [Ack]",
+        "Nora taps [Ack] in Clinic A providers",
+        f"Nora in Clinic A providers sends callback data 'a|forged' on #{mid}",
+        f"bot edits keyboard of #{mid} in Clinic A providers > (no keyboard)",
+        f"bot deletes #{mid} in Clinic A providers",
+    ]

@@ -11,7 +11,7 @@ import pytest
 
 from bot.sandbox.builtin_spec import builtin_spec, resolve_spec
 from bot.sandbox.spec import SPEC_ENV_VAR, ApiSpec, UploadedFile, load_spec
-from tests.sandbox.conftest import SKIP_NO_SPEC, keyboard, real_spec_path
+from tests.sandbox.support import SKIP_NO_SPEC, keyboard, real_spec_path
 
 
 @pytest.fixture(name="spec", params=["built-in", "spec-file"])

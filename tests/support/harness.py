@@ -12,7 +12,6 @@ import asyncio
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from bot.sandbox.server import FakeBotApi
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -21,6 +20,7 @@ from bot.config import AppConfig
 from bot.delivery import DeliveryPolicy
 from bot.domain.clock import ManualClock
 from bot.ratelimit import Limits
+from bot.sandbox.server import FakeBotApi
 from bot.settings import Settings
 from storage.db import create_engine, create_session_factory
 
@@ -139,12 +139,13 @@ class Harness:
 
     # --- database inspection (a separate connection, like an operator's) ---
 
-    async def scalar(self, stmt: Select[tuple[T]]) -> T | None:
-        """Run a query that returns one value."""
+    async def scalar(self, stmt: Select[T]) -> T | None:
+        """Run a query that returns one value (or one entity)."""
         async with self._sessions() as session:
-            return await session.scalar(stmt)
+            result: T | None = await session.scalar(stmt)
+            return result
 
-    async def rows(self, stmt: Select[Any]) -> list[Any]:
+    async def rows(self, stmt: Any) -> list[Any]:
         """Run a query and return its rows as ORM objects or tuples."""
         async with self._sessions() as session:
             result = await session.execute(stmt)
