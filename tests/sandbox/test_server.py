@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -595,7 +596,10 @@ async def test_both_spec_modes_over_http(
         pytest.skip(SKIP_NO_SPEC)
     spec_path = path if mode == "spec-file" else None
     async with FakeBotApi(spec_path=spec_path, clock=clock) as server:
-        assert server.spec.source == ("built-in" if spec_path is None else str(spec_path))
+        if spec_path is None:
+            assert server.spec.source == "built-in"
+        else:  # the loader caches by resolved path; CI may reach it through a symlink
+            assert Path(server.spec.source).resolve() == Path(spec_path).resolve()
         server.user(1001, first_name="Alice")
         async with aiohttp.ClientSession() as session:
             api = Api(session, server)
