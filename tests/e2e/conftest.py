@@ -21,8 +21,10 @@ async def fx_server() -> AsyncIterator[FakeBotApi]:
     await server.start()
     yield server
     await server.stop()
-    # Every request the bot made must have been a valid Bot API call.
+    # Every request the bot made must have been a valid Bot API call, and every button
+    # press answered (or the patient's app keeps spinning).
     assert server.violations == [], server.violations
+    assert server.unanswered_callbacks() == [], server.unanswered_callbacks()
 
 
 @pytest.fixture(name="harness")
