@@ -37,6 +37,9 @@ class CohortConfig(BaseModel):
     questionnaire: str = "daily"
     checkin_time: str = "09:00"
     invite_valid_days: int = Field(default=7, ge=1, le=90)
+    checkin_window_hours: int | None = Field(default=None, ge=1, le=24)
+    """How long a day's check-in stays open after the prompt time; unset: to the end of the
+    patient's local day."""
 
     @field_validator("timezone")
     @classmethod

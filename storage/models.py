@@ -55,6 +55,8 @@ class Cohort(Base):
     locale: Mapped[str] = mapped_column(String(8))
     region: Mapped[str] = mapped_column(String(8))
     questionnaire: Mapped[str] = mapped_column(String(64))
+    checkin_window_hours: Mapped[int | None] = mapped_column(SmallInteger)
+    """None: a check-in stays open until the end of the patient's local day."""
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -59,6 +59,15 @@ def end_of_day(day: date, zone: ZoneInfo) -> datetime:
     return start_of_day(day + timedelta(days=1), zone)
 
 
+def window_close(day: date, at: time, zone: ZoneInfo, hours: int | None) -> datetime:
+    """Return when a day's check-in closes: ``hours`` after the prompt time, or at the end of
+    the local day when that comes first (or when no length is set)."""
+    day_end = end_of_day(day, zone)
+    if hours is None:
+        return day_end
+    return min(day_end, wall_time_to_utc(day, at, zone) + timedelta(hours=hours))
+
+
 def next_occurrence(at: time, zone: ZoneInfo, after: datetime) -> datetime:
     """Return the first instant strictly after ``after`` at which the wall time ``at`` occurs.
 
@@ -91,18 +100,20 @@ def latest_occurrence(at: time, zone: ZoneInfo, until: datetime) -> datetime:
     return wall_time_to_utc(day - timedelta(days=1), at, zone)
 
 
-def plan_due(at: time, zone: ZoneInfo, due_at: datetime, now: datetime) -> DuePlan:
+def plan_due(
+    at: time, zone: ZoneInfo, due_at: datetime, now: datetime, window_hours: int | None = None
+) -> DuePlan:
     """Decide which day's check-in a due patient gets, and when they are due next.
 
     After downtime a patient may be days behind: only the latest day whose prompt time has
-    passed is prompted, and only while that day's window (its local day) is still open.
+    passed is prompted, and only while that day's window is still open.
     Earlier days are not prompted late; the missed-day bookkeeping records them.
     """
     if due_at > now:
         return DuePlan(prompt_date=None, next_prompt_at=due_at)
     latest = latest_occurrence(at, zone, now)
     day = local_date(latest if latest >= due_at else due_at, zone)
-    prompt_date = day if now < end_of_day(day, zone) else None
+    prompt_date = day if now < window_close(day, at, zone, window_hours) else None
     return DuePlan(prompt_date=prompt_date, next_prompt_at=next_occurrence(at, zone, now))
 
 

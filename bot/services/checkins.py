@@ -7,7 +7,7 @@ from datetime import date, datetime
 from bot.domain.alerts import Trigger, evaluate_answer
 from bot.domain.callback_data import AnswerButton
 from bot.domain.checkin import CheckinStatus, Tap, TapVerdict, item_at, judge_tap
-from bot.domain.schedule import end_of_day, local_date, zone_or_error
+from bot.domain.schedule import local_date, parse_hhmm, window_close, zone_or_error
 from bot.services import views
 from bot.services.outbox import OnSent, Priority, alert_priority, queue_edit, queue_send
 from bot.services.runtime import Runtime
@@ -70,7 +70,9 @@ class CheckinService:
                 "status": CheckinStatus.OPEN.value,
                 "position": 0,
                 "opened_at": now,
-                "closes_at": end_of_day(day, zone),
+                "closes_at": window_close(
+                    day, parse_hhmm(patient.checkin_time), zone, cohort.checkin_window_hours
+                ),
                 "version": 0,
             }
         )

@@ -24,6 +24,7 @@ class CohortSync:
                         "locale": cohort.locale,
                         "region": cohort.region,
                         "questionnaire": cohort.questionnaire,
+                        "checkin_window_hours": cohort.checkin_window_hours,
                     },
                     now,
                 )

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.checkin import CheckinStatus
-from bot.domain.schedule import DuePlan, end_of_day, parse_hhmm, plan_due, zone_or_error
+from bot.domain.schedule import DuePlan, parse_hhmm, plan_due, window_close, zone_or_error
 from bot.services import views
 from bot.services.outbox import OnSent, Priority, send_row
 from bot.services.runtime import Runtime
@@ -38,7 +38,10 @@ class DueScan:
                 if not patients:
                     break
                 cohorts = {cohort.id: cohort for cohort in await uow.cohorts.all()}
-                plans = [(patient, self._plan(patient, now)) for patient in patients]
+                plans = [
+                    (patient, self._plan(patient, cohorts[patient.cohort_id], now))
+                    for patient in patients
+                ]
                 opened = await uow.checkins.open_many(
                     [
                         self._checkin_row(patient, cohorts[patient.cohort_id], plan, now)
@@ -57,13 +60,14 @@ class DueScan:
         return queued
 
     @staticmethod
-    def _plan(patient: Patient, now: datetime) -> DuePlan:
+    def _plan(patient: Patient, cohort: Cohort, now: datetime) -> DuePlan:
         assert patient.next_prompt_at is not None  # noqa: S101 - the query's filter
         return plan_due(
             parse_hhmm(patient.checkin_time),
             zone_or_error(patient.timezone),
             patient.next_prompt_at,
             now,
+            cohort.checkin_window_hours,
         )
 
     @staticmethod
@@ -79,7 +83,12 @@ class DueScan:
             "status": CheckinStatus.OPEN.value,
             "position": 0,
             "opened_at": now,
-            "closes_at": end_of_day(plan.prompt_date, zone_or_error(patient.timezone)),
+            "closes_at": window_close(
+                plan.prompt_date,
+                parse_hhmm(patient.checkin_time),
+                zone_or_error(patient.timezone),
+                cohort.checkin_window_hours,
+            ),
             "version": 0,
         }
 

@@ -16,6 +16,7 @@ from bot.domain.schedule import (
     parse_hhmm,
     plan_due,
     wall_time_to_utc,
+    window_close,
     zone_or_error,
 )
 
@@ -196,3 +197,21 @@ def test_plan_due_properties(zone: str, at: time, start: datetime, late: int) ->
         assert local_date(due, tz) <= plan.prompt_date <= local_date(now, tz)
     elif late < 60 and now < end_of_day(local_date(due, tz), tz):
         pytest.fail("a patient due within the hour, on the same day, must be prompted")
+
+
+def test_window_close_defaults_to_the_end_of_the_local_day() -> None:
+    tz = ZoneInfo("Asia/Kolkata")
+    day = date(2026, 1, 1)
+    assert window_close(day, time(9), tz, None) == end_of_day(day, tz)
+    assert window_close(day, time(9), tz, 3) == datetime(2026, 1, 1, 6, 30, tzinfo=UTC)
+    # A late prompt with a long window still closes at local midnight.
+    assert window_close(day, time(22), tz, 6) == end_of_day(day, tz)
+
+
+def test_plan_due_respects_a_short_window_after_downtime() -> None:
+    tz = ZoneInfo("UTC")
+    due = datetime(2026, 6, 1, 9, tzinfo=UTC)
+    late = datetime(2026, 6, 1, 13, tzinfo=UTC)
+    assert plan_due(time(9), tz, due, late, window_hours=3).prompt_date is None
+    assert plan_due(time(9), tz, due, late, window_hours=5).prompt_date == date(2026, 6, 1)
+    assert plan_due(time(9), tz, due, late).prompt_date == date(2026, 6, 1)
