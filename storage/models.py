@@ -20,6 +20,7 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.ext.asyncio import AsyncAttrs
@@ -99,6 +100,11 @@ class Patient(Base):
     next_prompt_at: Mapped[datetime | None] = mapped_column(index=True)
     consented_at: Mapped[datetime]
     unreachable_since: Mapped[datetime | None]
+    paused_until: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]
+    awaiting: Mapped[str | None] = mapped_column(String(32))
+    """What typed text from this patient means right now (e.g. a time zone being set);
+    None: free text."""
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -119,8 +125,11 @@ class Checkin(Base):
     """Index of the item being asked; equal to the item count when done."""
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     opened_at: Mapped[datetime]
-    closes_at: Mapped[datetime]
+    closes_at: Mapped[datetime] = mapped_column(index=True)
     completed_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+    draft: Mapped[dict[str, Any] | None]
+    """Work in progress on the current item (the boxes ticked on a multi-select)."""
     version: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -133,8 +142,25 @@ class Answer(Base):
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
     checkin_id: Mapped[int] = mapped_column(ForeignKey("checkins.id"))
     item_id: Mapped[str] = mapped_column(String(32))
-    value: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(String(255))
+    """One option value, or several joined by commas for a multi-select."""
     answered_at: Mapped[datetime]
+
+
+class PatientMessage(Base):
+    """Something a patient wrote or sent that is not an answer, kept for the care team."""
+
+    __tablename__ = "patient_messages"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    received_at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(16))
+    """text | sticker | photo | voice | location | other."""
+    body: Mapped[str | None] = mapped_column(Text)
+    """The text, when there is one (encrypted at rest when a key is configured)."""
+    crisis: Mapped[bool] = mapped_column(default=False)
+    """Crisis words were found in it."""
 
 
 class Alert(Base):
@@ -223,5 +249,6 @@ __all__ = [
     "Invite",
     "OutboxMessage",
     "Patient",
+    "PatientMessage",
     "ProcessedUpdate",
 ]
