@@ -29,10 +29,13 @@ async def on_error(update: object, context: Any) -> None:
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Add every handler, in order."""
+    """Add every handler, in order: the first that matches an update handles it."""
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("start", patient.start, filters=private))
     app.add_handler(CommandHandler("checkin", patient.checkin, filters=private))
-    app.add_handler(CallbackQueryHandler(patient.button))
+    # Buttons, routed by the kind prefix of their data (bot/domain/callback_data.py).
+    app.add_handler(CallbackQueryHandler(patient.button, pattern=r"^[atdbkc]\|"))
+    # Anything else a button can carry (forged, or from an older version) is refused.
+    app.add_handler(CallbackQueryHandler(patient.unknown_button))
     app.add_handler(MessageHandler(private & ~filters.COMMAND & filters.TEXT, patient.other_text))
     app.add_error_handler(on_error)

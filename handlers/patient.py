@@ -60,3 +60,9 @@ async def button(update: Update, context: BotContext) -> None:
                 toast = context.services.runtime.renderer.render("button_refused", "en")
     # Always answer, or the patient's app keeps showing a spinner on the button.
     await query.answer(text=toast)
+
+
+async def unknown_button(update: Update, context: BotContext) -> None:
+    """A button whose data no handler knows: refuse it, and answer so the spinner stops."""
+    query = require_query(update)
+    await query.answer(text=context.services.runtime.renderer.render("button_refused", "en"))

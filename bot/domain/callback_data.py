@@ -5,8 +5,11 @@ Format: ``<kind>|<field>|<field>...`` with short ASCII fields. It lives in the d
 message (DESIGN.md principle 2), and services may not import handlers.
 
 Decoding is total: any string either decodes to a typed value or raises
-:class:`BadCallbackDataError`, which handlers answer with a refusal. Buttons can be forged by a
-modified client, so nothing here is trusted beyond its shape; ownership is checked later.
+:class:`BadCallbackDataError`, which handlers answer with a refusal. Buttons can be forged by
+a modified client, so nothing here is trusted beyond its shape; ownership is checked later.
+
+Kinds: ``a`` answer, ``t`` toggle a multi-select option, ``d`` done with a multi-select,
+``b`` back, ``k`` skip today, ``c`` consent, ``s`` a setting, ``y`` a confirmation step.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from dataclasses import dataclass
 
 MAX_BYTES = 64
 _VALUE = re.compile(r"[a-z0-9_]{1,16}")
+_FIELD = re.compile(r"[a-z_]{1,12}")
+_SETTING = re.compile(r"[A-Za-z0-9_/+:.-]{1,40}")
 _MAX_ID = 2**63 - 1
 
 
@@ -33,6 +38,38 @@ class AnswerButton:
 
 
 @dataclass(frozen=True, slots=True)
+class ToggleButton:
+    """Tick or untick one option of a multi-select item."""
+
+    checkin_id: int
+    position: int
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class DoneButton:
+    """Finish a multi-select item with the options ticked so far."""
+
+    checkin_id: int
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class BackButton:
+    """Go back from the item at ``position`` to change the previous answer."""
+
+    checkin_id: int
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class SkipButton:
+    """Skip today's check-in."""
+
+    checkin_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class ConsentButton:
     """Agree (True) or decline (False) on an invite."""
 
@@ -40,7 +77,32 @@ class ConsentButton:
     agree: bool
 
 
-CallbackData = AnswerButton | ConsentButton
+@dataclass(frozen=True, slots=True)
+class SettingButton:
+    """Choose a value for a patient setting (e.g. field ``tz``, value ``Europe/London``)."""
+
+    field: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmButton:
+    """One step of a confirmation (``/delete`` asks twice); step 0 means "no, cancel"."""
+
+    action: str
+    step: int
+
+
+CallbackData = (
+    AnswerButton
+    | ToggleButton
+    | DoneButton
+    | BackButton
+    | SkipButton
+    | ConsentButton
+    | SettingButton
+    | ConfirmButton
+)
 
 
 def _int(text: str) -> int:
@@ -52,39 +114,60 @@ def _int(text: str) -> int:
     return value
 
 
-def encode(data: CallbackData) -> str:
-    """Encode a button's data; raise ValueError if it would not fit Telegram's 64 bytes."""
+def _text(data: CallbackData) -> str:
     match data:
         case AnswerButton(checkin_id, position, value):
-            if not _VALUE.fullmatch(value):
-                raise ValueError(f"answer value {value!r} is not short plain text")
-            text = f"a|{checkin_id}|{position}|{value}"
+            return f"a|{checkin_id}|{position}|{value}"
+        case ToggleButton(checkin_id, position, value):
+            return f"t|{checkin_id}|{position}|{value}"
+        case DoneButton(checkin_id, position):
+            return f"d|{checkin_id}|{position}"
+        case BackButton(checkin_id, position):
+            return f"b|{checkin_id}|{position}"
+        case SkipButton(checkin_id):
+            return f"k|{checkin_id}"
         case ConsentButton(invite_id, agree):
-            text = f"c|{invite_id}|{'y' if agree else 'n'}"
-    if checkin_or_invite_negative(data):
-        raise ValueError("ids and positions are never negative")
+            return f"c|{invite_id}|{'y' if agree else 'n'}"
+        case SettingButton(field, value):
+            return f"s|{field}|{value}"
+        case ConfirmButton(action, step):
+            return f"y|{action}|{step}"
+
+
+def encode(data: CallbackData) -> str:
+    """Encode a button's data; raise ValueError if we could not decode it back or it would
+    not fit Telegram's 64 bytes."""
+    text = _text(data)
     if len(text.encode()) > MAX_BYTES:
         raise ValueError("callback data longer than 64 bytes")
+    try:
+        decoded = decode(text)
+    except BadCallbackDataError as exc:
+        raise ValueError(f"{data!r} cannot be encoded: {exc}") from None
+    if decoded != data:
+        raise ValueError(f"{data!r} does not survive encoding")
     return text
-
-
-def checkin_or_invite_negative(data: CallbackData) -> bool:
-    """Tell whether any number in the data is negative (which we never produce)."""
-    match data:
-        case AnswerButton(checkin_id, position, _):
-            return checkin_id < 0 or position < 0
-        case ConsentButton(invite_id, _):
-            return invite_id < 0
 
 
 def decode(text: str) -> CallbackData:
     """Decode callback data, or raise BadCallbackDataError."""
     if not text or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise BadCallbackDataError("empty or too long")
-    parts = text.split("|")
-    match parts:
+    match text.split("|"):
         case ["a", checkin_id, position, value] if _VALUE.fullmatch(value):
             return AnswerButton(_int(checkin_id), _int(position), value)
+        case ["t", checkin_id, position, value] if _VALUE.fullmatch(value):
+            return ToggleButton(_int(checkin_id), _int(position), value)
+        case ["d", checkin_id, position]:
+            return DoneButton(_int(checkin_id), _int(position))
+        case ["b", checkin_id, position]:
+            return BackButton(_int(checkin_id), _int(position))
+        case ["k", checkin_id]:
+            return SkipButton(_int(checkin_id))
         case ["c", invite_id, ("y" | "n") as choice]:
             return ConsentButton(_int(invite_id), choice == "y")
+        case ["s", field, value] if _FIELD.fullmatch(field) and _SETTING.fullmatch(value):
+            return SettingButton(field, value)
+        case ["y", action, step] if _FIELD.fullmatch(action) and len(step) == 1:
+            return ConfirmButton(action, _int(step))
     raise BadCallbackDataError("unknown shape")

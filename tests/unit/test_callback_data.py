@@ -9,22 +9,44 @@ from hypothesis import strategies as st
 from bot.domain.callback_data import (
     MAX_BYTES,
     AnswerButton,
+    BackButton,
     BadCallbackDataError,
+    CallbackData,
+    ConfirmButton,
     ConsentButton,
+    DoneButton,
+    SettingButton,
+    SkipButton,
+    ToggleButton,
     decode,
     encode,
 )
 
 ids = st.integers(min_value=0, max_value=2**63 - 1)
 values = st.from_regex(r"[a-z0-9_]{1,16}", fullmatch=True)
+positions = st.integers(0, 999)
 buttons = st.one_of(
-    st.builds(AnswerButton, checkin_id=ids, position=st.integers(0, 999), value=values),
+    st.builds(AnswerButton, checkin_id=ids, position=positions, value=values),
+    st.builds(ToggleButton, checkin_id=ids, position=positions, value=values),
+    st.builds(DoneButton, checkin_id=ids, position=positions),
+    st.builds(BackButton, checkin_id=ids, position=positions),
+    st.builds(SkipButton, checkin_id=ids),
     st.builds(ConsentButton, invite_id=ids, agree=st.booleans()),
+    st.builds(
+        SettingButton,
+        field=st.from_regex(r"[a-z_]{1,12}", fullmatch=True),
+        value=st.from_regex(r"[A-Za-z0-9_/+:.-]{1,40}", fullmatch=True),
+    ),
+    st.builds(
+        ConfirmButton,
+        action=st.from_regex(r"[a-z_]{1,12}", fullmatch=True),
+        step=st.integers(0, 9),
+    ),
 )
 
 
 @given(buttons)
-def test_round_trip_and_size(button: AnswerButton | ConsentButton) -> None:
+def test_round_trip_and_size(button: CallbackData) -> None:
     text = encode(button)
     assert 1 <= len(text.encode()) <= MAX_BYTES
     assert decode(text) == button
@@ -64,7 +86,11 @@ def test_forged_or_truncated_data_is_refused(text: str) -> None:
 
 
 def test_encode_refuses_what_would_not_fit() -> None:
-    with pytest.raises(ValueError, match="short plain"):
+    with pytest.raises(ValueError, match="cannot be encoded"):
         encode(AnswerButton(1, 0, "Not-Plain"))
-    with pytest.raises(ValueError, match="negative"):
+    with pytest.raises(ValueError, match="cannot be encoded"):
         encode(AnswerButton(-1, 0, "yes"))
+    with pytest.raises(ValueError, match="cannot be encoded"):
+        encode(SettingButton("tz", "Europe/London|x"))
+    with pytest.raises(ValueError, match="64 bytes"):
+        encode(SettingButton("timezone", "A" * 40 + "/" + "B" * 20))
