@@ -1,7 +1,7 @@
 """Alembic environment: runs migrations on the async engine the bot itself uses."""
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -14,7 +14,7 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def _render_item(type_: str, obj: Any, _autogen_context: Any) -> str | bool:
+def _render_item(type_: str, obj: Any, _autogen_context: Any) -> str | Literal[False]:
     """Write our UTC column type as a plain timezone-aware DateTime in migrations, so old
     migrations never import application code that may change."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
