@@ -29,7 +29,17 @@ from storage.uow import UnitOfWorkFactory
 logger = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
-PATIENT_COMMANDS = ("start", "checkin")
+PATIENT_COMMANDS = (
+    "start",
+    "checkin",
+    "settings",
+    "pause",
+    "resume",
+    "stop",
+    "mydata",
+    "delete",
+    "help",
+)
 # APScheduler silently skips a job that starts over 1 s late unless told otherwise.
 JOB_KWARGS: dict[str, Any] = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
 
@@ -97,8 +107,14 @@ class BotRuntime:
 
 
 async def due_scan_job(context: BotContext) -> None:
-    """JobQueue trigger for the due scan: the state is in the database, not in the job."""
-    await context.services.due_scan.run()
+    """JobQueue trigger for the scans: the state is in the database, not in the job.
+
+    Ended pauses first, so that a patient back from a pause is prompted in the same scan.
+    """
+    services = context.services
+    await services.lifecycle.resume_due()
+    await services.due_scan.run()
+    await services.window_scan.run()
 
 
 def build(
@@ -141,6 +157,7 @@ def build(
     worker = DeliveryWorker(application.bot, uow, clock, delivery, limiter)
     runtime.wake_delivery = worker.wake
     services = Services.build(runtime)
+    worker.on_blocked = services.reachability.blocked
     application.bot_data[SERVICES_KEY] = services
     handlers.register(application)
     bot_runtime = BotRuntime(application, services, worker, processor, engine, limiter)

@@ -6,6 +6,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -37,9 +38,23 @@ class CohortConfig(BaseModel):
     questionnaire: str = "daily"
     checkin_time: str = "09:00"
     invite_valid_days: int = Field(default=7, ge=1, le=90)
+    reminder_after_hours: int | None = Field(default=3, ge=1, le=23)
+    """One reminder this long after an unfinished check-in opened; unset: no reminder."""
     checkin_window_hours: int | None = Field(default=None, ge=1, le=24)
     """How long a day's check-in stays open after the prompt time; unset: to the end of the
     patient's local day."""
+    common_timezones: tuple[str, ...] = ()
+    """Time zones offered as buttons when a patient sets theirs; empty: the cohort's own."""
+    common_times: tuple[str, ...] = ("08:00", "09:00", "12:00", "18:00", "20:00")
+    """Check-in times offered as buttons (HH:MM); patients may also type any time."""
+    team_hours: str | None = Field(default=None, max_length=80)
+    """When the care team reads messages, as shown to patients (e.g. "Mon-Fri 9:00-17:00");
+    unset: the reply to free text does not say when to expect an answer."""
+    share_text_with_group: bool = False
+    """Show a patient's free text in the provider group (default: the label only)."""
+    retention_after_delete: Literal["none", "audit"] = "audit"
+    """What /delete keeps: "audit" keeps the audit trail (ids and event names) and a
+    pseudonymous patient row; "none" keeps nothing about the patient."""
 
     @field_validator("timezone")
     @classmethod
@@ -52,6 +67,27 @@ class CohortConfig(BaseModel):
     def _time(cls, value: str) -> str:
         parsed = parse_hhmm(value)
         return parsed.strftime("%H:%M")
+
+    @field_validator("common_timezones")
+    @classmethod
+    def _zones(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            zone_or_error(name)
+        if len(value) > 12:
+            raise ValueError("offer at most 12 time zones")
+        return value
+
+    @field_validator("common_times")
+    @classmethod
+    def _times(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not 1 <= len(value) <= 12:
+            raise ValueError("offer between 1 and 12 times")
+        return tuple(parse_hhmm(item).strftime("%H:%M") for item in value)
+
+    @property
+    def offered_timezones(self) -> tuple[str, ...]:
+        """Return the zones to offer as buttons (the cohort's own zone when none are set)."""
+        return self.common_timezones or (self.timezone,)
 
     @field_validator("region")
     @classmethod

@@ -10,15 +10,16 @@ chat and priority); it can never lose one, because nothing is marked sent before
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from telegram import Bot, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardMarkup, InputFile
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -98,7 +99,16 @@ async def call_bot(bot: Bot, method: str, payload: dict[str, Any]) -> int | None
     if method == "editMessageReplyMarkup":
         await bot.edit_message_reply_markup(reply_markup=markup, **params)
         return None
-    raise ValueError(f"the outbox does not know how to call {method}")
+    if method == "sendDocument":
+        content = base64.b64decode(params.pop("document_base64"))
+        document = InputFile(content, filename=params.pop("filename"))
+        message = await bot.send_document(document=document, reply_markup=markup, **params)
+        return message.message_id
+    raise UnknownMethodError(method)
+
+
+class UnknownMethodError(ValueError):
+    """An outbox row names a method this version cannot send (dead-lettered, not retried)."""
 
 
 class DeliveryWorker:
@@ -123,6 +133,8 @@ class DeliveryWorker:
         self._wakes = 0
         self._task: asyncio.Task[None] | None = None
         self.stats = DeliveryStats()
+        self.on_blocked: Callable[[UnitOfWork, int, datetime], Awaitable[None]] | None = None
+        """Called in the outcome transaction when a private chat answers 403."""
         self._random = random.Random()  # noqa: S311 - jitter, not security
 
     def wake(self) -> None:
@@ -244,7 +256,9 @@ class DeliveryWorker:
             return _Outcome(row, "dead", error=_short(exc))
         except NetworkError as exc:  # 5xx, dropped connections, timeouts
             return _Outcome(row, "retry", delay=self._backoff(row.attempts + 1), error=_short(exc))
-        except TelegramError as exc:
+        except (TelegramError, UnknownMethodError, KeyError, TypeError) as exc:
+            # A payload this code cannot send would fail the same way forever: dead-letter
+            # it rather than abort the round (and hold every other chat's messages back).
             return _Outcome(row, "dead", error=_short(exc))
         return _Outcome(row, "sent", message_id=message_id)
 
@@ -298,21 +312,12 @@ class DeliveryWorker:
                 await self._blocked(uow, chat_id, now)
             await uow.commit()
 
-    @staticmethod
-    async def _blocked(uow: UnitOfWork, chat_id: int, now: datetime) -> None:
-        """A 403: the patient blocked the bot. Stop trying; mark them unreachable."""
+    async def _blocked(self, uow: UnitOfWork, chat_id: int, now: datetime) -> None:
+        """A 403: the chat blocked the bot (or removed it). Stop trying; say so."""
         await uow.outbox.cancel_pending_for_chat(chat_id, "chat blocked the bot")
         if chat_id > 0:
-            patient = await uow.patients.mark_unreachable_by_chat(chat_id, now)
-            if patient is not None:
-                uow.audit.record(
-                    at=now,
-                    actor="system",
-                    action="patient_unreachable",
-                    cohort_id=patient.cohort_id,
-                    patient_id=patient.id,
-                    details={},
-                )
+            if self.on_blocked is not None:
+                await self.on_blocked(uow, chat_id, now)
         else:
             logger.error("the bot cannot post to group %s (removed from it?)", chat_id)
 

@@ -80,11 +80,26 @@ async def _script(bot: BotRuntime, server: FakeBotApi, clock: ManualClock) -> No
     await _enrol(bot, server, patient, "P-7Q3K")
     await patient.send_text("/checkin")
     await _until(server, lambda: _has_button(patient, "10"), "the first question")
-    for label, expect in (("6", "anxious"), ("4", "sleep"), ("OK", "thoughts"), ("Yes", "done")):
+    steps = (
+        ("6", "anxious"),
+        ("4", "sleep"),
+        ("OK", "energy"),
+        ("Low", "medication"),
+        ("As prescribed", "Tick all"),
+        ("Headache", "✅"),
+        ("Done", "bother"),
+        ("Mild", "thoughts"),
+        ("Yes", "acting on"),
+        ("No", "done"),
+    )
+    for label, expect in steps:
         await patient.press(label)
 
         def shows(text: str = expect) -> bool:
-            return any(text in message.text for message in patient.messages[-2:])
+            return any(
+                text in message.text or any(text in label for label in message.labels)
+                for message in patient.messages[-2:]
+            )
 
         await _until(server, shows, f"'{expect}'")
     await _until(server, lambda: server.group(GROUP_ID).messages, "the provider alert")

@@ -6,9 +6,16 @@ import logging
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
 
-from handlers import patient
+from handlers import patient, patient_admin
 from handlers.context import NotApplicable
 
 logger = logging.getLogger(__name__)
@@ -31,11 +38,31 @@ async def on_error(update: object, context: Any) -> None:
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Add every handler, in order: the first that matches an update handles it."""
     private = filters.ChatType.PRIVATE
+    # Group -1 runs before the others, for every private update: someone who blocked the bot
+    # and writes again is reachable again (their update is then handled as usual).
+    app.add_handler(TypeHandler(Update, patient.seen), group=-1)
     app.add_handler(CommandHandler("start", patient.start, filters=private))
     app.add_handler(CommandHandler("checkin", patient.checkin, filters=private))
+    app.add_handler(CommandHandler("settings", patient_admin.settings, filters=private))
+    app.add_handler(
+        CommandHandler(
+            list(patient_admin.LIFECYCLE_COMMANDS), patient_admin.lifecycle, filters=private
+        )
+    )
+    app.add_handler(CommandHandler("help", patient_admin.help_command, filters=private))
     # Buttons, routed by the kind prefix of their data (bot/domain/callback_data.py).
     app.add_handler(CallbackQueryHandler(patient.button, pattern=r"^[atdbkc]\|"))
+    app.add_handler(CallbackQueryHandler(patient_admin.button, pattern=r"^[sy]\|"))
     # Anything else a button can carry (forged, or from an older version) is refused.
     app.add_handler(CallbackQueryHandler(patient.unknown_button))
     app.add_handler(MessageHandler(private & ~filters.COMMAND & filters.TEXT, patient.other_text))
+    # Stickers, photos, voice, files, locations, contacts ...: only taps and text are read.
+    app.add_handler(
+        MessageHandler(
+            private & ~filters.TEXT & ~filters.StatusUpdate.ALL & ~filters.COMMAND,
+            patient_admin.media,
+        )
+    )
+    # A command we do not know: the help text, rather than silence.
+    app.add_handler(MessageHandler(private & filters.COMMAND, patient_admin.help_command))
     app.add_error_handler(on_error)

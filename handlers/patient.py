@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.domain.callback_data import AnswerButton, BadCallbackDataError, ConsentButton, decode
+from bot.domain.callback_data import (
+    AnswerButton,
+    BackButton,
+    BadCallbackDataError,
+    ConsentButton,
+    DoneButton,
+    SkipButton,
+    ToggleButton,
+    decode,
+)
 from bot.services.enrolment import Sender
 from handlers.context import BotContext, require_message, require_query, require_user
 
@@ -27,10 +36,14 @@ async def checkin(update: Update, context: BotContext) -> None:
 
 
 async def other_text(update: Update, context: BotContext) -> None:
-    """Any other text: a fixed reply that this chat reads only taps."""
+    """Any other text: a typed setting the bot asked for, or a message for the care team."""
     sender = _sender(update)
-    await context.services.replies.fixed(
-        update.update_id, sender.user_id, sender.chat_id, sender.language_code, "text_not_read"
+    await context.services.messages.text(
+        update.update_id,
+        sender.user_id,
+        sender.chat_id,
+        sender.language_code,
+        require_message(update).text or "",
     )
 
 
@@ -48,15 +61,15 @@ async def button(update: Update, context: BotContext) -> None:
             data = None
         sender = Sender(user.id, query.message.chat.id, user.language_code)
         match data:
-            case AnswerButton():
-                toast = await context.services.checkins.answer(
+            case AnswerButton() | ToggleButton() | DoneButton() | BackButton() | SkipButton():
+                toast = await context.services.checkins.tap(
                     update.update_id, user.id, query.message.message_id, data
                 )
             case ConsentButton(invite_id, agree):
                 toast = await context.services.enrolment.consent(
                     update.update_id, sender, query.message.message_id, invite_id, agree=agree
                 )
-            case None:
+            case _:
                 toast = context.services.runtime.renderer.render("button_refused", "en")
     # Always answer, or the patient's app keeps showing a spinner on the button.
     await query.answer(text=toast)
@@ -66,3 +79,10 @@ async def unknown_button(update: Update, context: BotContext) -> None:
     """A button whose data no handler knows: refuse it, and answer so the spinner stops."""
     query = require_query(update)
     await query.answer(text=context.services.runtime.renderer.render("button_refused", "en"))
+
+
+async def seen(update: Update, context: BotContext) -> None:
+    """Any update from a person: a patient who had blocked the bot is reachable again."""
+    chat = update.effective_chat
+    if update.effective_user is not None and chat is not None and chat.type == "private":
+        await context.services.reachability.seen(update.effective_user.id)

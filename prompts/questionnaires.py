@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from bot.domain.questionnaire import (
+    Condition,
     Item,
     ItemKind,
     Option,
@@ -41,7 +42,7 @@ def _item(raw: Any, where: str) -> Item:
         kind = ItemKind(str(kind_name))
     except ValueError:
         raise QuestionnaireError(
-            f"{where}, field 'type'", [f"{kind_name!r} is not one of scale, choice"]
+            f"{where}, field 'type'", [f"{kind_name!r} is not one of scale, choice, multi"]
         ) from None
     texts = _texts(raw.get("text"), f"{where}, field 'text'")
     rows = raw.get("rows", [])
@@ -66,7 +67,37 @@ def _item(raw: Any, where: str) -> Item:
             )
             for n, option in enumerate(raw_options, start=1)
         )
-    return Item(id=str(item_id), kind=kind, texts=texts, options=options, row_sizes=tuple(rows))
+    none_value = raw.get("none_value")
+    return Item(
+        id=str(item_id),
+        kind=kind,
+        texts=texts,
+        options=options,
+        row_sizes=tuple(rows),
+        show_if=_condition(raw.get("show_if"), f"{where}, field 'show_if'"),
+        none_value=None if none_value is None else str(none_value),
+    )
+
+
+def _condition(raw: Any, where: str) -> Condition | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("item"), str):
+        raise QuestionnaireError(
+            where, ["must be a mapping with 'item' and 'any_of' or 'none_of'"]
+        )
+    unknown = set(raw) - {"item", "any_of", "none_of"}
+    if unknown:
+        raise QuestionnaireError(where, [f"unknown keys {sorted(unknown)}"])
+    lists = {key: raw.get(key, []) for key in ("any_of", "none_of")}
+    for key, values in lists.items():
+        if not isinstance(values, list):
+            raise QuestionnaireError(where, [f"'{key}' must be a list"])
+    return Condition(
+        item=raw["item"],
+        any_of=frozenset(str(v) for v in lists["any_of"]),
+        none_of=frozenset(str(v) for v in lists["none_of"]),
+    )
 
 
 def load_questionnaire(path: Path) -> Questionnaire:

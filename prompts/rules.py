@@ -30,6 +30,18 @@ def _rule(raw: Any, where: str) -> ItemRule:
     values = raw.get("values")
     if not isinstance(values, list) or not values:
         raise RulesError(f"{where}, field 'values': must be a non-empty list")
+    unknown = set(raw) - {
+        "id",
+        "kind",
+        "item",
+        "values",
+        "tier",
+        "crisis_card",
+        "stop_checkin",
+        "emergency_card",
+    }
+    if unknown:
+        raise RulesError(f"{where}: unknown fields {sorted(unknown)}")
     for key in ("id", "item"):
         if not isinstance(raw.get(key), str):
             raise RulesError(f"{where}, field {key!r}: must be text")
@@ -40,6 +52,7 @@ def _rule(raw: Any, where: str) -> ItemRule:
         tier=tier,
         crisis_card=bool(raw.get("crisis_card", False)),
         stop_checkin=bool(raw.get("stop_checkin", False)),
+        emergency_card=bool(raw.get("emergency_card", False)),
     )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Select, and_, func, or_, select, update
+from sqlalchemy import CursorResult, Select, and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +22,7 @@ from storage.models import (
     Invite,
     OutboxMessage,
     Patient,
+    PatientMessage,
     ProcessedUpdate,
 )
 
@@ -217,6 +218,52 @@ class CheckinRepository(_Repository):
                 [{"id": checkin_id, "message_id": message_id} for checkin_id, message_id in pairs],
             )
 
+    async def delete_answer(self, checkin_id: int, item_id: str) -> None:
+        """Remove an answer (the patient went Back to change it)."""
+        await self.session.execute(
+            delete(Answer).where(Answer.checkin_id == checkin_id, Answer.item_id == item_id)
+        )
+
+    async def closing(self, now: datetime, limit: int) -> Sequence[Checkin]:
+        """Return open check-ins whose window has closed, locked for this scan."""
+        stmt = (
+            select(Checkin)
+            .where(Checkin.status == "open", Checkin.closes_at <= now)
+            .order_by(Checkin.closes_at, Checkin.id)
+            .limit(limit)
+        )
+        return (await self.session.scalars(self._locking(stmt))).all()
+
+    async def needing_reminder(
+        self, now: datetime, opened_before: datetime, limit: int
+    ) -> Sequence[tuple[Checkin, Patient]]:
+        """Return open, unreminded check-ins opened before a time, with their patients."""
+        stmt = (
+            select(Checkin, Patient)
+            .join(Patient, Patient.id == Checkin.patient_id)
+            .where(
+                Checkin.status == "open",
+                Checkin.reminded_at.is_(None),
+                Checkin.closes_at > now,
+                Checkin.opened_at <= opened_before,
+                Patient.status == "active",
+            )
+            .order_by(Checkin.opened_at, Checkin.id)
+            .limit(limit)
+        )
+        if self.dialect == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True, of=Checkin)
+        return [(row[0], row[1]) for row in (await self.session.execute(stmt)).all()]
+
+    async def answered_ids(self, checkin_ids: Sequence[int]) -> set[int]:
+        """Return which of these check-ins have at least one answer."""
+        if not checkin_ids:
+            return set()
+        rows = await self.session.scalars(
+            select(Answer.checkin_id).where(Answer.checkin_id.in_(checkin_ids)).distinct()
+        )
+        return set(rows.all())
+
 
 class AlertRepository(_Repository):
     """Alerts for the care team."""
@@ -229,6 +276,13 @@ class AlertRepository(_Repository):
         return await self.session.scalar(
             select(Alert).where(Alert.dedup_key == values["dedup_key"])
         )
+
+    async def exists_for_checkin(self, checkin_id: int) -> bool:
+        """Tell whether any alert was raised from a check-in."""
+        found = await self.session.scalar(
+            select(Alert.id).where(Alert.checkin_id == checkin_id).limit(1)
+        )
+        return found is not None
 
 
 class OutboxRepository(_Repository):
@@ -352,3 +406,79 @@ class AuditRepository(_Repository):
                 details=details or {},
             )
         )
+
+
+class PatientDataRepository(_Repository):
+    """A patient's own data as a whole: messages they sent, their export, their erasure."""
+
+    def add_message(self, message: PatientMessage) -> None:
+        """Stage a message from a patient (free text or a sticker, photo ...)."""
+        self.session.add(message)
+
+    async def checkins_of(self, patient_id: int) -> Sequence[Checkin]:
+        """Return a patient's check-ins, oldest first."""
+        stmt = select(Checkin).where(Checkin.patient_id == patient_id).order_by(Checkin.local_date)
+        return (await self.session.scalars(stmt)).all()
+
+    async def answers_of(self, patient_id: int) -> Sequence[tuple[date, str, str, datetime]]:
+        """Return a patient's answers as (local date, item id, value, answered at)."""
+        stmt = (
+            select(Checkin.local_date, Answer.item_id, Answer.value, Answer.answered_at)
+            .join(Checkin, Checkin.id == Answer.checkin_id)
+            .where(Checkin.patient_id == patient_id)
+            .order_by(Checkin.local_date, Answer.answered_at, Answer.id)
+        )
+        return [(row[0], row[1], row[2], row[3]) for row in (await self.session.execute(stmt))]
+
+    async def messages_of(self, patient_id: int) -> Sequence[PatientMessage]:
+        """Return what a patient sent that was not an answer, oldest first."""
+        stmt = (
+            select(PatientMessage)
+            .where(PatientMessage.patient_id == patient_id)
+            .order_by(PatientMessage.received_at, PatientMessage.id)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def erase(self, patient: Patient, *, keep_audit: bool) -> None:
+        """Delete a patient's answers, check-ins, messages, alerts and queued messages.
+
+        With ``keep_audit`` the patient row stays (so audit events keep their reference) and
+        the caller makes it anonymous; without, the patient row and its audit events go too.
+        """
+        checkin_ids = select(Checkin.id).where(Checkin.patient_id == patient.id)
+        await self.session.execute(delete(Answer).where(Answer.checkin_id.in_(checkin_ids)))
+        await self.session.execute(delete(Alert).where(Alert.patient_id == patient.id))
+        await self.session.execute(delete(Checkin).where(Checkin.patient_id == patient.id))
+        await self.session.execute(
+            delete(PatientMessage).where(PatientMessage.patient_id == patient.id)
+        )
+        # Queued and sent messages name the chat (the Telegram id) and hold what was said.
+        await self.session.execute(
+            delete(OutboxMessage).where(
+                or_(
+                    OutboxMessage.patient_id == patient.id,
+                    OutboxMessage.chat_id == patient.chat_id,
+                )
+            )
+        )
+        await self.session.execute(
+            update(Invite)
+            .where(Invite.claimed_by_user_id == patient.telegram_user_id)
+            .values(claimed_by_user_id=None)
+        )
+        if not keep_audit:
+            await self.session.execute(
+                delete(AuditEvent).where(AuditEvent.patient_id == patient.id)
+            )
+            await self.session.delete(patient)
+        await self.session.flush()
+
+    async def paused_until_before(self, now: datetime, limit: int) -> Sequence[Patient]:
+        """Return paused patients whose pause has ended, locked for this scan."""
+        stmt = (
+            select(Patient)
+            .where(Patient.status == "paused", Patient.paused_until <= now)
+            .order_by(Patient.paused_until, Patient.id)
+            .limit(limit)
+        )
+        return (await self.session.scalars(self._locking(stmt))).all()

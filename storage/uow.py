@@ -14,6 +14,7 @@ from storage.repositories import (
     CohortRepository,
     InviteRepository,
     OutboxRepository,
+    PatientDataRepository,
     PatientRepository,
     UpdateRepository,
 )
@@ -35,6 +36,7 @@ class UnitOfWork:
     outbox: OutboxRepository
     updates: UpdateRepository
     audit: AuditRepository
+    patient_data: PatientDataRepository
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory
@@ -50,6 +52,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(session)
         self.updates = UpdateRepository(session)
         self.audit = AuditRepository(session)
+        self.patient_data = PatientDataRepository(session)
         return self
 
     async def __aexit__(

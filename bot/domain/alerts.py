@@ -37,6 +37,8 @@ class ItemRule:
     crisis_card: bool
     stop_checkin: bool = False
     """Ask no more questions after this answer (IMMEDIATE safety answers)."""
+    emergency_card: bool = False
+    """Show the medical emergency card (emergency numbers only), e.g. for chest pain."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +49,19 @@ class Trigger:
     tier: Tier
     crisis_card: bool
     stop_checkin: bool
+    emergency_card: bool = False
 
 
 def evaluate_answer(rules: tuple[ItemRule, ...], item_id: str, value: str) -> list[Trigger]:
-    """Return the rules an answer fires, most urgent first."""
+    """Return the rules an answer fires, most urgent first.
+
+    A multi-select answer holds several values joined by commas; a rule fires when any of
+    its values is among them.
+    """
+    values = set(value.split(","))
     fired = [
-        Trigger(rule.id, rule.tier, rule.crisis_card, rule.stop_checkin)
+        Trigger(rule.id, rule.tier, rule.crisis_card, rule.stop_checkin, rule.emergency_card)
         for rule in rules
-        if rule.item == item_id and value in rule.values
+        if rule.item == item_id and values & rule.values
     ]
     return sorted(fired, key=lambda trigger: (trigger.tier.rank, trigger.rule_id))

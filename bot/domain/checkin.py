@@ -1,15 +1,17 @@
 """The daily check-in as a small state machine over a questionnaire.
 
-State is the position of the item being asked plus the answers stored so far; both live in the
-database. These functions decide what a tap means, so handlers and services hold no rules.
+State is the position of the item being asked, the answers stored so far, and (for a
+multi-select in progress) the ticked options; all of it lives in the database. These functions
+decide what a tap means and what comes next, so handlers and services hold no rules.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.domain.questionnaire import Item, Questionnaire
+from bot.domain.questionnaire import Item, ItemKind, Questionnaire
 
 
 class CheckinStatus(StrEnum):
@@ -19,7 +21,23 @@ class CheckinStatus(StrEnum):
     COMPLETED = "completed"
     STOPPED = "stopped"
     """Ended early because a safety answer needs a human, not more questions."""
+    SKIPPED = "skipped"
+    """The patient chose "Skip today"."""
+    PARTIAL = "partial"
+    """The window closed with some items answered (those answers are kept)."""
     MISSED = "missed"
+    """The window closed with nothing answered. Never stored as zeros."""
+
+
+CLOSED = frozenset(
+    {
+        CheckinStatus.COMPLETED,
+        CheckinStatus.STOPPED,
+        CheckinStatus.SKIPPED,
+        CheckinStatus.PARTIAL,
+        CheckinStatus.MISSED,
+    }
+)
 
 
 class TapVerdict(StrEnum):
@@ -40,6 +58,55 @@ class Tap:
     value: str
 
 
+def is_visible(questionnaire: Questionnaire, position: int, answers: Mapping[str, str]) -> bool:
+    """Tell whether the item at a position is asked, given the answers so far."""
+    condition = questionnaire.items[position].show_if
+    return condition is None or condition.holds(answers)
+
+
+def next_position(
+    questionnaire: Questionnaire, answers: Mapping[str, str], after: int
+) -> int | None:
+    """Return the next item to ask after a position, or None when the check-in is done."""
+    for position in range(after + 1, len(questionnaire.items)):
+        if is_visible(questionnaire, position, answers):
+            return position
+    return None
+
+
+def previous_position(
+    questionnaire: Questionnaire, answers: Mapping[str, str], before: int
+) -> int | None:
+    """Return the item asked before a position (for Back), or None at the first one."""
+    for position in range(before - 1, -1, -1):
+        if is_visible(questionnaire, position, answers):
+            return position
+    return None
+
+
+def first_position(questionnaire: Questionnaire) -> int:
+    """Return the first item asked (the first one without a condition)."""
+    found = next_position(questionnaire, {}, -1)
+    if found is None:
+        raise ValueError(f"questionnaire {questionnaire.id!r} asks nothing unconditionally")
+    return found
+
+
+def progress(
+    questionnaire: Questionnaire, answers: Mapping[str, str], position: int
+) -> tuple[int, int]:
+    """Return (number of the item at ``position``, how many items this check-in asks as far
+    as the answers so far tell), for a "3/7" display. A follow-up that a later answer may
+    still call up is not counted until it does."""
+    asked = [p for p in range(position) if is_visible(questionnaire, p, answers)]
+    ahead = [
+        p
+        for p in range(position + 1, len(questionnaire.items))
+        if is_visible(questionnaire, p, answers)
+    ]
+    return len(asked) + 1, len(asked) + 1 + len(ahead)
+
+
 def judge_tap(
     questionnaire: Questionnaire,
     *,
@@ -48,7 +115,7 @@ def judge_tap(
     current_position: int,
     tap: Tap,
 ) -> TapVerdict:
-    """Decide what to do with a tap, given the check-in's state.
+    """Decide what to do with a tap on an answer (or multi-select option) button.
 
     A tap for an item that is already behind us is a replay or a double tap: it changes
     nothing. A tap for an item ahead of the current one, or with a value the item does not
@@ -67,8 +134,21 @@ def judge_tap(
     return TapVerdict.RECORD
 
 
+def toggle(item: Item, selected: set[str], value: str) -> tuple[set[str], str | None]:
+    """Apply a tap on a multi-select option.
+
+    Returns the new selection and, when the tap answers the item at once (the exclusive
+    "none" option), the answer to store.
+    """
+    if item.kind is not ItemKind.MULTI:
+        raise ValueError(f"item {item.id!r} is not a multi-select")
+    if value == item.none_value:
+        return set(), value
+    return (selected - {value}) if value in selected else (selected | {value}), None
+
+
 def item_at(questionnaire: Questionnaire, position: int) -> Item | None:
-    """Return the item at a position, or None when the questionnaire is done."""
+    """Return the item at a position, or None when the position is past the end."""
     if 0 <= position < len(questionnaire.items):
         return questionnaire.items[position]
     return None

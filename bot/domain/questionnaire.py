@@ -1,4 +1,4 @@
-"""Questionnaires as data: items, their answer options, and answer validation.
+"""Questionnaires as data: items, their answer options, conditions, and answer validation.
 
 The wording lives in ``prompts/questionnaires/*.yaml`` (reviewed content); this module only
 knows the structure, so it can check a questionnaire at start-up and an answer at every tap.
@@ -7,12 +7,14 @@ knows the structure, so it can check a questionnaire at start-up and an answer a
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 # Values travel inside callback_data (64 bytes in all), so they stay short and plain.
 VALUE_PATTERN = re.compile(r"[a-z0-9_]{1,16}")
 ITEM_ID_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,31}")
+MULTI_SEPARATOR = ","
 
 
 class ItemKind(StrEnum):
@@ -22,6 +24,9 @@ class ItemKind(StrEnum):
     """An integer from ``min`` to ``max``, one button per value."""
     CHOICE = "choice"
     """One of a list of labelled options."""
+    MULTI = "multi"
+    """Any number of options, ticked one by one and sent with Done; ``none_value`` (if set)
+    is an exclusive "none of these" that answers at once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +42,27 @@ class Option:
 
 
 @dataclass(frozen=True, slots=True)
+class Condition:
+    """Ask an item only when another item's answer includes (or excludes) some values."""
+
+    item: str
+    any_of: frozenset[str] = frozenset()
+    """Shown when the answer holds one of these values."""
+    none_of: frozenset[str] = frozenset()
+    """Shown when the answer holds a value other than these (e.g. any side effect at all)."""
+
+    def holds(self, answers: Mapping[str, str]) -> bool:
+        """Tell whether the condition holds for the answers so far."""
+        answer = answers.get(self.item)
+        if answer is None:
+            return False
+        values = set(answer.split(MULTI_SEPARATOR))
+        if self.any_of and not values & self.any_of:
+            return False
+        return not (self.none_of and values <= self.none_of)
+
+
+@dataclass(frozen=True, slots=True)
 class Item:
     """One question of a questionnaire."""
 
@@ -46,14 +72,31 @@ class Item:
     options: tuple[Option, ...]
     row_sizes: tuple[int, ...] = ()
     """How many buttons go on each keyboard row; empty means one row per option."""
+    show_if: Condition | None = None
+    none_value: str | None = None
+    """For a multi-select: the option that means "none of these"."""
 
     def text(self, locale: str, fallback: str = "en") -> str:
         """Return the question text in a locale, falling back to the default locale."""
         return self.texts.get(locale) or self.texts[fallback]
 
     def accepts(self, value: str) -> bool:
-        """Tell whether a value is one of this item's answers."""
+        """Tell whether a value is one of this item's options."""
         return any(option.value == value for option in self.options)
+
+    def accepts_answer(self, answer: str) -> bool:
+        """Tell whether a stored answer is valid: one option, or for a multi-select several
+        distinct options (never "none" together with others)."""
+        if self.kind is not ItemKind.MULTI:
+            return self.accepts(answer)
+        values = answer.split(MULTI_SEPARATOR)
+        if len(set(values)) != len(values) or not all(self.accepts(v) for v in values):
+            return False
+        return self.none_value not in values or values == [self.none_value]
+
+    def join(self, selected: set[str]) -> str:
+        """Return a multi-select answer as stored: the ticked values in option order."""
+        return MULTI_SEPARATOR.join(o.value for o in self.options if o.value in selected)
 
     def keyboard_rows(self) -> list[tuple[Option, ...]]:
         """Split the options into keyboard rows."""
@@ -106,14 +149,13 @@ def validate_questionnaire(questionnaire: Questionnaire) -> list[str]:
     problems: list[str] = []
     if not questionnaire.items:
         problems.append("it has no items")
-    seen: set[str] = set()
+    seen: dict[str, Item] = {}
     for item in questionnaire.items:
         where = f"item {item.id!r}"
         if not ITEM_ID_PATTERN.fullmatch(item.id):
             problems.append(f"{where}: id must match {ITEM_ID_PATTERN.pattern}")
         if item.id in seen:
             problems.append(f"{where}: id is used twice")
-        seen.add(item.id)
         if "en" not in item.texts:
             problems.append(f"{where}: text has no 'en' version")
         if not item.options:
@@ -135,4 +177,23 @@ def validate_questionnaire(questionnaire: Questionnaire) -> list[str]:
             problems.append(
                 f"{where}: rows hold {sum(item.row_sizes)} buttons, not {len(item.options)}"
             )
+        if item.none_value is not None and (
+            item.kind is not ItemKind.MULTI or not item.accepts(item.none_value)
+        ):
+            problems.append(f"{where}: none_value must be an option of a multi-select item")
+        if item.show_if is not None:
+            problems.extend(_check_condition(where, item.show_if, seen))
+        seen[item.id] = item
+    return problems
+
+
+def _check_condition(where: str, condition: Condition, earlier: dict[str, Item]) -> list[str]:
+    """A condition may only look back, at values that item really offers."""
+    source = earlier.get(condition.item)
+    if source is None:
+        return [f"{where}: show_if refers to {condition.item!r}, which is not an earlier item"]
+    unknown = sorted(v for v in condition.any_of | condition.none_of if not source.accepts(v))
+    problems = [f"{where}: show_if value {v!r} is not an option of {source.id!r}" for v in unknown]
+    if not condition.any_of and not condition.none_of:
+        problems.append(f"{where}: show_if needs any_of or none_of")
     return problems

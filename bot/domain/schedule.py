@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 _MINUTE = timedelta(minutes=1)
+MAX_CATCH_UP_DAYS = 60
 # Samoa skipped a whole calendar day (2011-12-30); nothing else skips more.
 _MAX_GAP_MINUTES = 24 * 60 + 1
 
@@ -89,6 +90,8 @@ class DuePlan:
     """The local date whose check-in to open now, or None when its window has closed."""
     next_prompt_at: datetime
     """When the patient is due next (strictly after now)."""
+    missed_dates: tuple[date, ...] = ()
+    """Days that came and went unprompted (the bot was down): recorded as missed."""
 
 
 def latest_occurrence(at: time, zone: ZoneInfo, until: datetime) -> datetime:
@@ -114,7 +117,20 @@ def plan_due(
     latest = latest_occurrence(at, zone, now)
     day = local_date(latest if latest >= due_at else due_at, zone)
     prompt_date = day if now < window_close(day, at, zone, window_hours) else None
-    return DuePlan(prompt_date=prompt_date, next_prompt_at=next_occurrence(at, zone, now))
+    missed = []
+    first = local_date(due_at, zone)
+    # Bounded: after a very long outage only the last weeks are worth a row each.
+    start = max(first, day - timedelta(days=MAX_CATCH_UP_DAYS))
+    current = start
+    while current <= day:
+        if current != prompt_date and wall_time_to_utc(current, at, zone) >= due_at - _MINUTE:
+            missed.append(current)
+        current += timedelta(days=1)
+    return DuePlan(
+        prompt_date=prompt_date,
+        next_prompt_at=next_occurrence(at, zone, now),
+        missed_dates=tuple(missed),
+    )
 
 
 def parse_hhmm(text: str) -> time:

@@ -1,12 +1,34 @@
-"""The daily check-in: opening it (on demand or when due), and recording taps."""
+"""The daily check-in: opening it (on demand or when due), and handling every tap on it.
+
+One message per check-in is edited in place as the patient taps. A tap is judged by the pure
+state machine in ``bot.domain.checkin``; this service loads the state, stores the outcome and
+queues what the patient and the care team should see, all in one transaction.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from bot.domain.alerts import Trigger, evaluate_answer
-from bot.domain.callback_data import AnswerButton
-from bot.domain.checkin import CheckinStatus, Tap, TapVerdict, item_at, judge_tap
+from bot.domain.callback_data import (
+    AnswerButton,
+    BackButton,
+    DoneButton,
+    SkipButton,
+    ToggleButton,
+)
+from bot.domain.checkin import (
+    CheckinStatus,
+    Tap,
+    TapVerdict,
+    first_position,
+    judge_tap,
+    next_position,
+    previous_position,
+    toggle,
+)
+from bot.domain.questionnaire import ItemKind, Questionnaire
 from bot.domain.schedule import local_date, parse_hhmm, window_close, zone_or_error
 from bot.services import views
 from bot.services.outbox import OnSent, Priority, alert_priority, queue_edit, queue_send
@@ -14,12 +36,36 @@ from bot.services.runtime import Runtime
 from storage.models import Checkin, Cohort, Patient
 from storage.uow import UnitOfWork
 
+CheckinButton = AnswerButton | ToggleButton | DoneButton | BackButton | SkipButton
+
+
+@dataclass(slots=True)
+class _Tapped:
+    """Everything a tap needs, loaded once."""
+
+    uow: UnitOfWork
+    now: datetime
+    checkin: Checkin
+    patient: Patient
+    questionnaire: Questionnaire
+    answers: dict[str, str]
+    message_id: int
+
+    @property
+    def locale(self) -> str:
+        return self.patient.locale
+
 
 class CheckinService:
-    """Opens check-ins and records answers, escalating at once when an answer calls for it."""
+    """Opens check-ins and handles taps, escalating at once when an answer calls for it."""
 
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
+
+    def _render(self, name: str, locale: str, **values: object) -> str:
+        return self._rt.renderer.render(name, locale, **values)
+
+    # --- opening -----------------------------------------------------------------------
 
     async def open_today(self, update_id: int, user_id: int, chat_id: int) -> None:
         """Handle /checkin: start today's check-in, or show where it stands."""
@@ -36,20 +82,20 @@ class CheckinService:
                     now=now,
                     chat_id=chat_id,
                     priority=Priority.INTERACTIVE,
-                    text=self._rt.renderer.render(reply, locale),
+                    text=self._render(reply, locale),
                 )
             else:
                 day = local_date(now, zone_or_error(patient.timezone))
                 checkin, _ = await self.open_for(uow, patient, day, now)
                 if checkin.status == CheckinStatus.OPEN:
-                    await self._ask(uow, now, patient, checkin, Priority.INTERACTIVE, None)
+                    await self.ask_anew(uow, now, patient, checkin, priority=Priority.INTERACTIVE)
                 else:
                     await queue_send(
                         uow,
                         now=now,
                         chat_id=patient.chat_id,
                         priority=Priority.INTERACTIVE,
-                        text=self._rt.renderer.render("checkin_already_done", patient.locale),
+                        text=self._render("checkin_already_done", patient.locale),
                     )
             await uow.commit()
         self._rt.wake_delivery()
@@ -61,6 +107,7 @@ class CheckinService:
         zone = zone_or_error(patient.timezone)
         cohort = await uow.cohorts.get(patient.cohort_id)
         assert cohort is not None  # noqa: S101 - foreign key
+        questionnaire = self._rt.config.questionnaires[cohort.questionnaire]
         return await uow.checkins.open_for_day(
             {
                 "patient_id": patient.id,
@@ -68,7 +115,7 @@ class CheckinService:
                 "timezone": patient.timezone,
                 "questionnaire": cohort.questionnaire,
                 "status": CheckinStatus.OPEN.value,
-                "position": 0,
+                "position": first_position(questionnaire),
                 "opened_at": now,
                 "closes_at": window_close(
                     day, parse_hhmm(patient.checkin_time), zone, cohort.checkin_window_hours
@@ -77,187 +124,312 @@ class CheckinService:
             }
         )
 
-    async def _ask(  # noqa: PLR0917
+    async def ask_anew(
         self,
         uow: UnitOfWork,
         now: datetime,
         patient: Patient,
         checkin: Checkin,
+        *,
         priority: Priority,
-        dedup_key: str | None,
-    ) -> bool:
-        """Queue a new message asking the check-in's current item."""
+        intro: str | None = None,
+    ) -> None:
+        """Ask the current item in a new message at the bottom of the chat (/checkin again,
+        or a reminder); the old message's buttons are retired so only one stays live."""
+        if checkin.message_id is not None:
+            await queue_edit(
+                uow,
+                now=now,
+                chat_id=patient.chat_id,
+                message_id=checkin.message_id,
+                text=self._render("checkin_moved", patient.locale),
+                priority=priority,
+                patient_id=patient.id,
+            )
         questionnaire = self._rt.config.questionnaires[checkin.questionnaire]
+        answers = await uow.checkins.answers(checkin.id)
+        selected = _selected(checkin)
         text, keyboard = views.question(
-            self._rt.renderer, questionnaire, checkin.id, checkin.position, patient.locale
+            self._rt.renderer,
+            questionnaire,
+            checkin.id,
+            checkin.position,
+            patient.locale,
+            answers,
+            selected,
         )
-        return await queue_send(
+        if intro is not None:
+            text = f"{intro}\n\n{text}"
+        await queue_send(
             uow,
             now=now,
             chat_id=patient.chat_id,
             priority=priority,
             text=text,
             keyboard=keyboard,
-            dedup_key=dedup_key,
             on_sent=OnSent.CHECKIN_MESSAGE,
             ref_id=checkin.id,
             patient_id=patient.id,
         )
 
-    async def answer(
-        self, update_id: int, user_id: int, message_id: int, button: AnswerButton
+    # --- taps ----------------------------------------------------------------------------
+
+    async def tap(
+        self, update_id: int, user_id: int, message_id: int, button: CheckinButton
     ) -> str | None:
-        """Record a tap on an answer button; return a short notice for the tapper, if any."""
+        """Handle a tap on a check-in button; return a short notice for the tapper, if any."""
         now = self._rt.clock.now()
         async with self._rt.uow() as uow:
             if not await uow.updates.claim(update_id, now):
                 return None
-            checkin = await uow.checkins.get(button.checkin_id)
-            patient = None if checkin is None else await uow.patients.get(checkin.patient_id)
-            if checkin is None or patient is None or patient.telegram_user_id != user_id:
-                # Someone else's check-in, or an id we never issued: store nothing at all.
-                return self._rt.renderer.render("button_refused", "en")
-            locale = patient.locale
-            questionnaire = self._rt.config.questionnaires[checkin.questionnaire]
-            verdict = judge_tap(
-                questionnaire,
-                status=CheckinStatus(checkin.status),
-                window_open=now < checkin.closes_at,
-                current_position=checkin.position,
-                tap=Tap(button.checkin_id, button.position, button.value),
-            )
-            if verdict is TapVerdict.CLOSED:
-                return self._rt.renderer.render("checkin_closed", locale)
-            if verdict is TapVerdict.ALREADY_ANSWERED:
-                return self._rt.renderer.render("answer_already_recorded", locale)
-            if verdict is TapVerdict.INVALID:
-                return self._rt.renderer.render("button_refused", locale)
-            item = questionnaire.items[button.position]
-            if not await uow.checkins.add_answer(checkin.id, item.id, button.value, now):
-                return self._rt.renderer.render("answer_already_recorded", locale)
-            triggers = evaluate_answer(self._rt.config.rules, item.id, button.value)
-            await self._escalate(uow, now, patient, checkin, triggers)
-            await self._advance(uow, now, patient, checkin, message_id, triggers)
+            loaded = await self._load(uow, now, user_id, message_id, button.checkin_id)
+            if isinstance(loaded, str):
+                return loaded
+            match button:
+                case AnswerButton(_, position, value):
+                    notice = await self._answer(loaded, position, value)
+                case ToggleButton(_, position, value):
+                    notice = await self._toggle(loaded, position, value)
+                case DoneButton(_, position):
+                    notice = await self._done(loaded, position)
+                case BackButton(_, position):
+                    notice = await self._back(loaded, position)
+                case SkipButton():
+                    notice = await self._skip(loaded)
+            if notice is not None:
+                return notice
+            loaded.checkin.version += 1
             await uow.commit()
         self._rt.wake_delivery()
         return None
 
-    async def _escalate(
-        self,
-        uow: UnitOfWork,
-        now: datetime,
-        patient: Patient,
-        checkin: Checkin,
-        triggers: list[Trigger],
-    ) -> None:
-        """Write alerts and queue the crisis card and the provider-group messages.
+    async def _load(
+        self, uow: UnitOfWork, now: datetime, user_id: int, message_id: int, checkin_id: int
+    ) -> _Tapped | str:
+        """Load a tapped check-in, or return the notice that refuses the tap."""
+        checkin = await uow.checkins.get(checkin_id)
+        patient = None if checkin is None else await uow.patients.get(checkin.patient_id)
+        if checkin is None or patient is None or patient.telegram_user_id != user_id:
+            # Someone else's check-in, or an id we never issued: store nothing at all.
+            return self._render("button_refused", "en")
+        if checkin.status != CheckinStatus.OPEN or now >= checkin.closes_at:
+            return self._render("checkin_closed", patient.locale)
+        return _Tapped(
+            uow,
+            now,
+            checkin,
+            patient,
+            self._rt.config.questionnaires[checkin.questionnaire],
+            await uow.checkins.answers(checkin.id),
+            message_id,
+        )
 
-        The crisis card is queued first and at the top priority, so it reaches the patient
-        before anything else this answer causes.
+    def _judge(self, t: _Tapped, position: int, value: str) -> str | None:
+        verdict = judge_tap(
+            t.questionnaire,
+            status=CheckinStatus(t.checkin.status),
+            window_open=True,
+            current_position=t.checkin.position,
+            tap=Tap(t.checkin.id, position, value),
+        )
+        if verdict is TapVerdict.ALREADY_ANSWERED:
+            return self._render("answer_already_recorded", t.locale)
+        if verdict is not TapVerdict.RECORD:
+            return self._render("button_refused", t.locale)
+        return None
+
+    async def _answer(self, t: _Tapped, position: int, value: str) -> str | None:
+        refusal = self._judge(t, position, value)
+        if refusal is not None:
+            return refusal
+        if t.questionnaire.items[position].kind is ItemKind.MULTI:
+            return self._render("button_refused", t.locale)
+        return await self._record(t, value)
+
+    async def _toggle(self, t: _Tapped, position: int, value: str) -> str | None:
+        refusal = self._judge(t, position, value)
+        if refusal is not None:
+            return refusal
+        item = t.questionnaire.items[position]
+        if item.kind is not ItemKind.MULTI:
+            return self._render("button_refused", t.locale)
+        selected, answer = toggle(item, set(_selected(t.checkin)), value)
+        if answer is not None:
+            return await self._record(t, answer)
+        t.checkin.draft = {"position": position, "selected": sorted(selected)}
+        await self._show(t, frozenset(selected))
+        return None
+
+    async def _done(self, t: _Tapped, position: int) -> str | None:
+        item = t.questionnaire.items[position] if position < len(t.questionnaire.items) else None
+        if item is None or item.kind is not ItemKind.MULTI:
+            return self._render("button_refused", t.locale)
+        if position < t.checkin.position:
+            return self._render("answer_already_recorded", t.locale)
+        if position != t.checkin.position:
+            return self._render("button_refused", t.locale)
+        selected = _selected(t.checkin)
+        if not selected:
+            return self._render("checkin_need_selection", t.locale)
+        return await self._record(t, item.join(set(selected)))
+
+    async def _back(self, t: _Tapped, position: int) -> str | None:
+        if position != t.checkin.position:
+            return self._render("answer_already_recorded", t.locale)
+        previous = previous_position(t.questionnaire, t.answers, position)
+        if previous is None:
+            return self._render("button_refused", t.locale)
+        item = t.questionnaire.items[previous]
+        await t.uow.checkins.delete_answer(t.checkin.id, item.id)
+        t.answers.pop(item.id, None)
+        t.checkin.position = previous
+        t.checkin.draft = None
+        await self._show(t)
+        return None
+
+    async def _skip(self, t: _Tapped) -> str | None:
+        t.checkin.status = CheckinStatus.SKIPPED.value
+        t.checkin.completed_at = t.now
+        t.checkin.draft = None
+        await queue_edit(
+            t.uow,
+            now=t.now,
+            chat_id=t.patient.chat_id,
+            message_id=t.message_id,
+            text=self._render("checkin_skipped", t.locale),
+            patient_id=t.patient.id,
+        )
+        return None
+
+    async def _show(self, t: _Tapped, selected: frozenset[str] = frozenset()) -> None:
+        """Edit the check-in message to show the current item."""
+        text, keyboard = views.question(
+            self._rt.renderer,
+            t.questionnaire,
+            t.checkin.id,
+            t.checkin.position,
+            t.locale,
+            t.answers,
+            selected,
+        )
+        await queue_edit(
+            t.uow,
+            now=t.now,
+            chat_id=t.patient.chat_id,
+            message_id=t.message_id,
+            text=text,
+            keyboard=keyboard,
+            patient_id=t.patient.id,
+        )
+
+    async def _record(self, t: _Tapped, value: str) -> str | None:
+        """Store the answer to the current item, escalate, and move on (or finish)."""
+        item = t.questionnaire.items[t.checkin.position]
+        if not await t.uow.checkins.add_answer(t.checkin.id, item.id, value, t.now):
+            return self._render("answer_already_recorded", t.locale)
+        t.answers[item.id] = value
+        triggers = evaluate_answer(self._rt.config.rules, item.id, value)
+        await self._escalate(t, triggers)
+        t.checkin.draft = None
+        upcoming = next_position(t.questionnaire, t.answers, t.checkin.position)
+        stop = any(trigger.stop_checkin for trigger in triggers)
+        if upcoming is not None and not stop:
+            t.checkin.position = upcoming
+            await self._show(t)
+            return None
+        t.checkin.position = len(t.questionnaire.items)
+        t.checkin.status = (CheckinStatus.STOPPED if stop else CheckinStatus.COMPLETED).value
+        t.checkin.completed_at = t.now
+        notified = bool(triggers) or await self._alerted_today(t)
+        done = "checkin_done_team_notified" if notified else "checkin_done"
+        await queue_edit(
+            t.uow,
+            now=t.now,
+            chat_id=t.patient.chat_id,
+            message_id=t.message_id,
+            text=self._render(done, t.locale),
+            patient_id=t.patient.id,
+        )
+        return None
+
+    async def _alerted_today(self, t: _Tapped) -> bool:
+        """Whether an earlier answer of this check-in already raised an alert."""
+        return await t.uow.alerts.exists_for_checkin(t.checkin.id)
+
+    # --- escalation ----------------------------------------------------------------------
+
+    async def _escalate(self, t: _Tapped, triggers: list[Trigger]) -> None:
+        """Write alerts and queue the patient's card and the provider-group messages.
+
+        The card is queued first and at the top priority, so it reaches the patient before
+        anything else this answer causes.
         """
         if not triggers:
             return
-        cohort = await uow.cohorts.get(patient.cohort_id)
+        cohort = await t.uow.cohorts.get(t.patient.cohort_id)
         assert cohort is not None  # noqa: S101 - foreign key
+        card = None
         if any(trigger.crisis_card for trigger in triggers):
+            card = "crisis_card"
+        elif any(trigger.emergency_card for trigger in triggers):
+            card = "emergency_card"
+        if card is not None:
             await queue_send(
-                uow,
-                now=now,
-                chat_id=patient.chat_id,
+                t.uow,
+                now=t.now,
+                chat_id=t.patient.chat_id,
                 priority=Priority.CRISIS,
-                dedup_key=f"crisis:{checkin.id}",
-                patient_id=patient.id,
-                text=self._rt.renderer.render(
-                    "crisis_card", patient.locale, region=cohort.region, team_notified=True
-                ),
+                dedup_key=f"{card}:{t.checkin.id}:{t.checkin.position}",
+                patient_id=t.patient.id,
+                text=self._render(card, t.locale, region=cohort.region, team_notified=True),
             )
         for trigger in triggers:
-            await self._alert(uow, now, cohort, patient, checkin, trigger)
+            await self._alert(t, cohort, trigger)
 
-    async def _alert(  # noqa: PLR0917
-        self,
-        uow: UnitOfWork,
-        now: datetime,
-        cohort: Cohort,
-        patient: Patient,
-        checkin: Checkin,
-        trigger: Trigger,
-    ) -> None:
-        alert = await uow.alerts.add_if_absent(
+    async def _alert(self, t: _Tapped, cohort: Cohort, trigger: Trigger) -> None:
+        alert = await t.uow.alerts.add_if_absent(
             {
                 "cohort_id": cohort.id,
-                "patient_id": patient.id,
-                "checkin_id": checkin.id,
+                "patient_id": t.patient.id,
+                "checkin_id": t.checkin.id,
                 "rule": trigger.rule_id,
                 "tier": trigger.tier.value,
                 "status": "open",
-                "dedup_key": f"{trigger.rule_id}:checkin:{checkin.id}",
-                "created_at": now,
+                "dedup_key": f"{trigger.rule_id}:checkin:{t.checkin.id}",
+                "created_at": t.now,
             }
         )
         if alert is None:
             return
-        uow.audit.record(
-            at=now,
+        t.uow.audit.record(
+            at=t.now,
             actor="system",
             action="alert_raised",
             cohort_id=cohort.id,
-            patient_id=patient.id,
+            patient_id=t.patient.id,
             details={"alert_id": alert.id, "rule": alert.rule, "tier": alert.tier},
         )
-        local_time = now.astimezone(zone_or_error(cohort.timezone))
+        local_time = t.now.astimezone(zone_or_error(cohort.timezone))
         await queue_send(
-            uow,
-            now=now,
+            t.uow,
+            now=t.now,
             chat_id=cohort.provider_chat_id,
             priority=alert_priority(trigger.tier),
             dedup_key=f"alert:{alert.id}",
-            text=self._rt.renderer.render(
+            text=self._render(
                 "alert_group",
                 cohort.locale,
                 tier=alert.tier,
-                label=patient.label,
+                label=t.patient.label,
                 rule=alert.rule,
                 time=local_time.strftime("%Y-%m-%d %H:%M %Z"),
             ),
         )
 
-    async def _advance(  # noqa: PLR0917
-        self,
-        uow: UnitOfWork,
-        now: datetime,
-        patient: Patient,
-        checkin: Checkin,
-        message_id: int,
-        triggers: list[Trigger],
-    ) -> None:
-        """Move to the next item (editing the same message), or finish the check-in."""
-        questionnaire = self._rt.config.questionnaires[checkin.questionnaire]
-        checkin.position += 1
-        checkin.version += 1
-        stop = any(trigger.stop_checkin for trigger in triggers)
-        if not stop and item_at(questionnaire, checkin.position) is not None:
-            text, keyboard = views.question(
-                self._rt.renderer, questionnaire, checkin.id, checkin.position, patient.locale
-            )
-            await queue_edit(
-                uow,
-                now=now,
-                chat_id=patient.chat_id,
-                message_id=message_id,
-                text=text,
-                keyboard=keyboard,
-                patient_id=patient.id,
-            )
-            return
-        checkin.status = (CheckinStatus.STOPPED if stop else CheckinStatus.COMPLETED).value
-        checkin.completed_at = now
-        done = "checkin_done_team_notified" if triggers else "checkin_done"
-        await queue_edit(
-            uow,
-            now=now,
-            chat_id=patient.chat_id,
-            message_id=message_id,
-            text=self._rt.renderer.render(done, patient.locale),
-            patient_id=patient.id,
-        )
+
+def _selected(checkin: Checkin) -> frozenset[str]:
+    """The options ticked so far on the current multi-select item."""
+    draft = checkin.draft or {}
+    if draft.get("position") != checkin.position:
+        return frozenset()
+    return frozenset(str(v) for v in draft.get("selected", []))

@@ -7,9 +7,14 @@ from dataclasses import dataclass
 from bot.services.checkins import CheckinService
 from bot.services.cohorts import CohortSync
 from bot.services.enrolment import EnrolmentService
+from bot.services.lifecycle import LifecycleService
+from bot.services.messages import MessageService
+from bot.services.reachability import Reachability
 from bot.services.replies import ReplyService
 from bot.services.runtime import Runtime
 from bot.services.scanner import DueScan
+from bot.services.settings import SettingsService
+from bot.services.windows import WindowScan
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,18 +25,29 @@ class Services:
     enrolment: EnrolmentService
     checkins: CheckinService
     due_scan: DueScan
+    window_scan: WindowScan
+    reachability: Reachability
     replies: ReplyService
     cohorts: CohortSync
+    settings: SettingsService
+    messages: MessageService
+    lifecycle: LifecycleService
 
     @classmethod
     def build(cls, runtime: Runtime) -> Services:
         """Wire the services around a runtime."""
         checkins = CheckinService(runtime)
+        settings = SettingsService(runtime)
         return cls(
             runtime=runtime,
-            enrolment=EnrolmentService(runtime),
+            enrolment=EnrolmentService(runtime, settings),
             checkins=checkins,
             due_scan=DueScan(runtime),
+            window_scan=WindowScan(runtime, checkins),
+            reachability=Reachability(runtime),
             replies=ReplyService(runtime),
             cohorts=CohortSync(runtime),
+            settings=settings,
+            messages=MessageService(runtime, settings),
+            lifecycle=LifecycleService(runtime),
         )

@@ -10,6 +10,7 @@ from bot.domain.schedule import next_occurrence, parse_hhmm, zone_or_error
 from bot.services import views
 from bot.services.outbox import Priority, queue_edit, queue_send
 from bot.services.runtime import Runtime
+from bot.services.settings import SettingsService
 from storage.models import Invite, Patient
 from storage.uow import UnitOfWork
 
@@ -44,8 +45,9 @@ class Sender:
 class EnrolmentService:
     """Creates invites and turns a valid invite plus consent into an enrolled patient."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, settings: SettingsService | None = None) -> None:
         self._rt = runtime
+        self._settings = settings or SettingsService(runtime)
 
     async def create_invite(self, cohort_name: str, label: str, created_by: str) -> InviteLink:
         """Create a single-use invite for a pseudonymous label in a cohort."""
@@ -154,12 +156,21 @@ class EnrolmentService:
             reply, values = await self._consent(
                 uow, now, sender, invite, agree=agree, locale=locale
             )
+            text = self._rt.renderer.render(reply, locale, **values)
+            keyboard = None
+            patient = await uow.patients.by_telegram_user(sender.user_id)
+            if reply == "enrolled" and patient is not None:
+                # Enrolled with the cohort's defaults; the same message now asks for the
+                # language, then the time zone and the time.
+                onboarding, keyboard = await self._settings.onboarding(uow, patient)
+                text = f"{text}\n\n{onboarding}"
             await queue_edit(
                 uow,
                 now=now,
                 chat_id=sender.chat_id,
                 message_id=message_id,
-                text=self._rt.renderer.render(reply, locale, **values),
+                text=text,
+                keyboard=keyboard,
             )
             await uow.commit()
         self._rt.wake_delivery()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from enum import IntEnum
 from typing import Any
@@ -158,4 +159,31 @@ async def queue_edit(
             None,
             patient_id,
         )
+    )
+
+
+async def queue_document(
+    uow: UnitOfWork,
+    *,
+    now: datetime,
+    chat_id: int,
+    content: bytes,
+    filename: str,
+    caption: str,
+    priority: Priority = Priority.INTERACTIVE,
+    patient_id: int | None = None,
+) -> None:
+    """Queue a sendDocument of a small file made by the bot (e.g. a patient's data export).
+
+    The bytes travel in the payload as base64 (JSON columns hold text); the delivery worker
+    uploads them as ``document`` with ``filename``.
+    """
+    payload = {
+        "chat_id": chat_id,
+        "document_base64": base64.b64encode(content).decode("ascii"),
+        "filename": filename,
+        "caption": caption,
+    }
+    await uow.outbox.enqueue(
+        _row(now, chat_id, "sendDocument", payload, priority, None, None, None, patient_id)
     )

@@ -8,10 +8,10 @@ whole morning costs a handful of round trips rather than several per patient.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from bot.domain.checkin import CheckinStatus
+from bot.domain.checkin import CheckinStatus, first_position
 from bot.domain.schedule import DuePlan, parse_hhmm, plan_due, window_close, zone_or_error
 from bot.services import views
 from bot.services.outbox import OnSent, Priority, send_row
@@ -44,13 +44,22 @@ class DueScan:
                 ]
                 opened = await uow.checkins.open_many(
                     [
-                        self._checkin_row(patient, cohorts[patient.cohort_id], plan, now)
+                        self._checkin_row(patient, cohorts[patient.cohort_id], day, now)
                         for patient, plan in plans
-                        if plan.prompt_date is not None
+                        if (day := plan.prompt_date) is not None
                     ]
                 )
-                prompts = self._prompt_rows(plans, opened, cohorts, now)
-                queued += await uow.outbox.enqueue_many(prompts)
+                # Days that passed while nothing ran: recorded as missed, never as zeros.
+                await uow.checkins.open_many(
+                    [
+                        self._missed_row(patient, cohorts[patient.cohort_id], day, now)
+                        for patient, plan in plans
+                        for day in plan.missed_dates
+                    ]
+                )
+                queued += await uow.outbox.enqueue_many(
+                    self._prompt_rows(plans, opened, cohorts, now)
+                )
                 for patient, plan in plans:
                     patient.next_prompt_at = plan.next_prompt_at
                 await uow.commit()
@@ -70,27 +79,34 @@ class DueScan:
             cohort.checkin_window_hours,
         )
 
-    @staticmethod
     def _checkin_row(
-        patient: Patient, cohort: Cohort, plan: DuePlan, now: datetime
+        self, patient: Patient, cohort: Cohort, day: date, now: datetime
     ) -> dict[str, Any]:
-        assert plan.prompt_date is not None  # noqa: S101 - filtered by the caller
+        questionnaire = self._rt.config.questionnaires[cohort.questionnaire]
         return {
             "patient_id": patient.id,
-            "local_date": plan.prompt_date,
+            "local_date": day,
             "timezone": patient.timezone,
             "questionnaire": cohort.questionnaire,
             "status": CheckinStatus.OPEN.value,
-            "position": 0,
+            "position": first_position(questionnaire),
             "opened_at": now,
             "closes_at": window_close(
-                plan.prompt_date,
+                day,
                 parse_hhmm(patient.checkin_time),
                 zone_or_error(patient.timezone),
                 cohort.checkin_window_hours,
             ),
+            "completed_at": None,
             "version": 0,
         }
+
+    def _missed_row(
+        self, patient: Patient, cohort: Cohort, day: date, now: datetime
+    ) -> dict[str, Any]:
+        row = self._checkin_row(patient, cohort, day, now)
+        row.update(status=CheckinStatus.MISSED.value, completed_at=now)
+        return row
 
     def _prompt_rows(
         self,
@@ -109,10 +125,11 @@ class DueScan:
             questionnaire = self._rt.config.questionnaires[
                 cohorts[patient.cohort_id].questionnaire
             ]
+            first = first_position(questionnaire)
             key = (questionnaire.id, patient.locale)
             if key not in texts:
                 texts[key] = views.question_text(
-                    self._rt.renderer, questionnaire, 0, patient.locale
+                    self._rt.renderer, questionnaire, first, patient.locale
                 )
             rows.append(
                 send_row(
@@ -120,7 +137,9 @@ class DueScan:
                     chat_id=patient.chat_id,
                     text=texts[key],
                     priority=Priority.ROUTINE,
-                    keyboard=views.question_keyboard(questionnaire, checkin_id, 0, patient.locale),
+                    keyboard=views.question_keyboard(
+                        self._rt.renderer, questionnaire, checkin_id, first, patient.locale
+                    ),
                     dedup_key=f"prompt:{patient.id}:{plan.prompt_date}",
                     on_sent=OnSent.CHECKIN_MESSAGE,
                     ref_id=checkin_id,

@@ -2,48 +2,109 @@
 
 from __future__ import annotations
 
-from bot.domain.callback_data import AnswerButton, ConsentButton, encode
-from bot.domain.questionnaire import Questionnaire
+from collections.abc import Mapping
+
+from bot.domain.callback_data import (
+    AnswerButton,
+    BackButton,
+    ConsentButton,
+    DoneButton,
+    SkipButton,
+    ToggleButton,
+    encode,
+)
+from bot.domain.checkin import previous_position, progress
+from bot.domain.questionnaire import ItemKind, Questionnaire
 from bot.services.outbox import Keyboard
 from prompts.render import Renderer
 
+TICK = "✅ "
+
 
 def question_text(
-    renderer: Renderer, questionnaire: Questionnaire, position: int, locale: str
+    renderer: Renderer,
+    questionnaire: Questionnaire,
+    position: int,
+    locale: str,
+    answers: Mapping[str, str] | None = None,
 ) -> str:
-    """Return the text that asks the item at a position (the same for every patient)."""
+    """Return the text that asks the item at a position, with "3/7" progress."""
+    number, total = progress(questionnaire, answers or {}, position)
     return renderer.render(
         "checkin_question",
         locale,
-        position=position + 1,
-        total=len(questionnaire.items),
+        position=number,
+        total=total,
         question=questionnaire.items[position].text(locale),
     )
 
 
-def question_keyboard(
-    questionnaire: Questionnaire, checkin_id: int, position: int, locale: str
+def question_keyboard(  # noqa: PLR0917 - the whole state of one message
+    renderer: Renderer,
+    questionnaire: Questionnaire,
+    checkin_id: int,
+    position: int,
+    locale: str,
+    answers: Mapping[str, str] | None = None,
+    selected: frozenset[str] = frozenset(),
 ) -> Keyboard:
-    """Return the answer buttons of the item at a position, for one check-in."""
-    return [
-        [
+    """Return the buttons of the item at a position, for one check-in.
+
+    A multi-select shows its ticks and a Done button; every item has Skip today, and Back
+    when there is an earlier item to change.
+    """
+    item = questionnaire.items[position]
+    multi = item.kind is ItemKind.MULTI
+    rows: Keyboard = []
+    for row in item.keyboard_rows():
+        buttons = []
+        for option in row:
+            label = option.label(locale)
+            if multi and option.value != item.none_value:
+                data = encode(ToggleButton(checkin_id, position, option.value))
+                label = TICK + label if option.value in selected else label
+            elif multi:
+                data = encode(ToggleButton(checkin_id, position, option.value))
+            else:
+                data = encode(AnswerButton(checkin_id, position, option.value))
+            buttons.append({"text": label, "callback_data": data})
+        rows.append(buttons)
+    if multi:
+        done = renderer.render("button_done", locale)
+        rows.append([{"text": done, "callback_data": encode(DoneButton(checkin_id, position))}])
+    controls = []
+    if previous_position(questionnaire, answers or {}, position) is not None:
+        controls.append(
             {
-                "text": option.label(locale),
-                "callback_data": encode(AnswerButton(checkin_id, position, option.value)),
+                "text": renderer.render("button_back", locale),
+                "callback_data": encode(BackButton(checkin_id, position)),
             }
-            for option in row
-        ]
-        for row in questionnaire.items[position].keyboard_rows()
-    ]
+        )
+    controls.append(
+        {
+            "text": renderer.render("button_skip", locale),
+            "callback_data": encode(SkipButton(checkin_id)),
+        }
+    )
+    rows.append(controls)
+    return rows
 
 
-def question(
-    renderer: Renderer, questionnaire: Questionnaire, checkin_id: int, position: int, locale: str
+def question(  # noqa: PLR0917
+    renderer: Renderer,
+    questionnaire: Questionnaire,
+    checkin_id: int,
+    position: int,
+    locale: str,
+    answers: Mapping[str, str] | None = None,
+    selected: frozenset[str] = frozenset(),
 ) -> tuple[str, Keyboard]:
     """Return the text and buttons that ask the item at a position of a check-in."""
     return (
-        question_text(renderer, questionnaire, position, locale),
-        question_keyboard(questionnaire, checkin_id, position, locale),
+        question_text(renderer, questionnaire, position, locale, answers),
+        question_keyboard(
+            renderer, questionnaire, checkin_id, position, locale, answers, selected
+        ),
     )
 
 

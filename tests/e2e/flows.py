@@ -21,6 +21,19 @@ async def enrol(h: Harness, user: Any, label: str, cohort: str = "clinic-a") -> 
     return patient
 
 
+# A calm day, one label per item as the patient taps them, and what gets stored.
+CALM_DAY = ["7", "3", "Good", "Good", "As prescribed", "None", "No"]
+CALM_DAY_STORED = {
+    "mood": "7",
+    "anxiety": "3",
+    "sleep": "4",
+    "energy": "4",
+    "dose": "as_prescribed",
+    "side_effects": "none",
+    "safety": "no",
+}
+
+
 async def answer_all(h: Harness, user: Any, labels: list[str]) -> None:
     """Tap through the check-in message, one label per item."""
     for label in labels:
@@ -33,3 +46,11 @@ def last(who: Any) -> BotMessage:
     assert message is not None, f"no bot message in {who!r}"
     assert isinstance(message, BotMessage)
     return message
+
+
+def message(who: Any, message_id: int) -> BotMessage:
+    """A bot message in a chat, by id (its current, possibly edited, state)."""
+    found = [m for m in who.messages if m.message_id == message_id]
+    assert found, f"no message {message_id} in {who!r}"
+    assert isinstance(found[0], BotMessage)
+    return found[0]

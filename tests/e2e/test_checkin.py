@@ -9,7 +9,7 @@ from telegram import Update
 
 from storage.models import Alert, Answer, AuditEvent, Checkin, Invite, OutboxMessage, Patient
 from tests.e2e.conftest import GROUP_A
-from tests.e2e.flows import answer_all, enrol, last
+from tests.e2e.flows import CALM_DAY, CALM_DAY_STORED, answer_all, enrol, last, message
 from tests.support.harness import Harness
 
 
@@ -37,9 +37,9 @@ async def test_enrol_consent_and_full_checkin(harness: Harness) -> None:
 
     await h.send(alice, "/checkin")
     question = last(alice)
-    assert "1/4" in question.text and "mood" in question.text
+    assert "1/7" in question.text and "mood" in question.text
     before = len(alice.messages)
-    await answer_all(h, alice, ["7", "3", "Good", "No"])
+    await answer_all(h, alice, CALM_DAY)
     # One message, edited in place as the patient taps: no new messages.
     assert len(alice.messages) == before
     assert "Thank you" in last(alice).text
@@ -51,7 +51,7 @@ async def test_enrol_consent_and_full_checkin(harness: Harness) -> None:
     answers = await h.rows(
         select(Answer.item_id, Answer.value).where(Answer.checkin_id == checkin.id)
     )
-    assert dict(answers) == {"mood": "7", "anxiety": "3", "sleep": "4", "safety": "no"}
+    assert dict(answers) == CALM_DAY_STORED
     assert await h.count(Alert) == 0
     assert h.server.group(GROUP_A).messages == []
     assert {e.action for e in await h.rows(select(AuditEvent))} >= {"invite_created", "consented"}
@@ -65,7 +65,13 @@ async def test_safety_yes_alerts_the_group_and_shows_the_crisis_card_first(
     await enrol(h, bob, "P-B0B1")
     await h.send(bob, "/checkin")
     checkin_message = last(bob).message_id
-    await answer_all(h, bob, ["2", "8", "Poor", "Yes"])
+    await answer_all(h, bob, ["2", "8", "Poor", "Low", "As prescribed", "None", "Yes"])
+    # The follow-up question appears only after "yes".
+    # The crisis card came at once (a new message); the check-in goes on in its own message.
+    assert "988" in last(bob).text
+    follow_up = message(bob, checkin_message).text
+    assert "8/8" in follow_up and "unsafe right now" in follow_up
+    await answer_all(h, bob, ["No"])
 
     alert = await h.scalar(select(Alert))
     assert alert is not None
@@ -89,8 +95,7 @@ async def test_safety_yes_alerts_the_group_and_shows_the_crisis_card_first(
         i for i, e in enumerate(events) if e.message_id == checkin_message and "done" in e.text
     )
     assert card_at < done_at
-    final = next(m for m in bob.messages if m.message_id == checkin_message)
-    assert "care team has been notified" in final.text
+    assert "care team has been notified" in message(bob, checkin_message).text
 
 
 async def test_restart_in_the_middle_of_a_checkin_continues_it(harness: Harness) -> None:
@@ -102,16 +107,25 @@ async def test_restart_in_the_middle_of_a_checkin_continues_it(harness: Harness)
     await h.stop_bot()
     await h.start_bot()
     # The same message still shows the third question; the next tap continues from there.
-    assert "3/4" in last(carol).text
-    await answer_all(h, carol, ["OK", "No"])
+    assert "3/7" in last(carol).text
+    await answer_all(h, carol, ["OK", "OK", "As prescribed", "None", "No"])
     answers = await h.rows(select(Answer.item_id, Answer.value))
-    assert sorted(answers) == [("anxiety", "5"), ("mood", "5"), ("safety", "no"), ("sleep", "3")]
+    assert dict(answers) == {
+        "mood": "5",
+        "anxiety": "5",
+        "sleep": "3",
+        "energy": "3",
+        "dose": "as_prescribed",
+        "side_effects": "none",
+        "safety": "no",
+    }
+    assert len(answers) == 7
     # Nothing was asked twice: each question text appeared once in the message's history.
     shown = [
         e.text for e in h.server.transcript(carol.chat_id) if e.kind in {"bot_message", "bot_edit"}
     ]
-    for n in range(1, 5):
-        assert sum(f"{n}/4" in text for text in shown) == 1
+    for n in range(1, 8):
+        assert sum(f"{n}/7" in text for text in shown) == 1
 
 
 async def test_a_replayed_update_and_a_double_tap_store_one_answer(harness: Harness) -> None:
@@ -131,7 +145,7 @@ async def test_a_replayed_update_and_a_double_tap_store_one_answer(harness: Harn
     await app.process_update(Update.de_json(h.server.update_body(first), app.bot))
     await h.settle()
     assert await h.count(Answer) == 1
-    assert "2/4" in last(dan).text
+    assert "2/7" in last(dan).text
     assert "Already recorded." in [a.text for a in dan.callback_answers]
 
 
@@ -159,7 +173,7 @@ async def test_tapping_another_patients_checkin_is_refused(harness: Harness) -> 
     await h.press_data(gus, gus_message, f"a|{fay_checkin}|0|9")
     assert gus.callback_answers[-1].text == "This button is not valid for you."
     assert await h.count(Answer) == 0
-    assert "1/4" in last(fay).text
+    assert "1/7" in last(fay).text
 
 
 async def test_forged_and_truncated_buttons_are_refused(harness: Harness) -> None:
@@ -180,7 +194,7 @@ async def test_forged_and_truncated_buttons_are_refused(harness: Harness) -> Non
         await h.press_data(hal, message_id, data)
     assert await h.count(Answer) == 0
     assert all(a.text for a in hal.callback_answers[-6:])
-    assert "1/4" in last(hal).text
+    assert "1/7" in last(hal).text
 
 
 async def test_free_text_gets_a_fixed_reply(harness: Harness) -> None:
@@ -190,5 +204,7 @@ async def test_free_text_gets_a_fixed_reply(harness: Harness) -> None:
     await h.send(ivy, "I feel odd today, should I take another dose?")
     assert "cannot give medical advice" in last(ivy).text
     assert "emergency" in last(ivy).text
-    assert h.server.group(GROUP_A).messages == []
+    # The care team is told a message came in: the label, never the text (by default).
+    group = [m.text for m in h.server.group(GROUP_A).messages]
+    assert len(group) == 1 and "P-1VY0" in group[0] and "dose" not in group[0]
     assert await h.count(OutboxMessage, OutboxMessage.status != "sent") == 0

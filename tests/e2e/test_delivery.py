@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from storage.models import AuditEvent, Checkin, OutboxMessage, Patient
+from storage.models import Alert, AuditEvent, Checkin, OutboxMessage, Patient
+from tests.e2e.conftest import GROUP_A
 from tests.e2e.flows import enrol, last
 from tests.support.harness import Harness
 
@@ -30,7 +31,7 @@ async def test_a_429_delays_delivery_and_loses_nothing(harness: Harness) -> None
     assert len(user.messages) == before
     await h.advance(timedelta(seconds=2))
     assert len(user.messages) == before + 1
-    assert "1/4" in last(user).text
+    assert "1/7" in last(user).text
     assert await h.count(OutboxMessage, OutboxMessage.status != "sent") == 0
 
 
@@ -43,10 +44,10 @@ async def test_a_5xx_burst_and_dropped_connections_are_retried(harness: Harness)
     h.server.faults.drop_next(method="sendMessage", times=1)
     await h.send(user, "/checkin")
     for _ in range(6):
-        if any("1/4" in t for t in _texts(user)):
+        if any("1/7" in t for t in _texts(user)):
             break
         await h.advance(timedelta(minutes=1))
-    assert sum("1/4" in t for t in _texts(user)) == 1
+    assert sum("1/7" in t for t in _texts(user)) == 1
     row = await h.scalar(
         select(OutboxMessage).where(
             OutboxMessage.method == "sendMessage", OutboxMessage.patient_id.is_not(None)
@@ -78,9 +79,23 @@ async def test_a_403_marks_the_patient_unreachable(harness: Harness) -> None:
     ]
     assert len(sends) == 1  # no retrying a block
     assert "patient_unreachable" in [e.action for e in await h.rows(select(AuditEvent))]
+    # The care team is told once, as an URGENT alert with the label only.
+    group = [m.text for m in h.server.group(GROUP_A).messages]
+    assert len(group) == 1 and "P-3003" in group[0] and "URGENT" in group[0]
+    assert "Gone" not in group[0]
+    alert = await h.scalar(select(Alert))
+    assert alert is not None and (alert.rule, alert.tier) == ("patient_unreachable", "URGENT")
     # An unreachable patient is not prompted by the due scan.
     h.clock.set(datetime(2026, 1, 13, 14, 1, tzinfo=UTC))
     assert await h.due_scan() == 0
+    # Until they unblock the bot and write again: then prompts resume at their usual time.
+    user.unblock_bot()
+    await h.send(user, "/checkin")
+    row = await h.scalar(select(Patient).where(Patient.id == patient.id))
+    assert row is not None and row.status == "active" and row.unreachable_since is None
+    assert "1/7" in last(user).text
+    assert row.next_prompt_at == datetime(2026, 1, 14, 14, 0, tzinfo=UTC)
+    assert len(h.server.group(GROUP_A).messages) == 1  # still told only once
 
 
 async def test_the_due_scan_prompts_each_time_zone_once_at_local_time(harness: Harness) -> None:
@@ -91,7 +106,7 @@ async def test_the_due_scan_prompts_each_time_zone_once_at_local_time(harness: H
     await enrol(h, ldn, "P-LD01", cohort="clinic-b")  # 20:30 Europe/London
 
     def prompts(user: object) -> int:
-        return sum("1/4" in t for t in _texts(user))
+        return sum("1/7" in t for t in _texts(user))
 
     # 2026-01-13 08:59 in New York: nobody is due yet.
     h.clock.set(datetime(2026, 1, 13, 13, 59, tzinfo=UTC))
@@ -106,8 +121,15 @@ async def test_the_due_scan_prompts_each_time_zone_once_at_local_time(harness: H
     assert await h.due_scan() == 1
     assert await h.due_scan() == 0
     assert (prompts(ny), prompts(ldn)) == (1, 1)
-    days = await h.rows(select(Checkin.local_date).order_by(Checkin.id))
-    assert [d.isoformat() for d in days] == ["2026-01-13", "2026-01-13"]
+    # The clock jumped past both patients' first prompt time (on the 12th, the day they
+    # enrolled): that day is recorded as missed, not prompted late and not as zeros.
+    days = await h.rows(select(Checkin.local_date, Checkin.status, Checkin.patient_id))
+    assert sorted((d.isoformat(), status) for d, status, _ in days) == [
+        ("2026-01-12", "missed"),
+        ("2026-01-12", "missed"),
+        ("2026-01-13", "open"),
+        ("2026-01-13", "open"),
+    ]
     # Both are next due tomorrow at their own local time.
     due = dict(await h.rows(select(Patient.label, Patient.next_prompt_at)))
     assert due["P-NY01"] == datetime(2026, 1, 14, 14, 0, tzinfo=UTC)
@@ -122,4 +144,4 @@ async def test_checkin_started_early_is_not_prompted_again(harness: Harness) -> 
     await h.send(user, "/checkin")
     h.clock.set(datetime(2026, 1, 13, 14, 0, 5, tzinfo=UTC))
     assert await h.due_scan() == 0
-    assert sum("1/4" in m.text for m in user.messages) == 1
+    assert sum("1/7" in m.text for m in user.messages) == 1

@@ -16,7 +16,7 @@ async def test_the_demo_runs_end_to_end(
     for expected in [
         "Before we start",
         "you are enrolled",
-        "Daily check-in · 1/4",
+        "Daily check-in · 1/7",
         "Alex taps [Yes]",
         "URGENT",
         "P-7Q3K",

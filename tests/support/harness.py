@@ -153,6 +153,12 @@ class Harness:
                 return list(result.scalars().all())
             return list(result.all())
 
+    async def execute(self, stmt: Any) -> None:
+        """Change the database directly, as an operator (or a test's setup) would."""
+        async with self._sessions() as session:
+            await session.execute(stmt)
+            await session.commit()
+
     async def count(self, model: type[Any], *where: Any) -> int:
         """Count rows of a model matching conditions."""
         stmt = select(func.count()).select_from(model).where(*where)

@@ -17,12 +17,33 @@ from prompts.rules import RulesError, check_rules_against, load_rules
 
 def test_default_daily_questionnaire() -> None:
     q = load_questionnaire(questionnaire_path("daily"))
-    assert [item.id for item in q.items] == ["mood", "anxiety", "sleep", "safety"]
+    assert [item.id for item in q.items] == [
+        "mood",
+        "anxiety",
+        "sleep",
+        "energy",
+        "dose",
+        "side_effects",
+        "bother",
+        "safety",
+        "safety_now",
+    ]
     mood = q.items[0]
     assert [o.value for o in mood.options] == [str(v) for v in range(11)]
     assert [len(row) for row in mood.keyboard_rows()] == [6, 5]
-    assert q.items[3].accepts("yes")
-    assert not q.items[3].accepts("maybe")
+    safety = q.items[q.position("safety")]
+    assert safety.accepts("yes")
+    assert not safety.accepts("maybe")
+    side_effects = q.items[q.position("side_effects")]
+    assert side_effects.accepts_answer("nausea,headache")
+    assert side_effects.accepts_answer("none")
+    assert not side_effects.accepts_answer("none,nausea")
+    assert not side_effects.accepts_answer("nausea,nausea")
+    for item in q.items:  # every item speaks both languages
+        assert set(item.texts) == {"en", "es"}, item.id
+        for option in item.options:
+            if item.kind != "scale":
+                assert set(option.labels) == {"en", "es"}, (item.id, option.value)
 
 
 def test_default_rules_fit_the_questionnaire() -> None:
@@ -34,6 +55,24 @@ def test_default_rules_fit_the_questionnaire() -> None:
     ]
     assert evaluate_answer(rules, "safety", "no") == []
     assert evaluate_answer(rules, "mood", "0") == []
+    unsafe = evaluate_answer(rules, "safety_now", "not_sure")
+    assert [(t.rule_id, t.tier, t.stop_checkin) for t in unsafe] == [
+        ("safety_unsafe_now", Tier.IMMEDIATE, True)
+    ]
+    # A multi-select answer fires every rule whose value it holds, most urgent first.
+    fired = evaluate_answer(rules, "side_effects", "nausea,urinary_pain,red_flag")
+    assert [(t.rule_id, t.tier) for t in fired] == [
+        ("medical_red_flag", Tier.IMMEDIATE),
+        ("urinary_pain_or_blood", Tier.URGENT),
+    ]
+    assert fired[0].emergency_card and not fired[0].crisis_card
+    assert evaluate_answer(rules, "side_effects", "none") == []
+    assert [t.rule_id for t in evaluate_answer(rules, "dose", "more")] == [
+        "took_more_than_prescribed"
+    ]
+    assert [t.rule_id for t in evaluate_answer(rules, "bother", "severe")] == [
+        "severe_side_effect"
+    ]
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -106,10 +145,10 @@ def test_judge_tap_table() -> None:
     assert judge(CheckinStatus.OPEN, True, 1, 0, "5") is TapVerdict.ALREADY_ANSWERED
     assert judge(CheckinStatus.OPEN, True, 0, 1, "5") is TapVerdict.INVALID
     assert judge(CheckinStatus.OPEN, True, 0, 0, "11") is TapVerdict.INVALID
-    assert judge(CheckinStatus.OPEN, True, 3, 3, "maybe") is TapVerdict.INVALID
-    assert judge(CheckinStatus.OPEN, True, 0, 9, "5") is TapVerdict.INVALID
+    assert judge(CheckinStatus.OPEN, True, 7, 7, "maybe") is TapVerdict.INVALID
+    assert judge(CheckinStatus.OPEN, True, 0, 99, "5") is TapVerdict.INVALID
     assert judge(CheckinStatus.OPEN, False, 0, 0, "5") is TapVerdict.CLOSED
-    assert judge(CheckinStatus.COMPLETED, True, 4, 3, "no") is TapVerdict.CLOSED
+    assert judge(CheckinStatus.COMPLETED, True, 9, 7, "no") is TapVerdict.CLOSED
 
 
 # Values each template needs; a template that needs more fails StrictUndefined below.
@@ -117,6 +156,22 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
     "enrolled": {"checkin_time": "09:00", "timezone": "Europe/London"},
     "checkin_question": {"position": 1, "total": 4, "question": "How?"},
     "crisis_card": {"region": "US", "team_notified": True},
+    "emergency_card": {"region": "US", "team_notified": True},
+    "settings_language": {"checkin_time": "09:00", "timezone": "Europe/London", "language": "x"},
+    "settings_timezone": {"checkin_time": "09:00", "timezone": "Europe/London", "language": "x"},
+    "settings_time": {"checkin_time": "09:00", "timezone": "Europe/London", "language": "x"},
+    "settings_summary": {"checkin_time": "09:00", "timezone": "Europe/London", "language": "x"},
+    "message_received": {"team_hours": "Mon-Fri 9:00-17:00"},
+    "media_not_read": {"team_hours": None},
+    "message_group": {"label": "P-7Q3K", "time": "2026-01-01 09:00 GMT", "text": "hi"},
+    "button_pause_days": {"days": 3},
+    "paused": {"until": "2026-01-08 09:00"},
+    "resumed": {"checkin_time": "09:00", "timezone": "Europe/London"},
+    "stopped_group": {"label": "P-7Q3K"},
+    "deleted_group": {"label": "P-7Q3K"},
+    "delete_ask": {"keep_audit": True},
+    "deleted": {"keep_audit": False},
+    "mydata_caption": {"format": "JSON"},
     "alert_group": {
         "tier": "URGENT",
         "label": "P-7Q3K",

@@ -1,0 +1,271 @@
+"""Patient-level escalation rules as data, and the alerts they raise.
+
+Item-level rules (one answer fires at once) live in ``bot.domain.alerts``. The rules here look
+at a patient's history: streaks, baselines, missed days, weekly instruments. Defaults are in
+``prompts/escalation.yaml`` (REFERENCE.md 1.2, 2.5, 3.2, 3.4, 3.5); the clinic owns every
+number. Constructors check their own invariants; the loader reports which field is wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from typing import TypeAlias
+
+from bot.domain.alerts import Tier
+from bot.domain.baseline import BaselineConfig
+from bot.domain.checkin import CheckinStatus
+from bot.domain.instruments import Instrument
+
+DEFAULT_COOLDOWN = timedelta(hours=72)
+MISSED_ONLY = frozenset({CheckinStatus.MISSED})
+"""What counts as a missed check-in by default. A partial check-in kept answers and a skipped
+one was an active "Skip today": the patient was there, so neither is missed (REFERENCE.md
+3.5 is silent; this is our reading)."""
+
+
+class Direction(StrEnum):
+    """Which way a daily rating moves away from baseline to count as worse."""
+
+    BELOW = "below"
+    ABOVE = "above"
+
+
+class Change(StrEnum):
+    """Which change of an instrument total counts."""
+
+    UP = "up"
+    EITHER = "either"
+    """Up or down (the PCL-5 "change of 10 or more", REFERENCE.md 2.5)."""
+
+
+class Reference(StrEnum):
+    """What an instrument total is compared with."""
+
+    BASELINE = "baseline"
+    """The patient's first result of that instrument (REFERENCE.md 3.4)."""
+    PREVIOUS = "previous"
+    """The result before the latest one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """ "K of the last M" answered check-ins, or "K within D days"; K of K is "K in a row".
+
+    The latest answered check-in must itself match: it is the event that completes the
+    pattern, and a calmer check-in never completes one.
+    """
+
+    count: int
+    of_last: int | None = None
+    within_days: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.count < 1:
+            raise ValueError("count must be at least 1")
+        if (self.of_last is None) == (self.within_days is None):
+            raise ValueError("give exactly one of of_last and within_days")
+        if self.of_last is not None and self.of_last < self.count:
+            raise ValueError("count cannot exceed of_last")
+        if self.within_days is not None and self.within_days < 1:
+            raise ValueError("within_days must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class ThresholdRule:
+    """A numeric item at or past an absolute floor or ceiling (e.g. mood <= 2 twice in a row).
+
+    Floors apply whatever the baseline (REFERENCE.md 3.4).
+    """
+
+    id: str
+    tier: Tier
+    item: str
+    window: Window
+    at_most: float | None = None
+    at_least: float | None = None
+    cooldown: timedelta = DEFAULT_COOLDOWN
+
+    def __post_init__(self) -> None:
+        if (self.at_most is None) == (self.at_least is None):
+            raise ValueError("give exactly one of at_most and at_least")
+
+    def matches(self, value: float) -> bool:
+        """Tell whether one answer is past the threshold."""
+        if self.at_most is not None:
+            return value <= self.at_most
+        return self.at_least is not None and value >= self.at_least
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineShiftRule:
+    """Check-ins ``by`` points or more worse than the patient's own baseline (REFERENCE.md
+    3.4). Each check-in is judged against the baseline as it stood when it came in."""
+
+    id: str
+    tier: Tier
+    item: str
+    direction: Direction
+    by: float
+    window: Window
+    cooldown: timedelta = DEFAULT_COOLDOWN
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineMeanRule:
+    """The mean over the last ``days`` local days ``by`` points or more worse than baseline.
+
+    Needs ``min_values`` answers in those days (REFERENCE.md is silent: a one-answer "mean" is
+    a single day, which has its own rule) and the latest answer itself worse than baseline.
+    """
+
+    id: str
+    tier: Tier
+    item: str
+    direction: Direction
+    by: float
+    days: int = 7
+    min_values: int = 4
+    cooldown: timedelta = DEFAULT_COOLDOWN
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerPatternRule:
+    """A choice or multi-select answer including one of some values, K of M times (dose
+    missed 3 in a row; urinary frequency on 3 check-ins within 7 days)."""
+
+    id: str
+    tier: Tier
+    item: str
+    values: frozenset[str]
+    window: Window
+    cooldown: timedelta = DEFAULT_COOLDOWN
+
+
+@dataclass(frozen=True, slots=True)
+class MissedStreakRule:
+    """Check-ins missed in a row, with a tier per streak length (REFERENCE.md 3.5).
+
+    Check-ins are counted as recorded: a day with no check-in at all (paused, not scheduled)
+    neither counts nor breaks the streak.
+    """
+
+    id: str
+    steps: tuple[tuple[int, Tier], ...]
+    """(streak length, tier), lengths rising; the longest step reached sets the tier."""
+    missed: frozenset[CheckinStatus] = MISSED_ONLY
+    cooldown: timedelta = DEFAULT_COOLDOWN
+
+    def __post_init__(self) -> None:
+        lengths = [length for length, _ in self.steps]
+        if not lengths or lengths != sorted(set(lengths)) or lengths[0] < 1:
+            raise ValueError("steps need rising streak lengths of at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerMatch:
+    """An answer that counts as an event (e.g. dose "more")."""
+
+    item: str
+    values: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class MissedAfterEventRule:
+    """A check-in missed within some hours after an urgent event (REFERENCE.md 3.5).
+
+    Events are past alerts of ``after_tiers`` (except those of missed-check-in rules, which
+    would chain into themselves) and check-ins with an answer in ``after_answers``.
+    """
+
+    id: str
+    tier: Tier
+    within: timedelta
+    after_tiers: frozenset[Tier]
+    after_answers: tuple[AnswerMatch, ...] = ()
+    missed: frozenset[CheckinStatus] = MISSED_ONLY
+    cooldown: timedelta = DEFAULT_COOLDOWN
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentItemRule:
+    """One item of the latest result at or above a score (PHQ-9 item 9 >= 1)."""
+
+    id: str
+    tier: Tier
+    instrument: Instrument
+    item: int
+    """1-based item number."""
+    at_least: int
+    cooldown: timedelta = DEFAULT_COOLDOWN
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentTotalRule:
+    """The latest total at or above a score (PHQ-9 >= 20)."""
+
+    id: str
+    tier: Tier
+    instrument: Instrument
+    at_least: int
+    cooldown: timedelta = DEFAULT_COOLDOWN
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentChangeRule:
+    """The latest total moved ``by`` points or more from baseline or the previous result."""
+
+    id: str
+    tier: Tier
+    instrument: Instrument
+    by: int
+    change: Change = Change.UP
+    compare_to: frozenset[Reference] = frozenset({Reference.BASELINE, Reference.PREVIOUS})
+    cooldown: timedelta = DEFAULT_COOLDOWN
+
+
+Rule: TypeAlias = (
+    ThresholdRule
+    | BaselineShiftRule
+    | BaselineMeanRule
+    | AnswerPatternRule
+    | MissedStreakRule
+    | MissedAfterEventRule
+    | InstrumentItemRule
+    | InstrumentTotalRule
+    | InstrumentChangeRule
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationRules:
+    """A validated rule set: baseline settings and the rules, ids unique."""
+
+    rules: tuple[Rule, ...]
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
+
+    def __post_init__(self) -> None:
+        ids = [rule.id for rule in self.rules]
+        if len(set(ids)) != len(ids):
+            raise ValueError("two rules share an id")
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A patient-level rule that fired.
+
+    Attributes:
+        rule_id: The rule.
+        tier: How fast a human must look.
+        event_key: The event that completed the pattern: the ISO local date of a check-in,
+            or ``<instrument>:<date>`` for an instrument result. Stored with the alert so the
+            same event never fires twice.
+        values: What triggered it, as (name, number) pairs; names are fixed by the code,
+            never patient text.
+    """
+
+    rule_id: str
+    tier: Tier
+    event_key: str
+    values: tuple[tuple[str, float], ...] = ()

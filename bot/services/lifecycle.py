@@ -1,0 +1,465 @@
+"""A patient's journey after enrolment: pause, resume, stop, a copy of their data, erasure.
+
+Buttons: ``s|pause|<days>`` (or ``s|pause|no``), ``y|stop|<step>`` and ``y|delete|<step>``
+(step 0 cancels; /delete asks twice).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.domain.callback_data import ConfirmButton, SettingButton, encode
+from bot.domain.schedule import next_occurrence, parse_hhmm, zone_or_error
+from bot.services.outbox import Keyboard, Priority, queue_document, queue_edit, queue_send
+from bot.services.runtime import Runtime
+from bot.services.settings import cohort_of
+from storage.models import Patient
+from storage.uow import UnitOfWork
+
+PAUSE_DAYS = (1, 3, 7, 14)
+RESUME_BATCH = 500
+
+
+def _confirm(text: str, action: str, step: int) -> dict[str, str]:
+    return {"text": text, "callback_data": encode(ConfirmButton(action, step))}
+
+
+class LifecycleService:
+    """Pause, resume, withdraw, export and erase, each one unit of work."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._rt = runtime
+
+    # --- commands ---
+
+    async def command(self, update_id: int, user_id: int, chat_id: int, name: str) -> None:
+        """Handle /pause, /resume, /stop, /mydata or /delete."""
+        now = self._rt.clock.now()
+        async with self._rt.uow() as uow:
+            if not await uow.updates.claim(update_id, now):
+                return
+            patient = await uow.patients.by_telegram_user(user_id)
+            if patient is None:
+                await self._say(uow, now, chat_id, "not_enrolled", "en")
+            elif patient.status == "withdrawn" and name not in {"mydata", "delete"}:
+                # Data rights outlive taking part; nothing else does.
+                await self._say(uow, now, chat_id, "withdrawn_reply", patient.locale)
+            else:
+                patient.awaiting = None
+                await getattr(self, f"_{name}")(uow, now, patient)
+            await uow.commit()
+        self._rt.wake_delivery()
+
+    async def _pause(self, uow: UnitOfWork, now: datetime, patient: Patient) -> None:
+        render, locale = self._rt.renderer.render, patient.locale
+        buttons = [
+            {
+                "text": render("button_pause_days", locale, days=days),
+                "callback_data": encode(SettingButton("pause", str(days))),
+            }
+            for days in PAUSE_DAYS
+        ]
+        cancel = {
+            "text": render("button_cancel", locale),
+            "callback_data": encode(SettingButton("pause", "no")),
+        }
+        await self._ask(uow, now, patient, "pause_ask", [buttons, [cancel]])
+
+    async def _resume(self, uow: UnitOfWork, now: datetime, patient: Patient) -> None:
+        if patient.status != "paused":
+            await self._say(uow, now, patient.chat_id, "not_paused", patient.locale)
+            return
+        self._reactivate(patient, now)
+        uow.audit.record(
+            at=now,
+            actor="patient",
+            action="resumed",
+            cohort_id=patient.cohort_id,
+            patient_id=patient.id,
+        )
+        await self._say(uow, now, patient.chat_id, "resumed", patient.locale, **_when(patient))
+
+    async def _stop(self, uow: UnitOfWork, now: datetime, patient: Patient) -> None:
+        render, locale = self._rt.renderer.render, patient.locale
+        keyboard = [
+            [_confirm(render("button_stop_confirm", locale), "stop", 1)],
+            [_confirm(render("button_cancel", locale), "stop", 0)],
+        ]
+        await self._ask(uow, now, patient, "stop_ask", keyboard)
+
+    async def _delete(self, uow: UnitOfWork, now: datetime, patient: Patient) -> None:
+        _, cohort = await cohort_of(self._rt, uow, patient)
+        render, locale = self._rt.renderer.render, patient.locale
+        keyboard = [
+            [_confirm(render("button_delete_confirm", locale), "delete", 1)],
+            [_confirm(render("button_cancel", locale), "delete", 0)],
+        ]
+        await self._ask(
+            uow,
+            now,
+            patient,
+            "delete_ask",
+            keyboard,
+            keep_audit=cohort.retention_after_delete == "audit",
+        )
+
+    async def _mydata(self, uow: UnitOfWork, now: datetime, patient: Patient) -> None:
+        document = await self._export(uow, patient)
+        render, locale = self._rt.renderer.render, patient.locale
+        for suffix, content in (
+            ("json", json.dumps(document, indent=2, ensure_ascii=False).encode()),
+            ("csv", _csv(document).encode()),
+        ):
+            await queue_document(
+                uow,
+                now=now,
+                chat_id=patient.chat_id,
+                content=content,
+                filename=f"moodcheck-{patient.label}.{suffix}",
+                caption=render("mydata_caption", locale, format=suffix.upper()),
+                patient_id=patient.id,
+            )
+        uow.audit.record(
+            at=now,
+            actor="patient",
+            action="data_exported",
+            cohort_id=patient.cohort_id,
+            patient_id=patient.id,
+        )
+
+    # --- buttons ---
+
+    async def pause_chosen(
+        self, update_id: int, user_id: int, message_id: int, button: SettingButton
+    ) -> str | None:
+        """Handle a tap on a pause length (or cancel); return a notice for the tapper."""
+        now = self._rt.clock.now()
+        async with self._rt.uow() as uow:
+            if not await uow.updates.claim(update_id, now):
+                return None
+            patient = await uow.patients.by_telegram_user(user_id)
+            if patient is None:
+                return self._rt.renderer.render("button_refused", "en")
+            days = int(button.value) if button.value.isdigit() else None
+            if button.value != "no" and days not in PAUSE_DAYS:
+                return self._rt.renderer.render("button_refused", patient.locale)
+            if patient.status not in {"active", "paused"}:
+                return self._rt.renderer.render("not_active", patient.locale)
+            values: dict[str, Any] = {}
+            if days is None:
+                template = "cancelled"
+            else:
+                patient.status = "paused"
+                patient.paused_until = now + timedelta(days=days)
+                patient.next_prompt_at = None
+                patient.updated_at = now
+                uow.audit.record(
+                    at=now,
+                    actor="patient",
+                    action="paused",
+                    cohort_id=patient.cohort_id,
+                    patient_id=patient.id,
+                    details={"days": days},
+                )
+                until = patient.paused_until.astimezone(zone_or_error(patient.timezone))
+                template, values["until"] = "paused", until.strftime("%Y-%m-%d %H:%M")
+            await self._edit(uow, now, patient, message_id, template, **values)
+            await uow.commit()
+        self._rt.wake_delivery()
+        return None
+
+    async def confirm(
+        self, update_id: int, user_id: int, message_id: int, button: ConfirmButton
+    ) -> str | None:
+        """Handle a step of the /stop or /delete confirmation; return a notice, if any."""
+        now = self._rt.clock.now()
+        async with self._rt.uow() as uow:
+            if not await uow.updates.claim(update_id, now):
+                return None
+            patient = await uow.patients.by_telegram_user(user_id)
+            if patient is None or button.action not in {"stop", "delete"} or button.step > 2:
+                return self._rt.renderer.render("button_refused", "en")
+            if button.step == 0:
+                await self._edit(uow, now, patient, message_id, "cancelled")
+            elif button.action == "stop":
+                await self._withdraw(uow, now, patient, message_id)
+            elif button.step == 1:
+                render, locale = self._rt.renderer.render, patient.locale
+                keyboard = [
+                    [_confirm(render("button_delete_final", locale), "delete", 2)],
+                    [_confirm(render("button_cancel", locale), "delete", 0)],
+                ]
+                await self._edit(
+                    uow, now, patient, message_id, "delete_ask_again", keyboard=keyboard
+                )
+            else:
+                await self._erase(uow, now, patient, message_id)
+            await uow.commit()
+        self._rt.wake_delivery()
+        return None
+
+    # --- jobs ---
+
+    async def resume_due(self, now: datetime | None = None) -> int:
+        """Make patients whose pause has ended active again; return how many.
+
+        Run it from the periodic job (next to the due scan), before the due scan, so a
+        patient whose pause ended is prompted at their next check-in time.
+        """
+        now = now or self._rt.clock.now()
+        async with self._rt.uow() as uow:
+            patients = await uow.patient_data.paused_until_before(now, RESUME_BATCH)
+            for patient in patients:
+                ended = patient.paused_until
+                self._reactivate(patient, now)
+                uow.audit.record(
+                    at=now,
+                    actor="system",
+                    action="resumed",
+                    cohort_id=patient.cohort_id,
+                    patient_id=patient.id,
+                )
+                await queue_send(
+                    uow,
+                    now=now,
+                    chat_id=patient.chat_id,
+                    priority=Priority.ROUTINE,
+                    dedup_key=f"resumed:{patient.id}:{ended.isoformat() if ended else ''}",
+                    patient_id=patient.id,
+                    text=self._rt.renderer.render("resumed", patient.locale, **_when(patient)),
+                )
+            await uow.commit()
+        if patients:
+            self._rt.wake_delivery()
+        return len(patients)
+
+    # --- the work ---
+
+    @staticmethod
+    def _reactivate(patient: Patient, now: datetime) -> None:
+        patient.status = "active"
+        patient.paused_until = None
+        patient.next_prompt_at = next_occurrence(
+            parse_hhmm(patient.checkin_time), zone_or_error(patient.timezone), now
+        )
+        patient.updated_at = now
+
+    async def _withdraw(
+        self, uow: UnitOfWork, now: datetime, patient: Patient, message_id: int
+    ) -> None:
+        if patient.status == "withdrawn":
+            await self._edit(uow, now, patient, message_id, "withdrawn_reply")
+            return
+        patient.status = "withdrawn"
+        patient.withdrawn_at = now
+        patient.next_prompt_at = None
+        patient.paused_until = None
+        patient.awaiting = None
+        patient.updated_at = now
+        uow.audit.record(
+            at=now,
+            actor="patient",
+            action="withdrew",
+            cohort_id=patient.cohort_id,
+            patient_id=patient.id,
+        )
+        await self._edit(uow, now, patient, message_id, "stopped")
+        await self._tell_group(uow, now, patient, "stopped_group", f"withdrew:{patient.id}")
+
+    async def _erase(
+        self, uow: UnitOfWork, now: datetime, patient: Patient, message_id: int
+    ) -> None:
+        """Erase the patient's data; keep what the cohort's retention setting requires."""
+        cohort, config = await cohort_of(self._rt, uow, patient)
+        keep_audit = config.retention_after_delete == "audit"
+        chat_id, locale, label, patient_id = (
+            patient.chat_id,
+            patient.locale,
+            patient.label,
+            patient.id,
+        )
+        # Erasure removes every row queued to the patient's chat, so replies come after it.
+        await uow.patient_data.erase(patient, keep_audit=keep_audit)
+        if keep_audit:
+            # A pseudonymous row stays so the audit trail still points somewhere; nothing in
+            # it can lead back to the person (Telegram ids replaced, settings reset).
+            patient.telegram_user_id = -patient.id
+            patient.chat_id = 0
+            patient.status = "withdrawn"
+            patient.withdrawn_at = patient.withdrawn_at or now
+            patient.next_prompt_at = None
+            patient.paused_until = None
+            patient.unreachable_since = None
+            patient.awaiting = None
+            patient.locale = cohort.locale
+            patient.timezone = cohort.timezone
+            patient.checkin_time = config.checkin_time
+            patient.updated_at = now
+        uow.audit.record(
+            at=now,
+            actor="patient",
+            action="data_erased",
+            cohort_id=cohort.id,
+            patient_id=patient_id if keep_audit else None,
+            details={"retention": config.retention_after_delete},
+        )
+        await queue_edit(
+            uow,
+            now=now,
+            chat_id=chat_id,
+            message_id=message_id,
+            text=self._rt.renderer.render("deleted", locale, keep_audit=keep_audit),
+        )
+        await queue_send(
+            uow,
+            now=now,
+            chat_id=cohort.provider_chat_id,
+            priority=Priority.NOTICE,
+            text=self._rt.renderer.render("deleted_group", cohort.locale, label=label),
+        )
+
+    async def _export(self, uow: UnitOfWork, patient: Patient) -> dict[str, Any]:
+        """Return the patient's own data: settings, check-ins, answers and messages."""
+        checkins = await uow.patient_data.checkins_of(patient.id)
+        answers = await uow.patient_data.answers_of(patient.id)
+        messages = await uow.patient_data.messages_of(patient.id)
+        return {
+            "label": patient.label,
+            "settings": {
+                "status": patient.status,
+                "language": patient.locale,
+                "timezone": patient.timezone,
+                "checkin_time": patient.checkin_time,
+                "paused_until": _iso(patient.paused_until),
+                "consented_at": _iso(patient.consented_at),
+                "withdrawn_at": _iso(patient.withdrawn_at),
+            },
+            "checkins": [
+                {
+                    "local_date": c.local_date.isoformat(),
+                    "status": c.status,
+                    "completed_at": _iso(c.completed_at),
+                }
+                for c in checkins
+            ],
+            "answers": [
+                {
+                    "local_date": day.isoformat(),
+                    "item": item,
+                    "value": value,
+                    "answered_at": _iso(at),
+                }
+                for day, item, value, at in answers
+            ],
+            "messages": [
+                {"received_at": _iso(m.received_at), "kind": m.kind, "text": m.body}
+                for m in messages
+            ],
+        }
+
+    # --- replies ---
+
+    async def _ask(
+        self,
+        uow: UnitOfWork,
+        now: datetime,
+        patient: Patient,
+        template: str,
+        keyboard: Keyboard,
+        **values: Any,
+    ) -> None:
+        await queue_send(
+            uow,
+            now=now,
+            chat_id=patient.chat_id,
+            priority=Priority.INTERACTIVE,
+            text=self._rt.renderer.render(template, patient.locale, **values),
+            keyboard=keyboard,
+            patient_id=patient.id,
+        )
+
+    async def _edit(
+        self,
+        uow: UnitOfWork,
+        now: datetime,
+        patient: Patient,
+        message_id: int,
+        template: str,
+        *,
+        keyboard: Keyboard | None = None,
+        **values: Any,
+    ) -> None:
+        await queue_edit(
+            uow,
+            now=now,
+            chat_id=patient.chat_id,
+            message_id=message_id,
+            text=self._rt.renderer.render(template, patient.locale, **values),
+            keyboard=keyboard,
+            patient_id=patient.id,
+        )
+
+    async def _say(
+        self,
+        uow: UnitOfWork,
+        now: datetime,
+        chat_id: int,
+        template: str,
+        locale: str,
+        **values: Any,
+    ) -> None:
+        await queue_send(
+            uow,
+            now=now,
+            chat_id=chat_id,
+            priority=Priority.INTERACTIVE,
+            text=self._rt.renderer.render(template, locale, **values),
+        )
+
+    async def _tell_group(
+        self, uow: UnitOfWork, now: datetime, patient: Patient, template: str, dedup_key: str
+    ) -> None:
+        cohort, _ = await cohort_of(self._rt, uow, patient)
+        await queue_send(
+            uow,
+            now=now,
+            chat_id=cohort.provider_chat_id,
+            priority=Priority.NOTICE,
+            dedup_key=dedup_key,
+            text=self._rt.renderer.render(template, cohort.locale, label=patient.label),
+        )
+
+
+def _when(patient: Patient) -> dict[str, str]:
+    return {"checkin_time": patient.checkin_time, "timezone": patient.timezone}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _csv(document: dict[str, Any]) -> str:
+    """Return the answers (one row each) and check-ins without answers as CSV."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["local_date", "checkin_status", "item", "value"])
+    status = {c["local_date"]: c["status"] for c in document["checkins"]}
+    answered = set()
+    for answer in document["answers"]:
+        answered.add(answer["local_date"])
+        writer.writerow(
+            [
+                answer["local_date"],
+                status.get(answer["local_date"], ""),
+                answer["item"],
+                answer["value"],
+            ]
+        )
+    for day, day_status in status.items():
+        if day not in answered:
+            writer.writerow([day, day_status, "", ""])
+    return out.getvalue()

@@ -1,0 +1,95 @@
+"""Patients the bot cannot reach (they blocked it) and their return.
+
+A 403 on a message to a patient means they blocked the bot: prompts stop (the patient is
+``unreachable``, which the due scan skips), and the care team is told once, as an URGENT
+alert, because a patient who cannot be reached is a patient nobody is watching. When the
+patient writes again, they are active again from their next usual time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.domain.alerts import Tier
+from bot.domain.schedule import next_occurrence, parse_hhmm, zone_or_error
+from bot.services.outbox import alert_priority, queue_send
+from bot.services.runtime import Runtime
+from storage.uow import UnitOfWork
+
+RULE = "patient_unreachable"
+
+
+class Reachability:
+    """Marks patients unreachable on a 403, and reachable again when they write."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._rt = runtime
+
+    async def blocked(self, uow: UnitOfWork, chat_id: int, now: datetime) -> None:
+        """Called by the delivery worker, in its transaction, for a 403 to a private chat."""
+        patient = await uow.patients.mark_unreachable_by_chat(chat_id, now)
+        if patient is None:
+            return  # unknown chat, or already unreachable: tell nobody twice
+        uow.audit.record(
+            at=now,
+            actor="system",
+            action="patient_unreachable",
+            cohort_id=patient.cohort_id,
+            patient_id=patient.id,
+            details={},
+        )
+        cohort = await uow.cohorts.get(patient.cohort_id)
+        assert cohort is not None  # noqa: S101 - foreign key
+        alert = await uow.alerts.add_if_absent(
+            {
+                "cohort_id": cohort.id,
+                "patient_id": patient.id,
+                "checkin_id": None,
+                "rule": RULE,
+                "tier": Tier.URGENT.value,
+                "status": "open",
+                "dedup_key": f"{RULE}:{patient.id}:{now.isoformat()}",
+                "created_at": now,
+            }
+        )
+        if alert is None:
+            return
+        local = now.astimezone(zone_or_error(cohort.timezone))
+        await queue_send(
+            uow,
+            now=now,
+            chat_id=cohort.provider_chat_id,
+            priority=alert_priority(Tier.URGENT),
+            dedup_key=f"alert:{alert.id}",
+            text=self._rt.renderer.render(
+                "alert_group",
+                cohort.locale,
+                tier=alert.tier,
+                label=patient.label,
+                rule=RULE,
+                time=local.strftime("%Y-%m-%d %H:%M %Z"),
+            ),
+        )
+
+    async def seen(self, user_id: int) -> None:
+        """A patient wrote or tapped: if they were unreachable, they are active again."""
+        now = self._rt.clock.now()
+        async with self._rt.uow() as uow:
+            patient = await uow.patients.by_telegram_user(user_id)
+            if patient is None or patient.status != "unreachable":
+                return
+            patient.status = "active"
+            patient.unreachable_since = None
+            patient.updated_at = now
+            patient.next_prompt_at = next_occurrence(
+                parse_hhmm(patient.checkin_time), zone_or_error(patient.timezone), now
+            )
+            uow.audit.record(
+                at=now,
+                actor="patient",
+                action="patient_reachable_again",
+                cohort_id=patient.cohort_id,
+                patient_id=patient.id,
+                details={},
+            )
+            await uow.commit()

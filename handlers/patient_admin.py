@@ -1,0 +1,93 @@
+"""Patient commands and buttons beyond the check-in: settings, pause, stop, data rights, help,
+and what a patient sends that is not a tap (text, stickers, photos ...)."""
+
+from __future__ import annotations
+
+from telegram import Message, Update
+
+from bot.domain.callback_data import BadCallbackDataError, ConfirmButton, SettingButton, decode
+from handlers.context import BotContext, require_message, require_query, require_user
+
+LIFECYCLE_COMMANDS = ("pause", "resume", "stop", "mydata", "delete")
+
+
+async def settings(update: Update, context: BotContext) -> None:
+    """/settings: show the patient's time, time zone and language, with buttons to change."""
+    user, message = require_user(update), require_message(update)
+    await context.services.settings.show(update.update_id, user.id, message.chat_id)
+
+
+async def lifecycle(update: Update, context: BotContext) -> None:
+    """/pause, /resume, /stop, /mydata, /delete."""
+    user, message = require_user(update), require_message(update)
+    name = (message.text or "").split(maxsplit=1)[0].lstrip("/").split("@", 1)[0].lower()
+    if name not in LIFECYCLE_COMMANDS:
+        return
+    await context.services.lifecycle.command(update.update_id, user.id, message.chat_id, name)
+
+
+async def help_command(update: Update, context: BotContext) -> None:
+    """/help: what this assistant does and the commands it knows."""
+    user, message = require_user(update), require_message(update)
+    await context.services.replies.fixed(
+        update.update_id, user.id, message.chat_id, user.language_code, "help"
+    )
+
+
+async def button(update: Update, context: BotContext) -> None:
+    """A tap on a settings (``s|``) or confirmation (``y|``) button in a private chat."""
+    query = require_query(update)
+    user = require_user(update)
+    services = context.services
+    toast: str | None = services.runtime.renderer.render("button_refused", "en")
+    if (
+        query.message is not None
+        and query.data is not None
+        and (query.message.chat.type == "private")
+    ):
+        try:
+            data = decode(query.data)
+        except BadCallbackDataError:
+            data = None
+        message_id = query.message.message_id
+        match data:
+            case SettingButton(field="pause"):
+                toast = await services.lifecycle.pause_chosen(
+                    update.update_id, user.id, message_id, data
+                )
+            case SettingButton():
+                toast = await services.settings.choose(update.update_id, user.id, message_id, data)
+            case ConfirmButton():
+                toast = await services.lifecycle.confirm(
+                    update.update_id, user.id, message_id, data
+                )
+            case _:
+                pass
+    # Always answer, or the patient's app keeps showing a spinner on the button.
+    await query.answer(text=toast)
+
+
+def _kind(message: Message) -> str:
+    """Name what was sent, in the words ``patient_messages.kind`` uses."""
+    if message.sticker is not None:
+        return "sticker"
+    if message.photo:
+        return "photo"
+    if message.voice is not None or message.audio is not None or message.video_note is not None:
+        return "voice"
+    if message.location is not None or message.venue is not None:
+        return "location"
+    return "other"
+
+
+async def media(update: Update, context: BotContext) -> None:
+    """A sticker, photo, voice message, video, file, location or contact: not read."""
+    user, message = require_user(update), require_message(update)
+    await context.services.messages.media(
+        update.update_id,
+        user.id,
+        message.chat_id,
+        user.language_code,
+        kind=_kind(message),
+        caption=message.caption,
+    )
