@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -102,6 +103,7 @@ class Patient(Base):
     unreachable_since: Mapped[datetime | None]
     paused_until: Mapped[datetime | None]
     withdrawn_at: Mapped[datetime | None]
+    discharged_at: Mapped[datetime | None]
     awaiting: Mapped[str | None] = mapped_column(String(32))
     """What typed text from this patient means right now (e.g. a time zone being set);
     None: free text."""
@@ -177,7 +179,14 @@ class Alert(Base):
     status: Mapped[str] = mapped_column(String(16))
     """open | acknowledged | resolved."""
     dedup_key: Mapped[str] = mapped_column(String(128), unique=True)
+    event_key: Mapped[str | None] = mapped_column(String(64))
+    """The event the alert is about (e.g. ``checkin:42``): a rule never fires twice for it."""
     created_at: Mapped[datetime]
+    group_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    """The provider-group message that shows this alert (for editing on acknowledge)."""
+    reraised_count: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    next_reraise_at: Mapped[datetime | None] = mapped_column(index=True)
+    after_hours: Mapped[bool] = mapped_column(default=False, server_default=false())
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by: Mapped[int | None] = mapped_column(BigInteger)
     resolved_at: Mapped[datetime | None]

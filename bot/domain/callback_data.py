@@ -9,7 +9,8 @@ Decoding is total: any string either decodes to a typed value or raises
 a modified client, so nothing here is trusted beyond its shape; ownership is checked later.
 
 Kinds: ``a`` answer, ``t`` toggle a multi-select option, ``d`` done with a multi-select,
-``b`` back, ``k`` skip today, ``c`` consent, ``s`` a setting, ``y`` a confirmation step.
+``b`` back, ``k`` skip today, ``c`` consent, ``s`` a setting, ``y`` a confirmation step,
+``g`` a provider's action on an alert in the group.
 """
 
 from __future__ import annotations
@@ -93,6 +94,14 @@ class ConfirmButton:
     step: int
 
 
+@dataclass(frozen=True, slots=True)
+class AlertButton:
+    """A provider's action on an alert: ``ack`` (acknowledge) or ``res`` (resolve)."""
+
+    alert_id: int
+    action: str
+
+
 CallbackData = (
     AnswerButton
     | ToggleButton
@@ -102,6 +111,7 @@ CallbackData = (
     | ConsentButton
     | SettingButton
     | ConfirmButton
+    | AlertButton
 )
 
 
@@ -132,6 +142,8 @@ def _text(data: CallbackData) -> str:
             return f"s|{field}|{value}"
         case ConfirmButton(action, step):
             return f"y|{action}|{step}"
+        case AlertButton(alert_id, action):
+            return f"g|{alert_id}|{action}"
 
 
 def encode(data: CallbackData) -> str:
@@ -170,4 +182,6 @@ def decode(text: str) -> CallbackData:
             return SettingButton(field, value)
         case ["y", action, step] if _FIELD.fullmatch(action) and len(step) == 1:
             return ConfirmButton(action, _int(step))
+        case ["g", alert_id, ("ack" | "res") as action]:
+            return AlertButton(_int(alert_id), action)
     raise BadCallbackDataError("unknown shape")

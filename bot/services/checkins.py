@@ -31,9 +31,10 @@ from bot.domain.checkin import (
 from bot.domain.questionnaire import ItemKind, Questionnaire
 from bot.domain.schedule import local_date, parse_hhmm, window_close, zone_or_error
 from bot.services import views
-from bot.services.outbox import OnSent, Priority, alert_priority, queue_edit, queue_send
+from bot.services.alerting import Alerting, Raise
+from bot.services.outbox import OnSent, Priority, queue_edit, queue_send
 from bot.services.runtime import Runtime
-from storage.models import Checkin, Cohort, Patient
+from storage.models import Checkin, Patient
 from storage.uow import UnitOfWork
 
 CheckinButton = AnswerButton | ToggleButton | DoneButton | BackButton | SkipButton
@@ -59,8 +60,9 @@ class _Tapped:
 class CheckinService:
     """Opens check-ins and handles taps, escalating at once when an answer calls for it."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, alerting: Alerting) -> None:
         self._rt = runtime
+        self._alerting = alerting
 
     def _render(self, name: str, locale: str, **values: object) -> str:
         return self._rt.renderer.render(name, locale, **values)
@@ -383,47 +385,13 @@ class CheckinService:
                 patient_id=t.patient.id,
                 text=self._render(card, t.locale, region=cohort.region, team_notified=True),
             )
-        for trigger in triggers:
-            await self._alert(t, cohort, trigger)
-
-    async def _alert(self, t: _Tapped, cohort: Cohort, trigger: Trigger) -> None:
-        alert = await t.uow.alerts.add_if_absent(
-            {
-                "cohort_id": cohort.id,
-                "patient_id": t.patient.id,
-                "checkin_id": t.checkin.id,
-                "rule": trigger.rule_id,
-                "tier": trigger.tier.value,
-                "status": "open",
-                "dedup_key": f"{trigger.rule_id}:checkin:{t.checkin.id}",
-                "created_at": t.now,
-            }
-        )
-        if alert is None:
-            return
-        t.uow.audit.record(
-            at=t.now,
-            actor="system",
-            action="alert_raised",
-            cohort_id=cohort.id,
-            patient_id=t.patient.id,
-            details={"alert_id": alert.id, "rule": alert.rule, "tier": alert.tier},
-        )
-        local_time = t.now.astimezone(zone_or_error(cohort.timezone))
-        await queue_send(
+        await self._alerting.raise_(
             t.uow,
-            now=t.now,
-            chat_id=cohort.provider_chat_id,
-            priority=alert_priority(trigger.tier),
-            dedup_key=f"alert:{alert.id}",
-            text=self._render(
-                "alert_group",
-                cohort.locale,
-                tier=alert.tier,
-                label=t.patient.label,
-                rule=alert.rule,
-                time=local_time.strftime("%Y-%m-%d %H:%M %Z"),
-            ),
+            t.now,
+            cohort,
+            t.patient,
+            [Raise(tr.rule_id, tr.tier, f"checkin:{t.checkin.id}") for tr in triggers],
+            checkin_id=t.checkin.id,
         )
 
 

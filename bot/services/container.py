@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.services.alerting import Alerting
 from bot.services.checkins import CheckinService
 from bot.services.cohorts import CohortSync
 from bot.services.enrolment import EnrolmentService
@@ -29,6 +30,7 @@ class Services:
     reachability: Reachability
     replies: ReplyService
     cohorts: CohortSync
+    alerting: Alerting
     settings: SettingsService
     messages: MessageService
     lifecycle: LifecycleService
@@ -36,7 +38,8 @@ class Services:
     @classmethod
     def build(cls, runtime: Runtime) -> Services:
         """Wire the services around a runtime."""
-        checkins = CheckinService(runtime)
+        alerting = Alerting(runtime)
+        checkins = CheckinService(runtime, alerting)
         settings = SettingsService(runtime)
         return cls(
             runtime=runtime,
@@ -44,10 +47,11 @@ class Services:
             checkins=checkins,
             due_scan=DueScan(runtime),
             window_scan=WindowScan(runtime, checkins),
-            reachability=Reachability(runtime),
+            reachability=Reachability(runtime, alerting),
             replies=ReplyService(runtime),
             cohorts=CohortSync(runtime),
+            alerting=alerting,
             settings=settings,
-            messages=MessageService(runtime, settings),
+            messages=MessageService(runtime, settings, alerting),
             lifecycle=LifecycleService(runtime),
         )

@@ -16,7 +16,8 @@ from bot.domain.alerts import Tier
 from bot.domain.crisis_words import CrisisMatcher, parse_phrases
 from bot.domain.schedule import zone_or_error
 from bot.domain.timezones import looks_like_setting_input
-from bot.services.outbox import Priority, alert_priority, queue_send
+from bot.services.alerting import Alerting, Raise
+from bot.services.outbox import Priority, queue_send
 from bot.services.runtime import Runtime
 from bot.services.settings import SettingsService, cohort_of
 from storage.models import Cohort, Patient, PatientMessage
@@ -48,10 +49,15 @@ class MessageService:
     """Routes a patient's text and media: settings input, free text, or a polite refusal."""
 
     def __init__(
-        self, runtime: Runtime, settings: SettingsService, matcher: CrisisMatcher | None = None
+        self,
+        runtime: Runtime,
+        settings: SettingsService,
+        alerting: Alerting,
+        matcher: CrisisMatcher | None = None,
     ) -> None:
         self._rt = runtime
         self._settings = settings
+        self._alerting = alerting
         self._matcher = matcher or load_crisis_matcher()
 
     async def text(
@@ -206,42 +212,12 @@ class MessageService:
         message: PatientMessage,
     ) -> None:
         """Raise the IMMEDIATE crisis-words alert: label, rule and time; never the text."""
-        alert = await uow.alerts.add_if_absent(
-            {
-                "cohort_id": cohort.id,
-                "patient_id": patient.id,
-                "checkin_id": None,
-                "rule": CRISIS_RULE,
-                "tier": Tier.IMMEDIATE.value,
-                "status": "open",
-                "dedup_key": f"{CRISIS_RULE}:message:{message.id}",
-                "created_at": now,
-            }
-        )
-        if alert is None:
-            return
-        uow.audit.record(
-            at=now,
-            actor="system",
-            action="alert_raised",
-            cohort_id=cohort.id,
-            patient_id=patient.id,
-            details={"alert_id": alert.id, "rule": alert.rule, "tier": alert.tier},
-        )
-        await queue_send(
+        await self._alerting.raise_(
             uow,
-            now=now,
-            chat_id=cohort.provider_chat_id,
-            priority=alert_priority(Tier.IMMEDIATE),
-            dedup_key=f"alert:{alert.id}",
-            text=self._rt.renderer.render(
-                "alert_group",
-                cohort.locale,
-                tier=alert.tier,
-                label=patient.label,
-                rule=alert.rule,
-                time=_local(now, cohort),
-            ),
+            now,
+            cohort,
+            patient,
+            [Raise(CRISIS_RULE, Tier.IMMEDIATE, f"message:{message.id}")],
         )
 
 

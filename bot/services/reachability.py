@@ -12,7 +12,7 @@ from datetime import datetime
 
 from bot.domain.alerts import Tier
 from bot.domain.schedule import next_occurrence, parse_hhmm, zone_or_error
-from bot.services.outbox import alert_priority, queue_send
+from bot.services.alerting import Alerting, Raise
 from bot.services.runtime import Runtime
 from storage.uow import UnitOfWork
 
@@ -22,8 +22,9 @@ RULE = "patient_unreachable"
 class Reachability:
     """Marks patients unreachable on a 403, and reachable again when they write."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, alerting: Alerting) -> None:
         self._rt = runtime
+        self._alerting = alerting
 
     async def blocked(self, uow: UnitOfWork, chat_id: int, now: datetime) -> None:
         """Called by the delivery worker, in its transaction, for a 403 to a private chat."""
@@ -40,35 +41,12 @@ class Reachability:
         )
         cohort = await uow.cohorts.get(patient.cohort_id)
         assert cohort is not None  # noqa: S101 - foreign key
-        alert = await uow.alerts.add_if_absent(
-            {
-                "cohort_id": cohort.id,
-                "patient_id": patient.id,
-                "checkin_id": None,
-                "rule": RULE,
-                "tier": Tier.URGENT.value,
-                "status": "open",
-                "dedup_key": f"{RULE}:{patient.id}:{now.isoformat()}",
-                "created_at": now,
-            }
-        )
-        if alert is None:
-            return
-        local = now.astimezone(zone_or_error(cohort.timezone))
-        await queue_send(
+        await self._alerting.raise_(
             uow,
-            now=now,
-            chat_id=cohort.provider_chat_id,
-            priority=alert_priority(Tier.URGENT),
-            dedup_key=f"alert:{alert.id}",
-            text=self._rt.renderer.render(
-                "alert_group",
-                cohort.locale,
-                tier=alert.tier,
-                label=patient.label,
-                rule=RULE,
-                time=local.strftime("%Y-%m-%d %H:%M %Z"),
-            ),
+            now,
+            cohort,
+            patient,
+            [Raise(RULE, Tier.URGENT, f"unreachable:{now.isoformat(timespec='seconds')}")],
         )
 
     async def seen(self, user_id: int) -> None:

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from bot.domain.callback_data import (
     MAX_BYTES,
+    AlertButton,
     AnswerButton,
     BackButton,
     BadCallbackDataError,
@@ -37,6 +38,7 @@ buttons = st.one_of(
         field=st.from_regex(r"[a-z_]{1,12}", fullmatch=True),
         value=st.from_regex(r"[A-Za-z0-9_/+:.-]{1,40}", fullmatch=True),
     ),
+    st.builds(AlertButton, alert_id=ids, action=st.sampled_from(["ack", "res"])),
     st.builds(
         ConfirmButton,
         action=st.from_regex(r"[a-z_]{1,12}", fullmatch=True),

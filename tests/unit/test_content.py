@@ -175,7 +175,7 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
     "alert_group": {
         "tier": "URGENT",
         "label": "P-7Q3K",
-        "rule": "safety_thoughts",
+        "rules": ["safety_thoughts", "crisis_words"],
         "time": "2026-01-01 09:00 GMT",
     },
 }
