@@ -42,7 +42,7 @@ def _item(raw: Any, where: str) -> Item:
         kind = ItemKind(str(kind_name))
     except ValueError:
         raise QuestionnaireError(
-            f"{where}, field 'type'", [f"{kind_name!r} is not one of scale, choice, multi"]
+            f"{where}, field 'type'", [f"{kind_name!r} is not one of scale, choice, multi, note"]
         ) from None
     texts = _texts(raw.get("text"), f"{where}, field 'text'")
     rows = raw.get("rows", [])
@@ -113,6 +113,12 @@ def load_questionnaire(path: Path) -> Questionnaire:
     if not isinstance(items_raw, list):
         raise QuestionnaireError(where, ["field 'items' must be a list"])
     items = tuple(_item(item, f"{where}: item {n}") for n, item in enumerate(items_raw, start=1))
+    base = raw.get("extends")
+    if base is not None:
+        # A variant of another questionnaire: its items first, then these.
+        if not isinstance(base, str) or base == raw.get("id"):
+            raise QuestionnaireError(where, ["field 'extends' must name another questionnaire"])
+        items = load_questionnaire(questionnaire_path(base)).items + items
     version = raw.get("version")
     if not isinstance(version, int):
         raise QuestionnaireError(where, ["field 'version' must be an integer"])

@@ -40,6 +40,14 @@ locale = "en"
 region = "UK"
 checkin_time = "20:30"
 invite_valid_days = 2
+
+[[cohort]]
+name = "clinic-c"
+provider_chat_id = -100333
+timezone = "UTC"
+locale = "en"
+region = "EU"
+questionnaire = "daily_note"
 """
 
 

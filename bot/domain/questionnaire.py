@@ -27,6 +27,12 @@ class ItemKind(StrEnum):
     MULTI = "multi"
     """Any number of options, ticked one by one and sent with Done; ``none_value`` (if set)
     is an exclusive "none of these" that answers at once."""
+    NOTE = "note"
+    """Optional free text: the patient types it, or taps its one option ("nothing to add").
+    The text is kept as a patient message; the answer refers to it."""
+
+
+NOTE_PREFIX = "note:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +93,8 @@ class Item:
     def accepts_answer(self, answer: str) -> bool:
         """Tell whether a stored answer is valid: one option, or for a multi-select several
         distinct options (never "none" together with others)."""
+        if self.kind is ItemKind.NOTE and answer.startswith(NOTE_PREFIX):
+            return answer.removeprefix(NOTE_PREFIX).isdigit()
         if self.kind is not ItemKind.MULTI:
             return self.accepts(answer)
         values = answer.split(MULTI_SEPARATOR)
@@ -181,6 +189,8 @@ def validate_questionnaire(questionnaire: Questionnaire) -> list[str]:
             item.kind is not ItemKind.MULTI or not item.accepts(item.none_value)
         ):
             problems.append(f"{where}: none_value must be an option of a multi-select item")
+        if item.kind is ItemKind.NOTE and len(item.options) != 1:
+            problems.append(f"{where}: a note item has exactly one option (nothing to add)")
         if item.show_if is not None:
             problems.extend(_check_condition(where, item.show_if, seen))
         seen[item.id] = item

@@ -23,12 +23,13 @@ from bot.domain.checkin import (
     Tap,
     TapVerdict,
     first_position,
+    item_at,
     judge_tap,
     next_position,
     previous_position,
     toggle,
 )
-from bot.domain.questionnaire import ItemKind, Questionnaire
+from bot.domain.questionnaire import NOTE_PREFIX, ItemKind, Questionnaire
 from bot.domain.schedule import local_date, parse_hhmm, window_close, zone_or_error
 from bot.services import views
 from bot.services.alerting import Alerting, Raise
@@ -173,6 +174,38 @@ class CheckinService:
             ref_id=checkin.id,
             patient_id=patient.id,
         )
+
+    # --- typed notes ---------------------------------------------------------------------
+
+    async def note_target(
+        self, uow: UnitOfWork, now: datetime, patient: Patient
+    ) -> Checkin | None:
+        """Return today's open check-in if it is waiting for a typed note, else None."""
+        day = local_date(now, zone_or_error(patient.timezone))
+        checkin = await uow.checkins.for_day(patient.id, day)
+        if checkin is None or checkin.status != CheckinStatus.OPEN or now >= checkin.closes_at:
+            return None
+        item = item_at(self._rt.config.questionnaires[checkin.questionnaire], checkin.position)
+        if item is None or item.kind is not ItemKind.NOTE or checkin.message_id is None:
+            return None
+        return checkin
+
+    async def record_note(
+        self, uow: UnitOfWork, now: datetime, patient: Patient, checkin: Checkin, message_id: int
+    ) -> None:
+        """Answer the note item with a stored patient message, and move on in the check-in."""
+        assert checkin.message_id is not None  # noqa: S101 - note_target checked it
+        tapped = _Tapped(
+            uow,
+            now,
+            checkin,
+            patient,
+            self._rt.config.questionnaires[checkin.questionnaire],
+            await uow.checkins.answers(checkin.id),
+            checkin.message_id,
+        )
+        await self._record(tapped, f"{NOTE_PREFIX}{message_id}")
+        checkin.version += 1
 
     # --- taps ----------------------------------------------------------------------------
 

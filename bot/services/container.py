@@ -52,6 +52,6 @@ class Services:
             cohorts=CohortSync(runtime),
             alerting=alerting,
             settings=settings,
-            messages=MessageService(runtime, settings, alerting),
+            messages=MessageService(runtime, settings, alerting, checkins),
             lifecycle=LifecycleService(runtime),
         )

@@ -17,10 +17,11 @@ from bot.domain.crisis_words import CrisisMatcher, parse_phrases
 from bot.domain.schedule import zone_or_error
 from bot.domain.timezones import looks_like_setting_input
 from bot.services.alerting import Alerting, Raise
+from bot.services.checkins import CheckinService
 from bot.services.outbox import Priority, queue_send
 from bot.services.runtime import Runtime
 from bot.services.settings import SettingsService, cohort_of
-from storage.models import Cohort, Patient, PatientMessage
+from storage.models import Checkin, Cohort, Patient, PatientMessage
 from storage.uow import UnitOfWork
 
 CRISIS_WORDS = Path(prompts.__file__).with_name("crisis_words")
@@ -53,11 +54,13 @@ class MessageService:
         runtime: Runtime,
         settings: SettingsService,
         alerting: Alerting,
+        checkins: CheckinService,
         matcher: CrisisMatcher | None = None,
     ) -> None:
         self._rt = runtime
         self._settings = settings
         self._alerting = alerting
+        self._checkins = checkins
         self._matcher = matcher or load_crisis_matcher()
 
     async def text(
@@ -74,8 +77,11 @@ class MessageService:
                 await self._not_taking_part(uow, now, chat_id, language_code, patient, crisis)
             else:
                 step = self._settings.expects_input(patient, now)
+                note_for = await self._checkins.note_target(uow, now, patient)
                 if step is not None and not crisis and looks_like_setting_input(text):
                     await self._settings.typed(uow, now, patient, step, text)
+                elif note_for is not None:
+                    await self._note(uow, now, patient, note_for, text[:MAX_BODY], crisis=crisis)
                 else:
                     await self._keep(uow, now, patient, "text", text[:MAX_BODY], crisis=crisis)
             await uow.commit()
@@ -202,6 +208,39 @@ class MessageService:
                     text=shared,
                 ),
             )
+
+    async def _note(
+        self,
+        uow: UnitOfWork,
+        now: datetime,
+        patient: Patient,
+        checkin: Checkin,
+        text: str,
+        *,
+        crisis: bool,
+    ) -> None:
+        """A typed answer to the check-in's note item: kept like any message (crisis words
+        still escalate at once), and the check-in moves on."""
+        message = PatientMessage(
+            patient_id=patient.id, received_at=now, kind="note", body=text, crisis=crisis
+        )
+        uow.patient_data.add_message(message)
+        await uow.session.flush()
+        if crisis:
+            cohort, _ = await cohort_of(self._rt, uow, patient)
+            await queue_send(
+                uow,
+                now=now,
+                chat_id=patient.chat_id,
+                priority=Priority.CRISIS,
+                dedup_key=f"crisis:message:{message.id}",
+                patient_id=patient.id,
+                text=self._rt.renderer.render(
+                    "crisis_card", patient.locale, region=cohort.region, team_notified=True
+                ),
+            )
+            await self._alert(uow, now, cohort, patient, message)
+        await self._checkins.record_note(uow, now, patient, checkin, message.id)
 
     async def _alert(
         self,

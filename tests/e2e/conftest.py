@@ -14,6 +14,7 @@ from tests.support.harness import Harness
 
 GROUP_A = -100111
 GROUP_B = -100222
+GROUP_C = -100333
 
 
 @pytest.fixture(name="server")
@@ -39,6 +40,7 @@ async def fx_harness(
     harness = Harness(server, db_url, config, clock)
     server.group(GROUP_A, title="Clinic A providers")
     server.group(GROUP_B, title="Clinic B providers")
+    server.group(GROUP_C, title="Clinic C providers")
     await harness.start_bot()
     yield harness
     await harness.close()
