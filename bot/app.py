@@ -8,7 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
-from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    Update,
+)
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 
 import handlers
@@ -18,6 +23,7 @@ from bot.domain.clock import Clock, SystemClock
 from bot.processor import ChatOrderedUpdateProcessor
 from bot.ratelimit import Limits, SlidingWindowRateLimiter
 from bot.services.container import Services
+from bot.services.provider import COMMANDS as PROVIDER_COMMANDS
 from bot.services.runtime import Runtime
 from bot.settings import Settings
 from bot.transport import AiohttpRequest
@@ -71,6 +77,15 @@ class BotRuntime:
                 scope=BotCommandScopeAllPrivateChats(),
                 language_code=None if locale == "en" else locale,
             )
+            group_commands = [
+                BotCommand(name, renderer.render(f"provider_command_{name}", locale))
+                for name in PROVIDER_COMMANDS
+            ]
+            await self.application.bot.set_my_commands(
+                group_commands,
+                scope=BotCommandScopeAllGroupChats(),
+                language_code=None if locale == "en" else locale,
+            )
         self.worker.start()
 
     async def on_stop(self, _app: object = None) -> None:
@@ -115,6 +130,8 @@ async def due_scan_job(context: BotContext) -> None:
     await services.lifecycle.resume_due()
     await services.due_scan.run()
     await services.window_scan.run()
+    await services.digest_scan.run()
+    await services.alert_scan.run()
 
 
 def build(

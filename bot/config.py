@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import tomllib
 from dataclasses import dataclass
 from datetime import time
@@ -9,11 +11,22 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from bot.domain.alerts import ItemRule
+from bot.domain.coverage import WEEKDAYS, Coverage
+from bot.domain.escalation_rules import EscalationRules
 from bot.domain.questionnaire import Questionnaire, QuestionnaireError
 from bot.domain.schedule import parse_hhmm, zone_or_error
+from bot.domain.weekly import PCL5, WEEKLY, composite_id
+from prompts.escalation import ESCALATION, EscalationRulesError, load_escalation_rules
 from prompts.questionnaires import load_questionnaire, questionnaire_path
 from prompts.render import Renderer
 from prompts.rules import RULES, RulesError, check_rules_against, load_rules
@@ -23,6 +36,40 @@ REGIONS = {"US", "CA", "UK", "GB", "IE", "EU", "OTHER"}
 
 class ConfigError(ValueError):
     """A configuration problem, in one line naming the file, the cohort and the field."""
+
+
+class CoverageConfig(BaseModel):
+    """When the care team watches the provider group (local time of the cohort)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = Field(
+        min_length=1, max_length=7
+    )
+    start: str
+    end: str
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        return parse_hhmm(value).strftime("%H:%M")
+
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, value: str, info: ValidationInfo) -> str:
+        start = info.data.get("start")
+        if start is not None and parse_hhmm(value) <= parse_hhmm(start):
+            raise ValueError("must be after 'start' (a working day does not wrap midnight)")
+        return value
+
+    def at(self, zone: ZoneInfo) -> Coverage:
+        """Return the pure coverage value in a time zone."""
+        return Coverage(
+            days=frozenset(WEEKDAYS.index(day) for day in self.days),
+            start=parse_hhmm(self.start),
+            end=parse_hhmm(self.end),
+            zone=zone,
+        )
 
 
 class CohortConfig(BaseModel):
@@ -40,6 +87,11 @@ class CohortConfig(BaseModel):
     invite_valid_days: int = Field(default=7, ge=1, le=90)
     reminder_after_hours: int | None = Field(default=3, ge=1, le=23)
     """One reminder this long after an unfinished check-in opened; unset: no reminder."""
+    weekly_instruments: list[str] = Field(default_factory=list)
+    """Validated instruments asked weekly after the daily items: any of phq9, gad7."""
+    instrument_weekday: str = "mon"
+    pcl5_every_weeks: int | None = Field(default=None, ge=1, le=12)
+    """Ask the PCL-5 every N weeks (4 is the usual); unset: never."""
     checkin_window_hours: int | None = Field(default=None, ge=1, le=24)
     """How long a day's check-in stays open after the prompt time; unset: to the end of the
     patient's local day."""
@@ -55,6 +107,48 @@ class CohortConfig(BaseModel):
     retention_after_delete: Literal["none", "audit"] = "audit"
     """What /delete keeps: "audit" keeps the audit trail (ids and event names) and a
     pseudonymous patient row; "none" keeps nothing about the patient."""
+    digest_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    """The weekday the weekly digest goes to the provider group (cohort's time zone)."""
+    digest_time: str = "08:00"
+    """The local time (HH:MM) of the weekly digest."""
+
+    @field_validator("digest_time")
+    @classmethod
+    def _digest_time(cls, value: str) -> str:
+        return parse_hhmm(value).strftime("%H:%M")
+
+    reraise_minutes: tuple[int, ...] = (15, 30)
+    """Raise an unacknowledged IMMEDIATE alert again this many minutes after it was first
+    raised; the last step also mentions ``on_call``. Empty: never raise again."""
+    on_call: tuple[str, ...] = ()
+    """Telegram handles (``@name``) mentioned when an IMMEDIATE alert is raised the last time."""
+    coverage: CoverageConfig | None = None
+    """When the team watches the group. Unset: the bot never says the team is away, and
+    URGENT alerts are not raised again at the end of a business day (there is none)."""
+
+    @field_validator("reraise_minutes")
+    @classmethod
+    def _reraise(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if len(value) > 5:
+            raise ValueError("at most 5 re-raise steps")
+        if any(not 1 <= minutes <= 1440 for minutes in value):
+            raise ValueError("each step is 1-1440 minutes")
+        if list(value) != sorted(set(value)):
+            raise ValueError("steps must rise")
+        return value
+
+    @field_validator("on_call")
+    @classmethod
+    def _on_call(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for handle in value:
+            if not re.fullmatch(r"@[A-Za-z][A-Za-z0-9_]{3,31}", handle):
+                raise ValueError(f"{handle!r} is not a Telegram handle such as @dr_oncall")
+        return value
+
+    @property
+    def coverage_hours(self) -> Coverage | None:
+        """Return the cohort's coverage in its time zone, if it has any."""
+        return None if self.coverage is None else self.coverage.at(self.zone)
 
     @field_validator("timezone")
     @classmethod
@@ -89,6 +183,21 @@ class CohortConfig(BaseModel):
         """Return the zones to offer as buttons (the cohort's own zone when none are set)."""
         return self.common_timezones or (self.timezone,)
 
+    @field_validator("weekly_instruments")
+    @classmethod
+    def _instruments(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(WEEKLY))
+        if unknown or len(set(value)) != len(value):
+            raise ValueError(f"must list each of {', '.join(WEEKLY)} at most once")
+        return value
+
+    @field_validator("instrument_weekday")
+    @classmethod
+    def _weekday(cls, value: str) -> str:
+        if value not in WEEKDAYS:
+            raise ValueError(f"must be one of {', '.join(WEEKDAYS)}")
+        return value
+
     @field_validator("region")
     @classmethod
     def _region(cls, value: str) -> str:
@@ -120,6 +229,8 @@ class AppConfig:
     cohorts: tuple[CohortConfig, ...]
     questionnaires: dict[str, Questionnaire]
     rules: tuple[ItemRule, ...]
+    escalation: EscalationRules = dataclasses.field(default_factory=lambda: EscalationRules(()))
+    """Patient-level rules (``prompts/escalation.yaml``); empty: none are evaluated."""
 
     def cohort(self, name: str) -> CohortConfig:
         """Return a cohort by name; raise ConfigError if there is none."""
@@ -130,7 +241,10 @@ class AppConfig:
 
 
 def load_config(
-    path: Path, renderer: Renderer | None = None, rules_path: Path = RULES
+    path: Path,
+    renderer: Renderer | None = None,
+    rules_path: Path = RULES,
+    escalation_path: Path = ESCALATION,
 ) -> AppConfig:
     """Load and check the configuration file and everything it refers to."""
     try:
@@ -160,7 +274,9 @@ def load_config(
                 questionnaire = load_questionnaire(questionnaire_path(cohort.questionnaire))
                 check_rules_against(rules, questionnaire)
                 questionnaires[cohort.questionnaire] = questionnaire
-    except (QuestionnaireError, RulesError) as exc:
+            _add_composites(questionnaires, cohort)
+        escalation = load_escalation_rules(escalation_path, questionnaires.get("daily"))
+    except (QuestionnaireError, RulesError, EscalationRulesError) as exc:
         raise ConfigError(str(exc)) from None
     renderer = renderer or Renderer()
     for cohort in cohorts:
@@ -169,7 +285,28 @@ def load_config(
                 f"config file {path}: cohort {cohort.name!r}: locale {cohort.locale!r} has no "
                 f"templates (have: {', '.join(renderer.locales)})"
             )
-    return AppConfig(cohorts=cohorts, questionnaires=questionnaires, rules=rules)
+    return AppConfig(
+        cohorts=cohorts, questionnaires=questionnaires, rules=rules, escalation=escalation
+    )
+
+
+def _add_composites(questionnaires: dict[str, Questionnaire], cohort: CohortConfig) -> None:
+    """Register the day questionnaires a cohort can need: its daily set followed by the
+    weekly instruments, with and without the PCL-5."""
+    base = questionnaires[cohort.questionnaire]
+    weekly = tuple(name for name in WEEKLY if name in cohort.weekly_instruments)
+    variants = {weekly}
+    if cohort.pcl5_every_weeks is not None:
+        variants |= {(*weekly, PCL5)}
+    for instruments in variants:
+        key = composite_id(base.id, instruments)
+        if not instruments or key in questionnaires:
+            continue
+        for name in instruments:
+            if name not in questionnaires:
+                questionnaires[name] = load_questionnaire(questionnaire_path(name))
+        items = base.items + tuple(i for n in instruments for i in questionnaires[n].items)
+        questionnaires[key] = Questionnaire(id=key, version=base.version, items=items)
 
 
 def _where(raw: object, loc: tuple[int | str, ...]) -> str:

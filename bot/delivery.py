@@ -104,6 +104,11 @@ async def call_bot(bot: Bot, method: str, payload: dict[str, Any]) -> int | None
         document = InputFile(content, filename=params.pop("filename"))
         message = await bot.send_document(document=document, reply_markup=markup, **params)
         return message.message_id
+    if method == "sendPhoto":
+        content = base64.b64decode(params.pop("photo_base64"))
+        photo = InputFile(content, filename=params.pop("filename"))
+        message = await bot.send_photo(photo=photo, reply_markup=markup, **params)
+        return message.message_id
     raise UnknownMethodError(method)
 
 
@@ -271,6 +276,7 @@ class DeliveryWorker:
         now = self._clock.now()
         changes: list[dict[str, Any]] = []
         checkin_messages: list[tuple[int, int]] = []
+        alert_messages: list[tuple[int, int]] = []
         blocked_chats: set[int] = set()
         for outcome in outcomes:
             row = outcome.row
@@ -280,6 +286,8 @@ class DeliveryWorker:
                 self.stats.sent += 1
                 if row.on_sent == OnSent.CHECKIN_MESSAGE and row.ref_id and outcome.message_id:
                     checkin_messages.append((row.ref_id, outcome.message_id))
+                if row.on_sent == OnSent.ALERT_MESSAGE and row.ref_id and outcome.message_id:
+                    alert_messages.append((row.ref_id, outcome.message_id))
             elif outcome.kind == "retry":
                 attempts = row.attempts + (1 if outcome.counts_attempt else 0)
                 if attempts >= self.policy.max_attempts:
@@ -308,6 +316,7 @@ class DeliveryWorker:
         async with self._uow() as uow:
             await uow.outbox.apply(changes)
             await uow.checkins.set_message_ids(checkin_messages)
+            await uow.alerts.set_group_message_ids(alert_messages)
             for chat_id in blocked_chats:
                 await self._blocked(uow, chat_id, now)
             await uow.commit()

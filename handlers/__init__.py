@@ -15,7 +15,7 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import patient, patient_admin
+from handlers import alerts, patient, patient_admin, provider
 from handlers.context import NotApplicable
 
 logger = logging.getLogger(__name__)
@@ -50,9 +50,21 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         )
     )
     app.add_handler(CommandHandler("help", patient_admin.help_command, filters=private))
+    # Provider commands: in groups (the service runs them only in a cohort's own group), and
+    # refused in private chats rather than answered with the patient's help text.
+    app.add_handler(
+        CommandHandler(
+            list(provider.GROUP_COMMANDS), provider.command, filters=filters.ChatType.GROUPS
+        )
+    )
+    app.add_handler(
+        CommandHandler(list(provider.PRIVATE_REFUSED), provider.command, filters=private)
+    )
     # Buttons, routed by the kind prefix of their data (bot/domain/callback_data.py).
     app.add_handler(CallbackQueryHandler(patient.button, pattern=r"^[atdbkc]\|"))
     app.add_handler(CallbackQueryHandler(patient_admin.button, pattern=r"^[sy]\|"))
+    # Acknowledge and Resolve on alert messages in provider groups.
+    app.add_handler(CallbackQueryHandler(alerts.button, pattern=r"^g\|"))
     # Anything else a button can carry (forged, or from an older version) is refused.
     app.add_handler(CallbackQueryHandler(patient.unknown_button))
     app.add_handler(MessageHandler(private & ~filters.COMMAND & filters.TEXT, patient.other_text))

@@ -144,7 +144,9 @@ class PatientRepository(_Repository):
     async def mark_unreachable_by_chat(self, chat_id: int, now: datetime) -> Patient | None:
         """Mark the patient in this private chat unreachable (they blocked the bot)."""
         patient = await self.session.scalar(select(Patient).where(Patient.chat_id == chat_id))
-        if patient is not None and patient.status != "unreachable":
+        # Only someone still followed can become unreachable: a discharged or withdrawn
+        # patient who blocks the bot stays discharged or withdrawn (and is never re-activated).
+        if patient is not None and patient.status in {"active", "paused"}:
             patient.status = "unreachable"
             patient.unreachable_since = now
             patient.updated_at = now
@@ -264,6 +266,25 @@ class CheckinRepository(_Repository):
         )
         return set(rows.all())
 
+    async def with_answers_of(self, patient_id: int) -> list[tuple[Checkin, dict[str, str]]]:
+        """Return a patient's check-ins, oldest first, each with its answers by item id."""
+        checkins = (
+            await self.session.scalars(
+                select(Checkin)
+                .where(Checkin.patient_id == patient_id)
+                .order_by(Checkin.local_date)
+            )
+        ).all()
+        answers: dict[int, dict[str, str]] = {c.id: {} for c in checkins}
+        rows = await self.session.execute(
+            select(Answer.checkin_id, Answer.item_id, Answer.value)
+            .join(Checkin, Checkin.id == Answer.checkin_id)
+            .where(Checkin.patient_id == patient_id)
+        )
+        for checkin_id, item_id, value in rows.all():
+            answers.setdefault(checkin_id, {})[str(item_id)] = str(value)
+        return [(c, answers[c.id]) for c in checkins]
+
 
 class AlertRepository(_Repository):
     """Alerts for the care team."""
@@ -283,6 +304,70 @@ class AlertRepository(_Repository):
             select(Alert.id).where(Alert.checkin_id == checkin_id).limit(1)
         )
         return found is not None
+
+    async def get(self, alert_id: int) -> Alert | None:
+        """Return an alert, locked for update on PostgreSQL."""
+        return await self.session.get(
+            Alert, alert_id, with_for_update=self.dialect == "postgresql"
+        )
+
+    async def set_group_message_ids(self, pairs: Sequence[tuple[int, int]]) -> None:
+        """Record the group message of each announcement: (head alert id, message id).
+
+        Every alert of the announcement holds the head's id negated until then.
+        """
+        for head_id, message_id in pairs:
+            await self.session.execute(
+                update(Alert)
+                .where(Alert.group_message_id == -head_id)
+                .values(group_message_id=message_id)
+            )
+
+    async def of_message(self, cohort_id: int, group_message_id: int) -> Sequence[Alert]:
+        """Return the alerts one group message shows (oldest first)."""
+        stmt = (
+            select(Alert)
+            .where(Alert.cohort_id == cohort_id, Alert.group_message_id == group_message_id)
+            .order_by(Alert.id)
+        )
+        return (await self.session.scalars(self._locking(stmt))).all()
+
+    async def due_reraise(self, now: datetime, limit: int) -> Sequence[Alert]:
+        """Return head alerts due to be raised again (unacknowledged), locked for this scan."""
+        stmt = (
+            select(Alert)
+            .where(
+                Alert.next_reraise_at <= now,
+                Alert.acknowledged_at.is_(None),
+                Alert.resolved_at.is_(None),
+            )
+            .order_by(Alert.next_reraise_at, Alert.id)
+            .limit(limit)
+        )
+        return (await self.session.scalars(self._locking(stmt))).all()
+
+    async def reraise_messages(self, head_id: int) -> list[tuple[int, int]]:
+        """Return the sent re-raise messages of an announcement: (step, message id)."""
+        prefix = f"alert_reraise:{head_id}:"
+        rows = await self.session.execute(
+            select(OutboxMessage.dedup_key, OutboxMessage.telegram_message_id).where(
+                OutboxMessage.dedup_key.startswith(prefix, autoescape=True),
+                OutboxMessage.telegram_message_id.is_not(None),
+            )
+        )
+        return sorted(
+            (int(str(key).removeprefix(prefix)), int(message_id))
+            for key, message_id in rows.all()
+            if message_id is not None
+        )
+
+    async def of_patient(self, patient_id: int) -> Sequence[Alert]:
+        """Return every alert raised for a patient, oldest first."""
+        return (
+            await self.session.scalars(
+                select(Alert).where(Alert.patient_id == patient_id).order_by(Alert.id)
+            )
+        ).all()
 
 
 class OutboxRepository(_Repository):
@@ -482,3 +567,211 @@ class PatientDataRepository(_Repository):
             .limit(limit)
         )
         return (await self.session.scalars(self._locking(stmt))).all()
+
+
+class ProviderRepository(_Repository):
+    """What the provider commands read: a cohort by its group, its patients, their days,
+    alerts and answers."""
+
+    async def cohort_by_chat(self, chat_id: int) -> Cohort | None:
+        """Return the cohort whose provider group is this chat."""
+        return await self.session.scalar(select(Cohort).where(Cohort.provider_chat_id == chat_id))
+
+    async def patient_by_label(self, cohort_id: int, label: str) -> Patient | None:
+        """Return a cohort's patient by label (labels are unique per cohort)."""
+        stmt = select(Patient).where(Patient.cohort_id == cohort_id, Patient.label == label)
+        if self.dialect == "postgresql":
+            stmt = stmt.with_for_update()
+        return await self.session.scalar(stmt)
+
+    async def patients_of(self, cohort_id: int) -> Sequence[Patient]:
+        """Return a cohort's patients by label."""
+        stmt = select(Patient).where(Patient.cohort_id == cohort_id).order_by(Patient.label)
+        return (await self.session.scalars(stmt)).all()
+
+    async def checkins_since(self, patient_ids: Sequence[int], since: date) -> Sequence[Checkin]:
+        """Return the check-ins of these patients from a local date on, oldest first."""
+        if not patient_ids:
+            return []
+        stmt = (
+            select(Checkin)
+            .where(Checkin.patient_id.in_(patient_ids), Checkin.local_date >= since)
+            .order_by(Checkin.patient_id, Checkin.local_date)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def last_done_dates(
+        self, patient_ids: Sequence[int], done: Sequence[str]
+    ) -> dict[int, date]:
+        """Return each patient's newest local date with a check-in in one of ``done``."""
+        if not patient_ids:
+            return {}
+        stmt = (
+            select(Checkin.patient_id, func.max(Checkin.local_date))
+            .where(Checkin.patient_id.in_(patient_ids), Checkin.status.in_(done))
+            .group_by(Checkin.patient_id)
+        )
+        return {int(pid): day for pid, day in (await self.session.execute(stmt)).all()}
+
+    async def answers_for(self, checkin_ids: Sequence[int]) -> dict[int, dict[str, str]]:
+        """Return the answers of these check-ins: {checkin id: {item id: value}}."""
+        if not checkin_ids:
+            return {}
+        rows = await self.session.execute(
+            select(Answer.checkin_id, Answer.item_id, Answer.value).where(
+                Answer.checkin_id.in_(checkin_ids)
+            )
+        )
+        found: dict[int, dict[str, str]] = {}
+        for checkin_id, item_id, value in rows.all():
+            found.setdefault(int(checkin_id), {})[str(item_id)] = str(value)
+        return found
+
+    async def unresolved_alerts(
+        self, cohort_id: int, patient_id: int | None = None
+    ) -> Sequence[tuple[Alert, str]]:
+        """Return a cohort's alerts not yet resolved, oldest first, with the patient label."""
+        stmt = (
+            select(Alert, Patient.label)
+            .join(Patient, Patient.id == Alert.patient_id)
+            .where(Alert.cohort_id == cohort_id, Alert.status != "resolved")
+            .order_by(Alert.created_at, Alert.id)
+        )
+        if patient_id is not None:
+            stmt = stmt.where(Alert.patient_id == patient_id)
+        return [(row[0], str(row[1])) for row in (await self.session.execute(stmt)).all()]
+
+    async def export_rows(
+        self, cohort_id: int
+    ) -> Sequence[tuple[str, date, str, str, str | None, str | None]]:
+        """Return a cohort's check-ins with their answers, one row per answer (or one row
+        with no item for a check-in without answers): (label, local date, time zone,
+        status, item, value), by label, date and answer time."""
+        stmt = (
+            select(
+                Patient.label,
+                Checkin.local_date,
+                Checkin.timezone,
+                Checkin.status,
+                Answer.item_id,
+                Answer.value,
+            )
+            .join(Patient, Patient.id == Checkin.patient_id)
+            .outerjoin(Answer, Answer.checkin_id == Checkin.id)
+            .where(Patient.cohort_id == cohort_id)
+            .order_by(Patient.label, Checkin.local_date, Answer.answered_at, Answer.id)
+        )
+        return [
+            (row[0], row[1], row[2], row[3], row[4], row[5])
+            for row in (await self.session.execute(stmt)).all()
+        ]
+
+
+class DigestRepository(_Repository):
+    """What the weekly digest reads: a cohort's patients, days, instruments and alerts, each
+    in one set-based query (never one per patient)."""
+
+    async def patients(self, cohort_id: int) -> Sequence[tuple[int, str, str]]:
+        """Return a cohort's patients as (id, label, status)."""
+        stmt = select(Patient.id, Patient.label, Patient.status).where(
+            Patient.cohort_id == cohort_id
+        )
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in (await self.session.execute(stmt))]
+
+    async def day_answers(
+        self, cohort_id: int, since: date, until: date, items: Sequence[str]
+    ) -> Sequence[tuple[int, date, str, str, str | None, str | None]]:
+        """Return a cohort's check-ins between two local dates (inclusive) with their answers
+        to some items: (patient id, local date, status, questionnaire, item, value); a
+        check-in without such answers comes once with item and value None."""
+        stmt = (
+            select(
+                Checkin.patient_id,
+                Checkin.local_date,
+                Checkin.status,
+                Checkin.questionnaire,
+                Answer.item_id,
+                Answer.value,
+            )
+            .join(Patient, Patient.id == Checkin.patient_id)
+            .outerjoin(Answer, and_(Answer.checkin_id == Checkin.id, Answer.item_id.in_(items)))
+            .where(
+                Patient.cohort_id == cohort_id,
+                Checkin.local_date >= since,
+                Checkin.local_date <= until,
+            )
+        )
+        return [
+            (int(r[0]), r[1], str(r[2]), str(r[3]), r[4], r[5])
+            for r in (await self.session.execute(stmt)).all()
+        ]
+
+    async def checkins_answering(
+        self, cohort_id: int, since: date, until: date, items: Sequence[str]
+    ) -> Sequence[tuple[int, int, date, str]]:
+        """Return the cohort's check-ins between two local dates that answered one of some
+        items (e.g. the first item of each instrument): (check-in id, patient id, local
+        date, item)."""
+        stmt = (
+            select(Checkin.id, Checkin.patient_id, Checkin.local_date, Answer.item_id)
+            .join(Patient, Patient.id == Checkin.patient_id)
+            .join(Answer, Answer.checkin_id == Checkin.id)
+            .where(
+                Patient.cohort_id == cohort_id,
+                Checkin.local_date >= since,
+                Checkin.local_date <= until,
+                Answer.item_id.in_(items),
+            )
+        )
+        return [
+            (int(r[0]), int(r[1]), r[2], str(r[3]))
+            for r in (await self.session.execute(stmt)).all()
+        ]
+
+    async def answers_of(
+        self, checkin_ids: Sequence[int], items: Sequence[str], chunk: int = 500
+    ) -> Sequence[tuple[int, str, str]]:
+        """Return some items' answers of these check-ins: (check-in id, item, value)."""
+        found: list[tuple[int, str, str]] = []
+        for start in range(0, len(checkin_ids), chunk):
+            stmt = select(Answer.checkin_id, Answer.item_id, Answer.value).where(
+                Answer.checkin_id.in_(checkin_ids[start : start + chunk]),
+                Answer.item_id.in_(items),
+            )
+            found.extend(
+                (int(r[0]), str(r[1]), str(r[2])) for r in (await self.session.execute(stmt))
+            )
+        return found
+
+    async def alerts(
+        self, cohort_id: int, since: datetime
+    ) -> Sequence[tuple[int, str, str, datetime, datetime | None, datetime | None]]:
+        """Return a cohort's alerts not resolved, or created, acknowledged or resolved since
+        an instant: (patient id, tier, status, created, acknowledged, resolved)."""
+        stmt = select(
+            Alert.patient_id,
+            Alert.tier,
+            Alert.status,
+            Alert.created_at,
+            Alert.acknowledged_at,
+            Alert.resolved_at,
+        ).where(
+            Alert.cohort_id == cohort_id,
+            or_(
+                Alert.status != "resolved",
+                Alert.created_at >= since,
+                Alert.acknowledged_at >= since,
+                Alert.resolved_at >= since,
+            ),
+        )
+        return [
+            (int(r[0]), str(r[1]), str(r[2]), r[3], r[4], r[5])
+            for r in (await self.session.execute(stmt)).all()
+        ]
+
+    async def queued(self, dedup_key: str) -> bool:
+        """Tell whether an outbox message with this dedup key exists (sent or not)."""
+        found = await self.session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.dedup_key == dedup_key)
+        )
+        return found is not None

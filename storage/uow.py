@@ -12,10 +12,12 @@ from storage.repositories import (
     AuditRepository,
     CheckinRepository,
     CohortRepository,
+    DigestRepository,
     InviteRepository,
     OutboxRepository,
     PatientDataRepository,
     PatientRepository,
+    ProviderRepository,
     UpdateRepository,
 )
 
@@ -37,6 +39,8 @@ class UnitOfWork:
     updates: UpdateRepository
     audit: AuditRepository
     patient_data: PatientDataRepository
+    provider: ProviderRepository
+    digest: DigestRepository
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory
@@ -53,6 +57,8 @@ class UnitOfWork:
         self.updates = UpdateRepository(session)
         self.audit = AuditRepository(session)
         self.patient_data = PatientDataRepository(session)
+        self.provider = ProviderRepository(session)
+        self.digest = DigestRepository(session)
         return self
 
     async def __aexit__(

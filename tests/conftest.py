@@ -48,6 +48,16 @@ timezone = "UTC"
 locale = "en"
 region = "EU"
 questionnaire = "daily_note"
+
+[[cohort]]
+name = "clinic-d"
+provider_chat_id = -100444
+timezone = "UTC"
+locale = "en"
+region = "UK"
+weekly_instruments = ["phq9", "gad7"]
+instrument_weekday = "mon"
+pcl5_every_weeks = 4
 """
 
 

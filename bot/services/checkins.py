@@ -33,9 +33,11 @@ from bot.domain.questionnaire import NOTE_PREFIX, ItemKind, Questionnaire
 from bot.domain.schedule import local_date, parse_hhmm, window_close, zone_or_error
 from bot.services import views
 from bot.services.alerting import Alerting, Raise
+from bot.services.day_questionnaire import questionnaire_for_day
+from bot.services.history import PatientRules
 from bot.services.outbox import OnSent, Priority, queue_edit, queue_send
 from bot.services.runtime import Runtime
-from storage.models import Checkin, Patient
+from storage.models import Alert, Checkin, Patient
 from storage.uow import UnitOfWork
 
 CheckinButton = AnswerButton | ToggleButton | DoneButton | BackButton | SkipButton
@@ -61,9 +63,10 @@ class _Tapped:
 class CheckinService:
     """Opens check-ins and handles taps, escalating at once when an answer calls for it."""
 
-    def __init__(self, runtime: Runtime, alerting: Alerting) -> None:
+    def __init__(self, runtime: Runtime, alerting: Alerting, patient_rules: PatientRules) -> None:
         self._rt = runtime
         self._alerting = alerting
+        self._patient_rules = patient_rules
 
     def _render(self, name: str, locale: str, **values: object) -> str:
         return self._rt.renderer.render(name, locale, **values)
@@ -110,13 +113,14 @@ class CheckinService:
         zone = zone_or_error(patient.timezone)
         cohort = await uow.cohorts.get(patient.cohort_id)
         assert cohort is not None  # noqa: S101 - foreign key
-        questionnaire = self._rt.config.questionnaires[cohort.questionnaire]
+        questionnaire_key = questionnaire_for_day(self._rt.config, cohort, patient, day)
+        questionnaire = self._rt.config.questionnaires[questionnaire_key]
         return await uow.checkins.open_for_day(
             {
                 "patient_id": patient.id,
                 "local_date": day,
                 "timezone": patient.timezone,
-                "questionnaire": cohort.questionnaire,
+                "questionnaire": questionnaire_key,
                 "status": CheckinStatus.OPEN.value,
                 "position": first_position(questionnaire),
                 "opened_at": now,
@@ -364,18 +368,25 @@ class CheckinService:
             return self._render("answer_already_recorded", t.locale)
         t.answers[item.id] = value
         triggers = evaluate_answer(self._rt.config.rules, item.id, value)
-        await self._escalate(t, triggers)
         t.checkin.draft = None
         upcoming = next_position(t.questionnaire, t.answers, t.checkin.position)
         stop = any(trigger.stop_checkin for trigger in triggers)
-        if upcoming is not None and not stop:
+        finishing = upcoming is None or stop
+        patient_level: list[Raise] = []
+        if finishing:
+            t.checkin.status = (CheckinStatus.STOPPED if stop else CheckinStatus.COMPLETED).value
+            t.checkin.completed_at = t.now
+            # The check-in is over: the patient-level rules (streaks, baselines) see it now,
+            # and what they raise goes out with this answer's alerts as one group message.
+            patient_level = await self._patient_rules.due(t.uow, t.now, t.patient)
+        created = await self._escalate(t, triggers, patient_level)
+        if not finishing:
+            assert upcoming is not None  # noqa: S101 - not finishing
             t.checkin.position = upcoming
             await self._show(t)
             return None
         t.checkin.position = len(t.questionnaire.items)
-        t.checkin.status = (CheckinStatus.STOPPED if stop else CheckinStatus.COMPLETED).value
-        t.checkin.completed_at = t.now
-        notified = bool(triggers) or await self._alerted_today(t)
+        notified = bool(triggers) or bool(created) or await self._alerted_today(t)
         done = "checkin_done_team_notified" if notified else "checkin_done"
         await queue_edit(
             t.uow,
@@ -393,14 +404,17 @@ class CheckinService:
 
     # --- escalation ----------------------------------------------------------------------
 
-    async def _escalate(self, t: _Tapped, triggers: list[Trigger]) -> None:
-        """Write alerts and queue the patient's card and the provider-group messages.
+    async def _escalate(
+        self, t: _Tapped, triggers: list[Trigger], patient_level: list[Raise]
+    ) -> list[Alert]:
+        """Write alerts and queue the patient's card and the provider-group message.
 
         The card is queued first and at the top priority, so it reaches the patient before
-        anything else this answer causes.
+        anything else this answer causes. Outside the cohort's coverage hours the card says
+        that nobody is watching now. Patient-level alerts (``patient_level``) show no card.
         """
-        if not triggers:
-            return
+        if not triggers and not patient_level:
+            return []
         cohort = await t.uow.cohorts.get(t.patient.cohort_id)
         assert cohort is not None  # noqa: S101 - foreign key
         card = None
@@ -416,14 +430,21 @@ class CheckinService:
                 priority=Priority.CRISIS,
                 dedup_key=f"{card}:{t.checkin.id}:{t.checkin.position}",
                 patient_id=t.patient.id,
-                text=self._render(card, t.locale, region=cohort.region, team_notified=True),
+                text=self._render(
+                    card,
+                    t.locale,
+                    region=cohort.region,
+                    team_notified=True,
+                    after_hours=self._alerting.after_hours(cohort, t.now),
+                ),
             )
-        await self._alerting.raise_(
+        return await self._alerting.raise_(
             t.uow,
             t.now,
             cohort,
             t.patient,
-            [Raise(tr.rule_id, tr.tier, f"checkin:{t.checkin.id}") for tr in triggers],
+            [Raise(tr.rule_id, tr.tier, f"checkin:{t.checkin.id}") for tr in triggers]
+            + patient_level,
             checkin_id=t.checkin.id,
         )
 

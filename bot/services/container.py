@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.services.alert_actions import AlertActions
+from bot.services.alert_scan import AlertScan
 from bot.services.alerting import Alerting
 from bot.services.checkins import CheckinService
 from bot.services.cohorts import CohortSync
+from bot.services.digest import DigestScan, DigestService
 from bot.services.enrolment import EnrolmentService
+from bot.services.history import PatientRules
 from bot.services.lifecycle import LifecycleService
 from bot.services.messages import MessageService
+from bot.services.provider import ProviderService
 from bot.services.reachability import Reachability
 from bot.services.replies import ReplyService
 from bot.services.runtime import Runtime
@@ -34,19 +39,27 @@ class Services:
     settings: SettingsService
     messages: MessageService
     lifecycle: LifecycleService
+    digest: DigestService
+    digest_scan: DigestScan
+    provider: ProviderService
+    alert_actions: AlertActions
+    alert_scan: AlertScan
+    patient_rules: PatientRules
 
     @classmethod
     def build(cls, runtime: Runtime) -> Services:
         """Wire the services around a runtime."""
         alerting = Alerting(runtime)
-        checkins = CheckinService(runtime, alerting)
+        patient_rules = PatientRules(runtime, alerting)
+        checkins = CheckinService(runtime, alerting, patient_rules)
         settings = SettingsService(runtime)
+        enrolment = EnrolmentService(runtime, settings)
         return cls(
             runtime=runtime,
-            enrolment=EnrolmentService(runtime, settings),
+            enrolment=enrolment,
             checkins=checkins,
             due_scan=DueScan(runtime),
-            window_scan=WindowScan(runtime, checkins),
+            window_scan=WindowScan(runtime, checkins, patient_rules),
             reachability=Reachability(runtime, alerting),
             replies=ReplyService(runtime),
             cohorts=CohortSync(runtime),
@@ -54,4 +67,10 @@ class Services:
             settings=settings,
             messages=MessageService(runtime, settings, alerting, checkins),
             lifecycle=LifecycleService(runtime),
+            digest=(digest := DigestService(runtime)),
+            digest_scan=DigestScan(runtime, digest),
+            provider=ProviderService(runtime, enrolment),
+            alert_actions=AlertActions(runtime, alerting),
+            alert_scan=AlertScan(runtime, alerting),
+            patient_rules=patient_rules,
         )

@@ -18,6 +18,7 @@ from bot.services.outbox import Keyboard, Priority, queue_document, queue_edit, 
 from bot.services.runtime import Runtime
 from bot.services.settings import cohort_of
 from storage.models import Patient
+from storage.statuses import LEFT
 from storage.uow import UnitOfWork
 
 PAUSE_DAYS = (1, 3, 7, 14)
@@ -45,7 +46,7 @@ class LifecycleService:
             patient = await uow.patients.by_telegram_user(user_id)
             if patient is None:
                 await self._say(uow, now, chat_id, "not_enrolled", "en")
-            elif patient.status == "withdrawn" and name not in {"mydata", "delete"}:
+            elif patient.status in LEFT and name not in {"mydata", "delete"}:
                 # Data rights outlive taking part; nothing else does.
                 await self._say(uow, now, chat_id, "withdrawn_reply", patient.locale)
             else:

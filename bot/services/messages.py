@@ -22,12 +22,14 @@ from bot.services.outbox import Priority, queue_send
 from bot.services.runtime import Runtime
 from bot.services.settings import SettingsService, cohort_of
 from storage.models import Checkin, Cohort, Patient, PatientMessage
+from storage.statuses import LEFT
 from storage.uow import UnitOfWork
 
 CRISIS_WORDS = Path(prompts.__file__).with_name("crisis_words")
 CRISIS_RULE = "crisis_words"
 MAX_BODY = 4096
 """Longest text kept; Telegram's own limit, so only an odd client ever reaches it."""
+"""Patients no longer taking part: their writing is neither stored nor passed on."""
 MEDIA_KINDS = frozenset({"sticker", "photo", "voice", "location"})
 """Kinds stored as themselves (``patient_messages.kind``); anything else is "other"."""
 
@@ -73,7 +75,7 @@ class MessageService:
             if not await uow.updates.claim(update_id, now):
                 return
             patient = await uow.patients.by_telegram_user(user_id)
-            if patient is None or patient.status == "withdrawn":
+            if patient is None or patient.status in LEFT:
                 await self._not_taking_part(uow, now, chat_id, language_code, patient, crisis)
             else:
                 step = self._settings.expects_input(patient, now)
@@ -106,7 +108,7 @@ class MessageService:
             if not await uow.updates.claim(update_id, now):
                 return
             patient = await uow.patients.by_telegram_user(user_id)
-            if patient is None or patient.status == "withdrawn":
+            if patient is None or patient.status in LEFT:
                 await self._not_taking_part(uow, now, chat_id, language_code, patient, crisis)
             else:
                 await self._keep(uow, now, patient, kind, None, crisis=crisis)
@@ -168,19 +170,7 @@ class MessageService:
         await uow.session.flush()
         cohort, cohort_config = await cohort_of(self._rt, uow, patient)
         if crisis:
-            # First in the queue and at the top priority: the card overtakes everything.
-            await queue_send(
-                uow,
-                now=now,
-                chat_id=patient.chat_id,
-                priority=Priority.CRISIS,
-                dedup_key=f"crisis:message:{message.id}",
-                patient_id=patient.id,
-                text=self._rt.renderer.render(
-                    "crisis_card", patient.locale, region=cohort.region, team_notified=True
-                ),
-            )
-            await self._alert(uow, now, cohort, patient, message)
+            await self._crisis(uow, now, cohort, patient, message)
         reply = "message_received" if kind == "text" else "media_not_read"
         await queue_send(
             uow,
@@ -228,21 +218,10 @@ class MessageService:
         await uow.session.flush()
         if crisis:
             cohort, _ = await cohort_of(self._rt, uow, patient)
-            await queue_send(
-                uow,
-                now=now,
-                chat_id=patient.chat_id,
-                priority=Priority.CRISIS,
-                dedup_key=f"crisis:message:{message.id}",
-                patient_id=patient.id,
-                text=self._rt.renderer.render(
-                    "crisis_card", patient.locale, region=cohort.region, team_notified=True
-                ),
-            )
-            await self._alert(uow, now, cohort, patient, message)
+            await self._crisis(uow, now, cohort, patient, message)
         await self._checkins.record_note(uow, now, patient, checkin, message.id)
 
-    async def _alert(
+    async def _crisis(
         self,
         uow: UnitOfWork,
         now: datetime,
@@ -250,7 +229,23 @@ class MessageService:
         patient: Patient,
         message: PatientMessage,
     ) -> None:
-        """Raise the IMMEDIATE crisis-words alert: label, rule and time; never the text."""
+        """Crisis words in what a patient sent: the crisis card first, at the top priority (it
+        overtakes everything), then the IMMEDIATE alert: label, rule and time, never the text."""
+        await queue_send(
+            uow,
+            now=now,
+            chat_id=patient.chat_id,
+            priority=Priority.CRISIS,
+            dedup_key=f"crisis:message:{message.id}",
+            patient_id=patient.id,
+            text=self._rt.renderer.render(
+                "crisis_card",
+                patient.locale,
+                region=cohort.region,
+                team_notified=True,
+                after_hours=self._alerting.after_hours(cohort, now),
+            ),
+        )
         await self._alerting.raise_(
             uow,
             now,

@@ -40,6 +40,9 @@ class OnSent:
 
     CHECKIN_MESSAGE = "checkin_message"
     """Store the message id on the check-in ``ref_id``."""
+    ALERT_MESSAGE = "alert_message"
+    """Store the message id on every alert of the group message whose head alert is
+    ``ref_id`` (see ``bot.services.alerting``)."""
 
 
 def _payload(
@@ -186,4 +189,33 @@ async def queue_document(
     }
     await uow.outbox.enqueue(
         _row(now, chat_id, "sendDocument", payload, priority, None, None, None, patient_id)
+    )
+
+
+async def queue_photo(
+    uow: UnitOfWork,
+    *,
+    now: datetime,
+    chat_id: int,
+    content: bytes,
+    filename: str,
+    caption: str,
+    priority: Priority = Priority.NOTICE,
+    dedup_key: str | None = None,
+    patient_id: int | None = None,
+) -> bool:
+    """Queue a sendPhoto of an image made by the bot (e.g. the weekly digest's chart).
+
+    The bytes travel in the payload as base64, like :func:`queue_document`; Telegram shows a
+    photo inline (recompressed), so keep it a PNG of sane size (under 10 MB, sides under
+    10,000 px together). Returns False when the dedup key was used before.
+    """
+    payload = {
+        "chat_id": chat_id,
+        "photo_base64": base64.b64encode(content).decode("ascii"),
+        "filename": filename,
+        "caption": caption,
+    }
+    return await uow.outbox.enqueue(
+        _row(now, chat_id, "sendPhoto", payload, priority, dedup_key, None, None, patient_id)
     )

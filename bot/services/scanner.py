@@ -14,6 +14,7 @@ from typing import Any
 from bot.domain.checkin import CheckinStatus, first_position
 from bot.domain.schedule import DuePlan, parse_hhmm, plan_due, window_close, zone_or_error
 from bot.services import views
+from bot.services.day_questionnaire import questionnaire_for_day
 from bot.services.outbox import OnSent, Priority, send_row
 from bot.services.runtime import Runtime
 from storage.models import Cohort, Patient
@@ -82,12 +83,13 @@ class DueScan:
     def _checkin_row(
         self, patient: Patient, cohort: Cohort, day: date, now: datetime
     ) -> dict[str, Any]:
-        questionnaire = self._rt.config.questionnaires[cohort.questionnaire]
+        key = questionnaire_for_day(self._rt.config, cohort, patient, day)
+        questionnaire = self._rt.config.questionnaires[key]
         return {
             "patient_id": patient.id,
             "local_date": day,
             "timezone": patient.timezone,
-            "questionnaire": cohort.questionnaire,
+            "questionnaire": key,
             "status": CheckinStatus.OPEN.value,
             "position": first_position(questionnaire),
             "opened_at": now,
@@ -122,8 +124,11 @@ class DueScan:
             checkin_id = opened.get(patient.id)
             if checkin_id is None:
                 continue
+            assert plan.prompt_date is not None  # noqa: S101 - a check-in was opened for it
             questionnaire = self._rt.config.questionnaires[
-                cohorts[patient.cohort_id].questionnaire
+                questionnaire_for_day(
+                    self._rt.config, cohorts[patient.cohort_id], patient, plan.prompt_date
+                )
             ]
             first = first_position(questionnaire)
             key = (questionnaire.id, patient.locale)

@@ -24,6 +24,7 @@ from bot.domain.timezones import city_of, find_zone, parse_time_of_day
 from bot.services.outbox import Keyboard, Priority, queue_edit, queue_send
 from bot.services.runtime import Runtime
 from storage.models import Cohort, Patient
+from storage.statuses import LEFT
 from storage.uow import UnitOfWork
 
 STEPS = ("lang", "tz", "time")
@@ -146,7 +147,7 @@ class SettingsService:
             if not await uow.updates.claim(update_id, now):
                 return
             patient = await uow.patients.by_telegram_user(user_id)
-            if patient is None or patient.status == "withdrawn":
+            if patient is None or patient.status in LEFT:
                 reply = "not_enrolled" if patient is None else "withdrawn_reply"
                 locale = patient.locale if patient is not None else "en"
                 await self._say(uow, now, chat_id, reply, locale)
@@ -177,7 +178,7 @@ class SettingsService:
             patient = await uow.patients.by_telegram_user(user_id)
             if patient is None:
                 return self._rt.renderer.render("button_refused", "en")
-            if patient.status == "withdrawn":
+            if patient.status in LEFT:
                 return self._rt.renderer.render("not_active", patient.locale)
             _, cohort = await cohort_of(self._rt, uow, patient)
             if button.field == "menu":

@@ -8,8 +8,10 @@ from datetime import datetime, timedelta
 
 from bot.domain.checkin import CheckinStatus
 from bot.services.checkins import CheckinService
+from bot.services.history import PatientRules
 from bot.services.outbox import Priority, queue_edit
 from bot.services.runtime import Runtime
+from storage.uow import UnitOfWork
 
 logger = logging.getLogger(__name__)
 
@@ -17,9 +19,16 @@ logger = logging.getLogger(__name__)
 class WindowScan:
     """Sends reminders and closes check-ins whose window has ended."""
 
-    def __init__(self, runtime: Runtime, checkins: CheckinService, batch_size: int = 500) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        checkins: CheckinService,
+        patient_rules: PatientRules,
+        batch_size: int = 500,
+    ) -> None:
         self._rt = runtime
         self._checkins = checkins
+        self._patient_rules = patient_rules
         self._batch_size = batch_size
 
     async def run(self, now: datetime | None = None) -> tuple[int, int]:
@@ -83,6 +92,18 @@ class WindowScan:
                                 patient_id=patient.id,
                             )
                 closed += len(rows)
+                # Missed and partial days feed the patient-level rules (missed streaks,
+                # a missed day after an event): one evaluation per patient per batch.
+                for patient_id in dict.fromkeys(c.patient_id for c in rows):
+                    await self._evaluate(uow, now, patient_id)
                 await uow.commit()
             self._rt.wake_delivery()
         return closed
+
+    async def _evaluate(self, uow: UnitOfWork, now: datetime, patient_id: int) -> None:
+        patient = await uow.patients.get(patient_id)
+        if patient is None or patient.status != "active":
+            return
+        cohort = await uow.cohorts.get(patient.cohort_id)
+        if cohort is not None:
+            await self._patient_rules.check(uow, now, cohort, patient)

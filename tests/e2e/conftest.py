@@ -15,6 +15,7 @@ from tests.support.harness import Harness
 GROUP_A = -100111
 GROUP_B = -100222
 GROUP_C = -100333
+GROUP_D = -100444
 
 
 @pytest.fixture(name="server")
@@ -41,6 +42,7 @@ async def fx_harness(
     server.group(GROUP_A, title="Clinic A providers")
     server.group(GROUP_B, title="Clinic B providers")
     server.group(GROUP_C, title="Clinic C providers")
+    server.group(GROUP_D, title="Clinic D providers")
     await harness.start_bot()
     yield harness
     await harness.close()

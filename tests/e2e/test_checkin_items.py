@@ -106,7 +106,12 @@ async def test_took_more_and_urinary_pain_are_urgent(harness: Harness) -> None:
     await h.press(user, "Pain or burning when urinating, or blood in urine")
     await answer_all(h, user, ["Done", "Mild", "No"])
     rules = sorted(a.rule for a in await h.rows(select(Alert)))
-    assert rules == ["took_more_than_prescribed", "urinary_pain_or_blood"]
+    # "Mild" also fires the patient-level ROUTINE rule (stored for the digest, not posted).
+    assert rules == [
+        "side_effect_mild_or_moderate",
+        "took_more_than_prescribed",
+        "urinary_pain_or_blood",
+    ]
 
 
 async def test_back_changes_the_previous_answer(harness: Harness) -> None:

@@ -151,12 +151,134 @@ def test_judge_tap_table() -> None:
     assert judge(CheckinStatus.COMPLETED, True, 9, 7, "no") is TapVerdict.CLOSED
 
 
+_DIGEST_SUMMARY: dict[str, object] = {
+    "cohort": "clinic-a",
+    "start": "2026-01-05",
+    "end": "2026-01-11",
+    "previous_start": "2025-12-29",
+    "previous_end": "2026-01-04",
+    "active": 28,
+    "paused": 1,
+    "unreachable": 1,
+    "adherence": "72%",
+    "answered": 150,
+    "due": 208,
+    "opened": 4,
+    "acknowledged": 3,
+    "resolved": 2,
+    "median_ack": "35 min",
+    "needing": 1,
+}
+_DIGEST_REASONS = [
+    {"kind": "urgent_alert", "value": "2", "band": ""},
+    {"kind": "phq9_severe", "value": "17", "band": "moderately_severe"},
+    {"kind": "low_adherence", "value": "29%", "band": ""},
+]
+_DIGEST_VALUES: dict[str, dict[str, object]] = {
+    "digest_group": {
+        **_DIGEST_SUMMARY,
+        "attention": [{"label": "P-7Q3K", "reasons": "2 open URGENT alerts"}],
+        "more": 3,
+    },
+    "digest_reasons": {"reasons": _DIGEST_REASONS},
+    "digest_caption": {"kind": "chart", **_DIGEST_SUMMARY},
+    "digest_chart_title": {"cohort": "clinic-a", "start": "2026-01-05", "end": "2026-01-11"},
+    "digest_chart_more": {"more": 970, "more_attention": 90},
+    "digest_table": {
+        **_DIGEST_SUMMARY,
+        "rows": [
+            {
+                "label": "P-7Q3K",
+                "status": "active",
+                "due": 7,
+                "answered": 2,
+                "adherence": "29%",
+                "mood": "4.5",
+                "mood_change": "\u22122.0",
+                "mood_worse": True,
+                "anxiety": "6.0",
+                "anxiety_change": "+1.0",
+                "anxiety_worse": True,
+                "phq9": "17",
+                "phq9_band": "moderately_severe",
+                "phq9_change": "+5",
+                "gad7": "\u2013",
+                "gad7_band": "",
+                "gad7_change": "\u2013",
+                "open_alerts": 2,
+                "reasons": "2 open URGENT alerts",
+            }
+        ],
+    },
+}
+
+
 # Values each template needs; a template that needs more fails StrictUndefined below.
 TEMPLATE_VALUES: dict[str, dict[str, object]] = {
+    **_DIGEST_VALUES,
+    "provider_usage": {"command": "pause", "label": None, "status": None, "reason": "bad_days"},
+    "provider_bad_label": {"command": "invite", "label": None, "status": None, "reason": "x"},
+    "provider_label_taken": {
+        "command": "invite",
+        "label": "P-7Q3K",
+        "status": None,
+        "reason": "x",
+    },
+    "provider_unknown_label": {"command": "patient", "label": None, "status": None, "reason": "x"},
+    "provider_wrong_status": {
+        "command": "resume",
+        "label": "P-7Q3K",
+        "status": "active",
+        "reason": "x",
+    },
+    "provider_invite": {
+        "label": "P-7Q3K",
+        "url": "https://t.me/b?start=x",
+        "expires": "2026-01-08",
+    },
+    "provider_paused": {"label": "P-7Q3K", "until": "2026-01-08 09:00", "timezone": "UTC"},
+    "provider_resumed": {"label": "P-7Q3K"},
+    "provider_discharged": {"label": "P-7Q3K", "told": False},
+    "provider_patient_paused": {"until": "2026-01-08 09:00"},
+    "provider_patient_resumed": {"checkin_time": "09:00", "timezone": "Europe/London"},
+    "provider_export_caption": {"cohort": "clinic-a", "rows": 3},
+    "provider_patients": {
+        "cohort": "clinic-a",
+        "patients": [
+            {
+                "label": "P-7Q3K",
+                "status": "paused",
+                "paused_until": "2026-01-08",
+                "done": 5,
+                "due": 6,
+                "percent": 83,
+                "last": "2026-01-07",
+                "alerts": 1,
+            }
+        ],
+    },
+    "provider_alerts": {
+        "alerts": [
+            {"label": "P-7Q3K", "tier": "URGENT", "rule": "r", "status": "open", "age_minutes": 90}
+        ]
+    },
+    "provider_patient": {
+        "label": "P-7Q3K",
+        "status": "active",
+        "paused_until": None,
+        "timezone": "UTC",
+        "checkin_time": "09:00",
+        "days": [
+            {"date": "01-02", "status": "completed", "a": {"mood": "7", "side_effects": "none"}},
+            {"date": "01-01", "status": "missed", "a": {}},
+            {"date": "12-31", "status": None, "a": {}},
+        ],
+        "alerts": [],
+    },
     "enrolled": {"checkin_time": "09:00", "timezone": "Europe/London"},
     "checkin_question": {"position": 1, "total": 4, "question": "How?"},
-    "crisis_card": {"region": "US", "team_notified": True},
-    "emergency_card": {"region": "US", "team_notified": True},
+    "crisis_card": {"region": "US", "team_notified": True, "after_hours": True},
+    "emergency_card": {"region": "US", "team_notified": True, "after_hours": False},
     "settings_language": {"checkin_time": "09:00", "timezone": "Europe/London", "language": "x"},
     "settings_timezone": {"checkin_time": "09:00", "timezone": "Europe/London", "language": "x"},
     "settings_time": {"checkin_time": "09:00", "timezone": "Europe/London", "language": "x"},
@@ -177,6 +299,25 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
         "label": "P-7Q3K",
         "rules": ["safety_thoughts", "crisis_words"],
         "time": "2026-01-01 09:00 GMT",
+        "after_hours": True,
+        "coverage_days": ["mon", "fri"],
+        "coverage_start": "09:00",
+        "coverage_end": "17:00",
+        "acknowledged_by": "Nora",
+        "acknowledged_at": "2026-01-01 09:05 GMT",
+        "resolved_by": None,
+        "resolved_at": None,
+    },
+    "alert_reraise": {
+        "tier": "IMMEDIATE",
+        "label": "P-7Q3K",
+        "time": "2026-01-01 09:00 GMT",
+        "minutes": 30,
+        "on_call": ["@dr_oncall"],
+        "acknowledged_by": None,
+        "acknowledged_at": None,
+        "resolved_by": "Nora",
+        "resolved_at": "2026-01-01 09:05 GMT",
     },
 }
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from bot.domain.alerts import Tier
 from bot.domain.checkin import CheckinStatus
 from bot.domain.escalation import evaluate
-from bot.domain.escalation_rules import Alert, EscalationRules
+from bot.domain.escalation_rules import Alert, EscalationRules, InstrumentItemRule
 from bot.domain.history import DailyCheckin, InstrumentResult, PastAlert, PatientHistory
 from bot.domain.instruments import Instrument
 from prompts.escalation import load_escalation_rules
@@ -220,12 +220,6 @@ CASES = {
         Tier.ROUTINE,
     ),
     # Weekly instruments (2.5, 3.2).
-    "PHQ-9 item 9 whatever the total": Case(
-        "phq9_item9_positive",
-        history(instruments=[phq9(0, 1, item9=1)]),
-        history(instruments=[phq9(0, 24)]),
-        Tier.URGENT,
-    ),
     "PHQ-9 total 20": Case(
         "phq9_total_20",
         history(instruments=[phq9(0, 20)]),
@@ -462,3 +456,15 @@ def test_an_event_never_fires_twice(h: PatientHistory, later_days: int) -> None:
     assert not {(a.rule_id, a.event_key) for a in first} & {
         (a.rule_id, a.event_key) for a in second
     }
+
+
+def test_instrument_item_rule_kind() -> None:
+    # Not a default (PHQ-9 item 9 is an item-level rule that fires at the tap), but a kind a
+    # clinic can configure.
+    rules = EscalationRules(
+        (InstrumentItemRule("phq9_item9", Tier.URGENT, Instrument.PHQ9, item=9, at_least=1),)
+    )
+    now = datetime(2025, 3, 1, tzinfo=UTC)
+    fires = evaluate(history(instruments=[phq9(0, 1, item9=1)]), rules, now)
+    assert [(a.rule_id, a.tier) for a in fires] == [("phq9_item9", Tier.URGENT)]
+    assert evaluate(history(instruments=[phq9(0, 24)]), rules, now) == []

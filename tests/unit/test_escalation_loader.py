@@ -15,7 +15,7 @@ from prompts.escalation import ESCALATION, EscalationRulesError, load_escalation
 def test_default_file_loads() -> None:
     rules = load_escalation_rules()
     by_id = {rule.id: rule for rule in rules.rules}
-    assert len(by_id) == 18
+    assert len(by_id) == 17  # PHQ-9 item 9 is an item-level rule (prompts/rules.yaml)
     mood = by_id["mood_low_2_in_a_row"]
     assert mood == ThresholdRule(
         "mood_low_2_in_a_row", Tier.URGENT, "mood", Window(2, of_last=2), at_most=2.0

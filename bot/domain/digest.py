@@ -1,0 +1,661 @@
+"""The weekly digest's figures: pure arithmetic over plain rows, no I/O.
+
+The service loads a cohort's patients, their daily check-ins of two weeks (this one and the
+one before), their latest weekly instruments and the cohort's alerts with a few set-based
+queries; :func:`build_digest` turns those rows into every figure the digest shows, and
+:func:`needs_attention` decides which patients come first. Formatting for a locale (decimal
+comma, percent, durations) is here too, so templates only place strings.
+
+Definitions (what the digest's words mean):
+
+* **Period**: the 7 local days (in the cohort's time zone) ending the day before the digest
+  is sent; the previous period is the 7 days before that.
+* **Due day**: a local date on which the patient had a daily check-in (open, completed,
+  partial, stopped, skipped or missed). Days without one (paused, not enrolled yet) are not
+  due. A check-in that holds only a weekly instrument (questionnaire ``phq9``/``gad7``) is
+  not a daily check-in.
+* **Answered day** (adherence): the patient answered at least one item that day: completed,
+  partial, or stopped by a safety answer. Missed, skipped and still open days are not.
+* **Adherence**: answered days / due days; none when nothing was due.
+* **Mood / anxiety mean**: mean of the ``mood`` / ``anxiety`` answers of the period; the change
+  is this period's mean minus the previous period's (none when either has no answer).
+* **Latest PHQ-9 / GAD-7**: the newest fully answered instrument on or before the period's
+  last day (within the look-back the service loads); the change is against the one before it.
+* **Alerts**: opened, acknowledged and resolved *during the period*; the median time to
+  acknowledge is over alerts acknowledged during the period. "Open" alerts are the ones not
+  resolved yet (open or acknowledged) when the digest is built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from bot.domain.alerts import Tier
+from bot.domain.instruments import Band, Instrument
+from bot.domain.schedule import start_of_day, wall_time_to_utc
+from bot.domain.scoring import Phq9Score, ScoringError, answers_from_values, score
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+"""Day names as the configuration spells them, in ``date.weekday()`` order."""
+PERIOD_DAYS = 7
+INCLUDED_STATUSES = frozenset({"active", "paused", "unreachable"})
+"""Patients the digest is about; withdrawn and discharged patients are left out."""
+ANSWERED_STATUSES = frozenset({"completed", "partial", "stopped"})
+INSTRUMENT_QUESTIONNAIRES = frozenset({"phq9", "gad7", "pcl5"})
+"""Questionnaires that hold only a weekly instrument: such a check-in is not a daily one."""
+DIGEST_INSTRUMENTS = (Instrument.PHQ9, Instrument.GAD7)
+LOW_ADHERENCE = 0.5
+MOOD_DROP = 2
+
+
+# --- input rows ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRow:
+    """A patient of the cohort."""
+
+    id: int
+    label: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class DayRow:
+    """One daily check-in with its mood and anxiety answers (None: not answered)."""
+
+    patient_id: int
+    day: date
+    status: str
+    mood: int | None = None
+    anxiety: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentRow:
+    """The answers of one check-in that holds a weekly instrument."""
+
+    patient_id: int
+    instrument: Instrument
+    day: date
+    answers: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    """An alert's life as the digest sees it."""
+
+    patient_id: int
+    tier: str
+    status: str
+    created_at: datetime
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """Seven local days (``start`` to ``end`` inclusive) and the instants they span."""
+
+    start: date
+    end: date
+    zone: ZoneInfo
+
+    @classmethod
+    def ending(cls, last_day: date, zone: ZoneInfo) -> Period:
+        """Return the 7 days that end on ``last_day``."""
+        return cls(last_day - timedelta(days=PERIOD_DAYS - 1), last_day, zone)
+
+    @property
+    def days(self) -> tuple[date, ...]:
+        """Return the period's dates, oldest first."""
+        return tuple(self.start + timedelta(days=n) for n in range(PERIOD_DAYS))
+
+    @property
+    def previous(self) -> Period:
+        """Return the 7 days before this period."""
+        return Period.ending(self.start - timedelta(days=1), self.zone)
+
+    @property
+    def start_at(self) -> datetime:
+        """Return the UTC instant the period begins."""
+        return start_of_day(self.start, self.zone)
+
+    @property
+    def end_at(self) -> datetime:
+        """Return the UTC instant the period ends (exclusive)."""
+        return start_of_day(self.end + timedelta(days=1), self.zone)
+
+    def holds(self, instant: datetime | None) -> bool:
+        """Tell whether an instant falls inside the period."""
+        return instant is not None and self.start_at <= instant < self.end_at
+
+
+# --- figures ------------------------------------------------------------------------------
+
+
+class DayState(StrEnum):
+    """What a patient's day looks like in the chart."""
+
+    ANSWERED = "answered"
+    MISSED = "missed"
+    """Due and not answered (missed, skipped, or still open)."""
+    NONE = "none"
+    """Nothing was due (paused, not enrolled yet, unreachable)."""
+
+
+class Reason(StrEnum):
+    """Why a patient needs attention, most urgent first."""
+
+    IMMEDIATE_ALERT = "immediate_alert"
+    ITEM9 = "item9"
+    URGENT_ALERT = "urgent_alert"
+    PHQ9_SEVERE = "phq9_severe"
+    MOOD_DROP = "mood_drop"
+    LOW_ADHERENCE = "low_adherence"
+
+    @property
+    def rank(self) -> int:
+        """Return 0 for the most urgent reason."""
+        return list(Reason).index(self)
+
+
+@dataclass(frozen=True, slots=True)
+class DayCell:
+    """One patient's day."""
+
+    day: date
+    state: DayState
+    mood: int | None = None
+    anxiety: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentResult:
+    """The latest scored instrument of a patient, and how it moved from the one before."""
+
+    instrument: Instrument
+    day: date
+    total: int
+    band: Band | None
+    previous_total: int | None
+    item9: int | None = None
+    """PHQ-9 only."""
+
+    @property
+    def change(self) -> int | None:
+        """Return the total minus the previous total (positive is worse), if there is one."""
+        return None if self.previous_total is None else self.total - self.previous_total
+
+
+@dataclass(frozen=True, slots=True)
+class Trend:
+    """A daily item's mean this period and the period before."""
+
+    mean: float | None
+    previous: float | None
+    count: int
+    total: int
+    previous_count: int
+    previous_total: int
+
+    @property
+    def change(self) -> float | None:
+        """Return this period's mean minus the previous one's, when both exist."""
+        if self.mean is None or self.previous is None:
+            return None
+        return self.mean - self.previous
+
+    def dropped_by(self, points: int) -> bool:
+        """Tell (exactly, without float rounding) whether the mean fell by ``points`` or more."""
+        if not self.count or not self.previous_count:
+            return False
+        # total/count - prev_total/prev_count <= -points, times count * prev_count (> 0).
+        return (
+            self.total * self.previous_count - self.previous_total * self.count
+            <= -points * self.count * self.previous_count
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PatientFigures:
+    """Everything the digest says about one patient."""
+
+    id: int
+    label: str
+    status: str
+    due: int
+    answered: int
+    days: tuple[DayCell, ...]
+    mood: Trend
+    anxiety: Trend
+    phq9: InstrumentResult | None
+    gad7: InstrumentResult | None
+    open_alerts: int
+    """Alerts not resolved yet (open or acknowledged), any tier."""
+    open_by_tier: Mapping[str, int]
+    reasons: tuple[Reason, ...] = ()
+
+    @property
+    def adherence(self) -> float | None:
+        """Return answered / due days, or None when nothing was due."""
+        return self.answered / self.due if self.due else None
+
+    @property
+    def needs_attention(self) -> bool:
+        """Tell whether any reason puts the patient at the top."""
+        return bool(self.reasons)
+
+
+@dataclass(frozen=True, slots=True)
+class CohortSummary:
+    """The cohort at a glance."""
+
+    active: int
+    paused: int
+    unreachable: int
+    due: int
+    answered: int
+    alerts_opened: int
+    alerts_acknowledged: int
+    alerts_resolved: int
+    median_to_acknowledge: timedelta | None
+    needing_attention: int
+
+    @property
+    def patients(self) -> int:
+        """Return how many patients the digest covers."""
+        return self.active + self.paused + self.unreachable
+
+    @property
+    def adherence(self) -> float | None:
+        """Return answered / due days over the whole cohort."""
+        return self.answered / self.due if self.due else None
+
+
+@dataclass(frozen=True, slots=True)
+class StripDay:
+    """The whole cohort on one day (the chart's summary strip)."""
+
+    day: date
+    due: int
+    answered: int
+    mood_mean: float | None
+    anxiety_mean: float | None
+
+    @property
+    def adherence(self) -> float | None:
+        """Return answered / due check-ins of the day."""
+        return self.answered / self.due if self.due else None
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """A cohort's week: the summary, patients (those needing attention first), the strip."""
+
+    period: Period
+    summary: CohortSummary
+    patients: tuple[PatientFigures, ...]
+    strip: tuple[StripDay, ...]
+
+    @property
+    def attention(self) -> tuple[PatientFigures, ...]:
+        """Return the patients needing attention, most urgent first."""
+        return tuple(p for p in self.patients if p.needs_attention)
+
+
+def needs_attention(patient: PatientFigures) -> tuple[Reason, ...]:
+    """Return why a patient needs the care team's attention (empty: they do not).
+
+    * an open (unresolved) IMMEDIATE or URGENT alert;
+    * latest PHQ-9 item 9 above 0, or its band moderately severe or worse;
+    * mean mood down 2 points or more against the previous week;
+    * adherence below 50 % of the days due.
+    """
+    reasons: list[Reason] = []
+    if patient.open_by_tier.get(Tier.IMMEDIATE.value, 0):
+        reasons.append(Reason.IMMEDIATE_ALERT)
+    phq9 = patient.phq9
+    if phq9 is not None and phq9.item9:
+        reasons.append(Reason.ITEM9)
+    if patient.open_by_tier.get(Tier.URGENT.value, 0):
+        reasons.append(Reason.URGENT_ALERT)
+    if (
+        phq9 is not None
+        and phq9.band is not None
+        and phq9.band.rank >= Band.MODERATELY_SEVERE.rank
+    ):
+        reasons.append(Reason.PHQ9_SEVERE)
+    if patient.mood.dropped_by(MOOD_DROP):
+        reasons.append(Reason.MOOD_DROP)
+    if patient.due and patient.answered < LOW_ADHERENCE * patient.due:
+        reasons.append(Reason.LOW_ADHERENCE)
+    return tuple(reasons)
+
+
+def _trend(now: Sequence[int], before: Sequence[int]) -> Trend:
+    return Trend(
+        mean=sum(now) / len(now) if now else None,
+        previous=sum(before) / len(before) if before else None,
+        count=len(now),
+        total=sum(now),
+        previous_count=len(before),
+        previous_total=sum(before),
+    )
+
+
+def _instrument_results(
+    rows: Iterable[InstrumentRow], last_day: date
+) -> dict[tuple[int, Instrument], InstrumentResult]:
+    """Score each patient's newest two complete instruments of each kind."""
+    scored: dict[tuple[int, Instrument], list[tuple[date, int, Band | None, int | None]]] = (
+        defaultdict(list)
+    )
+    for row in sorted(rows, key=lambda r: r.day, reverse=True):
+        if row.day > last_day:
+            continue
+        key = (row.patient_id, row.instrument)
+        if len(scored[key]) >= 2:
+            continue
+        try:
+            result = score(row.instrument, answers_from_values(row.instrument, row.answers))
+        except ScoringError:
+            continue  # not fully answered: never scored as if skipped items were 0
+        item9 = result.item9 if isinstance(result, Phq9Score) else None
+        scored[key].append((row.day, result.total, result.band, item9))
+    found: dict[tuple[int, Instrument], InstrumentResult] = {}
+    for key, results in scored.items():
+        if not results:
+            continue
+        day, total, band, item9 = results[0]
+        found[key] = InstrumentResult(
+            instrument=key[1],
+            day=day,
+            total=total,
+            band=band,
+            previous_total=results[1][1] if len(results) > 1 else None,
+            item9=item9,
+        )
+    return found
+
+
+def build_digest(
+    period: Period,
+    patients: Sequence[PatientRow],
+    days: Iterable[DayRow],
+    instruments: Iterable[InstrumentRow],
+    alerts: Iterable[AlertRow],
+) -> Digest:
+    """Compute every figure of a cohort's digest from plain rows.
+
+    Args:
+        period: The week the digest is about.
+        patients: The cohort's patients (only active, paused and unreachable ones count).
+        days: Daily check-ins of this period and the previous one (others are ignored).
+        instruments: Check-ins holding a weekly instrument, any date up to the period's end.
+        alerts: The cohort's alerts: those touched in the period and those not resolved.
+
+    Returns:
+        The digest, with patients needing attention first (most urgent reason, then label)
+        and the others by label.
+    """
+    included = {p.id: p for p in patients if p.status in INCLUDED_STATUSES}
+    this_week, prev_mood, prev_anxiety = _split_days(days, included, period)
+    results = _instrument_results((r for r in instruments if r.patient_id in included), period.end)
+    tally = _tally_alerts(alerts, included, period)
+    figures = sorted(
+        (
+            _patient_figures(
+                patient,
+                this_week.get(patient.id, {}),
+                period,
+                mood_before=prev_mood.get(patient.id, []),
+                anxiety_before=prev_anxiety.get(patient.id, []),
+                results=results,
+                tiers=tally.open_by.get(patient.id, {}),
+            )
+            for patient in included.values()
+        ),
+        key=_order,
+    )
+    statuses = [p.status for p in included.values()]
+    summary = CohortSummary(
+        active=statuses.count("active"),
+        paused=statuses.count("paused"),
+        unreachable=statuses.count("unreachable"),
+        due=sum(p.due for p in figures),
+        answered=sum(p.answered for p in figures),
+        alerts_opened=tally.opened,
+        alerts_acknowledged=len(tally.to_acknowledge),
+        alerts_resolved=tally.resolved,
+        median_to_acknowledge=(
+            timedelta(seconds=statistics.median(tally.to_acknowledge))
+            if tally.to_acknowledge
+            else None
+        ),
+        needing_attention=sum(p.needs_attention for p in figures),
+    )
+    return Digest(
+        period=period, summary=summary, patients=tuple(figures), strip=_strip(figures, period)
+    )
+
+
+def _split_days(
+    days: Iterable[DayRow], included: Mapping[int, PatientRow], period: Period
+) -> tuple[dict[int, dict[date, DayRow]], dict[int, list[int]], dict[int, list[int]]]:
+    """Sort day rows into this period's (by patient and date) and the previous period's
+    mood and anxiety answers (by patient)."""
+    this_days = set(period.days)
+    previous = period.previous
+    this_week: dict[int, dict[date, DayRow]] = defaultdict(dict)
+    prev_mood: dict[int, list[int]] = defaultdict(list)
+    prev_anxiety: dict[int, list[int]] = defaultdict(list)
+    for row in days:
+        if row.patient_id not in included:
+            continue
+        if row.day in this_days:
+            this_week[row.patient_id][row.day] = row
+        elif previous.start <= row.day <= previous.end:
+            if row.mood is not None:
+                prev_mood[row.patient_id].append(row.mood)
+            if row.anxiety is not None:
+                prev_anxiety[row.patient_id].append(row.anxiety)
+    return this_week, prev_mood, prev_anxiety
+
+
+@dataclass(slots=True)
+class _AlertTally:
+    opened: int = 0
+    resolved: int = 0
+    to_acknowledge: list[float] = field(default_factory=list)
+    """Seconds from raise to acknowledgement of each alert acknowledged in the period."""
+    open_by: dict[int, dict[str, int]] = field(default_factory=dict)
+
+
+def _tally_alerts(
+    alerts: Iterable[AlertRow], included: Mapping[int, PatientRow], period: Period
+) -> _AlertTally:
+    tally = _AlertTally()
+    start, end = period.start_at, period.end_at
+    for alert in alerts:
+        if alert.status != "resolved" and alert.patient_id in included:
+            tiers = tally.open_by.setdefault(alert.patient_id, {})
+            tiers[alert.tier] = tiers.get(alert.tier, 0) + 1
+        if start <= alert.created_at < end:
+            tally.opened += 1
+        if alert.resolved_at is not None and start <= alert.resolved_at < end:
+            tally.resolved += 1
+        if alert.acknowledged_at is not None and start <= alert.acknowledged_at < end:
+            tally.to_acknowledge.append((alert.acknowledged_at - alert.created_at).total_seconds())
+    return tally
+
+
+def _patient_figures(
+    patient: PatientRow,
+    own: Mapping[date, DayRow],
+    period: Period,
+    *,
+    mood_before: Sequence[int],
+    anxiety_before: Sequence[int],
+    results: Mapping[tuple[int, Instrument], InstrumentResult],
+    tiers: Mapping[str, int],
+) -> PatientFigures:
+    cells: list[DayCell] = []
+    for day in period.days:
+        row = own.get(day)
+        if row is None:
+            cells.append(DayCell(day, DayState.NONE))
+        else:
+            state = DayState.ANSWERED if row.status in ANSWERED_STATUSES else DayState.MISSED
+            cells.append(DayCell(day, state, row.mood, row.anxiety))
+    mood = [c.mood for c in cells if c.mood is not None]
+    anxiety = [c.anxiety for c in cells if c.anxiety is not None]
+    figures = PatientFigures(
+        id=patient.id,
+        label=patient.label,
+        status=patient.status,
+        due=sum(c.state is not DayState.NONE for c in cells),
+        answered=sum(c.state is DayState.ANSWERED for c in cells),
+        days=tuple(cells),
+        mood=_trend(mood, mood_before),
+        anxiety=_trend(anxiety, anxiety_before),
+        phq9=results.get((patient.id, Instrument.PHQ9)),
+        gad7=results.get((patient.id, Instrument.GAD7)),
+        open_alerts=sum(tiers.values()),
+        open_by_tier=dict(tiers),
+    )
+    return dataclasses.replace(figures, reasons=needs_attention(figures))
+
+
+def _strip(figures: Sequence[PatientFigures], period: Period) -> tuple[StripDay, ...]:
+    strip = []
+    for n, day in enumerate(period.days):
+        cells = [p.days[n] for p in figures]
+        moods = [c.mood for c in cells if c.mood is not None]
+        anxieties = [c.anxiety for c in cells if c.anxiety is not None]
+        strip.append(
+            StripDay(
+                day=day,
+                due=sum(c.state is not DayState.NONE for c in cells),
+                answered=sum(c.state is DayState.ANSWERED for c in cells),
+                mood_mean=_mean(moods),
+                anxiety_mean=_mean(anxieties),
+            )
+        )
+    return tuple(strip)
+
+
+def _order(patient: PatientFigures) -> tuple[int, int, str]:
+    if patient.reasons:
+        return (0, patient.reasons[0].rank, patient.label)
+    return (1, 0, patient.label)
+
+
+def _mean(values: Sequence[int]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+# --- schedule -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSlot:
+    """One cohort's digest of one ISO week: when it is due and what it covers."""
+
+    iso_year: int
+    iso_week: int
+    scheduled_at: datetime
+    """The UTC instant of the cohort's digest weekday and time in that week."""
+    week_ends_at: datetime
+    """The UTC instant the ISO week ends (Monday 00:00 local): no catching up after it."""
+    period: Period
+
+    @property
+    def week(self) -> str:
+        """Return the ISO week as ``2026-W03``."""
+        return f"{self.iso_year}-W{self.iso_week:02d}"
+
+    def dedup_key(self, cohort: str) -> str:
+        """Return the outbox dedup key that makes the digest go out once a week."""
+        return f"digest:{cohort}:{self.week}"
+
+
+def digest_slot(now: datetime, zone: ZoneInfo, weekday: str, at: time) -> DigestSlot:
+    """Return the digest slot of the local ISO week that ``now`` falls in.
+
+    The digest covers the 7 days that end the day before its scheduled date.
+    """
+    today = now.astimezone(zone).date()
+    monday = today - timedelta(days=today.weekday())
+    scheduled_day = monday + timedelta(days=WEEKDAYS.index(weekday))
+    iso = monday.isocalendar()
+    return DigestSlot(
+        iso_year=iso.year,
+        iso_week=iso.week,
+        scheduled_at=wall_time_to_utc(scheduled_day, at, zone),
+        week_ends_at=start_of_day(monday + timedelta(days=7), zone),
+        period=Period.ending(scheduled_day - timedelta(days=1), zone),
+    )
+
+
+def digest_due(slot: DigestSlot, now: datetime) -> bool:
+    """Tell whether a week's digest should go out now: its time has come and its week has
+    not ended (after downtime the next scan catches up, within the week)."""
+    return slot.scheduled_at <= now < slot.week_ends_at
+
+
+# --- formatting ---------------------------------------------------------------------------
+
+_DECIMAL_COMMA = frozenset({"es", "de", "fr", "it", "pt", "nl", "ru", "pl", "tr"})
+_PERCENT_SPACE = frozenset({"es", "de", "fr"})
+DASH = "\u2013"
+
+
+def format_number(value: float | None, locale: str, digits: int = 1) -> str:
+    """Return a number for a locale: ``4.5`` in English, ``4,5`` in Spanish; a dash for None."""
+    if value is None:
+        return DASH
+    text = f"{value:.{digits}f}"
+    if text.startswith("-") and float(text) == 0:
+        text = text[1:]
+    return text.replace(".", ",") if locale in _DECIMAL_COMMA else text
+
+
+def format_signed(value: float | None, locale: str, digits: int = 1) -> str:
+    """Return a change with its sign (``+1.5``, or a minus sign and ``2,0``); a dash for
+    None."""
+    if value is None:
+        return DASH
+    text = format_number(abs(value), locale, digits)
+    if text == format_number(0, locale, digits):
+        return "±" + text
+    return ("+" if value > 0 else "\u2212") + text
+
+
+def format_percent(ratio: float | None, locale: str) -> str:
+    """Return a ratio as a whole percentage (``72%``; ``72 %`` in Spanish); a dash for None."""
+    if ratio is None:
+        return DASH
+    number = f"{round(ratio * 100)}"
+    return f"{number}\u00a0%" if locale in _PERCENT_SPACE else f"{number}%"
+
+
+def format_duration(value: timedelta | None) -> str:
+    """Return a duration as ``35 min``, ``2 h 05 min`` or ``3 d 4 h``; a dash for None."""
+    if value is None:
+        return DASH
+    minutes = round(value.total_seconds() / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"

@@ -1,0 +1,29 @@
+"""The questionnaire a patient's check-in uses on a day: the cohort's daily set, followed on
+instrument days by the weekly instruments (see bot.domain.weekly)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bot.config import AppConfig, ConfigError
+from bot.domain.schedule import local_date, zone_or_error
+from bot.domain.weekly import composite_id, instruments_due
+from storage.models import Cohort, Patient
+
+
+def questionnaire_for_day(config: AppConfig, cohort: Cohort, patient: Patient, day: date) -> str:
+    """Return the key (in ``config.questionnaires``) of the questionnaire asked on ``day``."""
+    try:
+        settings = config.cohort(cohort.name)
+    except ConfigError:
+        return cohort.questionnaire  # a cohort no longer configured keeps its daily set
+    due = instruments_due(
+        day,
+        weekday=settings.instrument_weekday,
+        weekly=tuple(settings.weekly_instruments),
+        enrolled_on=local_date(patient.consented_at, zone_or_error(patient.timezone)),
+        pcl5_every_weeks=settings.pcl5_every_weeks,
+    )
+    if not due:
+        return cohort.questionnaire
+    return composite_id(config.questionnaires[cohort.questionnaire].id, due)

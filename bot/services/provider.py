@@ -1,0 +1,543 @@
+"""Provider commands, typed in a cohort's provider group: invites, the patient list, one
+patient's last 14 days, open alerts, pause, resume, discharge and the cohort's export.
+
+Membership of the group is what makes someone a provider (DESIGN.md section 1): a command
+counts only in the group whose chat id is a cohort's ``provider_chat_id``, and acts on that
+cohort only. Anywhere else it is refused and audited. The group sees labels, never names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from bot.domain.schedule import local_date, zone_or_error
+from bot.services import provider_views as pv
+from bot.services.enrolment import EnrolmentError, EnrolmentService
+from bot.services.lifecycle import LifecycleService
+from bot.services.outbox import Priority, queue_document, queue_send
+from bot.services.runtime import Runtime
+from storage.models import Cohort, Patient
+from storage.uow import UnitOfWork
+
+COMMANDS = (
+    "invite",
+    "patients",
+    "patient",
+    "alerts",
+    "pause",
+    "resume",
+    "discharge",
+    "export",
+    "help",
+)
+"""Every provider command, in the order /help and the command menu show them."""
+LABEL_COMMANDS = frozenset({"invite", "patient", "pause", "resume", "discharge"})
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderCall:
+    """A command typed somewhere: who, where, what."""
+
+    update_id: int
+    chat_id: int
+    chat_type: str
+    """``private``, ``group`` or ``supergroup``."""
+    user_id: int
+    language_code: str | None
+    name: str
+    args: tuple[str, ...]
+    bot_username: str
+
+    @property
+    def actor(self) -> str:
+        """Return the audit actor of a provider."""
+        return f"provider:{self.user_id}"
+
+
+@dataclass(slots=True)
+class _Reply:
+    """What a command answers in the group: a template, its values, and audit facts."""
+
+    template: str
+    values: dict[str, Any]
+
+
+class ProviderService:
+    """Runs provider commands, each in one unit of work that first claims the update."""
+
+    def __init__(self, runtime: Runtime, enrolment: EnrolmentService) -> None:
+        self._rt = runtime
+        self._enrolment = enrolment
+
+    async def command(self, call: ProviderCall) -> None:
+        """Handle a provider command typed in any chat."""
+        if call.name == "invite":
+            await self._invite(call)
+            return
+        now = self._rt.clock.now()
+        async with self._rt.uow() as uow:
+            if not await uow.updates.claim(call.update_id, now):
+                return
+            cohort = await self._cohort(uow, now, call)
+            if cohort is not None:
+                handler = getattr(self, f"_{call.name}")
+                await handler(uow, now, call, cohort)
+            await uow.commit()
+        self._rt.wake_delivery()
+
+    # --- where commands count ---
+
+    async def _cohort(self, uow: UnitOfWork, now: datetime, call: ProviderCall) -> Cohort | None:
+        """Return the cohort whose group this is; otherwise refuse, audit, and return None."""
+        cohort = None
+        if call.chat_type in {"group", "supergroup"}:
+            cohort = await uow.provider.cohort_by_chat(call.chat_id)
+        if cohort is not None and call.name in COMMANDS:
+            return cohort
+        private = call.chat_type == "private"
+        # A private chat's id is the person's Telegram id (maybe a patient's): the audit
+        # trail keeps it only for groups, so erasure leaves nothing that points to a person.
+        uow.audit.record(
+            at=now,
+            actor="user:private" if private else call.actor,
+            action="provider_command_refused",
+            details={
+                "chat_id": None if private else call.chat_id,
+                "chat_type": call.chat_type,
+                "command": call.name,
+                "reason": "not_a_provider_group",
+            },
+        )
+        await self._say(
+            uow,
+            now,
+            call.chat_id,
+            self._rt.renderer.render(
+                "provider_refused", self._rt.locale_for(call.language_code, "en")
+            ),
+        )
+        return None
+
+    # --- commands ---
+
+    async def _help(
+        self, uow: UnitOfWork, now: datetime, call: ProviderCall, cohort: Cohort
+    ) -> None:
+        await self._reply(uow, now, call, cohort, _Reply("provider_help", {}))
+
+    async def _patients(
+        self, uow: UnitOfWork, now: datetime, call: ProviderCall, cohort: Cohort
+    ) -> None:
+        patients = await uow.provider.patients_of(cohort.id)
+        ids = [p.id for p in patients]
+        earliest = _today(now, cohort.timezone) - timedelta(days=pv.ADHERENCE_DAYS + 1)
+        checkins = await uow.provider.checkins_since(ids, earliest)
+        by_patient: dict[int, list[tuple[date, str]]] = {}
+        for checkin in checkins:
+            by_patient.setdefault(checkin.patient_id, []).append(
+                (checkin.local_date, checkin.status)
+            )
+        last = await uow.provider.last_done_dates(ids, sorted(pv.DONE))
+        open_alerts: dict[int, int] = {}
+        for alert, _ in await uow.provider.unresolved_alerts(cohort.id):
+            open_alerts[alert.patient_id] = open_alerts.get(alert.patient_id, 0) + 1
+        rows = []
+        for patient in patients:
+            score = pv.adherence(by_patient.get(patient.id, []), _today(now, patient.timezone))
+            rows.append(
+                {
+                    "label": patient.label,
+                    "status": patient.status,
+                    "paused_until": _local_day(patient.paused_until, patient.timezone),
+                    "done": score.done,
+                    "due": score.due,
+                    "percent": score.percent,
+                    "last": last[patient.id].isoformat() if patient.id in last else None,
+                    "alerts": open_alerts.get(patient.id, 0),
+                }
+            )
+        await self._reply(
+            uow,
+            now,
+            call,
+            cohort,
+            _Reply("provider_patients", {"cohort": cohort.name, "patients": rows}),
+            audit="provider_listed_patients",
+        )
+
+    async def _patient(
+        self, uow: UnitOfWork, now: datetime, call: ProviderCall, cohort: Cohort
+    ) -> None:
+        patient = await self._target(uow, now, call, cohort)
+        if patient is None:
+            return
+        today = _today(now, patient.timezone)
+        checkins = await uow.provider.checkins_since(
+            [patient.id], today - timedelta(days=pv.TABLE_DAYS - 1)
+        )
+        answers = await uow.provider.answers_for([c.id for c in checkins])
+        rows = pv.day_rows(
+            ((c.local_date, c.status, answers.get(c.id, {})) for c in checkins), today
+        )
+        alerts = await uow.provider.unresolved_alerts(cohort.id, patient.id)
+        await self._reply(
+            uow,
+            now,
+            call,
+            cohort,
+            _Reply(
+                "provider_patient",
+                {
+                    "label": patient.label,
+                    "status": patient.status,
+                    "paused_until": _local_day(patient.paused_until, patient.timezone),
+                    "timezone": patient.timezone,
+                    "checkin_time": patient.checkin_time,
+                    "days": [
+                        {"date": r.day.strftime("%m-%d"), "status": r.status, "a": r.answers}
+                        for r in rows
+                    ],
+                    "alerts": [self._alert_view(a, label, now) for a, label in alerts],
+                },
+            ),
+            audit="provider_viewed_patient",
+            patient=patient,
+        )
+
+    async def _alerts(
+        self, uow: UnitOfWork, now: datetime, call: ProviderCall, cohort: Cohort
+    ) -> None:
+        alerts = await uow.provider.unresolved_alerts(cohort.id)
+        await self._reply(
+            uow,
+            now,
+            call,
+            cohort,
+            _Reply(
+                "provider_alerts",
+                {"alerts": [self._alert_view(a, label, now) for a, label in alerts]},
+            ),
+            audit="provider_listed_alerts",
+        )
+
+    async def _pause(
+        self, uow: UnitOfWork, now: datetime, call: ProviderCall, cohort: Cohort
+    ) -> None:
+        if len(call.args) != 2 or pv.parse_days(call.args[1]) is None:
+            await self._usage(uow, now, call, cohort, "bad_days" if len(call.args) == 2 else None)
+            return
+        patient = await self._target(uow, now, call, cohort)
+        if patient is None:
+            return
+        if patient.status not in {"active", "paused"}:
+            await self._wrong_status(uow, now, call, cohort, patient)
+            return
+        days = pv.parse_days(call.args[1])
+        assert days is not None  # noqa: S101 - checked above
+        patient.status = "paused"
+        patient.paused_until = now + timedelta(days=days)
+        patient.next_prompt_at = None
+        patient.awaiting = None
+        patient.updated_at = now
+        until = patient.paused_until.astimezone(zone_or_error(patient.timezone))
+        until_text = until.strftime("%Y-%m-%d %H:%M")
+        await self._tell_patient(uow, now, patient, "provider_patient_paused", until=until_text)
+        await self._reply(
+            uow,
+            now,
+            call,
+            cohort,
+            _Reply(
+                "provider_paused",
+                {"label": patient.label, "until": until_text, "timezone": patient.timezone},
+            ),
+            audit="provider_paused",
+            patient=patient,
+            details={"days": days},
+        )
+
+    async def _resume(
+        self, uow: UnitOfWork, now: datetime, call: ProviderCall, cohort: Cohort
+    ) -> None:
+        patient = await self._target(uow, now, call, cohort)
+        if patient is None:
+            return
+        if patient.status != "paused":
+            await self._wrong_status(uow, now, call, cohort, patient)
+            return
+        # The same rule as the patient's own /resume: active, prompted at the next check-in time.
+        LifecycleService._reactivate(patient, now)
+        await self._tell_patient(
+            uow,
+            now,
+            patient,
+            "provider_patient_resumed",
+            checkin_time=patient.checkin_time,
+            timezone=patient.timezone,
+        )
+        await self._reply(
+            uow,
+            now,
+            call,
+            cohort,
+            _Reply("provider_resumed", {"label": patient.label}),
+            audit="provider_resumed",
+            patient=patient,
+        )
+
+    async def _discharge(
+        self, uow: UnitOfWork, now: datetime, call: ProviderCall, cohort: Cohort
+    ) -> None:
+        patient = await self._target(uow, now, call, cohort)
+        if patient is None:
+            return
+        if patient.status not in {"active", "paused", "unreachable"}:
+            await self._wrong_status(uow, now, call, cohort, patient)
+            return
+        reachable = patient.status != "unreachable"
+        patient.status = "discharged"
+        patient.discharged_at = now
+        patient.next_prompt_at = None
+        patient.paused_until = None
+        patient.awaiting = None
+        patient.updated_at = now
+        if reachable:  # a patient who blocked the bot cannot be told (a 403 changes nothing)
+            await self._tell_patient(uow, now, patient, "provider_patient_discharged")
+        await self._reply(
+            uow,
+            now,
+            call,
+            cohort,
+            _Reply("provider_discharged", {"label": patient.label, "told": reachable}),
+            audit="provider_discharged",
+            patient=patient,
+        )
+
+    async def _export(
+        self, uow: UnitOfWork, now: datetime, call: ProviderCall, cohort: Cohort
+    ) -> None:
+        content = pv.export_csv(await uow.provider.export_rows(cohort.id))
+        rows = content.count("\n") - 1
+        today = _today(now, cohort.timezone)
+        await queue_document(
+            uow,
+            now=now,
+            chat_id=cohort.provider_chat_id,
+            content=content.encode(),
+            filename=f"moodcheck-{cohort.name}-{today.isoformat()}.csv",
+            caption=self._rt.renderer.render(
+                "provider_export_caption", cohort.locale, cohort=cohort.name, rows=rows
+            ),
+        )
+        uow.audit.record(
+            at=now,
+            actor=call.actor,
+            action="provider_exported",
+            cohort_id=cohort.id,
+            details={"chat_id": call.chat_id, "rows": rows},
+        )
+
+    async def _invite(self, call: ProviderCall) -> None:
+        """/invite LABEL: check, create the invite (its own transaction, audited as
+        ``invite_created``), then claim the update and queue the link.
+
+        A replayed update finds its id claimed and queues nothing; the invite it made is
+        never shown (its code exists only in memory) and expires unused.
+        """
+        now = self._rt.clock.now()
+        async with self._rt.uow() as uow:
+            cohort = await self._checked_invite(uow, now, call)
+            if cohort is None:
+                await uow.commit()
+                self._rt.wake_delivery()
+                return
+        try:
+            link = await self._enrolment.create_invite(cohort.name, call.args[0], call.actor)
+        except EnrolmentError:
+            link = None
+        async with self._rt.uow() as uow:
+            if not await uow.updates.claim(call.update_id, now):
+                return
+            if link is None:  # taken in between, or the cohort left the configuration
+                await self._refuse(uow, now, call, cohort, "provider_label_taken", "label_taken")
+            else:
+                expires = link.expires_at.astimezone(zone_or_error(cohort.timezone))
+                await self._reply(
+                    uow,
+                    now,
+                    call,
+                    cohort,
+                    _Reply(
+                        "provider_invite",
+                        {
+                            "label": link.label,
+                            "url": link.url(call.bot_username),
+                            "expires": expires.strftime("%Y-%m-%d %H:%M %Z"),
+                        },
+                    ),
+                )
+            await uow.commit()
+        self._rt.wake_delivery()
+
+    async def _checked_invite(
+        self, uow: UnitOfWork, now: datetime, call: ProviderCall
+    ) -> Cohort | None:
+        """Return the cohort if /invite may go ahead; otherwise claim the update and queue
+        the refusal (the caller commits)."""
+        chat_cohort = None
+        if call.chat_type in {"group", "supergroup"}:
+            chat_cohort = await uow.provider.cohort_by_chat(call.chat_id)
+        problem: tuple[str, str] | None = None
+        if chat_cohort is not None and len(call.args) == 1:
+            label = call.args[0]
+            if not pv.is_label(label):
+                problem = ("provider_bad_label", "bad_label")
+            elif await uow.patients.label_taken(chat_cohort.id, label):
+                problem = ("provider_label_taken", "label_taken")
+            else:
+                return chat_cohort
+        if not await uow.updates.claim(call.update_id, now):
+            return None
+        cohort = await self._cohort(uow, now, call)
+        if cohort is None:
+            return None
+        if problem is None:
+            await self._usage(uow, now, call, cohort)
+        else:
+            await self._refuse(uow, now, call, cohort, *problem)
+        return None
+
+    # --- shared steps ---
+
+    async def _target(
+        self, uow: UnitOfWork, now: datetime, call: ProviderCall, cohort: Cohort
+    ) -> Patient | None:
+        """Return the cohort's patient the command's label names; otherwise reply, audit,
+        and return None."""
+        if not call.args or (call.name != "pause" and len(call.args) != 1):
+            await self._usage(uow, now, call, cohort)
+            return None
+        label = call.args[0]
+        patient = (
+            await uow.provider.patient_by_label(cohort.id, label) if pv.is_label(label) else None
+        )
+        if patient is None:
+            await self._refuse(uow, now, call, cohort, "provider_unknown_label", "unknown_label")
+        return patient
+
+    async def _usage(
+        self,
+        uow: UnitOfWork,
+        now: datetime,
+        call: ProviderCall,
+        cohort: Cohort,
+        reason: str | None = None,
+    ) -> None:
+        await self._refuse(uow, now, call, cohort, "provider_usage", reason or "bad_arguments")
+
+    async def _wrong_status(
+        self, uow: UnitOfWork, now: datetime, call: ProviderCall, cohort: Cohort, patient: Patient
+    ) -> None:
+        await self._refuse(
+            uow,
+            now,
+            call,
+            cohort,
+            "provider_wrong_status",
+            "wrong_status",
+            patient=patient,
+            status=patient.status,
+        )
+
+    async def _refuse(  # noqa: PLR0917
+        self,
+        uow: UnitOfWork,
+        now: datetime,
+        call: ProviderCall,
+        cohort: Cohort,
+        template: str,
+        reason: str,
+        *,
+        patient: Patient | None = None,
+        status: str | None = None,
+    ) -> None:
+        """Answer a command that cannot go ahead in its group, and audit the attempt."""
+        label = call.args[0] if call.args and pv.is_label(call.args[0]) else None
+        uow.audit.record(
+            at=now,
+            actor=call.actor,
+            action="provider_command_refused",
+            cohort_id=cohort.id,
+            patient_id=patient.id if patient is not None else None,
+            details={
+                "chat_id": call.chat_id,
+                "command": call.name,
+                "reason": reason,
+                "label": label,
+            },
+        )
+        values = {"command": call.name, "label": label, "status": status, "reason": reason}
+        await self._reply(uow, now, call, cohort, _Reply(template, values))
+
+    async def _reply(
+        self,
+        uow: UnitOfWork,
+        now: datetime,
+        call: ProviderCall,
+        cohort: Cohort,
+        reply: _Reply,
+        *,
+        audit: str | None = None,
+        patient: Patient | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Queue a reply in the group (split between lines when long); audit an action."""
+        text = self._rt.renderer.render(reply.template, cohort.locale, **reply.values)
+        for part in pv.split_message(text):
+            await self._say(uow, now, cohort.provider_chat_id, part)
+        if audit is not None:
+            uow.audit.record(
+                at=now,
+                actor=call.actor,
+                action=audit,
+                cohort_id=cohort.id,
+                patient_id=patient.id if patient is not None else None,
+                details={"chat_id": call.chat_id, **(details or {})},
+            )
+
+    async def _say(self, uow: UnitOfWork, now: datetime, chat_id: int, text: str) -> None:
+        await queue_send(uow, now=now, chat_id=chat_id, priority=Priority.INTERACTIVE, text=text)
+
+    async def _tell_patient(
+        self, uow: UnitOfWork, now: datetime, patient: Patient, template: str, **values: Any
+    ) -> None:
+        """Tell the patient what their care team did, with a fixed template."""
+        await queue_send(
+            uow,
+            now=now,
+            chat_id=patient.chat_id,
+            priority=Priority.INTERACTIVE,
+            patient_id=patient.id,
+            text=self._rt.renderer.render(template, patient.locale, **values),
+        )
+
+    @staticmethod
+    def _alert_view(alert: Any, label: str, now: datetime) -> dict[str, Any]:
+        minutes = max(0, int((now - alert.created_at).total_seconds() // 60))
+        return {
+            "label": label,
+            "tier": alert.tier,
+            "rule": alert.rule,
+            "status": alert.status,
+            "age_minutes": minutes,
+        }
+
+
+def _today(now: datetime, zone: str) -> date:
+    return local_date(now, zone_or_error(zone))
+
+
+def _local_day(moment: datetime | None, zone: str) -> str | None:
+    return None if moment is None else moment.astimezone(zone_or_error(zone)).date().isoformat()
