@@ -69,7 +69,7 @@ class Services:
             lifecycle=LifecycleService(runtime),
             digest=(digest := DigestService(runtime)),
             digest_scan=DigestScan(runtime, digest),
-            provider=ProviderService(runtime, enrolment),
+            provider=ProviderService(runtime, enrolment, digest),
             alert_actions=AlertActions(runtime, alerting),
             alert_scan=AlertScan(runtime, alerting),
             patient_rules=patient_rules,

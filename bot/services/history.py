@@ -31,7 +31,7 @@ async def patient_history(uow: UnitOfWork, patient: Patient) -> PatientHistory:
     (bot.domain.weekly); it counts once every one of its items was answered.
     """
     checkins = []
-    instruments = []
+    instruments: list[InstrumentResult] = []
     for checkin, answers in await uow.checkins.with_answers_of(patient.id):
         instruments.extend(
             InstrumentResult(

@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.domain.schedule import local_date, zone_or_error
 from bot.services import provider_views as pv
+from bot.services.digest import DigestService
 from bot.services.enrolment import EnrolmentError, EnrolmentService
 from bot.services.lifecycle import LifecycleService
 from bot.services.outbox import Priority, queue_document, queue_send
@@ -30,6 +31,7 @@ COMMANDS = (
     "resume",
     "discharge",
     "export",
+    "digest",
     "help",
 )
 """Every provider command, in the order /help and the command menu show them."""
@@ -67,14 +69,20 @@ class _Reply:
 class ProviderService:
     """Runs provider commands, each in one unit of work that first claims the update."""
 
-    def __init__(self, runtime: Runtime, enrolment: EnrolmentService) -> None:
+    def __init__(
+        self, runtime: Runtime, enrolment: EnrolmentService, digest: DigestService
+    ) -> None:
         self._rt = runtime
         self._enrolment = enrolment
+        self._digest = digest
 
     async def command(self, call: ProviderCall) -> None:
         """Handle a provider command typed in any chat."""
         if call.name == "invite":
             await self._invite(call)
+            return
+        if call.name == "digest":
+            await self._send_digest(call)
             return
         now = self._rt.clock.now()
         async with self._rt.uow() as uow:
@@ -86,6 +94,27 @@ class ProviderService:
                 await handler(uow, now, call, cohort)
             await uow.commit()
         self._rt.wake_delivery()
+
+    async def _send_digest(self, call: ProviderCall) -> None:
+        """/digest: this week's digest now. The digest service opens its own transaction (and
+        is replay-safe through the request key), so only the checks happen here."""
+        now = self._rt.clock.now()
+        async with self._rt.uow() as uow:
+            if not await uow.updates.claim(call.update_id, now):
+                return
+            cohort = await self._cohort(uow, now, call)
+            if cohort is not None:
+                uow.audit.record(
+                    at=now,
+                    actor=call.actor,
+                    action="digest_requested",
+                    cohort_id=cohort.id,
+                    details={},
+                )
+            await uow.commit()
+        self._rt.wake_delivery()
+        if cohort is not None:
+            await self._digest.send_now(cohort.name, request_key=str(call.update_id))
 
     # --- where commands count ---
 

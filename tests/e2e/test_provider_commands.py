@@ -399,6 +399,7 @@ async def test_help_and_group_command_menu(harness: Harness) -> None:
         "resume",
         "discharge",
         "export",
+        "digest",
         "help",
     }
     assert sorted(lang for _, lang in menus) == ["", "es"]
@@ -418,3 +419,24 @@ async def test_replayed_command_changes_nothing(harness: Harness) -> None:
     patient = await _patient(h, "P-RPL1")
     assert patient.paused_until == h.clock.now() + timedelta(days=2)
     assert len(await _audits(h, "provider_paused")) == 1
+
+
+async def test_digest_on_demand_in_the_group_only(harness: Harness) -> None:
+    h = harness
+    user = h.server.user(9301, first_name="Dee")
+    await enrol(h, user, "P-9301")
+    nurse = _nurse(h)
+    await h.send(nurse, "/digest")
+    group = h.server.group(GROUP_A).messages
+    kinds = [m.kind for m in group]
+    assert "Weekly digest" in group[0].text and "photo" in kinds
+    names = sorted(m.filename or "" for m in group if m.kind == "document")
+    assert len(names) == 2 and names[0].endswith(".csv") and names[1].endswith(".html")
+    assert all("Dee" not in (m.text or "") for m in group)
+    before = len(group)
+    await h.send(user, "/digest")  # a patient in a private chat: refused, nothing sent
+    assert len(h.server.group(GROUP_A).messages) == before
+    refused = await h.rows(
+        select(AuditEvent).where(AuditEvent.action == "provider_command_refused")
+    )
+    assert refused and refused[-1].details["command"] == "digest"
