@@ -30,8 +30,10 @@ typecheck: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
+# One worker per core: the end-to-end tests wait on HTTP and the database as much as on CPU.
+# Each worker has its own sandbox server, SQLite files and PostgreSQL database.
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 ## bench: the benchmarks (not part of `make test`); N=2000 by default
 N ?= 2000
