@@ -58,7 +58,7 @@ def _config(cohorts: int) -> AppConfig:
 async def _patients(url: str, cohort_ids: list[int], per_cohort: int, fanout: int) -> None:
     now = datetime.now(UTC)
     engine = create_engine(url)
-    rows = []
+    rows: list[tuple[int, int, datetime | None]] = []
     user = FIRST_USER
     for cohort_id in cohort_ids:
         for _ in range(per_cohort):
@@ -124,7 +124,11 @@ async def _measure(server: FakeBotApi, groups: dict[int, list[int]]) -> list[flo
             seen = len(server.group(group).messages)
             started = time.monotonic()
             await server.user(user_id).press("Yes")
-            await server.wait_for(lambda g=group, s=seen: len(server.group(g).messages) > s, 30)
+
+            def arrived(g: int = group, s: int = seen) -> bool:
+                return len(server.group(g).messages) > s
+
+            await server.wait_for(arrived, 30)
             latencies.append(server.group(group).messages[seen].sent_at - started)
         return latencies
 
