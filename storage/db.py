@@ -53,7 +53,9 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """Create the async engine for a database URL (SQLite file or PostgreSQL)."""
     url = normalise_url(url)
-    kwargs: dict[str, Any] = {"echo": echo}
+    # hide_parameters: SQLAlchemy puts bound values (answers, message text) into its error
+    # messages, which end up in logs; the statements stay, the patient data does not.
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if url.startswith("postgresql"):
         kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)

@@ -255,3 +255,19 @@ async def test_cohort_upsert_follows_config(uow: UnitOfWorkFactory) -> None:
     async with uow() as u:
         rows = (await u.session.scalars(select(Cohort))).all()
     assert [(c.name, c.provider_chat_id) for c in rows] == [("c", -2)]
+
+
+async def test_database_errors_carry_no_patient_data(uow: UnitOfWorkFactory) -> None:
+    _, patient_id = await _patient(uow)
+    async with uow() as u:
+        await u.checkins.open_for_day(_checkin(patient_id, date(2026, 1, 12)))
+        await u.commit()
+    with pytest.raises(Exception) as info:  # noqa: PT011 - any driver's IntegrityError
+        async with uow() as u:
+            u.session.add(
+                Checkin(
+                    **{**_checkin(patient_id, date(2026, 1, 12)), "timezone": "Secret/Zone-Marker"}
+                )
+            )
+            await u.session.flush()
+    assert "Secret/Zone-Marker" not in str(info.value)
