@@ -134,6 +134,11 @@ async def due_scan_job(context: BotContext) -> None:
     await services.alert_scan.run()
 
 
+async def housekeeping_job(context: BotContext) -> None:
+    """Hourly: blank old outbox payloads, forget old processed-update ids."""
+    await context.services.housekeeping.run()
+
+
 def build(
     settings: Settings,
     config: AppConfig,
@@ -184,7 +189,14 @@ def build(
     job_queue = application.job_queue
     if job_queue is None:
         raise RuntimeError("python-telegram-bot was installed without its job-queue extra")
-    if scan_interval is not None:  # tests trigger the scan themselves, on their own clock
+    if scan_interval is not None:  # tests trigger the scans themselves, on their own clock
+        job_queue.run_repeating(
+            housekeeping_job,
+            interval=3600.0,
+            first=60.0,
+            name="housekeeping",
+            job_kwargs=JOB_KWARGS,
+        )
         job_queue.run_repeating(
             due_scan_job,
             interval=scan_interval,

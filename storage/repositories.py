@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Select, and_, delete, func, or_, select, update
+from sqlalchemy import CursorResult, Select, String, and_, delete, func, or_, select, update
+from sqlalchemy import cast as cast_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -439,6 +440,26 @@ class OutboxRepository(_Repository):
         if changes:
             await self.session.execute(update(OutboxMessage), list(changes))
 
+    async def blank_payloads(self, before: datetime, limit: int) -> int:
+        """Empty the payload of finished messages created before a time; return how many."""
+        ids = (
+            await self.session.scalars(
+                select(OutboxMessage.id)
+                .where(
+                    OutboxMessage.status != "pending",
+                    OutboxMessage.created_at < before,
+                    # Already blanked rows are skipped (text form: JSON has no = on PG).
+                    cast_(OutboxMessage.payload, String) != "{}",
+                )
+                .limit(limit)
+            )
+        ).all()
+        if ids:
+            await self.session.execute(
+                update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(payload={})
+            )
+        return len(ids)
+
     async def cancel_pending_for_chat(self, chat_id: int, reason: str) -> None:
         """Stop trying to reach a chat (the user blocked the bot)."""
         await self.session.execute(
@@ -459,6 +480,22 @@ class OutboxRepository(_Repository):
 
 class UpdateRepository(_Repository):
     """Telegram updates already processed."""
+
+    async def forget(self, before: datetime, limit: int) -> int:
+        """Forget update ids processed before a time (replays stop long before); return how
+        many."""
+        ids = (
+            await self.session.scalars(
+                select(ProcessedUpdate.update_id)
+                .where(ProcessedUpdate.processed_at < before)
+                .limit(limit)
+            )
+        ).all()
+        if ids:
+            await self.session.execute(
+                delete(ProcessedUpdate).where(ProcessedUpdate.update_id.in_(ids))
+            )
+        return len(ids)
 
     async def claim(self, update_id: int, now: datetime) -> bool:
         """Record an update as processed; False when it was already (a replay)."""

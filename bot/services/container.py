@@ -12,6 +12,7 @@ from bot.services.cohorts import CohortSync
 from bot.services.digest import DigestScan, DigestService
 from bot.services.enrolment import EnrolmentService
 from bot.services.history import PatientRules
+from bot.services.housekeeping import Housekeeping
 from bot.services.lifecycle import LifecycleService
 from bot.services.messages import MessageService
 from bot.services.provider import ProviderService
@@ -36,6 +37,7 @@ class Services:
     replies: ReplyService
     cohorts: CohortSync
     alerting: Alerting
+    housekeeping: Housekeeping
     settings: SettingsService
     messages: MessageService
     lifecycle: LifecycleService
@@ -64,6 +66,7 @@ class Services:
             replies=ReplyService(runtime),
             cohorts=CohortSync(runtime),
             alerting=alerting,
+            housekeeping=Housekeeping(runtime),
             settings=settings,
             messages=MessageService(runtime, settings, alerting, checkins),
             lifecycle=LifecycleService(runtime),

@@ -271,3 +271,33 @@ async def test_database_errors_carry_no_patient_data(uow: UnitOfWorkFactory) -> 
             )
             await u.session.flush()
     assert "Secret/Zone-Marker" not in str(info.value)
+
+
+async def test_housekeeping_blanks_old_payloads_and_forgets_old_updates(
+    uow: UnitOfWorkFactory,
+) -> None:
+    ids = await _queue(uow, [(1, 3, "old-sent"), (1, 3, "old-pending"), (2, 3, "new-sent")])
+    async with uow() as u:
+        await u.outbox.apply(
+            [
+                {"id": ids[0], "status": "sent"},
+                {"id": ids[2], "status": "sent", "created_at": NOW + timedelta(days=8)},
+            ]
+        )
+        assert await u.updates.claim(1, NOW)
+        assert await u.updates.claim(2, NOW + timedelta(days=8))
+        await u.commit()
+    later = NOW + timedelta(days=8)
+    async with uow() as u:
+        assert await u.outbox.blank_payloads(later - timedelta(days=7), 10) == 1
+        assert await u.updates.forget(later - timedelta(days=7), 10) == 1
+        await u.commit()
+    async with uow() as u:
+        rows = {r.id: r for r in (await u.session.scalars(select(OutboxMessage))).all()}
+        # Once blanked, a row is not counted again (the scan would never end otherwise).
+        assert await u.outbox.blank_payloads(later - timedelta(days=7), 10) == 0
+        assert not await u.updates.claim(2, later)  # recent ones still guard replays
+        assert await u.updates.claim(1, later)  # forgotten
+    assert rows[ids[0]].payload == {}
+    assert rows[ids[1]].payload != {}  # still pending: never blanked
+    assert rows[ids[2]].payload != {}  # too recent
