@@ -6,7 +6,6 @@ import dataclasses
 import re
 import tomllib
 from dataclasses import dataclass
-from datetime import time
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -210,11 +209,6 @@ class CohortConfig(BaseModel):
     def zone(self) -> ZoneInfo:
         """Return the cohort's default time zone."""
         return ZoneInfo(self.timezone)
-
-    @property
-    def default_time(self) -> time:
-        """Return the cohort's default check-in time."""
-        return parse_hhmm(self.checkin_time)
 
 
 class _File(BaseModel):

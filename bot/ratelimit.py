@@ -23,6 +23,9 @@ from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
+PRUNE_EVERY = 1000
+"""Sends between two sweeps of idle per-chat windows."""
+
 MESSAGE_METHODS = frozenset(
     {
         "sendMessage",
@@ -116,6 +119,7 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
         self._chats: dict[int | str, SlidingWindow] = {}
         self._paused_until: dict[int | str, float] = {}
         self._scale = scale
+        self._acquired = 0
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -143,6 +147,9 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
                     self._paused_until.get(chat, 0.0) - now,
                 )
             if wait <= 0:
+                self._acquired += 1
+                if self._acquired % PRUNE_EVERY == 0:
+                    self.forget_idle_chats()
                 self._overall.record(now)
                 if chat is not None:
                     self._window(chat).record(now)
@@ -155,10 +162,16 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
         self._paused_until[chat] = self._now() + seconds
 
     def forget_idle_chats(self) -> None:
-        """Drop the windows of chats with no recent sends, so memory stays flat."""
+        """Drop the windows of chats with no send inside their window, so that memory stays
+        flat however many patients the bot has written to (called every PRUNE_EVERY sends)."""
         now = self._now()
         for chat in [c for c, w in self._chats.items() if w.wait_time(now) == 0 and w.empty]:
             del self._chats[chat]
+
+    @property
+    def tracked_chats(self) -> int:
+        """How many chats have a window right now."""
+        return len(self._chats)
 
     async def process_request(  # noqa: PLR0917 - PTB's signature
         self,

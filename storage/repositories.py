@@ -468,15 +468,6 @@ class OutboxRepository(_Repository):
             .values(status="cancelled", last_error=reason, lease_until=None)
         )
 
-    async def pending_due(self, now: datetime) -> int:
-        """Count pending messages due now (claimed or not)."""
-        count = await self.session.scalar(
-            select(func.count())
-            .select_from(OutboxMessage)
-            .where(and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now))
-        )
-        return int(count or 0)
-
 
 class UpdateRepository(_Repository):
     """Telegram updates already processed."""

@@ -10,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from telegram.error import RetryAfter
 
-from bot.ratelimit import Limits, SlidingWindow, SlidingWindowRateLimiter, chat_key, is_group
+from bot.ratelimit import (
+    PRUNE_EVERY,
+    Limits,
+    SlidingWindow,
+    SlidingWindowRateLimiter,
+    chat_key,
+    is_group,
+)
 
 
 class FakeTime:
@@ -136,3 +143,13 @@ def test_chat_key_and_group_detection() -> None:
     assert chat_key({"chat_id": "@channel"}) == "@channel"
     assert chat_key({}) is None
     assert is_group(-5) and is_group("@channel") and not is_group(5)
+
+
+async def test_windows_of_idle_chats_are_forgotten(fake_time: FakeTime) -> None:
+    limiter = SlidingWindowRateLimiter(Limits(margin=0.0), monotonic=fake_time)
+    for chat in range(1, PRUNE_EVERY):
+        await limiter.acquire(chat)
+    assert limiter.tracked_chats == PRUNE_EVERY - 1
+    fake_time.now += 120.0  # every window has emptied
+    await limiter.acquire(-5)  # the PRUNE_EVERY-th send sweeps before recording
+    assert limiter.tracked_chats == 1
