@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+READ_ONLY = "moodcheck_read_only"
+"""Execution option of a connection whose transaction only reads (see UnitOfWork)."""
 
 
 def normalise_url(url: str) -> str:
@@ -47,7 +49,10 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only unit of work takes no write lock: it never upgrades, so it cannot hit
+        # the SQLITE_BUSY case that BEGIN IMMEDIATE exists to avoid.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:

@@ -7,6 +7,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.db import READ_ONLY
 from storage.repositories import (
     AlertRepository,
     AuditRepository,
@@ -42,12 +43,18 @@ class UnitOfWork:
     provider: ProviderRepository
     digest: DigestRepository
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], *, read_only: bool = False
+    ) -> None:
         self._session_factory = session_factory
+        self._read_only = read_only
 
     async def __aenter__(self) -> Self:
         self.session = self._session_factory()
         session = self.session
+        if self._read_only:
+            # Procure the connection now, marked, so that SQLite begins without a write lock.
+            _ = await session.connection(execution_options={READ_ONLY: True})
         self.cohorts = CohortRepository(session)
         self.invites = InviteRepository(session)
         self.patients = PatientRepository(session)
@@ -77,6 +84,8 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         """Commit everything done in this unit of work."""
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
         await self.session.commit()
 
 
@@ -89,3 +98,7 @@ class UnitOfWorkFactory:
     def __call__(self) -> UnitOfWork:
         """Return a new, not yet entered, unit of work."""
         return UnitOfWork(self._session_factory)
+
+    def reading(self) -> UnitOfWork:
+        """Return a unit of work that only reads: on SQLite it takes no write lock."""
+        return UnitOfWork(self._session_factory, read_only=True)

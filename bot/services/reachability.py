@@ -51,11 +51,17 @@ class Reachability:
 
     async def seen(self, user_id: int) -> None:
         """A patient wrote or tapped: if they were unreachable, they are active again."""
+        # This runs for every private update, and almost never changes anything: look
+        # without a write lock first.
+        async with self._rt.uow.reading() as uow:
+            patient = await uow.patients.by_telegram_user(user_id)
+            if patient is None or patient.status != "unreachable":
+                return
         now = self._rt.clock.now()
         async with self._rt.uow() as uow:
             patient = await uow.patients.by_telegram_user(user_id)
             if patient is None or patient.status != "unreachable":
-                return
+                return  # someone else brought them back meanwhile
             patient.status = "active"
             patient.unreachable_since = None
             patient.updated_at = now

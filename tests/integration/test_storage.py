@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -301,3 +302,20 @@ async def test_housekeeping_blanks_old_payloads_and_forgets_old_updates(
     assert rows[ids[0]].payload == {}
     assert rows[ids[1]].payload != {}  # still pending: never blanked
     assert rows[ids[2]].payload != {}  # too recent
+
+
+async def test_a_read_only_unit_of_work_does_not_wait_for_a_writer(
+    uow: UnitOfWorkFactory,
+) -> None:
+    _, patient_id = await _patient(uow)
+    async with uow() as writer:
+        await writer.checkins.open_for_day(_checkin(patient_id, date(2026, 1, 12)))
+        # The writer holds its transaction (on SQLite: the write lock). A reader still reads,
+        # at once, what was committed before.
+        async with asyncio.timeout(2):
+            async with uow.reading() as reader:
+                assert await reader.patients.get(patient_id) is not None
+                assert await reader.session.scalar(select(func.count(Checkin.id))) == 0
+                with pytest.raises(RuntimeError, match="read-only"):
+                    await reader.commit()
+        await writer.commit()
