@@ -91,6 +91,10 @@ class CohortConfig(BaseModel):
     instrument_weekday: str = "mon"
     pcl5_every_weeks: int | None = Field(default=None, ge=1, le=12)
     """Ask the PCL-5 every N weeks (4 is the usual); unset: never."""
+    instrument_delivery: Literal["after_daily", "own_message"] = "after_daily"
+    """How the instruments are asked on their day: "after_daily" in the same message right
+    after the daily items; "own_message" in a new message once the daily part is finished (or
+    skipped), so the daily part stays short and its alerts do not wait for them."""
     checkin_window_hours: int | None = Field(default=None, ge=1, le=24)
     """How long a day's check-in stays open after the prompt time; unset: to the end of the
     patient's local day."""
@@ -284,23 +288,36 @@ def load_config(
     )
 
 
+def day_questionnaire_id(base: str, instruments: tuple[str, ...], delivery: str) -> str:
+    """Return the key of the questionnaire that asks ``base`` and then the instruments,
+    in one message ("after_daily": ``daily+phq9+gad7``) or in two (``daily/phq9+gad7``)."""
+    if delivery == "after_daily":
+        return composite_id(base, instruments)
+    return f"{base}/{composite_id(instruments[0], instruments[1:])}"
+
+
 def _add_composites(questionnaires: dict[str, Questionnaire], cohort: CohortConfig) -> None:
     """Register the day questionnaires a cohort can need: its daily set followed by the
-    weekly instruments, with and without the PCL-5."""
+    weekly instruments, with and without the PCL-5, for both deliveries (a check-in opened
+    before a change of ``instrument_delivery`` still finds its questionnaire)."""
     base = questionnaires[cohort.questionnaire]
     weekly = tuple(name for name in WEEKLY if name in cohort.weekly_instruments)
     variants = {weekly}
     if cohort.pcl5_every_weeks is not None:
         variants |= {(*weekly, PCL5)}
     for instruments in variants:
-        key = composite_id(base.id, instruments)
-        if not instruments or key in questionnaires:
+        if not instruments:
             continue
         for name in instruments:
             if name not in questionnaires:
                 questionnaires[name] = load_questionnaire(questionnaire_path(name))
         items = base.items + tuple(i for n in instruments for i in questionnaires[n].items)
-        questionnaires[key] = Questionnaire(id=key, version=base.version, items=items)
+        for delivery, apart_from in (("after_daily", None), ("own_message", len(base.items))):
+            key = day_questionnaire_id(base.id, instruments, delivery)
+            if key not in questionnaires:
+                questionnaires[key] = Questionnaire(
+                    id=key, version=base.version, items=items, apart_from=apart_from
+                )
 
 
 def _where(raw: object, loc: tuple[int | str, ...]) -> str:

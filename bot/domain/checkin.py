@@ -3,6 +3,10 @@
 State is the position of the item being asked, the answers stored so far, and (for a
 multi-select in progress) the ticked options; all of it lives in the database. These functions
 decide what a tap means and what comes next, so handlers and services hold no rules.
+
+A questionnaire may come in two parts (``Questionnaire.apart_from``: the weekly instruments
+asked in a message of their own). Each part has its own progress and Back; the second takes
+taps once the daily part is over (completed or skipped), while the position is inside it.
 """
 
 from __future__ import annotations
@@ -64,11 +68,22 @@ def is_visible(questionnaire: Questionnaire, position: int, answers: Mapping[str
     return condition is None or condition.holds(answers)
 
 
+def part_of(questionnaire: Questionnaire, position: int) -> range:
+    """Return the positions of the part that asks the item at ``position``: the whole
+    questionnaire, or (when it has a part asked apart) the daily part or the part apart."""
+    split = questionnaire.apart_from
+    end = len(questionnaire.items)
+    if split is None:
+        return range(end)
+    return range(split) if position < split else range(split, end)
+
+
 def next_position(
     questionnaire: Questionnaire, answers: Mapping[str, str], after: int
 ) -> int | None:
-    """Return the next item to ask after a position, or None when the check-in is done."""
-    for position in range(after + 1, len(questionnaire.items)):
+    """Return the next item to ask after a position, or None when its part is done (the
+    whole check-in, or the part of it that one message asks)."""
+    for position in range(after + 1, part_of(questionnaire, max(after, 0)).stop):
         if is_visible(questionnaire, position, answers):
             return position
     return None
@@ -77,8 +92,9 @@ def next_position(
 def previous_position(
     questionnaire: Questionnaire, answers: Mapping[str, str], before: int
 ) -> int | None:
-    """Return the item asked before a position (for Back), or None at the first one."""
-    for position in range(before - 1, -1, -1):
+    """Return the item asked before a position (for Back), or None at the first one of its
+    part: Back never reaches into a message that is already finished."""
+    for position in range(before - 1, part_of(questionnaire, before).start - 1, -1):
         if is_visible(questionnaire, position, answers):
             return position
     return None
@@ -92,18 +108,42 @@ def first_position(questionnaire: Questionnaire) -> int:
     return found
 
 
+def apart_start(questionnaire: Questionnaire, answers: Mapping[str, str]) -> int | None:
+    """Return the first item of the part asked in its own message, or None if there is no
+    such part (or it asks nothing, given the answers)."""
+    split = questionnaire.apart_from
+    if split is None:
+        return None
+    return next(
+        (p for p in part_of(questionnaire, split) if is_visible(questionnaire, p, answers)), None
+    )
+
+
+def in_part_apart(questionnaire: Questionnaire, status: CheckinStatus, position: int) -> bool:
+    """Tell whether a check-in is answering its part apart: the daily part is over (completed
+    or skipped, never stopped by a safety answer) and the position is inside that part."""
+    split = questionnaire.apart_from
+    return (
+        split is not None
+        and status in {CheckinStatus.COMPLETED, CheckinStatus.SKIPPED}
+        and split <= position < len(questionnaire.items)
+    )
+
+
+def accepts_taps(questionnaire: Questionnaire, status: CheckinStatus, position: int) -> bool:
+    """Tell whether a check-in still takes answers (its window aside)."""
+    return status is CheckinStatus.OPEN or in_part_apart(questionnaire, status, position)
+
+
 def progress(
     questionnaire: Questionnaire, answers: Mapping[str, str], position: int
 ) -> tuple[int, int]:
-    """Return (number of the item at ``position``, how many items this check-in asks as far
+    """Return (number of the item at ``position``, how many items its message asks as far
     as the answers so far tell), for a "3/7" display. A follow-up that a later answer may
     still call up is not counted until it does."""
-    asked = [p for p in range(position) if is_visible(questionnaire, p, answers)]
-    ahead = [
-        p
-        for p in range(position + 1, len(questionnaire.items))
-        if is_visible(questionnaire, p, answers)
-    ]
+    part = part_of(questionnaire, position)
+    asked = [p for p in range(part.start, position) if is_visible(questionnaire, p, answers)]
+    ahead = [p for p in range(position + 1, part.stop) if is_visible(questionnaire, p, answers)]
     return len(asked) + 1, len(asked) + 1 + len(ahead)
 
 
@@ -121,7 +161,7 @@ def judge_tap(
     nothing. A tap for an item ahead of the current one, or with a value the item does not
     offer, cannot come from a button we sent: it is refused.
     """
-    if status is not CheckinStatus.OPEN or not window_open:
+    if not accepts_taps(questionnaire, status, current_position) or not window_open:
         return TapVerdict.CLOSED
     if not 0 <= tap.position < len(questionnaire.items):
         return TapVerdict.INVALID

@@ -126,6 +126,9 @@ class Questionnaire:
     version: int
     items: tuple[Item, ...]
     source: str = ""
+    apart_from: int | None = None
+    """Where the part asked in a message of its own begins (the weekly instruments, when a
+    cohort sends them apart from the daily items); None: one message asks every item."""
     _index: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -157,6 +160,9 @@ def validate_questionnaire(questionnaire: Questionnaire) -> list[str]:
     problems: list[str] = []
     if not questionnaire.items:
         problems.append("it has no items")
+    split = questionnaire.apart_from
+    if split is not None and not 0 < split < len(questionnaire.items):
+        problems.append(f"apart_from must fall between its items, not at {split}")
     seen: dict[str, Item] = {}
     for item in questionnaire.items:
         where = f"item {item.id!r}"

@@ -2,8 +2,9 @@
 
 PHQ-9 and GAD-7 come weekly on the cohort's weekday; PCL-5, where a cohort enables it, every
 N weeks (its look-back is a month: REFERENCE.md 2.3), counted from the patient's first
-instrument day so that the first one is a baseline. They are asked after the daily items,
-in the patient's usual slot, so the patient gets one check-in a day.
+instrument day so that the first one is a baseline. They are asked in the patient's usual
+slot, after the daily items in the same message or (``instrument_delivery = "own_message"``)
+in a message of their own once the daily part is done or skipped: one check-in row a day.
 """
 
 from __future__ import annotations

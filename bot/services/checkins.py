@@ -3,6 +3,12 @@
 One message per check-in is edited in place as the patient taps. A tap is judged by the pure
 state machine in ``bot.domain.checkin``; this service loads the state, stores the outcome and
 queues what the patient and the care team should see, all in one transaction.
+
+A cohort may ask its weekly instruments apart (``instrument_delivery = "own_message"``): the
+check-in row then carries both parts. The daily part ends as any day does (completed, rules
+run, thank-you); the row's status says so, while ``position`` moves on into the part apart,
+which a new message asks. ``message_id`` follows it there, so the finished daily message's
+buttons are stale.
 """
 
 from __future__ import annotations
@@ -22,7 +28,10 @@ from bot.domain.checkin import (
     CheckinStatus,
     Tap,
     TapVerdict,
+    accepts_taps,
+    apart_start,
     first_position,
+    in_part_apart,
     item_at,
     judge_tap,
     next_position,
@@ -59,6 +68,13 @@ class _Tapped:
     def locale(self) -> str:
         return self.patient.locale
 
+    @property
+    def apart(self) -> bool:
+        """Whether the tap is on the part asked in a message of its own."""
+        return in_part_apart(
+            self.questionnaire, CheckinStatus(self.checkin.status), self.checkin.position
+        )
+
 
 class CheckinService:
     """Opens check-ins and handles taps, escalating at once when an answer calls for it."""
@@ -93,7 +109,7 @@ class CheckinService:
             else:
                 day = local_date(now, zone_or_error(patient.timezone))
                 checkin, _ = await self.open_for(uow, patient, day, now)
-                if checkin.status == CheckinStatus.OPEN:
+                if self._answering(checkin, now):
                     await self.ask_anew(uow, now, patient, checkin, priority=Priority.INTERACTIVE)
                 else:
                     await queue_send(
@@ -105,6 +121,14 @@ class CheckinService:
                     )
             await uow.commit()
         self._rt.wake_delivery()
+
+    def _answering(self, checkin: Checkin, now: datetime) -> bool:
+        """Whether a check-in still takes answers: its daily part, or the part apart."""
+        if checkin.status == CheckinStatus.OPEN:
+            return True  # the window scan closes it; until then /checkin asks again
+        questionnaire = self._rt.config.questionnaires[checkin.questionnaire]
+        status = CheckinStatus(checkin.status)
+        return now < checkin.closes_at and accepts_taps(questionnaire, status, checkin.position)
 
     async def open_for(
         self, uow: UnitOfWork, patient: Patient, day: date, now: datetime
@@ -143,17 +167,24 @@ class CheckinService:
     ) -> None:
         """Ask the current item in a new message at the bottom of the chat (/checkin again,
         or a reminder); the old message's buttons are retired so only one stays live."""
+        questionnaire = self._rt.config.questionnaires[checkin.questionnaire]
+        apart = in_part_apart(questionnaire, CheckinStatus(checkin.status), checkin.position)
         if checkin.message_id is not None:
             await queue_edit(
                 uow,
                 now=now,
                 chat_id=patient.chat_id,
                 message_id=checkin.message_id,
-                text=self._render("checkin_moved", patient.locale),
+                text=self._render(
+                    "instruments_moved" if apart else "checkin_moved", patient.locale
+                ),
                 priority=priority,
                 patient_id=patient.id,
             )
-        questionnaire = self._rt.config.questionnaires[checkin.questionnaire]
+        if apart:
+            # The part apart takes taps from its current message only; the new one's id
+            # comes when it is sent.
+            checkin.message_id = None
         answers = await uow.checkins.answers(checkin.id)
         selected = _selected(checkin)
         text, keyboard = views.question(
@@ -251,17 +282,49 @@ class CheckinService:
         if checkin is None or patient is None or patient.telegram_user_id != user_id:
             # Someone else's check-in, or an id we never issued: store nothing at all.
             return self._render("button_refused", "en")
-        if checkin.status != CheckinStatus.OPEN or now >= checkin.closes_at:
+        questionnaire = self._rt.config.questionnaires[checkin.questionnaire]
+        status = CheckinStatus(checkin.status)
+        if in_part_apart(questionnaire, status, checkin.position):
+            if message_id != checkin.message_id:
+                # The finished daily message (or an earlier copy of this part): its
+                # buttons belong to a message that is over.
+                return self._render("checkin_stale", patient.locale)
+            if now >= checkin.closes_at:
+                await self._close_apart(uow, now, patient, checkin, message_id)
+                return self._render("checkin_closed", patient.locale)
+        elif checkin.status != CheckinStatus.OPEN or now >= checkin.closes_at:
             return self._render("checkin_closed", patient.locale)
         return _Tapped(
             uow,
             now,
             checkin,
             patient,
-            self._rt.config.questionnaires[checkin.questionnaire],
+            questionnaire,
             await uow.checkins.answers(checkin.id),
             message_id,
         )
+
+    async def _close_apart(
+        self, uow: UnitOfWork, now: datetime, patient: Patient, checkin: Checkin, message_id: int
+    ) -> None:
+        """End a part apart whose window has passed: its answers so far stay, its buttons go.
+
+        The window scan only sees open check-ins, so this happens at the first tap after the
+        window: the tap itself is refused, but the closing is committed here.
+        """
+        checkin.position = len(self._rt.config.questionnaires[checkin.questionnaire].items)
+        checkin.draft = None
+        checkin.version += 1
+        await queue_edit(
+            uow,
+            now=now,
+            chat_id=patient.chat_id,
+            message_id=message_id,
+            text=self._render("instruments_closed", patient.locale),
+            patient_id=patient.id,
+        )
+        await uow.commit()
+        self._rt.wake_delivery()
 
     def _judge(self, t: _Tapped, position: int, value: str) -> str | None:
         verdict = judge_tap(
@@ -327,18 +390,53 @@ class CheckinService:
         return None
 
     async def _skip(self, t: _Tapped) -> str | None:
+        if t.apart:
+            # Skipping the questions apart leaves them unanswered; the day stays as it was.
+            t.checkin.position = len(t.questionnaire.items)
+            t.checkin.draft = None
+            await self._finish_message(t, "instruments_skipped")
+            return None
         t.checkin.status = CheckinStatus.SKIPPED.value
         t.checkin.completed_at = t.now
         t.checkin.draft = None
+        await self._finish_message(t, "checkin_skipped")
+        # A weekly instrument does not depend on the daily part: skipping the day still
+        # offers it, in its own message the patient may skip too.
+        await self._ask_apart(t)
+        return None
+
+    async def _finish_message(self, t: _Tapped, template: str) -> None:
+        """Edit the tapped message to its last words; its buttons go."""
         await queue_edit(
             t.uow,
             now=t.now,
             chat_id=t.patient.chat_id,
             message_id=t.message_id,
-            text=self._render("checkin_skipped", t.locale),
+            text=self._render(template, t.locale),
             patient_id=t.patient.id,
         )
-        return None
+
+    async def _ask_apart(self, t: _Tapped) -> None:
+        """Ask the part apart, if the questionnaire has one, in a new message."""
+        start = apart_start(t.questionnaire, t.answers)
+        if start is None:
+            return
+        t.checkin.position = start
+        t.checkin.message_id = None  # taps count once the new message is sent
+        text, keyboard = views.question(
+            self._rt.renderer, t.questionnaire, t.checkin.id, start, t.locale, t.answers
+        )
+        await queue_send(
+            t.uow,
+            now=t.now,
+            chat_id=t.patient.chat_id,
+            priority=Priority.INTERACTIVE,
+            text=f"{self._render('instruments_intro', t.locale)}\n\n{text}",
+            keyboard=keyboard,
+            on_sent=OnSent.CHECKIN_MESSAGE,
+            ref_id=t.checkin.id,
+            patient_id=t.patient.id,
+        )
 
     async def _show(self, t: _Tapped, selected: frozenset[str] = frozenset()) -> None:
         """Edit the check-in message to show the current item."""
@@ -369,15 +467,19 @@ class CheckinService:
         t.answers[item.id] = value
         triggers = evaluate_answer(self._rt.config.rules, item.id, value)
         t.checkin.draft = None
+        apart = t.apart
         upcoming = next_position(t.questionnaire, t.answers, t.checkin.position)
         stop = any(trigger.stop_checkin for trigger in triggers)
         finishing = upcoming is None or stop
         patient_level: list[Raise] = []
         if finishing:
-            t.checkin.status = (CheckinStatus.STOPPED if stop else CheckinStatus.COMPLETED).value
-            t.checkin.completed_at = t.now
-            # The check-in is over: the patient-level rules (streaks, baselines) see it now,
-            # and what they raise goes out with this answer's alerts as one group message.
+            if not apart:
+                status = CheckinStatus.STOPPED if stop else CheckinStatus.COMPLETED
+                t.checkin.status = status.value
+                t.checkin.completed_at = t.now
+            # The day's check-in (or its part apart, with the instruments' rules) is over:
+            # the patient-level rules see it now, and what they raise goes out with this
+            # answer's alerts as one group message.
             patient_level = await self._patient_rules.due(t.uow, t.now, t.patient)
         created = await self._escalate(t, triggers, patient_level)
         if not finishing:
@@ -387,15 +489,10 @@ class CheckinService:
             return None
         t.checkin.position = len(t.questionnaire.items)
         notified = bool(triggers) or bool(created) or await self._alerted_today(t)
-        done = "checkin_done_team_notified" if notified else "checkin_done"
-        await queue_edit(
-            t.uow,
-            now=t.now,
-            chat_id=t.patient.chat_id,
-            message_id=t.message_id,
-            text=self._render(done, t.locale),
-            patient_id=t.patient.id,
-        )
+        done = "instruments_done" if apart else "checkin_done"
+        await self._finish_message(t, f"{done}_team_notified" if notified else done)
+        if not apart and not stop:
+            await self._ask_apart(t)
         return None
 
     async def _alerted_today(self, t: _Tapped) -> bool:

@@ -1,13 +1,14 @@
 """The questionnaire a patient's check-in uses on a day: the cohort's daily set, followed on
-instrument days by the weekly instruments (see bot.domain.weekly)."""
+instrument days by the weekly instruments (see bot.domain.weekly), in the same message or in
+one of their own (the cohort's ``instrument_delivery``)."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from bot.config import AppConfig, ConfigError
+from bot.config import AppConfig, ConfigError, day_questionnaire_id
 from bot.domain.schedule import local_date, zone_or_error
-from bot.domain.weekly import composite_id, instruments_due
+from bot.domain.weekly import instruments_due
 from storage.models import Cohort, Patient
 
 
@@ -26,4 +27,5 @@ def questionnaire_for_day(config: AppConfig, cohort: Cohort, patient: Patient, d
     )
     if not due:
         return cohort.questionnaire
-    return composite_id(config.questionnaires[cohort.questionnaire].id, due)
+    base = config.questionnaires[cohort.questionnaire].id
+    return day_questionnaire_id(base, due, settings.instrument_delivery)

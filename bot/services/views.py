@@ -21,6 +21,11 @@ from prompts.render import Renderer
 TICK = "✅ "
 
 
+def asked_apart(questionnaire: Questionnaire, position: int) -> bool:
+    """Tell whether the item at a position belongs to the part asked in its own message."""
+    return questionnaire.apart_from is not None and position >= questionnaire.apart_from
+
+
 def question_text(
     renderer: Renderer,
     questionnaire: Questionnaire,
@@ -31,7 +36,7 @@ def question_text(
     """Return the text that asks the item at a position, with "3/7" progress."""
     number, total = progress(questionnaire, answers or {}, position)
     return renderer.render(
-        "checkin_question",
+        "instruments_question" if asked_apart(questionnaire, position) else "checkin_question",
         locale,
         position=number,
         total=total,
@@ -50,8 +55,9 @@ def question_keyboard(  # noqa: PLR0917 - the whole state of one message
 ) -> Keyboard:
     """Return the buttons of the item at a position, for one check-in.
 
-    A multi-select shows its ticks and a Done button; every item has Skip today, and Back
-    when there is an earlier item to change.
+    A multi-select shows its ticks and a Done button; every item has Skip today (Skip
+    questionnaire in a part asked apart), and Back when there is an earlier item of the same
+    message to change.
     """
     item = questionnaire.items[position]
     multi = item.kind is ItemKind.MULTI
@@ -80,9 +86,10 @@ def question_keyboard(  # noqa: PLR0917 - the whole state of one message
                 "callback_data": encode(BackButton(checkin_id, position)),
             }
         )
+    skip = "button_skip_instruments" if asked_apart(questionnaire, position) else "button_skip"
     controls.append(
         {
-            "text": renderer.render("button_skip", locale),
+            "text": renderer.render(skip, locale),
             "callback_data": encode(SkipButton(checkin_id)),
         }
     )

@@ -277,6 +277,7 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
     },
     "enrolled": {"checkin_time": "09:00", "timezone": "Europe/London"},
     "checkin_question": {"position": 1, "total": 4, "question": "How?"},
+    "instruments_question": {"position": 1, "total": 17, "question": "How?"},
     "crisis_card": {"region": "US", "team_notified": True, "after_hours": True},
     "emergency_card": {"region": "US", "team_notified": True, "after_hours": False},
     "settings_language": {"checkin_time": "09:00", "timezone": "Europe/London", "language": "x"},
