@@ -6,75 +6,42 @@ get a core of a 2-core machine):
 * **own path**: our rate limiter off, the server enforcing nothing: how fast the due scan,
   outbox and delivery worker go on their own;
 * **limited**: our rate limiter on, the server enforcing Telegram's 30 messages/s with 429s:
-  how close the bot gets to the ceiling, and whether anything is lost or doubled.
+  how close the bot gets to the ceiling, and whether anything is lost or doubled. Every
+  ``--crisis-every`` seconds of it a crisis card (priority 0) is queued for one of the
+  patients: the time from its queueing to Telegram's answer shows it does not wait behind
+  the fan-out.
 
-Usage: ``python -m bench.fanout N [--only own|limited] [--database URL]``. Prints one line.
+Usage: ``python -m bench.fanout N [--only own|limited] [--database URL] [--crisis-every S]``.
+Prints one line.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import contextlib
 import os
-import subprocess
-import sys
+import statistics
 import tempfile
 import time
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
-from bot.app import build
+from bench.cluster import TOKEN, Sandbox, seed_due_patients
+from bot.app import BotRuntime, build
 from bot.config import AppConfig, CohortConfig
 from bot.domain.clock import SystemClock
+from bot.services.outbox import Priority, queue_send
 from bot.settings import Settings
 from prompts.questionnaires import load_questionnaire, questionnaire_path
 from prompts.rules import load_rules
 from storage.db import create_engine
 from storage.migrate import upgrade
-from storage.models import Cohort, Patient
+from storage.models import Cohort, OutboxMessage
 
-TOKEN = "123456:BENCH-TOKEN"
 FIRST_USER = 10_000_000
-
-
-class Sandbox:
-    """The sandbox Bot API server in a child process."""
-
-    def __init__(self, *, limits: bool) -> None:
-        args = [
-            sys.executable,
-            "-m",
-            "bot.sandbox",
-            "--port",
-            "0",
-            "--auto-register-chats",
-            "--token",
-            TOKEN,
-        ]
-        if not limits:
-            args.append("--no-limits")
-        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline().strip()
-        if not line.startswith("SANDBOX_PORT="):
-            self.process.kill()
-            raise SystemExit(f"sandbox did not start: {line!r}")
-        self.port = int(line.split("=", 1)[1])
-        self.base_url = f"http://127.0.0.1:{self.port}/bot"
-
-    def stats(self) -> dict[str, Any]:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/sandbox/stats") as response:
-            data: dict[str, Any] = json.load(response)
-            return data
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
 
 
 def _config() -> AppConfig:
@@ -91,31 +58,61 @@ def _config() -> AppConfig:
 async def _enrol(url: str, n: int, now: datetime) -> None:
     """Insert N active patients, all due now (bulk: enrolment is not what is measured)."""
     engine = create_engine(url)
-    async with engine.begin() as connection:
+    async with engine.connect() as connection:
         cohort_id = await connection.scalar(select(Cohort.id).where(Cohort.name == "bench"))
-        rows = [
-            {
-                "cohort_id": cohort_id,
-                "label": f"B-{i:06d}",
-                "telegram_user_id": FIRST_USER + i,
-                "chat_id": FIRST_USER + i,
-                "status": "active",
-                "locale": "en",
-                "timezone": "UTC",
-                "checkin_time": now.strftime("%H:%M"),
-                "next_prompt_at": now.replace(second=0, microsecond=0),  # due this minute
-                "consented_at": now,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for i in range(n)
-        ]
-        for start in range(0, n, 5000):
-            await connection.execute(insert(Patient), rows[start : start + 5000])
     await engine.dispose()
+    assert cohort_id is not None
+    await seed_due_patients(url, int(cohort_id), n, now, first_user=FIRST_USER)
 
 
-async def run_once(n: int, *, limited: bool, database: str | None) -> dict[str, float]:
+async def _crisis_cards(bot: BotRuntime, every: float, chats: int, ids: list[int]) -> None:
+    """Queue a crisis card every ``every`` seconds until cancelled; note their outbox ids."""
+    runtime = bot.services.runtime
+    while True:
+        await asyncio.sleep(every)
+        async with runtime.uow() as uow:
+            key = f"bench-crisis:{len(ids)}"
+            await queue_send(
+                uow,
+                now=runtime.clock.now(),
+                chat_id=FIRST_USER + (len(ids) * 7919) % chats,
+                text=runtime.renderer.render(
+                    "crisis_card", "en", region="US", team_notified=False
+                ),
+                priority=Priority.CRISIS,
+                dedup_key=key,
+            )
+            found = await uow.session.scalar(
+                select(OutboxMessage.id).where(OutboxMessage.dedup_key == key)
+            )
+            await uow.commit()
+        assert found is not None
+        ids.append(int(found))
+        bot.worker.wake()
+
+
+async def _latencies(url: str, ids: list[int]) -> list[float]:
+    """Seconds from queueing to Telegram's answer (both on the bot's clock) per crisis card."""
+    if not ids:
+        return []
+    engine = create_engine(url)
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            select(OutboxMessage.created_at, OutboxMessage.sent_at).where(
+                OutboxMessage.id.in_(ids)
+            )
+        )
+        found = [
+            (sent - created).total_seconds() if sent is not None else float("inf")
+            for created, sent in rows.all()
+        ]
+    await engine.dispose()
+    return found
+
+
+async def run_once(
+    n: int, *, limited: bool, database: str | None, crisis_every: float = 0.0
+) -> dict[str, float]:
     """Run one fan-out and return its figures."""
     folder = Path(tempfile.mkdtemp(prefix="moodcheck-bench-"))
     url = database or f"sqlite+aiosqlite:///{folder / 'bench.db'}"
@@ -137,22 +134,38 @@ async def run_once(n: int, *, limited: bool, database: str | None) -> dict[str, 
         started = time.perf_counter()
         queued = await bot.services.due_scan.run()
         scanned = time.perf_counter()
+        cpu_started = time.process_time()
         bot.worker.start()
+        crisis_ids: list[int] = []
+        crisis = (
+            asyncio.create_task(_crisis_cards(bot, crisis_every, n, crisis_ids))
+            if crisis_every
+            else None
+        )
         deadline = scanned + max(120.0, n / 20)
         # Watch the worker's own counters: asking the server (blocking HTTP) would steal the
         # event loop from the worker being measured.
-        while bot.worker.stats.sent + bot.worker.stats.dead < queued:
+        while bot.worker.stats.sent + bot.worker.stats.dead < queued + len(crisis_ids):
             if time.perf_counter() > deadline:
                 break
             await asyncio.sleep(0.01)
         finished = time.perf_counter()
+        cpu = time.process_time() - cpu_started
+        if crisis is not None:
+            crisis.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await crisis
         await bot.worker.stop()
+        latencies = await _latencies(url, crisis_ids)
         await bot.application.shutdown()
         await bot.engine.dispose()
         stats = sandbox.stats()
     finally:
         sandbox.stop()
-    per_chat = stats.get("per_chat") or stats.get("messages_per_chat") or {}
+    per_chat = dict(stats.get("per_chat") or {})
+    for index in range(len(crisis_ids)):  # the crisis cards are not prompts
+        chat = str(FIRST_USER + (index * 7919) % n)
+        per_chat[chat] = per_chat.get(chat, 0) - 1
     delivered = sum(1 for count in per_chat.values() if count >= 1)
     first, last = stats.get("first_message_at"), stats.get("last_message_at")
     window = (last - first) if first is not None and last is not None else 0.0
@@ -166,6 +179,10 @@ async def run_once(n: int, *, limited: bool, database: str | None) -> dict[str, 
         "duplicates": sum(max(0, c - 1) for c in per_chat.values()),
         "rate_limited": stats.get("rate_limited", 0),
         "retried": bot.worker.stats.retried,
+        "cpu_ms": 1000 * cpu / max(1, queued),
+        "crisis_n": len(latencies),
+        "crisis_max": max(latencies, default=0.0),
+        "crisis_p50": statistics.median(latencies) if latencies else 0.0,
     }
 
 
@@ -175,19 +192,25 @@ def main() -> None:
     parser.add_argument("n", type=int, nargs="?", default=2000)
     parser.add_argument("--only", choices=["own", "limited"])
     parser.add_argument("--database", default=os.environ.get("MOODCHECK_BENCH_DATABASE_URL"))
+    parser.add_argument("--crisis-every", type=float, default=5.0)
     args = parser.parse_args()
     parts = [f"fanout N={args.n} db={'postgresql' if args.database else 'sqlite'}"]
     if args.only in (None, "own"):
         own = asyncio.run(run_once(args.n, limited=False, database=args.database))
         parts.append(
             f"own: scan {own['scan_s']:.2f}s, deliver {own['deliver_s']:.2f}s = "
-            f"{own['rate']:.0f} msg/s, lost {own['lost']:.0f}, dup {own['duplicates']:.0f}"
+            f"{own['rate']:.0f} msg/s (bot CPU {own['cpu_ms']:.2f} ms/msg), "
+            f"lost {own['lost']:.0f}, dup {own['duplicates']:.0f}"
         )
     if args.only in (None, "limited"):
-        lim = asyncio.run(run_once(args.n, limited=True, database=args.database))
+        lim = asyncio.run(
+            run_once(args.n, limited=True, database=args.database, crisis_every=args.crisis_every)
+        )
         parts.append(
             f"limited(30/s): {lim['sustained']:.1f} msg/s sustained over {lim['deliver_s']:.1f}s, "
             f"429s {lim['rate_limited']:.0f}, lost {lim['lost']:.0f}, dup {lim['duplicates']:.0f}"
+            f", crisis card queued to sent p50 {lim['crisis_p50']:.2f}s max "
+            f"{lim['crisis_max']:.2f}s (n={lim['crisis_n']:.0f})"
         )
     print(" | ".join(parts))
 

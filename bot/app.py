@@ -20,13 +20,16 @@ import handlers
 from bot.config import AppConfig
 from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.domain.clock import Clock, SystemClock
+from bot.metrics import Metrics, OpsReader
 from bot.processor import ChatOrderedUpdateProcessor
 from bot.ratelimit import Limits, SlidingWindowRateLimiter
 from bot.services.container import Services
 from bot.services.provider import COMMANDS as PROVIDER_COMMANDS
 from bot.services.runtime import Runtime
-from bot.settings import Settings
+from bot.settings import Settings, Webhook
 from bot.transport import AiohttpRequest
+from bot.web import WebhookEndpoint, WebServer
+from bot.workers import slots_for
 from handlers.context import SERVICES_KEY, BotContext
 from prompts.render import Renderer
 from storage.db import create_engine, create_session_factory
@@ -62,6 +65,11 @@ class BotRuntime:
     processor: ChatOrderedUpdateProcessor
     engine: AsyncEngine
     limiter: SlidingWindowRateLimiter | None
+    metrics: Metrics | None = None
+    web: WebServer | None = None
+    """The webhook, /healthz and /metrics listener (None: not configured)."""
+    webhook: Webhook | None = None
+    """Set in webhook mode: updates arrive through ``web``, not getUpdates."""
 
     async def on_startup(self, _app: object = None) -> None:
         """Everything after the bot is initialised and before updates flow."""
@@ -97,20 +105,30 @@ class BotRuntime:
         await self.engine.dispose()
 
     async def start(self, *, poll_timeout: int = 10) -> None:
-        """Start polling, the job queue and the delivery worker (tests, demo, benchmarks).
-
-        ``moodcheck run`` uses PTB's ``run_polling`` with the same hooks instead.
-        """
+        """Start the job queue, the delivery worker, the web server, then updates: a webhook
+        (registered with Telegram; never deleted on stop, other workers keep receiving) or
+        polling."""
         await self.application.initialize()
         await self.on_startup()
         await self.application.start()
-        if self.application.updater is not None:
+        if self.web is not None:
+            await self.web.start()
+        if self.webhook is not None:
+            await self.application.bot.set_webhook(
+                url=self.webhook.url,
+                secret_token=self.webhook.secret,
+                allowed_updates=ALLOWED_UPDATES,
+                max_connections=self.webhook.max_connections,
+            )
+        elif self.application.updater is not None:
             await self.application.updater.start_polling(
                 poll_interval=0.0, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES
             )
 
     async def stop(self) -> None:
         """Stop in the reverse order of :meth:`start`."""
+        if self.web is not None:
+            await self.web.stop()
         updater = self.application.updater
         if updater is not None and updater.running:
             await updater.stop()
@@ -134,6 +152,11 @@ async def due_scan_job(context: BotContext) -> None:
     await services.alert_scan.run()
 
 
+async def announce_job(context: BotContext) -> None:
+    """Every few seconds: post alert events that waited for room in their group's minute."""
+    await context.services.announcer.flush_all()
+
+
 async def housekeeping_job(context: BotContext) -> None:
     """Hourly: blank old outbox payloads, forget old processed-update ids."""
     await context.services.housekeeping.run()
@@ -149,8 +172,13 @@ def build(
     delivery: DeliveryPolicy | None = None,
     scan_interval: float | None = 30.0,
     renderer: Renderer | None = None,
+    webhook: bool = False,
 ) -> BotRuntime:
-    """Build the whole bot from settings and configuration (no I/O until started)."""
+    """Build the whole bot from settings and configuration (no I/O until started).
+
+    ``webhook``: take updates on the web server (settings.webhook() says what is missing).
+    """
+    hook = settings.webhook() if webhook else None
     # PTB 22 warns on every 429 unless durations are opted into timedelta (its documented
     # migration switch); bot.ratelimit.retry_after_seconds reads either form.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
@@ -161,6 +189,7 @@ def build(
     uow = UnitOfWorkFactory(create_session_factory(engine))
     runtime = Runtime(uow=uow, clock=clock, config=config, renderer=renderer)
     processor = ChatOrderedUpdateProcessor()
+    limits = limits or Limits(overall=(settings.max_messages_per_second, 1.0))
     limiter = SlidingWindowRateLimiter(limits) if rate_limited else None
     builder = (
         ApplicationBuilder()
@@ -176,13 +205,24 @@ def build(
     if limiter is not None:
         builder = builder.rate_limiter(limiter)
     application: BotApplication = builder.build()
-    worker = DeliveryWorker(application.bot, uow, clock, delivery, limiter)
+    worker = DeliveryWorker(application.bot, uow, clock, delivery, limiter, slots_for(engine))
     runtime.wake_delivery = worker.wake
     services = Services.build(runtime)
     worker.on_blocked = services.reachability.blocked
     application.bot_data[SERVICES_KEY] = services
     handlers.register(application)
-    bot_runtime = BotRuntime(application, services, worker, processor, engine, limiter)
+    metrics = Metrics(
+        lambda: worker.stats,
+        OpsReader(uow, clock),
+        max_outbox_lag=settings.health_max_outbox_lag,
+    )
+    processor.observe = metrics.observe_update
+    listen = settings.listen_address(webhook=webhook)
+    endpoint = WebhookEndpoint(hook.path, hook.secret) if hook is not None else None
+    web = WebServer(application, metrics, *listen, endpoint) if listen is not None else None
+    bot_runtime = BotRuntime(
+        application, services, worker, processor, engine, limiter, metrics, web, hook
+    )
     application.post_init = bot_runtime.on_startup
     application.post_stop = bot_runtime.on_stop
     application.post_shutdown = bot_runtime.on_shutdown
@@ -203,5 +243,8 @@ def build(
             first=1.0,
             name="due-scan",
             job_kwargs=JOB_KWARGS,
+        )
+        job_queue.run_repeating(
+            announce_job, interval=3.0, first=3.0, name="announce", job_kwargs=JOB_KWARGS
         )
     return bot_runtime

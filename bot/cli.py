@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from telegram import Bot
 
 from bot.config import ConfigError, load_config
+from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
 
+if TYPE_CHECKING:
+    from bot.app import BotRuntime
+
 EXIT_USAGE = 2
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx logs every request URL at INFO, and the URL holds the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 
 def _fail(message: str) -> int:
@@ -28,19 +26,34 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
-def _run(settings: Settings) -> int:
-    from bot.app import ALLOWED_UPDATES, build  # noqa: PLC0415 - heavy imports, run only
+def _run(settings: Settings, *, webhook: bool) -> int:
+    from bot.app import build  # noqa: PLC0415 - heavy imports, run only
     from storage.migrate import SchemaBehindError, check_schema  # noqa: PLC0415
 
     settings.token()
+    if webhook:
+        settings.webhook()
     config = load_config(settings.config)
     try:
         asyncio.run(check_schema(settings.database_url))
     except SchemaBehindError as exc:
         return _fail(str(exc))
-    runtime = build(settings, config)
-    runtime.application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    runtime = build(settings, config, webhook=webhook)
+    asyncio.run(_serve(runtime))
     return 0
+
+
+async def _serve(runtime: BotRuntime) -> None:
+    """Run until SIGINT or SIGTERM, then stop in order (the round in progress finishes)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await runtime.start()
+        await stop.wait()
+    finally:
+        await runtime.stop()
 
 
 def _db_upgrade(settings: Settings) -> int:
@@ -89,7 +102,12 @@ async def _invite(settings: Settings, cohort: str, label: str) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moodcheck", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run the bot (long polling)")
+    run = sub.add_parser("run", help="run the bot (long polling unless --webhook)")
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help="take updates on MOODCHECK_WEBHOOK_URL (needs MOODCHECK_WEBHOOK_SECRET)",
+    )
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="migrate the database to this version's schema")
@@ -106,9 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
-        _configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
         if args.command == "run":
-            return _run(settings)
+            return _run(settings, webhook=args.webhook)
         if args.command == "db":
             return _db_upgrade(settings)
         if args.command == "invite":

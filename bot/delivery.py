@@ -5,6 +5,12 @@ Each round leases a batch (most urgent first, one chat's messages in order), sen
 bounded concurrency, and writes every outcome in one transaction. A crash between a send and
 that write can resend the messages of one round (at most ``batch_size``, and at most one per
 chat and priority); it can never lose one, because nothing is marked sent before it was.
+
+Two lanes run side by side: the main one takes every priority; the urgent one only crisis
+cards, alerts and replies, so that those never wait for a round of routine prompts to end
+(and the rate limiter lets them go first). On PostgreSQL a round keeps its claim's row locks
+until its outcomes are written, so a worker that dies gives its messages back at once;
+several workers each send to their own share of the chats (``bot.workers``).
 """
 
 from __future__ import annotations
@@ -30,8 +36,9 @@ from telegram.error import (
 )
 
 from bot.domain.clock import Clock
-from bot.ratelimit import SlidingWindowRateLimiter, retry_after_seconds
-from bot.services.outbox import OnSent
+from bot.ratelimit import SlidingWindowRateLimiter, retry_after_seconds, urgent_send
+from bot.services.outbox import OnSent, Priority
+from bot.workers import Partition, WorkerSlots
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
@@ -49,6 +56,13 @@ class DeliveryPolicy:
     backoff_base: float = 2.0
     backoff_cap: float = 300.0
     poll_interval: float = 1.0
+    urgent_poll_interval: float = 0.25
+    """The urgent lane looks this often for what another worker queued for its chats."""
+    defer_after: float = 2.0
+    """A message whose chat's window (a group's 20 a minute) would hold it longer than this
+    goes back to the queue until then, instead of holding up its round."""
+    refresh_interval: float = 3.0
+    """How often the worker looks again at how many workers share the database."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +80,7 @@ class _Claimed:
 @dataclass(slots=True)
 class _Outcome:
     row: _Claimed
-    kind: str  # sent | retry | dead | forbidden | released
+    kind: str  # sent | retry | deferred | dead | forbidden | released
     message_id: int | None = None
     delay: float = 0.0
     error: str | None = None
@@ -83,6 +97,7 @@ class DeliveryStats:
     forbidden: int = 0
     rounds: int = 0
     by_error: dict[str, int] = field(default_factory=dict)
+    deferred: int = 0
 
 
 async def call_bot(bot: Bot, method: str, payload: dict[str, Any]) -> int | None:
@@ -119,23 +134,31 @@ class UnknownMethodError(ValueError):
 class DeliveryWorker:
     """Sends queued messages until stopped."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - positional since the first version; slots is new
         self,
         bot: Bot,
         uow: UnitOfWorkFactory,
         clock: Clock,
         policy: DeliveryPolicy | None = None,
         limiter: SlidingWindowRateLimiter | None = None,
+        slots: WorkerSlots | None = None,
     ) -> None:
         self._bot = bot
         self._uow = uow
         self._clock = clock
         self.policy = policy or DeliveryPolicy()
         self._limiter = limiter
+        self._slots = slots
+        self.partition = Partition()
+        """The chats this worker sends to (all of them unless several share the database)."""
         self._wake = asyncio.Event()
+        self._wake_urgent = asyncio.Event()
+        self._stop = asyncio.Event()
         self._idle = asyncio.Event()
         self._stopping = False
-        self._wakes = 0
+        self._epoch = 0
+        self._main_idle_epoch = -1
+        self._busy_lanes = 0
         self._task: asyncio.Task[None] | None = None
         self.stats = DeliveryStats()
         self.on_blocked: Callable[[UnitOfWork, int, datetime], Awaitable[None]] | None = None
@@ -144,50 +167,148 @@ class DeliveryWorker:
 
     def wake(self) -> None:
         """Say that new messages are waiting (called after a commit that queued some)."""
-        self._wakes += 1
+        self._epoch += 1
         self._idle.clear()
         self._wake.set()
+        self._wake_urgent.set()
 
     async def wait_idle(self) -> None:
-        """Return once a round found nothing due."""
+        """Return once both lanes found nothing due."""
         await self._idle.wait()
 
     def start(self) -> None:
         """Run the worker as a background task."""
         self._stopping = False
+        self._stop.clear()
         self._task = asyncio.create_task(self._run(), name="moodcheck-delivery")
 
     async def stop(self) -> None:
-        """Finish the round in progress, then stop."""
+        """Finish the rounds in progress, then stop (and give the worker slot up)."""
         self._stopping = True
+        self._stop.set()
         self._wake.set()
+        self._wake_urgent.set()
         if self._task is not None:
             await self._task
             self._task = None
 
     async def _run(self) -> None:
+        try:
+            await self._join()
+        except Exception:
+            # Sending alone (full rate, every chat) beats not sending; the slot watcher
+            # keeps trying to join.
+            logger.exception("could not take a worker slot")
+        tasks = [self._lane(urgent=False), self._lane(urgent=True)]
+        if self._slots is not None:
+            tasks.append(self._watch_slots())
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            if self._slots is not None:
+                await self._slots.release()
+            self._idle.set()
+
+    async def _join(self) -> None:
+        """Take a worker slot; as the only worker, take back what a dead run had leased."""
+        if self._slots is None:
+            return
+        await self._slots.acquire()
+        self._use(self._slots.partition)
+        async with self._uow() as uow:
+            released = await uow.outbox.release_leases() if self._slots.exclusive else 0
+            dead, to_groups = await uow.outbox.count_dead()
+            await uow.commit()
+        if released:
+            logger.warning("took back %d messages a previous run had claimed", released)
+        if dead:
+            logger.warning(
+                "the outbox holds %d dead messages (%d to provider groups): see status 'dead'",
+                dead,
+                to_groups,
+            )
+        if self.partition.count > 1:
+            # The workers already running keep their old share of the overall rate until
+            # they next look: wait that long (and a little), so that together we keep to it.
+            await self._pause(self.policy.refresh_interval * 1.5)
+
+    async def _watch_slots(self) -> None:
+        """Look again every few seconds at how many workers there are."""
+        assert self._slots is not None  # noqa: S101 - only started with slots
         while not self._stopping:
-            self._wake.clear()
-            wakes = self._wakes
+            await self._pause(self.policy.refresh_interval)
+            if self._stop.is_set():
+                return
             try:
-                sent = await self.deliver_round()
+                partition = await self._slots.refresh()
+            except Exception:
+                logger.exception("worker slot refresh failed")
+                continue
+            if partition != self.partition:
+                self._use(partition)
+                self.wake()
+
+    def _use(self, partition: Partition) -> None:
+        if partition != self.partition:
+            logger.info("delivery worker %d of %d", partition.rank + 1, partition.count)
+        self.partition = partition
+        if self._limiter is not None:
+            self._limiter.share(partition.count)
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+
+    async def _lane(self, *, urgent: bool) -> None:
+        wake = self._wake_urgent if urgent else self._wake
+        interval = self.policy.urgent_poll_interval if urgent else self.policy.poll_interval
+        while not self._stopping:
+            wake.clear()
+            epoch = self._epoch
+            self._busy_lanes += 1
+            try:
+                sent = await self.deliver_round(urgent=urgent)
             except Exception:
                 # The database may be briefly unreachable: log, back off, go on.
                 logger.exception("delivery round failed")
                 sent = 0
-            if sent == 0 and not self._stopping:
-                # Idle only if nobody queued anything while this round was looking.
-                if wakes == self._wakes:
-                    self._idle.set()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.policy.poll_interval)
-        self._idle.set()
+            finally:
+                self._busy_lanes -= 1
+            if sent:
+                self._epoch += 1
+                if urgent:
+                    self._wake.set()  # the main lane says when all is done
+                continue
+            if self._stop.is_set():
+                break
+            self._mark_idle(urgent=urgent, epoch=epoch)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), interval)
 
-    async def deliver_round(self) -> int:
-        """Lease, send and settle one batch; return how many messages it held."""
+    def _mark_idle(self, *, urgent: bool, epoch: int) -> None:
+        """Idle: the main lane (which sees every priority) found nothing, nothing was queued
+        or sent since it looked, and neither lane is in the middle of a round."""
+        if epoch != self._epoch:
+            return
+        if not urgent:
+            self._main_idle_epoch = epoch
+        if self._main_idle_epoch == self._epoch and not self._busy_lanes:
+            self._idle.set()
+
+    async def deliver_round(self, *, urgent: bool = False) -> int:
+        """Lease, send and settle one batch; return how many messages it held.
+
+        ``urgent``: only crisis cards, alerts and replies (the fast lane).
+        """
         now = self._clock.now()
         async with self._uow() as uow:
-            rows = await uow.outbox.claim(now, self.policy.batch_size, self.policy.lease)
+            rows = await uow.outbox.claim(
+                now,
+                self.policy.batch_size,
+                self.policy.lease,
+                shard=self.partition.shard,
+                max_priority=int(Priority.INTERACTIVE) if urgent else None,
+            )
             claimed = [
                 _Claimed(
                     r.id,
@@ -201,12 +322,20 @@ class DeliveryWorker:
                 )
                 for r in rows
             ]
+            if not claimed:
+                return 0
+            self.stats.rounds += 1
+            if uow.outbox.claims_hold_locks:
+                # The row locks keep other workers off until the outcomes are written; if
+                # this process dies first, the rows are free again at once.
+                await self._settle(uow, await self._send_all(claimed))
+                await uow.commit()
+                return len(claimed)
             await uow.commit()
-        if not claimed:
-            return 0
-        self.stats.rounds += 1
         outcomes = await self._send_all(claimed)
-        await self._settle(outcomes)
+        async with self._uow() as uow:
+            await self._settle(uow, outcomes)
+            await uow.commit()
         return len(claimed)
 
     async def _send_all(self, claimed: Sequence[_Claimed]) -> list[_Outcome]:
@@ -240,6 +369,17 @@ class DeliveryWorker:
         return outcomes
 
     async def _send(self, row: _Claimed) -> _Outcome:
+        if self._limiter is not None:
+            wait = self._limiter.chat_wait(row.chat_id)
+            if wait > self.policy.defer_after:
+                return _Outcome(row, "deferred", delay=wait, counts_attempt=False)
+        token = urgent_send.set(row.priority <= Priority.INTERACTIVE)
+        try:
+            return await self._call(row)
+        finally:
+            urgent_send.reset(token)
+
+    async def _call(self, row: _Claimed) -> _Outcome:
         try:
             message_id = await call_bot(self._bot, row.method, row.payload)
         except RetryAfter as exc:
@@ -272,7 +412,8 @@ class DeliveryWorker:
         ceiling = min(self.policy.backoff_cap, self.policy.backoff_base**attempt)
         return max(0.5, self._random.uniform(0, ceiling))
 
-    async def _settle(self, outcomes: Sequence[_Outcome]) -> None:
+    async def _settle(self, uow: UnitOfWork, outcomes: Sequence[_Outcome]) -> None:
+        """Write a round's outcomes in the caller's transaction."""
         now = self._clock.now()
         changes: list[dict[str, Any]] = []
         checkin_messages: list[tuple[int, int]] = []
@@ -293,6 +434,12 @@ class DeliveryWorker:
                 if attempts >= self.policy.max_attempts:
                     change.update(status="dead", attempts=attempts, last_error=outcome.error)
                     self.stats.dead += 1
+                    logger.error(
+                        "outbox message %d dead after %d attempts: %s",
+                        row.id,
+                        attempts,
+                        outcome.error,
+                    )
                 else:
                     change.update(
                         attempts=attempts,
@@ -300,6 +447,9 @@ class DeliveryWorker:
                         next_attempt_at=now + timedelta(seconds=outcome.delay),
                     )
                     self.stats.retried += 1
+            elif outcome.kind == "deferred":
+                change.update(next_attempt_at=now + timedelta(seconds=outcome.delay))
+                self.stats.deferred += 1
             elif outcome.kind == "forbidden":
                 change.update(status="failed", last_error=outcome.error)
                 blocked_chats.add(row.chat_id)
@@ -313,13 +463,11 @@ class DeliveryWorker:
                     self.stats.by_error.get(outcome.error[:40], 0) + 1
                 )
             changes.append(change)
-        async with self._uow() as uow:
-            await uow.outbox.apply(changes)
-            await uow.checkins.set_message_ids(checkin_messages)
-            await uow.alerts.set_group_message_ids(alert_messages)
-            for chat_id in blocked_chats:
-                await self._blocked(uow, chat_id, now)
-            await uow.commit()
+        await uow.outbox.apply(changes)
+        await uow.checkins.set_message_ids(checkin_messages)
+        await uow.alerts.set_group_message_ids(alert_messages)
+        for chat_id in blocked_chats:
+            await self._blocked(uow, chat_id, now)
 
     async def _blocked(self, uow: UnitOfWork, chat_id: int, now: datetime) -> None:
         """A 403: the chat blocked the bot (or removed it). Stop trying; say so."""

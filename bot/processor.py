@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+import logging
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
+
+logger = logging.getLogger(__name__)
 
 
 class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
@@ -26,6 +30,8 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
         self._idle.set()
         self.completed: set[int] = set()
         """Update ids fully handled (bounded: trimmed when it grows large)."""
+        self.observe: Callable[[float], None] | None = None
+        """Called with each update's handling time in seconds (the metrics histogram)."""
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -47,6 +53,7 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
             if isinstance(update, Update) and update.effective_chat
             else None
         )
+        started = time.perf_counter()
         try:
             if chat is None:
                 await coroutine
@@ -55,6 +62,7 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
                 self._locks[chat] = (lock, users + 1)
                 try:
                     async with lock:
+                        started = time.perf_counter()
                         await coroutine
                 finally:
                     lock, users = self._locks[chat]
@@ -63,7 +71,20 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
                     else:
                         self._locks[chat] = (lock, users - 1)
         finally:
+            # Measured once the chat's lock is held: waiting for it is the previous update's
+            # handling time, which is already counted.
+            elapsed = time.perf_counter() - started
+            if self.observe is not None:
+                self.observe(elapsed)
             if isinstance(update, Update):
+                logger.debug(
+                    "update handled",
+                    extra={
+                        "update_id": update.update_id,
+                        "chat_kind": update.effective_chat.type if update.effective_chat else "",
+                        "duration_ms": round(elapsed * 1000, 2),
+                    },
+                )
                 if len(self.completed) > 100_000:
                     self.completed.clear()
                 self.completed.add(update.update_id)

@@ -15,6 +15,7 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -25,6 +26,17 @@ from telegram.warnings import PTBDeprecationWarning
 
 PRUNE_EVERY = 1000
 """Sends between two sweeps of idle per-chat windows."""
+PACE_SLICES = 4
+"""The overall window is also kept in quarters (a quarter of the sends per quarter second):
+a full second's sends in one burst, delayed a little on the way by a busy machine, can land
+in the server's next window together with the next burst; quarter-bursts cannot overflow it
+by much."""
+URGENT_TICK = 0.005
+"""How often a routine send looks again while an urgent one waits for room."""
+
+urgent_send: ContextVar[bool] = ContextVar("urgent_send", default=False)
+"""Set by the delivery worker around a crisis card or an alert: such a send takes the next
+free place in the overall window before any routine send that is waiting for one."""
 
 MESSAGE_METHODS = frozenset(
     {
@@ -61,6 +73,15 @@ class SlidingWindow:
         self._limit = limit
         self._period = period
         self._stamps: deque[float] = deque()
+
+    @property
+    def limit(self) -> int:
+        """Events allowed per period."""
+        return self._limit
+
+    @limit.setter
+    def limit(self, value: int) -> None:
+        self._limit = value
 
     def wait_time(self, now: float) -> float:
         """Return how long until one more event fits (0 when it fits now)."""
@@ -106,6 +127,10 @@ def retry_after_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+def _slice(limit: int) -> int:
+    return -(-limit // PACE_SLICES)  # rounded up: the slices together allow the whole
+
+
 class SlidingWindowRateLimiter(BaseRateLimiter[None]):
     """Delays message-producing requests until every window they count in has room."""
 
@@ -116,10 +141,14 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
         self._now = monotonic
         scale = 1.0 + self._limits.margin
         self._overall = SlidingWindow(self._limits.overall[0], self._limits.overall[1] * scale)
+        self._pace = SlidingWindow(
+            _slice(self._limits.overall[0]), self._limits.overall[1] * scale / PACE_SLICES
+        )
         self._chats: dict[int | str, SlidingWindow] = {}
         self._paused_until: dict[int | str, float] = {}
         self._scale = scale
         self._acquired = 0
+        self._urgent_waiting = 0
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -135,27 +164,72 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
             self._chats[chat] = window
         return window
 
-    async def acquire(self, chat: int | str | None) -> None:
-        """Wait until a message to ``chat`` fits every window, then count it."""
-        while True:
-            now = self._now()
-            wait = self._overall.wait_time(now)
-            if chat is not None:
-                wait = max(
-                    wait,
-                    self._window(chat).wait_time(now),
-                    self._paused_until.get(chat, 0.0) - now,
-                )
-            if wait <= 0:
-                self._acquired += 1
-                if self._acquired % PRUNE_EVERY == 0:
-                    self.forget_idle_chats()
-                self._overall.record(now)
+    def share(self, workers: int) -> None:
+        """Keep to 1/``workers`` of the overall limit: the other workers of the same bot
+        token take the rest, so that together they stay within Telegram's.
+
+        Several workers leave one message a second unused between them: their sends leave
+        from different processes, whose delays on the way do not even out.
+        """
+        workers = max(1, workers)
+        spare = 1 if workers > 1 else 0
+        self._overall.limit = max(1, (self._limits.overall[0] - spare) // workers)
+        self._pace.limit = _slice(self._overall.limit)
+
+    @property
+    def overall_limit(self) -> int:
+        """Sends this process allows itself per overall window."""
+        return self._overall.limit
+
+    def chat_wait(self, chat: int | str) -> float:
+        """Return how long a message to ``chat`` would wait for its chat's window (a group's
+        20 a minute); the overall window, which frees up within a second, and a 429's pause,
+        which the outbox row's own retry time already covers, aside."""
+        window = self._chats.get(chat)
+        return 0.0 if window is None else window.wait_time(self._now())
+
+    async def acquire(self, chat: int | str | None, *, urgent: bool | None = None) -> None:
+        """Wait until a message to ``chat`` fits every window, then count it.
+
+        An urgent send (default: the ``urgent_send`` context) whose chat has room goes
+        before routine sends waiting for room in the overall window. One still waiting for
+        its own chat's window (a group at 20 a minute) holds nobody back meanwhile.
+        """
+        if urgent is None:
+            urgent = urgent_send.get()
+        holding = False
+        try:
+            while True:
+                now = self._now()
+                chat_wait = 0.0
                 if chat is not None:
-                    self._window(chat).record(now)
-                    self._paused_until.pop(chat, None)
-                return
-            await asyncio.sleep(wait)
+                    chat_wait = max(
+                        self._window(chat).wait_time(now), self._paused_until.get(chat, 0.0) - now
+                    )
+                wait = max(self._overall.wait_time(now), self._pace.wait_time(now), chat_wait)
+                if urgent:
+                    if holding != (chat_wait <= 0):
+                        holding = not holding
+                        self._urgent_waiting += 1 if holding else -1
+                elif self._urgent_waiting:
+                    wait = max(wait, URGENT_TICK)
+                if wait <= 0:
+                    self._record(chat, now)
+                    return
+                await asyncio.sleep(wait)
+        finally:
+            if holding:
+                self._urgent_waiting -= 1
+
+    def _record(self, chat: int | str | None, now: float) -> None:
+        self._acquired += 1
+        if self._acquired % PRUNE_EVERY == 0:
+            self.forget_idle_chats()
+        self._overall.record(now)
+        self._pace.record(now)
+        if chat is not None:
+            self._window(chat).record(now)
+            self._paused_until.pop(chat, None)
 
     def pause(self, chat: int | str, seconds: float) -> None:
         """Send nothing more to ``chat`` for a while (Telegram said retry_after)."""

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _TOKEN = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{1,100}")
+# Telegram's rule for setWebhook's secret_token.
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+DEFAULT_LISTEN = "0.0.0.0:8080"
+"""A worker behind a load balancer listens on every interface."""
 
 
 class SettingsError(ValueError):
@@ -31,12 +39,61 @@ class Settings(BaseSettings):
     bot_username: str | None = None
     """The bot's @username without the @, for invite links (asked of Telegram when unset)."""
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    log_format: Literal["text", "json"] = "text"
+    """``json``: one object per line (ts, level, logger, message, safe fields)."""
+    listen: str | None = None
+    """``host:port`` of the web server (webhook, /healthz, /metrics); off in polling when unset."""
+    webhook_url: str | None = None
+    """Public HTTPS URL Telegram posts updates to (``moodcheck run --webhook``)."""
+    webhook_secret: SecretStr | None = None
+    """Sent by Telegram in ``X-Telegram-Bot-Api-Secret-Token``; required with --webhook."""
+    webhook_path: str | None = None
+    """Path the web server takes updates on; default: the path of ``webhook_url``."""
+    webhook_max_connections: int = Field(default=40, ge=1, le=100)
+    health_max_outbox_lag: float = Field(default=300.0, ge=0)
+    max_messages_per_second: int = Field(default=30, ge=1, le=1000)
+    """The bot token's overall send rate, shared by all workers (Telegram: ~30; up to 1,000
+    with paid broadcasts)."""
+    """Seconds an urgent due message may wait before /healthz says 503; 0 turns it off."""
 
     @field_validator("telegram_base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_listen(value)
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        # Telegram posts only to HTTPS; plain HTTP is for a Bot API server on this machine.
+        local_http = parts.scheme == "http" and parts.hostname in _LOOPBACK
+        if not (parts.scheme == "https" or local_http) or not parts.hostname:
+            raise ValueError("must be an https:// URL")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"/[A-Za-z0-9_./-]*", value):
+            raise ValueError("must be a URL path starting with /")
         return value
 
     @field_validator("bot_username")
@@ -58,6 +115,49 @@ class Settings(BaseSettings):
                 "MOODCHECK_TELEGRAM_TOKEN does not look like a bot token (digits:letters)"
             )
         return token
+
+    def webhook(self) -> Webhook:
+        """Return what webhook mode needs, or raise SettingsError naming what is missing."""
+        if self.webhook_url is None:
+            raise SettingsError("MOODCHECK_WEBHOOK_URL is missing: the public https:// URL")
+        if self.webhook_secret is None or not self.webhook_secret.get_secret_value():
+            raise SettingsError(
+                "MOODCHECK_WEBHOOK_SECRET is missing: 1-256 characters of A-Z, a-z, 0-9, _ and -"
+            )
+        return Webhook(
+            url=self.webhook_url,
+            secret=self.webhook_secret.get_secret_value(),
+            path=self.webhook_path or urlsplit(self.webhook_url).path or "/",
+            max_connections=self.webhook_max_connections,
+        )
+
+    def listen_address(self, *, webhook: bool) -> tuple[str, int] | None:
+        """Where the web server listens: always with a webhook, in polling only when set."""
+        if self.listen is None and not webhook:
+            return None
+        return parse_listen(self.listen or DEFAULT_LISTEN)
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """Webhook mode's settings, checked."""
+
+    url: str
+    secret: str
+    path: str
+    max_connections: int
+
+    def __repr__(self) -> str:
+        return f"Webhook(url={self.url!r}, path={self.path!r}, secret=***)"
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """Split ``host:port`` (``[::1]:8080`` for IPv6); raise ValueError when malformed."""
+    host, sep, port = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError("must be host:port, e.g. 0.0.0.0:8080")
+    return host, int(port)
 
 
 def load_settings() -> Settings:

@@ -169,6 +169,11 @@ class Alert(Base):
     """An escalation for the care team."""
 
     __tablename__ = "alerts"
+    __table_args__ = (
+        # Events waiting for room in their group (group_message_id NULL, head_id set): the
+        # announcer looks every few seconds, among every alert ever stored.
+        Index("ix_alerts_waiting", "group_message_id", "head_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"))
@@ -191,6 +196,28 @@ class Alert(Base):
     acknowledged_by: Mapped[int | None] = mapped_column(BigInteger)
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[int | None] = mapped_column(BigInteger)
+    head_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    """The event's head alert (its most urgent; itself for the head). Set on the alerts that
+    are announced; a head without a group message is waiting for the group's budget."""
+    acknowledged_by_name: Mapped[str | None] = mapped_column(String(64))
+    """The provider's first name, shown whenever a message listing the event is re-rendered."""
+    resolved_by_name: Mapped[str | None] = mapped_column(String(64))
+
+
+class AlertPost(Base):
+    """A group message that shows an alert event: its announcement (step 0) or a re-raise.
+
+    One message may show several events (a coalesced burst), so a press is checked against
+    these rows, and an edit re-renders every event a message shows.
+    """
+
+    __tablename__ = "alert_posts"
+    __table_args__ = (UniqueConstraint("head_id", "step"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    head_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    step: Mapped[int] = mapped_column(SmallInteger)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
 
 
 class OutboxMessage(Base):
@@ -250,6 +277,7 @@ class AuditEvent(Base):
 
 __all__ = [
     "Alert",
+    "AlertPost",
     "Answer",
     "AuditEvent",
     "Base",

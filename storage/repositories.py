@@ -6,7 +6,18 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Select, String, and_, delete, func, or_, select, update
+from sqlalchemy import (
+    CursorResult,
+    Select,
+    String,
+    and_,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy import cast as cast_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -15,6 +26,7 @@ from sqlalchemy.orm import aliased
 
 from storage.models import (
     Alert,
+    AlertPost,
     Answer,
     AuditEvent,
     Base,
@@ -288,7 +300,7 @@ class CheckinRepository(_Repository):
 
 
 class AlertRepository(_Repository):
-    """Alerts for the care team."""
+    """Alerts for the care team, and the group messages (posts) that show their events."""
 
     async def add_if_absent(self, values: dict[str, Any]) -> Alert | None:
         """Create an alert unless one with the same dedup key exists; return the new one."""
@@ -299,10 +311,12 @@ class AlertRepository(_Repository):
             select(Alert).where(Alert.dedup_key == values["dedup_key"])
         )
 
-    async def exists_for_checkin(self, checkin_id: int) -> bool:
-        """Tell whether any alert was raised from a check-in."""
+    async def announced_for_checkin(self, checkin_id: int) -> bool:
+        """Tell whether an alert raised from a check-in went (or is going) to the group."""
         found = await self.session.scalar(
-            select(Alert.id).where(Alert.checkin_id == checkin_id).limit(1)
+            select(Alert.id)
+            .where(Alert.checkin_id == checkin_id, Alert.head_id.is_not(None))
+            .limit(1)
         )
         return found is not None
 
@@ -313,9 +327,10 @@ class AlertRepository(_Repository):
         )
 
     async def set_group_message_ids(self, pairs: Sequence[tuple[int, int]]) -> None:
-        """Record the group message of each announcement: (head alert id, message id).
+        """Record the group message of each announcement: (first head alert id, message id).
 
-        Every alert of the announcement holds the head's id negated until then.
+        Every alert of every event the announcement lists holds that head's id negated until
+        then.
         """
         for head_id, message_id in pairs:
             await self.session.execute(
@@ -324,43 +339,99 @@ class AlertRepository(_Repository):
                 .values(group_message_id=message_id)
             )
 
-    async def of_message(self, cohort_id: int, group_message_id: int) -> Sequence[Alert]:
-        """Return the alerts one group message shows (oldest first)."""
+    async def of_events(self, head_ids: Sequence[int]) -> Sequence[Alert]:
+        """Return the alerts of some events (by head id), oldest first. Not locked: a press
+        locks its event's head, and what a message shows is read under its post's lock."""
+        if not head_ids:
+            return []
+        stmt = select(Alert).where(Alert.head_id.in_(head_ids)).order_by(Alert.id)
+        return (await self.session.scalars(stmt)).all()
+
+    async def waiting(self, cohort_id: int, limit: int) -> Sequence[Alert]:
+        """Return the heads of a cohort's events not yet announced, IMMEDIATE first, then
+        oldest; locked for this flush."""
         stmt = (
             select(Alert)
-            .where(Alert.cohort_id == cohort_id, Alert.group_message_id == group_message_id)
-            .order_by(Alert.id)
+            .where(
+                Alert.group_message_id.is_(None),
+                Alert.head_id.is_not(None),
+                Alert.head_id == Alert.id,
+                Alert.cohort_id == cohort_id,
+            )
+            .order_by(case((Alert.tier == "IMMEDIATE", 0), else_=1), Alert.created_at, Alert.id)
+            .limit(limit)
         )
         return (await self.session.scalars(self._locking(stmt))).all()
 
+    async def cohorts_waiting(self) -> list[int]:
+        """Return the cohorts that have events waiting to be announced."""
+        rows = await self.session.scalars(
+            select(Alert.cohort_id)
+            .where(
+                Alert.group_message_id.is_(None),
+                Alert.head_id.is_not(None),
+                Alert.head_id == Alert.id,
+            )
+            .distinct()
+        )
+        return sorted(rows.all())
+
     async def due_reraise(self, now: datetime, limit: int) -> Sequence[Alert]:
-        """Return head alerts due to be raised again (unacknowledged), locked for this scan."""
+        """Return heads of announced events due to be raised again (unacknowledged), locked
+        for this scan."""
         stmt = (
             select(Alert)
             .where(
                 Alert.next_reraise_at <= now,
                 Alert.acknowledged_at.is_(None),
                 Alert.resolved_at.is_(None),
+                Alert.group_message_id.is_not(None),
             )
             .order_by(Alert.next_reraise_at, Alert.id)
             .limit(limit)
         )
         return (await self.session.scalars(self._locking(stmt))).all()
 
-    async def reraise_messages(self, head_id: int) -> list[tuple[int, int]]:
-        """Return the sent re-raise messages of an announcement: (step, message id)."""
-        prefix = f"alert_reraise:{head_id}:"
-        rows = await self.session.execute(
-            select(OutboxMessage.dedup_key, OutboxMessage.telegram_message_id).where(
-                OutboxMessage.dedup_key.startswith(prefix, autoescape=True),
-                OutboxMessage.telegram_message_id.is_not(None),
+    async def outbox_id(self, dedup_key: str) -> int | None:
+        """Return the id of the outbox row queued under a dedup key."""
+        return await self.session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.dedup_key == dedup_key)
+        )
+
+    async def add_posts(self, rows: Sequence[tuple[int, int, int]]) -> None:
+        """Record which events a group message shows: (head id, step, outbox id); step 0 is
+        the announcement, n the n-th re-raise."""
+        for head_id, step, outbox_id in rows:
+            await self._insert_ignore(
+                AlertPost,
+                {"head_id": head_id, "step": step, "outbox_id": outbox_id},
+                ("head_id", "step"),
             )
+
+    async def posts_of(self, head_id: int) -> list[tuple[int, int, int | None]]:
+        """Return the messages that show an event: (step, outbox id, Telegram message id or
+        None while unsent), locked on PostgreSQL."""
+        stmt = (
+            select(AlertPost.step, AlertPost.outbox_id, OutboxMessage.telegram_message_id)
+            .join(OutboxMessage, OutboxMessage.id == AlertPost.outbox_id)
+            .where(AlertPost.head_id == head_id)
+            .order_by(AlertPost.outbox_id)
         )
-        return sorted(
-            (int(str(key).removeprefix(prefix)), int(message_id))
-            for key, message_id in rows.all()
-            if message_id is not None
+        if self.dialect == "postgresql":
+            # Presses on two events of one shared message each re-render all of it: taking
+            # the messages' rows in one order makes the second wait and see the first's work.
+            stmt = stmt.with_for_update(of=OutboxMessage)
+        rows = await self.session.execute(stmt)
+        return [(int(step), int(outbox), mid) for step, outbox, mid in rows.all()]
+
+    async def on_post(self, outbox_id: int) -> list[tuple[int, int]]:
+        """Return the events one group message shows: (head id, step)."""
+        rows = await self.session.execute(
+            select(AlertPost.head_id, AlertPost.step)
+            .where(AlertPost.outbox_id == outbox_id)
+            .order_by(AlertPost.head_id)
         )
+        return [(int(head), int(step)) for head, step in rows.all()]
 
     async def of_patient(self, patient_id: int) -> Sequence[Alert]:
         """Return every alert raised for a patient, oldest first."""
@@ -395,13 +466,36 @@ class OutboxRepository(_Repository):
         result = cast("CursorResult[Any]", await self.session.execute(stmt))
         return result.rowcount
 
-    async def claim(self, now: datetime, limit: int, lease: timedelta) -> Sequence[OutboxMessage]:
+    @property
+    def claims_hold_locks(self) -> bool:
+        """True on PostgreSQL: a claim's row locks keep every other worker off the rows until
+        the claiming transaction ends, so the worker may keep it open while it sends and
+        write the outcomes in it; the lease it wrote is then never seen by anyone, and a
+        worker that dies frees its rows at once, with its connection. On SQLite the claim
+        must commit (its write lock cannot be held while sending) and the lease does the
+        keeping off."""
+        return self.dialect == "postgresql"
+
+    async def claim(
+        self,
+        now: datetime,
+        limit: int,
+        lease: timedelta,
+        *,
+        shard: tuple[int, int] | None = None,
+        max_priority: int | None = None,
+    ) -> Sequence[OutboxMessage]:
         """Lease the next messages to send, most urgent first.
 
         A message waits while an earlier one to the same chat, at the same or a more urgent
         priority, is still pending: messages to one chat arrive in order, yet a crisis card
         can overtake a routine prompt. A lease (not a status change) marks a claim, so a
         worker that dies mid-send leaves its messages to be claimed again when it expires.
+
+        Args:
+            shard: (rank, count): only chats with ``chat_id mod count == rank`` (several
+                workers each sending to their own chats; ids of groups are negative).
+            max_priority: only messages this urgent or more (the worker's fast lane).
         """
         earlier = aliased(OutboxMessage)
         blocked = (
@@ -425,6 +519,12 @@ class OutboxRepository(_Repository):
             .order_by(OutboxMessage.priority, OutboxMessage.id)
             .limit(limit)
         )
+        if max_priority is not None:
+            stmt = stmt.where(OutboxMessage.priority <= max_priority)
+        if shard is not None:
+            rank, count = shard
+            # SQL's % keeps the sign of the dividend; group ids are negative.
+            stmt = stmt.where((OutboxMessage.chat_id % count + count) % count == rank)
         rows = (await self.session.scalars(self._locking(stmt))).all()
         if rows:
             await self.session.execute(
@@ -435,6 +535,32 @@ class OutboxRepository(_Repository):
             )
         return rows
 
+    async def release_leases(self) -> int:
+        """Forget every lease (a process that knows it is the only one, at its start: the
+        leases are a dead predecessor's, whose messages would otherwise wait for them to end).
+        Returns how many were released."""
+        result = cast(
+            "CursorResult[Any]",
+            await self.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.status == "pending", OutboxMessage.lease_until.is_not(None))
+                .values(lease_until=None)
+                .execution_options(synchronize_session=False)
+            ),
+        )
+        return result.rowcount
+
+    async def count_dead(self, chat_id: int | None = None) -> tuple[int, int]:
+        """Return (dead messages, of which to groups), all or to one chat: what operators
+        (and a provider group, for its own chat) must be told of."""
+        stmt = select(func.count(), func.count().filter(OutboxMessage.chat_id < 0)).where(
+            OutboxMessage.status == "dead"
+        )
+        if chat_id is not None:
+            stmt = stmt.where(OutboxMessage.chat_id == chat_id)
+        row = (await self.session.execute(stmt)).one()
+        return int(row[0]), int(row[1])
+
     async def apply(self, changes: Sequence[dict[str, Any]]) -> None:
         """Write delivery outcomes: each dict has ``id`` and the columns to set."""
         if changes:
@@ -442,18 +568,19 @@ class OutboxRepository(_Repository):
 
     async def blank_payloads(self, before: datetime, limit: int) -> int:
         """Empty the payload of finished messages created before a time; return how many."""
-        ids = (
-            await self.session.scalars(
-                select(OutboxMessage.id)
-                .where(
-                    OutboxMessage.status != "pending",
-                    OutboxMessage.created_at < before,
-                    # Already blanked rows are skipped (text form: JSON has no = on PG).
-                    cast_(OutboxMessage.payload, String) != "{}",
-                )
-                .limit(limit)
+        stmt = (
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.status != "pending",
+                OutboxMessage.created_at < before,
+                # Already blanked rows are skipped (text form: JSON has no = on PG).
+                cast_(OutboxMessage.payload, String) != "{}",
             )
-        ).all()
+            .limit(limit)
+        )
+        # Locked and skipped: two workers' housekeeping never waits for (or deadlocks with)
+        # the other's, each blanks its own rows.
+        ids = (await self.session.scalars(self._locking(stmt))).all()
         if ids:
             await self.session.execute(
                 update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(payload={})
@@ -468,6 +595,22 @@ class OutboxRepository(_Repository):
             .values(status="cancelled", last_error=reason, lease_until=None)
         )
 
+    async def group_usage(self, chat_id: int, since: datetime) -> int:
+        """Count a chat's messages that take a place in its rate window: those waiting to be
+        sent and those sent since ``since`` (the alert announcer's budget)."""
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(
+                OutboxMessage.chat_id == chat_id,
+                or_(
+                    OutboxMessage.status == "pending",
+                    and_(OutboxMessage.status == "sent", OutboxMessage.sent_at >= since),
+                ),
+            )
+        )
+        return int(count or 0)
+
 
 class UpdateRepository(_Repository):
     """Telegram updates already processed."""
@@ -477,9 +620,12 @@ class UpdateRepository(_Repository):
         many."""
         ids = (
             await self.session.scalars(
-                select(ProcessedUpdate.update_id)
-                .where(ProcessedUpdate.processed_at < before)
-                .limit(limit)
+                # Skip rows another worker's housekeeping holds: no deadlock, no double work.
+                self._locking(
+                    select(ProcessedUpdate.update_id)
+                    .where(ProcessedUpdate.processed_at < before)
+                    .limit(limit)
+                )
             )
         ).all()
         if ids:
@@ -600,6 +746,28 @@ class PatientDataRepository(_Repository):
 class ProviderRepository(_Repository):
     """What the provider commands read: a cohort by its group, its patients, their days,
     alerts and answers."""
+
+    async def undelivered(self, cohort: Cohort, since: datetime) -> tuple[int, int]:
+        """Return how many messages since a time were given up on (dead letters): (to the
+        cohort's group, to its patients)."""
+        to_group = await self.session.scalar(
+            select(func.count()).where(
+                OutboxMessage.status == "dead",
+                OutboxMessage.created_at >= since,
+                OutboxMessage.chat_id == cohort.provider_chat_id,
+            )
+        )
+        to_patients = await self.session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .join(Patient, Patient.chat_id == OutboxMessage.chat_id)
+            .where(
+                OutboxMessage.status == "dead",
+                OutboxMessage.created_at >= since,
+                Patient.cohort_id == cohort.id,
+            )
+        )
+        return int(to_group or 0), int(to_patients or 0)
 
     async def cohort_by_chat(self, chat_id: int) -> Cohort | None:
         """Return the cohort whose provider group is this chat."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from storage.db import READ_ONLY
+from storage.db import READ_ONLY, SQLITE_BUSY_TIMEOUT_MS
 from storage.repositories import (
     AlertRepository,
     AuditRepository,
@@ -44,12 +45,26 @@ class UnitOfWork:
     digest: DigestRepository
 
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], *, read_only: bool = False
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        read_only: bool = False,
+        write_lock: asyncio.Lock | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._read_only = read_only
+        self._write_lock = None if read_only else write_lock
+        self._holds_lock = False
 
     async def __aenter__(self) -> Self:
+        if self._write_lock is not None:
+            try:
+                async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
+                    await self._write_lock.acquire()
+            except TimeoutError:
+                # What SQLite's busy timeout would have said, after as long.
+                raise WriterBusyError from None
+            self._holds_lock = True
         self.session = self._session_factory()
         session = self.session
         if self._read_only:
@@ -80,7 +95,13 @@ class UnitOfWork:
             if exc_type is not None and self.session.in_transaction():
                 await self.session.rollback()
         finally:
-            await self.session.close()
+            try:
+                await self.session.close()
+            finally:
+                if self._holds_lock:
+                    self._holds_lock = False
+                    assert self._write_lock is not None  # noqa: S101 - set when held
+                    self._write_lock.release()
 
     async def commit(self) -> None:
         """Commit everything done in this unit of work."""
@@ -89,15 +110,33 @@ class UnitOfWork:
         await self.session.commit()
 
 
+class WriterBusyError(RuntimeError):
+    """No write transaction could start within SQLite's busy timeout."""
+
+    def __init__(self) -> None:
+        super().__init__("database is locked: another write transaction held it too long")
+
+
 class UnitOfWorkFactory:
-    """Makes a fresh unit of work per use case (never share one between tasks)."""
+    """Makes a fresh unit of work per use case (never share one between tasks).
+
+    On SQLite, write units of work of this process queue on an asyncio lock before they
+    begin. SQLite admits one writer at a time anyway, but makes the others wait by sleeping
+    and retrying (1, 2, 5 ... up to 100 ms between tries), so under concurrent taps most of
+    a transaction's latency was spent asleep while the lock was already free. A FIFO queue
+    in the event loop hands the lock over at once. Read-only units of work do not queue
+    (WAL: readers never wait for the writer).
+    """
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory
+        bind = session_factory.kw.get("bind")
+        sqlite = isinstance(bind, AsyncEngine) and bind.dialect.name == "sqlite"
+        self._write_lock = asyncio.Lock() if sqlite else None
 
     def __call__(self) -> UnitOfWork:
         """Return a new, not yet entered, unit of work."""
-        return UnitOfWork(self._session_factory)
+        return UnitOfWork(self._session_factory, write_lock=self._write_lock)
 
     def reading(self) -> UnitOfWork:
         """Return a unit of work that only reads: on SQLite it takes no write lock."""

@@ -23,6 +23,7 @@ from bot.sandbox.state import (
     RequestRecord,
     TranscriptEvent,
     Violation,
+    WebhookDelivery,
 )
 from bot.sandbox.users import ButtonNotFoundError, GroupMember, SimGroup, SimUser
 
@@ -41,4 +42,5 @@ __all__ = [
     "SimUser",
     "TranscriptEvent",
     "Violation",
+    "WebhookDelivery",
 ]

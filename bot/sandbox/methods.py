@@ -8,12 +8,21 @@ call, or raises ``ApiError`` with the status and description the real Bot API wo
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from bot.sandbox.html import ParsedText
 from bot.sandbox.spec import UploadedFile
-from bot.sandbox.state import BotMessage, CallbackAnswer, ChatState, MessageKind, SandboxState
+from bot.sandbox.state import (
+    BotMessage,
+    CallbackAnswer,
+    ChatState,
+    MessageKind,
+    SandboxState,
+    Webhook,
+)
 
 __all__ = ["HANDLERS", "NOT_MODIFIED", "ApiError", "Handler", "get_updates_now"]
 
@@ -28,6 +37,12 @@ WEBHOOK_ACTIVE = (
     "Conflict: can't use getUpdates method while webhook is active; "
     "use deleteWebhook to delete the webhook first"
 )
+
+HTTPS_REQUIRED = "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
+SECRET_INVALID = "Bad Request: secret token contains unallowed characters"  # noqa: S105 - an error text
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+"""Hosts the sandbox posts webhooks to; it never contacts anything beyond this machine."""
+_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 Params = Mapping[str, Any]
 Texts = Mapping[str, ParsedText]
@@ -333,18 +348,37 @@ def delete_my_commands(state: SandboxState, params: Params, texts: Texts) -> obj
 
 
 def set_webhook(state: SandboxState, params: Params, texts: Texts) -> object:
-    """``setWebhook`` (stored only: the sandbox does not push updates)."""
+    """``setWebhook``: from now on the server posts updates there (see ``webhook.py``).
+
+    Like Telegram it wants HTTPS, except that plain HTTP to this machine is accepted (a bot
+    under test listens on 127.0.0.1). An empty URL removes the webhook.
+    """
     del texts
-    state.webhook_url = params["url"]
+    url = str(params["url"])
+    if not url:
+        return delete_webhook(state, params, {})
+    parts = urlsplit(url)
+    if parts.scheme != "https" and not (
+        parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+    ):
+        raise ApiError(400, HTTPS_REQUIRED)
+    secret = str(params.get("secret_token", ""))
+    if "secret_token" in params and not _SECRET.fullmatch(secret):
+        raise ApiError(400, SECRET_INVALID)
+    max_connections = int(params.get("max_connections", 40))
+    if not 1 <= max_connections <= 100:
+        raise ApiError(400, "Bad Request: bad webhook: max_connections must be 1-100")
+    state.webhook = Webhook(url, secret, max_connections)
+    state.updates.set_allowed(params.get("allowed_updates"))
     if params.get("drop_pending_updates"):
         state.updates.clear()
     return True
 
 
 def delete_webhook(state: SandboxState, params: Params, texts: Texts) -> object:
-    """``deleteWebhook``."""
+    """``deleteWebhook``: updates wait for ``getUpdates`` again."""
     del texts
-    state.webhook_url = ""
+    state.webhook = Webhook()
     if params.get("drop_pending_updates"):
         state.updates.clear()
     return True
@@ -353,11 +387,18 @@ def delete_webhook(state: SandboxState, params: Params, texts: Texts) -> object:
 def get_webhook_info(state: SandboxState, params: Params, texts: Texts) -> object:
     """``getWebhookInfo``."""
     del params, texts
-    return {
-        "url": state.webhook_url,
+    hook = state.webhook
+    info: dict[str, Any] = {
+        "url": hook.url,
         "has_custom_certificate": False,
         "pending_update_count": state.updates.pending,
     }
+    if hook.url:
+        info["max_connections"] = hook.max_connections
+    if hook.last_error_date is not None:
+        info["last_error_date"] = hook.last_error_date
+        info["last_error_message"] = hook.last_error_message
+    return info
 
 
 def ok_true(state: SandboxState, params: Params, texts: Texts) -> object:

@@ -39,10 +39,12 @@ from bot.sandbox.state import (
     SandboxState,
     TranscriptEvent,
     Violation,
+    WebhookDelivery,
 )
 from bot.sandbox.stats import Stats
 from bot.sandbox.transcript import render_events
 from bot.sandbox.users import SimGroup, SimUser
+from bot.sandbox.webhook import WebhookPusher
 
 __all__ = ["FakeBotApi"]
 
@@ -128,6 +130,7 @@ class FakeBotApi:
         clock: Monotonic clock for rate limits and timestamps (inject a fake in tests).
         wall_clock: Unix clock for message ``date`` fields.
         request_log_limit: Keep only about this many newest ``requests`` entries (None: all).
+        webhook_retry_delay: Seconds before an update the webhook refused is posted again.
     """
 
     def __init__(
@@ -144,6 +147,7 @@ class FakeBotApi:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         request_log_limit: int | None = None,
+        webhook_retry_delay: float = 0.2,
     ) -> None:
         self.token = token
         self.host = host
@@ -167,6 +171,11 @@ class FakeBotApi:
         )
         self.requests: list[RequestRecord] = []
         self.violations: list[Violation] = []
+        self.webhook_deliveries: list[WebhookDelivery] = []
+        """Every attempt to post an update to the webhook, in order."""
+        self._pusher = WebhookPusher(
+            self.state, self.webhook_deliveries.append, retry_delay=webhook_retry_delay
+        )
         self._stats = Stats()
         self._clock = clock
         self._log_limit = request_log_limit
@@ -203,11 +212,13 @@ class FakeBotApi:
             raise
         self._port = int(sock.getsockname()[1])
         self._runner = runner
+        self._pusher.start()
 
     async def stop(self) -> None:
-        """Release long-polls and stop listening."""
+        """Release long-polls, stop posting to the webhook and stop listening."""
         self._stopping = True
         self.changed.notify()
+        await self._pusher.stop()
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -343,6 +354,7 @@ class FakeBotApi:
         self.state.reset()
         self.requests.clear()
         self.violations.clear()
+        self.webhook_deliveries.clear()
         self._stats = Stats()
         self.limiter.reset()
         self.faults.clear()

@@ -25,6 +25,8 @@ __all__ = [
     "TranscriptEvent",
     "UpdateQueue",
     "Violation",
+    "Webhook",
+    "WebhookDelivery",
 ]
 
 EventKind = Literal[
@@ -33,6 +35,46 @@ EventKind = Literal[
 MessageKind = Literal["text", "photo", "document"]
 # Update types a bot receives when it passes no (or an empty) allowed_updates list.
 _DEFAULT_EXCLUDED = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+
+
+@dataclass(slots=True)
+class Webhook:
+    """What ``setWebhook`` set.
+
+    Attributes:
+        url: Where updates are posted ("" when no webhook is set).
+        secret_token: Sent in ``X-Telegram-Bot-Api-Secret-Token`` when not empty.
+        max_connections: As given (the sandbox posts one update at a time regardless).
+        last_error_date: Unix time of the last failed delivery.
+        last_error_message: Why it failed.
+    """
+
+    url: str = ""
+    secret_token: str = ""
+    max_connections: int = 40
+    last_error_date: int | None = None
+    last_error_message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    """One attempt to post an update to the webhook.
+
+    Attributes:
+        update_id: The update posted.
+        url: Where it was posted.
+        status: The HTTP status answered (None: no answer, see ``error``).
+        error: Why it failed, for non-2xx answers and connection errors.
+        secret_sent: Whether the secret header went with it.
+        time: Monotonic time of the attempt.
+    """
+
+    update_id: int
+    url: str
+    status: int | None
+    error: str | None
+    secret_sent: bool
+    time: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,7 +441,7 @@ class SandboxState:
         self.updates = UpdateQueue()
         self.callbacks: dict[str, PendingCallback] = {}
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        self.webhook_url = ""
+        self.webhook = Webhook()
         self._seq = itertools.count()
         self._callback_ids = itertools.count(1)
 
@@ -469,6 +511,11 @@ class SandboxState:
         update_id = self.updates.push(body)
         self.notifier.notify()
         return update_id
+
+    @property
+    def webhook_url(self) -> str:
+        """The webhook URL ("" when updates wait for ``getUpdates``)."""
+        return self.webhook.url
 
     def new_callback_id(self) -> str:
         """A fresh callback query id."""

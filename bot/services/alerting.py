@@ -1,16 +1,15 @@
 """Raising alerts: one place for every path that escalates (answers, crisis words, a patient
 who cannot be reached, patient-level rules).
 
-Alerts raised by one event (one answer, one message, one completed check-in) go to the
-provider group as **one** message that lists them, most urgent first: the group's 20
-messages a minute are kept for what matters, and a provider reads one event once. Each alert
-is a row (audited); the group message carries one Acknowledge and one Resolve button that act
-on every alert it lists (a provider handles the event, not its rule rows one by one).
+Alerts raised by one event (one answer, one message, one completed check-in) form one *event*
+for the care team: each alert is a row (audited), the first (most urgent) is the event's
+*head* (``head_id`` on every alert of the event), holds the re-raise schedule and is the id
+its buttons carry (a provider handles the event, not its rule rows one by one).
 
-The first alert of a message (the most urgent) is its *head*: the buttons carry its id, and
-it holds the re-raise schedule (``next_reraise_at``, ``reraised_count``). Until the message
-is sent, the alerts' ``group_message_id`` holds the head's id negated, which groups them;
-the delivery worker then replaces it with the Telegram message id (Telegram's are positive).
+The event is then handed to the announcer (``bot.services.announcer``), which posts it at
+once when the group has room this minute, or coalesced with others in a burst. An URGENT
+event from a check-in also tells the patient when the care team will review it (REFERENCE.md
+3.2) with the short crisis card, unless the answer shows the full one (which then says when).
 """
 
 from __future__ import annotations
@@ -19,12 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.config import CohortConfig, ConfigError
+from bot.config import CohortConfig
 from bot.domain.alerts import Tier
-from bot.domain.callback_data import AlertButton, encode
 from bot.domain.coverage import next_reraise
 from bot.domain.schedule import zone_or_error
-from bot.services.outbox import Keyboard, OnSent, alert_priority, queue_send
+from bot.services.announcer import Announcer
+from bot.services.outbox import Priority, queue_send
 from bot.services.runtime import Runtime
 from storage.models import Alert, Cohort, Patient
 from storage.uow import UnitOfWork
@@ -47,59 +46,21 @@ class Raise:
     /alerts) but not posted (REFERENCE.md 3.2: weekly digest)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Status:
-    """Who acknowledged or resolved a group message's alerts, for its text."""
-
-    acknowledged_by: str | None = None
-    acknowledged_at: str | None = None
-    resolved_by: str | None = None
-    resolved_at: str | None = None
-
-    def values(self) -> dict[str, str | None]:
-        """Return the template values."""
-        return {
-            "acknowledged_by": self.acknowledged_by,
-            "acknowledged_at": self.acknowledged_at,
-            "resolved_by": self.resolved_by,
-            "resolved_at": self.resolved_at,
-        }
-
-
 def top_tier(alerts: Sequence[Alert]) -> Tier:
     """Return the most urgent tier among alerts."""
     return min((Tier(a.tier) for a in alerts), key=lambda t: t.rank)
 
 
-def alert_keyboard(runtime: Runtime, locale: str, head_id: int) -> Keyboard:
-    """Return the Acknowledge and Resolve buttons of a group message."""
-    render = runtime.renderer.render
-    return [
-        [
-            {
-                "text": render("button_alert_ack", locale),
-                "callback_data": encode(AlertButton(head_id, "ack")),
-            },
-            {
-                "text": render("button_alert_res", locale),
-                "callback_data": encode(AlertButton(head_id, "res")),
-            },
-        ]
-    ]
-
-
 class Alerting:
-    """Writes alert rows and queues the provider-group message that announces them."""
+    """Writes alert rows and hands their events to the announcer."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, announcer: Announcer) -> None:
         self._rt = runtime
+        self.announcer = announcer
 
     def cohort_config(self, cohort: Cohort) -> CohortConfig | None:
         """Return a cohort's configuration (None if it left the file since it was synced)."""
-        try:
-            return self._rt.config.cohort(cohort.name)
-        except ConfigError:
-            return None
+        return self.announcer.cohort_config(cohort)
 
     def after_hours(self, cohort: Cohort, now: datetime) -> bool:
         """Tell whether nobody watches the cohort's group now (coverage hours configured and
@@ -110,7 +71,7 @@ class Alerting:
 
     def local_time(self, cohort: Cohort, instant: datetime) -> str:
         """Format an instant in the cohort's time zone, as group messages show it."""
-        return instant.astimezone(zone_or_error(cohort.timezone)).strftime("%Y-%m-%d %H:%M %Z")
+        return self.announcer.local_time(cohort, instant)
 
     async def raise_(
         self,
@@ -122,7 +83,11 @@ class Alerting:
         *,
         checkin_id: int | None = None,
     ) -> list[Alert]:
-        """Raise alerts for one event; return the ones that are new (others existed)."""
+        """Raise alerts for one event; return the ones that are new (others existed).
+
+        ``checkin_id``: the event is an answer the patient just gave (they are told when an
+        URGENT one will be reviewed).
+        """
         created: list[Alert] = []
         announced: list[Alert] = []
         after_hours = self.after_hours(cohort, now)
@@ -161,53 +126,54 @@ class Alerting:
             if item.announce:
                 announced.append(alert)
         if announced:
-            await self._announce(uow, now, cohort, patient, announced)
+            head = announced[0]
+            for alert in announced:
+                alert.head_id = head.id
+            tier = top_tier(announced)
+            config = self.cohort_config(cohort)
+            if config is not None:
+                head.next_reraise_at = next_reraise(
+                    tier, now, 0, config.reraise_minutes, config.coverage_hours
+                )
+            if tier is Tier.URGENT and checkin_id is not None:
+                await self._tell_patient(uow, now, cohort, patient, head=head, raises=raises)
+            # In this transaction: a lone alert goes out as fast as before coalescing.
+            await self.announcer.flush(uow, now, cohort, lone=True)
         return created
 
-    def group_text(
-        self, cohort: Cohort, label: str, alerts: Sequence[Alert], status: Status | None = None
-    ) -> str:
-        """Render the group message of some alerts (with who acted on them, once someone has)."""
-        config = self.cohort_config(cohort)
-        coverage = None if config is None or config.coverage is None else config.coverage
-        return self._rt.renderer.render(
-            "alert_group",
-            cohort.locale,
-            tier=top_tier(alerts).value,
-            label=label,
-            rules=[a.rule for a in alerts],
-            time=self.local_time(cohort, alerts[0].created_at),
-            after_hours=any(a.after_hours for a in alerts),
-            coverage_days=list(coverage.days) if coverage else [],
-            coverage_start=coverage.start if coverage else "",
-            coverage_end=coverage.end if coverage else "",
-            **(status or Status()).values(),
-        )
+    def review_by_text(self, cohort: Cohort, patient: Patient, raised_at: datetime) -> str:
+        """When the care team will review an URGENT event, in the patient's time zone: the
+        ``review_by`` of the crisis cards (REFERENCE.md 3.2, URGENT row)."""
+        when = self.announcer.review_time(cohort, raised_at)
+        return when.astimezone(zone_or_error(patient.timezone)).strftime("%Y-%m-%d %H:%M")
 
-    async def _announce(
+    async def _tell_patient(
         self,
         uow: UnitOfWork,
         now: datetime,
         cohort: Cohort,
         patient: Patient,
-        alerts: list[Alert],
+        *,
+        head: Alert,
+        raises: Sequence[Raise],
     ) -> None:
-        head = alerts[0]
-        for alert in alerts:
-            alert.group_message_id = -head.id  # provisional: the group, until sent
-        config = self.cohort_config(cohort)
-        if config is not None:
-            head.next_reraise_at = next_reraise(
-                top_tier(alerts), now, 0, config.reraise_minutes, config.coverage_hours
-            )
+        """REFERENCE.md 3.2, URGENT: "your care team will review this by <time>" with the
+        short crisis card. An answer that shows the full card (a safety answer) has it
+        already: the card says when, given ``review_by`` (see :meth:`review_by_text`)."""
+        carded = {r.id for r in self._rt.config.rules if r.crisis_card or r.emergency_card}
+        if any(r.rule in carded for r in raises):
+            return
         await queue_send(
             uow,
             now=now,
-            chat_id=cohort.provider_chat_id,
-            priority=alert_priority(top_tier(alerts)),
-            dedup_key=f"alert:{head.id}",
-            text=self.group_text(cohort, patient.label, alerts),
-            keyboard=alert_keyboard(self._rt, cohort.locale, head.id),
-            on_sent=OnSent.ALERT_MESSAGE,
-            ref_id=head.id,
+            chat_id=patient.chat_id,
+            priority=Priority.INTERACTIVE,
+            dedup_key=f"review:{head.id}",
+            patient_id=patient.id,
+            text=self._rt.renderer.render(
+                "crisis_card_short",
+                patient.locale,
+                region=cohort.region,
+                review_by=self.review_by_text(cohort, patient, now),
+            ),
         )

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from bot.domain.alerts import Trigger, evaluate_answer
+from bot.domain.alerts import Tier, Trigger, evaluate_answer
 from bot.domain.callback_data import (
     AnswerButton,
     BackButton,
@@ -488,7 +488,13 @@ class CheckinService:
             await self._show(t)
             return None
         t.checkin.position = len(t.questionnaire.items)
-        notified = bool(triggers) or bool(created) or await self._alerted_today(t)
+        # Only what reaches the group counts: ROUTINE rows wait for the digest, and telling
+        # the patient "your team has been notified" would not be true (REFERENCE.md 3.3).
+        notified = (
+            bool(triggers)
+            or any(alert.head_id is not None for alert in created)
+            or await self._alerted_today(t)
+        )
         done = "instruments_done" if apart else "checkin_done"
         await self._finish_message(t, f"{done}_team_notified" if notified else done)
         if not apart and not stop:
@@ -496,8 +502,8 @@ class CheckinService:
         return None
 
     async def _alerted_today(self, t: _Tapped) -> bool:
-        """Whether an earlier answer of this check-in already raised an alert."""
-        return await t.uow.alerts.exists_for_checkin(t.checkin.id)
+        """Whether an earlier answer of this check-in already alerted the group."""
+        return await t.uow.alerts.announced_for_checkin(t.checkin.id)
 
     # --- escalation ----------------------------------------------------------------------
 
@@ -520,6 +526,13 @@ class CheckinService:
         elif any(trigger.emergency_card for trigger in triggers):
             card = "emergency_card"
         if card is not None:
+            # Passive thoughts (D7 yes) are URGENT: the card says when the team will review.
+            top = min((tr.tier for tr in triggers), key=lambda tier: tier.rank)
+            review_by = (
+                self._alerting.review_by_text(cohort, t.patient, t.now)
+                if top is Tier.URGENT
+                else None
+            )
             await queue_send(
                 t.uow,
                 now=t.now,
@@ -533,6 +546,7 @@ class CheckinService:
                     region=cohort.region,
                     team_notified=True,
                     after_hours=self._alerting.after_hours(cohort, t.now),
+                    review_by=review_by,
                 ),
             )
         return await self._alerting.raise_(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.services.alert_actions import AlertActions
 from bot.services.alert_scan import AlertScan
 from bot.services.alerting import Alerting
+from bot.services.announcer import Announcer
 from bot.services.checkins import CheckinService
 from bot.services.cohorts import CohortSync
 from bot.services.digest import DigestScan, DigestService
@@ -37,6 +38,7 @@ class Services:
     replies: ReplyService
     cohorts: CohortSync
     alerting: Alerting
+    announcer: Announcer
     housekeeping: Housekeeping
     settings: SettingsService
     messages: MessageService
@@ -51,7 +53,8 @@ class Services:
     @classmethod
     def build(cls, runtime: Runtime) -> Services:
         """Wire the services around a runtime."""
-        alerting = Alerting(runtime)
+        announcer = Announcer(runtime)
+        alerting = Alerting(runtime, announcer)
         patient_rules = PatientRules(runtime, alerting)
         checkins = CheckinService(runtime, alerting, patient_rules)
         settings = SettingsService(runtime)
@@ -66,6 +69,7 @@ class Services:
             replies=ReplyService(runtime),
             cohorts=CohortSync(runtime),
             alerting=alerting,
+            announcer=announcer,
             housekeeping=Housekeeping(runtime),
             settings=settings,
             messages=MessageService(runtime, settings, alerting, checkins),

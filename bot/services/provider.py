@@ -36,6 +36,8 @@ COMMANDS = (
 )
 """Every provider command, in the order /help and the command menu show them."""
 LABEL_COMMANDS = frozenset({"invite", "patient", "pause", "resume", "discharge"})
+UNDELIVERED_WINDOW = timedelta(days=7)
+"""How far back /alerts reports messages that could not be delivered."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +241,8 @@ class ProviderService:
         self, uow: UnitOfWork, now: datetime, call: ProviderCall, cohort: Cohort
     ) -> None:
         alerts = await uow.provider.unresolved_alerts(cohort.id)
+        # Messages given up on after every retry: the team must know what never arrived.
+        group, patients = await uow.provider.undelivered(cohort, now - UNDELIVERED_WINDOW)
         await self._reply(
             uow,
             now,
@@ -246,7 +250,11 @@ class ProviderService:
             cohort,
             _Reply(
                 "provider_alerts",
-                {"alerts": [self._alert_view(a, label, now) for a, label in alerts]},
+                {
+                    "alerts": [self._alert_view(a, label, now) for a, label in alerts],
+                    "undelivered_group": group,
+                    "undelivered_patients": patients,
+                },
             ),
             audit="provider_listed_alerts",
         )

@@ -1,4 +1,5 @@
-"""Alerts in the provider group: Acknowledge and Resolve, re-raising, coverage hours."""
+"""Alerts in the provider group: Acknowledge and Resolve, re-raising (coalesced per cohort),
+coverage hours, and when an URGENT event will be reviewed."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy import select
 
 from bot.config import AppConfig, load_config
 from bot.sandbox.users import SimUser
-from storage.models import Alert, AuditEvent
+from storage.models import Alert, AuditEvent, OutboxMessage, Patient
 from tests.e2e.conftest import GROUP_A, GROUP_B
 from tests.e2e.flows import answer_all, enrol, last, message
 from tests.support.harness import Harness
@@ -266,3 +267,100 @@ async def test_cohort_without_coverage_never_claims_the_team_is_away(harness: Ha
     alert = await h.scalar(select(Alert))
     assert alert is not None and not alert.after_hours
     assert "coverage" not in last(h.server.group(GROUP_B)).text
+
+
+@pytest.mark.parametrize(
+    ("raised", "patient_due", "group_due"),
+    [
+        (IN_HOURS, "2026-01-13 14:00", "2026-01-13 14:00 EST"),  # 4 business hours
+        (AFTER_HOURS, "2026-01-14 12:00", "2026-01-14 12:00 EST"),  # noon next business day
+    ],
+)
+async def test_urgent_says_when_it_will_be_reviewed_with_the_short_card(
+    harness: Harness, raised: datetime, patient_due: str, group_due: str
+) -> None:
+    h = harness
+    user = await _patient(h, 6009, "P-6009")
+    h.clock.set(raised)
+    mid = await _took_more(h, user)
+    assert f"Review by {group_due}" in message(h.server.group(GROUP_A), mid).text
+    card = last(user)
+    assert f"Your care team has been notified and will review this by {patient_due}." in card.text
+    assert "911" in card.text and "988" in card.text
+    assert "Someone to talk to" not in card.text  # the short card, not the full one
+    assert "not watched around the clock" in card.text
+
+
+async def test_a_safety_answer_gets_the_full_card_not_the_short_one(harness: Harness) -> None:
+    h = harness
+    user = await _patient(h, 6010, "P-6010")
+    h.clock.set(AFTER_HOURS)
+    await h.send(user, "/checkin")
+    await answer_all(h, user, ["6", "4", "OK", "OK", "As prescribed", "None", "Yes"])
+    texts = [m.text for m in user.messages]
+    assert len([t for t in texts if "Someone to talk to" in t]) == 1  # the full card
+    assert not any("If you ever feel in danger" in t for t in texts)  # not the short one too
+    card = next(t for t in texts if "Someone to talk to" in t)
+    # Passive thoughts are URGENT: the full card says when (after hours: noon next business day).
+    assert "nobody is watching it right now" in card
+    assert "review it by 2026-01-14 12:00" in card
+    await h.press(user, "No")  # the follow-up: not unsafe now
+    posted = last(h.server.group(GROUP_A)).text
+    assert "URGENT" in posted and "Review by 2026-01-14 12:00 EST" in posted
+
+
+async def _head_of(h: Harness, label: str) -> int:
+    head = await h.scalar(
+        select(Alert.id)
+        .join(Patient, Patient.id == Alert.patient_id)
+        .where(Patient.label == label)
+    )
+    assert head is not None
+    return head
+
+
+async def test_due_re_raises_of_a_cohort_share_one_message(harness: Harness) -> None:
+    h = harness
+    users = [await _patient(h, 6011 + i, f"P-601{1 + i}") for i in range(2)]
+    h.clock.set(IN_HOURS)
+    group = h.server.group(GROUP_A)
+    originals = [await _red_flag(h, user) for user in users]
+    assert len(set(originals)) == 2  # each alone: a message each, at once
+    h.clock.set(IN_HOURS + timedelta(minutes=15))
+    assert await _scan(h) == 2
+    first = last(group)
+    assert first.text.startswith("🔁 2 alerts still not acknowledged")
+    assert "P-6011" in first.text and "P-6012" in first.text and "@dr_oncall" not in first.text
+    assert first.labels == ["Ack P-6011", "Resolve P-6011", "Ack P-6012", "Resolve P-6012"]
+    row = await h.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.chat_id == GROUP_A,
+            OutboxMessage.telegram_message_id == first.message_id,
+        )
+    )
+    assert row is not None and "reply_to_message_id" not in row.payload  # two originals
+    h.clock.set(IN_HOURS + timedelta(minutes=30))
+    assert await _scan(h) == 2
+    second = last(group)
+    assert second.text.count("@dr_oncall") == 1  # once for the message
+    assert len(await _audit(h, "alert_reraised")) == 4
+
+    nora = group.member(2001, first_name="Nora")
+    head = await _head_of(h, "P-6011")
+    await h.press_data(nora, originals[1], f"g|{head}|ack")  # on a message without it
+    assert group.callback_answers[-1].text == REFUSED
+    await h.press(nora, "Ack P-6011", message_id=second.message_id)
+    assert "Acknowledged by Nora" in message(group, originals[0]).text
+    assert "Acknowledged by Nora" not in message(group, originals[1]).text
+    for mid in (first.message_id, second.message_id):
+        shown = message(group, mid)
+        assert shown.text.count("Acknowledged by Nora") == 1
+        assert shown.labels == ["Resolve P-6011", "Ack P-6012", "Resolve P-6012"]
+    other = await h.scalar(select(Alert).where(Alert.id == await _head_of(h, "P-6012")))
+    assert other is not None and other.acknowledged_at is None
+
+    await h.press(nora, "Resolve P-6011", message_id=first.message_id)
+    await h.press(nora, "Resolve P-6012", message_id=second.message_id)
+    for mid in (first.message_id, second.message_id, *originals):
+        assert message(group, mid).buttons == []
+    assert await h.count(Alert, Alert.status == "resolved") == 2

@@ -10,6 +10,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.config import AppConfig
+from bot.delivery import DeliveryPolicy
+from bot.domain.clock import ManualClock
+from bot.sandbox.server import FakeBotApi
 from bot.services.provider import ProviderCall
 from storage.models import Alert, Answer, AuditEvent, Checkin, Invite, OutboxMessage, Patient
 from tests.e2e.conftest import GROUP_A, GROUP_B
@@ -440,3 +444,39 @@ async def test_digest_on_demand_in_the_group_only(harness: Harness) -> None:
         select(AuditEvent).where(AuditEvent.action == "provider_command_refused")
     )
     assert refused and refused[-1].details["command"] == "digest"
+
+
+async def test_alerts_tells_the_team_what_could_not_be_delivered(
+    server: FakeBotApi, db_url: str, config: AppConfig, clock: ManualClock
+) -> None:
+    # One attempt only: the first 5xx makes a dead letter (the backoff has its own tests).
+    h = Harness(server, db_url, config, clock, delivery=DeliveryPolicy(poll_interval=0.2))
+    server.group(GROUP_A, title="Clinic A providers")
+    server.group(GROUP_B, title="Clinic B providers")
+    await h.start_bot()
+    try:
+        nurse_a = _nurse(h)
+        nurse_b = _nurse(h, GROUP_B)
+        alice = server.user(9102, first_name="Alice")
+        await enrol(h, alice, "P-DEAD")
+        await h.send(nurse_a, "/alerts")
+        assert "Not delivered" not in last(server.group(GROUP_A)).text
+        await h.close()
+        h = Harness(
+            server,
+            db_url,
+            config,
+            clock,
+            delivery=DeliveryPolicy(poll_interval=0.2, max_attempts=1),
+        )
+        await h.start_bot()
+        server.faults.fail_next(method="sendMessage", status=502, chat_id=alice.chat_id)
+        await h.send(alice, "/help")
+        await h.send(nurse_a, "/alerts")
+        text = last(server.group(GROUP_A)).text
+        assert "0 message(s) to this group, 1 to patients" in text
+        # Another cohort's group is not told about clinic A's patients.
+        await h.send(nurse_b, "/alerts")
+        assert "Not delivered" not in last(server.group(GROUP_B)).text
+    finally:
+        await h.close()

@@ -2,18 +2,51 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
 from bot.cli import main
+from bot.sandbox.server import FakeBotApi
 from tests.support.databases import sqlite_copy
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def fx_restore_logging() -> Iterator[None]:
+    """main() configures the root logger as the command would; undo that after each test."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(name="env")
 def fx_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, config_path: Path) -> Path:
-    for name in ("MOODCHECK_TELEGRAM_TOKEN", "MOODCHECK_DATABASE_URL", "MOODCHECK_BOT_USERNAME"):
+    for name in (
+        "MOODCHECK_TELEGRAM_TOKEN",
+        "MOODCHECK_DATABASE_URL",
+        "MOODCHECK_BOT_USERNAME",
+        "MOODCHECK_WEBHOOK_URL",
+        "MOODCHECK_WEBHOOK_SECRET",
+        "MOODCHECK_WEBHOOK_PATH",
+        "MOODCHECK_LISTEN",
+        "MOODCHECK_LOG_FORMAT",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MOODCHECK_CONFIG", str(config_path))
     monkeypatch.chdir(tmp_path)
@@ -105,3 +138,108 @@ def test_schema_check_passes_on_a_migrated_copy(
     monkeypatch.setenv("MOODCHECK_TELEGRAM_TOKEN", "1:abc")
     monkeypatch.setenv("MOODCHECK_BOT_USERNAME", "clinic_checkin_bot")
     assert main(["invite", "--cohort", "clinic-b", "--label", "P-2222"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MOODCHECK_LOG_FORMAT", "xml"),
+        ("MOODCHECK_LISTEN", "8080"),
+        ("MOODCHECK_LISTEN", "0.0.0.0:99999"),
+        ("MOODCHECK_WEBHOOK_URL", "http://bot.example.org/telegram"),
+        ("MOODCHECK_WEBHOOK_URL", "bot.example.org"),
+        ("MOODCHECK_WEBHOOK_SECRET", "has spaces and $ymbols"),
+        ("MOODCHECK_WEBHOOK_SECRET", "x" * 257),
+        ("MOODCHECK_WEBHOOK_PATH", "telegram"),
+        ("MOODCHECK_WEBHOOK_MAX_CONNECTIONS", "0"),
+        ("MOODCHECK_HEALTH_MAX_OUTBOX_LAG", "-1"),
+        ("MOODCHECK_MAX_MESSAGES_PER_SECOND", "fast"),
+        ("MOODCHECK_MAX_MESSAGES_PER_SECOND", "0"),
+    ],
+)
+def test_invalid_web_and_log_settings(
+    env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    value: str,
+) -> None:
+    monkeypatch.setenv("MOODCHECK_TELEGRAM_TOKEN", "1:abc")
+    monkeypatch.setenv(name, value)
+    assert main(["run"]) == 2
+    line = _one_line_error(capsys)
+    assert f"{name} is invalid" in line
+    if name == "MOODCHECK_WEBHOOK_SECRET":
+        assert value not in line  # a secret is never echoed
+
+
+def test_webhook_mode_needs_a_url_and_a_secret(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MOODCHECK_TELEGRAM_TOKEN", "1:abc")
+    assert main(["run", "--webhook"]) == 2
+    assert "MOODCHECK_WEBHOOK_URL is missing" in _one_line_error(capsys)
+    monkeypatch.setenv("MOODCHECK_WEBHOOK_URL", "https://bot.example.org/telegram")
+    assert main(["run", "--webhook"]) == 2
+    assert "MOODCHECK_WEBHOOK_SECRET is missing" in _one_line_error(capsys)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_moodcheck_run_webhook_serves_until_sigterm(
+    env: Path, config_path: Path, sqlite_template_file: Path
+) -> None:
+    """The real command in its own process: registers the webhook, answers a patient,
+    serves /healthz and /metrics, writes JSON logs without the token, stops on SIGTERM."""
+    async with FakeBotApi() as server:
+        port = _free_port()
+        child_env = {
+            **os.environ,
+            "MOODCHECK_TELEGRAM_TOKEN": server.token,
+            "MOODCHECK_TELEGRAM_BASE_URL": server.base_url,
+            "MOODCHECK_DATABASE_URL": sqlite_copy(sqlite_template_file, env),
+            "MOODCHECK_CONFIG": str(config_path),
+            "MOODCHECK_BOT_USERNAME": "moodcheck_test_bot",
+            "MOODCHECK_WEBHOOK_URL": f"http://127.0.0.1:{port}/hook/telegram",
+            "MOODCHECK_WEBHOOK_SECRET": "cli-test-secret",
+            "MOODCHECK_LISTEN": f"127.0.0.1:{port}",
+            "MOODCHECK_LOG_FORMAT": "json",
+            "PYTHONPATH": str(REPO),
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", "--webhook",
+            env=child_env, cwd=env, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            await server.wait_for(lambda: server.state.webhook.url, timeout=60)
+            assert server.state.webhook.secret_token == "cli-test-secret"
+            dee = server.user(4242, first_name="Dee")
+            await dee.send_text("/help")
+            await server.wait_for(lambda: dee.last_message is not None, timeout=20)
+            async with aiohttp.ClientSession() as session:
+                async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    assert response.status == 200
+                async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                    metrics = await response.text()
+            sent = [
+                s.value
+                for family in text_string_to_metric_families(metrics)
+                for s in family.samples
+                if s.name == "moodcheck_messages_sent_total"
+            ]
+            assert sent[0] >= 1
+        finally:
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+            assert process.stderr is not None
+            stderr = (await asyncio.wait_for(process.stderr.read(), 30)).decode()
+            code = await asyncio.wait_for(process.wait(), 30)
+        assert code == 0, stderr
+        assert server.state.webhook.url  # not deleted on shutdown: other workers keep it
+        lines = [json.loads(line) for line in stderr.splitlines()]
+        assert any("listening" in line["message"] for line in lines)
+        assert "TEST-TOKEN" not in stderr and "cli-test-secret" not in stderr

@@ -260,7 +260,9 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
     "provider_alerts": {
         "alerts": [
             {"label": "P-7Q3K", "tier": "URGENT", "rule": "r", "status": "open", "age_minutes": 90}
-        ]
+        ],
+        "undelivered_group": 1,
+        "undelivered_patients": 2,
     },
     "provider_patient": {
         "label": "P-7Q3K",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 
 import pytest
@@ -153,3 +154,66 @@ async def test_windows_of_idle_chats_are_forgotten(fake_time: FakeTime) -> None:
     fake_time.now += 120.0  # every window has emptied
     await limiter.acquire(-5)  # the PRUNE_EVERY-th send sweeps before recording
     assert limiter.tracked_chats == 1
+
+
+async def test_shared_between_workers_each_keeps_its_part(fake_time: FakeTime) -> None:
+    limiter = SlidingWindowRateLimiter(Limits(margin=0.0), monotonic=fake_time)
+    limiter.share(2)
+    assert limiter.overall_limit == 14  # 2 x 14 < 30: one a second to spare between them
+    stamps = []
+    for chat in range(120):
+        await limiter.acquire(chat + 1)
+        stamps.append(fake_time.now)
+    assert _max_in_window(stamps, 1.0) == 14
+    limiter.share(3)
+    assert limiter.overall_limit == 9
+    limiter.share(1)  # the other worker went away
+    assert limiter.overall_limit == 30
+
+
+async def test_sends_are_paced_within_the_second(fake_time: FakeTime) -> None:
+    # Never the whole second's sends in one burst: a burst held up on the way could land
+    # in the server's next window along with the next one.
+    limiter = SlidingWindowRateLimiter(Limits(margin=0.0), monotonic=fake_time)
+    stamps = []
+    for chat in range(90):
+        await limiter.acquire(chat + 1)
+        stamps.append(fake_time.now)
+    assert _max_in_window(stamps, 0.25) <= 8
+    assert _max_in_window(stamps, 1.0) <= 30
+    assert stamps[-1] - stamps[0] < 3.1  # and still ~30 a second
+
+
+# The two below run on real time (briefly): several tasks wait at once, which the fake
+# clock above (every sleep moves time for everyone) cannot model.
+
+
+async def test_an_urgent_send_goes_before_waiting_routine_ones() -> None:
+    limiter = SlidingWindowRateLimiter(Limits(overall=(4, 0.2), margin=0.0))  # 1 per 50 ms
+    order: list[str] = []
+
+    async def send(name: str, chat: int, *, urgent: bool) -> None:
+        await limiter.acquire(chat, urgent=urgent)
+        order.append(name)
+
+    routine = [asyncio.create_task(send(f"r{i}", 100 + i, urgent=False)) for i in range(8)]
+    await asyncio.sleep(0.01)  # the first routine send is out, seven wait
+    crisis = asyncio.create_task(send("crisis", 7, urgent=True))
+    await asyncio.gather(*routine, crisis)
+    assert order[0] == "r0"
+    assert order.index("crisis") == 1
+
+
+async def test_an_urgent_send_waiting_for_its_group_holds_nobody() -> None:
+    limiter = SlidingWindowRateLimiter(Limits(overall=(100, 1.0), group=(2, 1.0), margin=0.0))
+    for _ in range(2):
+        await limiter.acquire(-100123)
+    assert limiter.chat_wait(-100123) > 0.5  # the group's window is full
+    alert = asyncio.create_task(limiter.acquire(-100123, urgent=True))
+    await asyncio.sleep(0)
+    started = time.monotonic()
+    for chat in range(20):
+        await limiter.acquire(chat + 1)
+    assert time.monotonic() - started < 0.3
+    assert not alert.done()
+    await alert

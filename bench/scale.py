@@ -1,0 +1,188 @@
+"""100,000 enrolled patients: the due scan, the bot's memory and its start-up time.
+
+The network is seeded in bulk (``bench/scale_seed.py``): 20 cohorts, patients spread over 21
+time zones and over the day's check-in times, with a week of check-ins behind them. Then the
+bot starts in a process of its own (``bench/scale_bot.py``), as ``moodcheck run`` would:
+load the configuration, check the schema, build, initialise against the sandbox Bot API
+(served by this process), sync the cohorts, set the commands, start polling, run the first
+scan. Start-up time is from launching that process to the end of its first scan.
+
+Then, on the bot's clock: the due scan when nobody is due and when one minute's patients are
+(about 1/1440 of them), the whole periodic job (every scan the JobQueue runs each 30 s) in
+both cases, and the process's resident memory after it all.
+
+``--with-indexes`` first adds the two indexes this benchmark showed the scans need (see
+``PROPOSED_INDEXES``; not in the migrations yet), to measure their effect.
+
+Usage: ``python -m bench.scale [N] [--days 7] [--with-indexes] [--postgres URL]``. Prints
+one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from bench.pgtemp import temporary_database
+from bench.scale_seed import seed
+from bot.sandbox.limits import Limits
+from bot.sandbox.server import FakeBotApi
+from storage.db import create_engine
+from storage.migrate import upgrade
+
+TOKEN = "123456:SCALE-TOKEN"
+COHORTS = 20
+PROPOSED_INDEXES = (
+    # Closing check-ins: "open and closes_at <= now" walked every past check-in through
+    # ix_checkins_closes_at (most rows are closed) instead of the few open ones.
+    "CREATE INDEX ix_checkins_status_closes_at ON checkins (status, closes_at)",
+    # Ended pauses: "paused and paused_until <= now" scanned every patient. Not on
+    # (status, paused_until): SQLite then takes it for the due scan's status = 'active' too,
+    # and walks every active patient instead of ix_patients_next_prompt_at's few due ones.
+    "CREATE INDEX ix_patients_paused_until ON patients (paused_until)",
+)
+
+
+def _config(folder: Path) -> tuple[Path, list[str]]:
+    names = [f"clinic-{n:02d}" for n in range(COHORTS)]
+    text = "".join(
+        f'[[cohort]]\nname = "{name}"\nprovider_chat_id = {-1_000_000 - n}\n'
+        'timezone = "America/New_York"\nregion = "US"\n\n'
+        for n, name in enumerate(names)
+    )
+    path = folder / "moodcheck.toml"
+    path.write_text(text, encoding="utf-8")
+    return path, names
+
+
+async def _start_bot(args: list[str]) -> tuple[asyncio.subprocess.Process, float, dict[str, Any]]:
+    launched = time.perf_counter()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.scale_bot", *args, stdout=asyncio.subprocess.PIPE
+    )
+    ready = await _line(process, "READY")
+    return process, time.perf_counter() - launched, ready
+
+
+async def _line(process: asyncio.subprocess.Process, tag: str) -> dict[str, Any]:
+    assert process.stdout is not None
+    while True:
+        raw = await process.stdout.readline()
+        if not raw:
+            raise SystemExit(f"the bot process ended before {tag}")
+        text = raw.decode()
+        if text.startswith(f"{tag} "):
+            data: dict[str, Any] = json.loads(text[len(tag) + 1 :])
+            return data
+
+
+async def _add_indexes(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            for statement in PROPOSED_INDEXES:
+                await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def run(
+    n: int, days: int, postgres: str | None, *, at: dt.time, indexes: bool = False
+) -> str:
+    """Seed, start the bot, measure; return the line to print."""
+    folder = Path(tempfile.mkdtemp(prefix="moodcheck-scale-"))
+    config, names = _config(folder)
+    server = FakeBotApi(
+        token=TOKEN, limits=Limits(enabled=False), auto_register_chats=True, request_log_limit=100
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        if postgres:
+            database = await stack.enter_async_context(
+                temporary_database(postgres, "moodcheck_scale")
+            )
+        else:
+            database = f"sqlite+aiosqlite:///{folder / 'scale.db'}"
+        await asyncio.to_thread(upgrade, database)
+        now = datetime.combine(datetime.now(UTC).date(), at, UTC)
+        await server.start()
+        stack.push_async_callback(server.stop)
+        for index in range(COHORTS):
+            server.group(-1_000_000 - index, title=names[index])
+        # A first start creates the cohorts, as it would before any patient enrols.
+        process, _, _ = await _start_bot(_bot_args(database, server, config, now))
+        await _line(process, "RESULT")
+        await process.wait()
+        seeding = time.perf_counter()
+        checkins, busiest = await seed(database, n, names, now, days)
+        seeding = time.perf_counter() - seeding
+        if indexes:
+            await _add_indexes(database)
+        process, startup, ready = await _start_bot(_bot_args(database, server, config, now))
+        result = await _line(process, "RESULT")
+        await process.wait()
+    steps = ", ".join(f"{k} {v * 1000:.0f}" for k, v in ready["steps"].items())
+    backend = "postgresql" if postgres else "sqlite"
+    backend += ", proposed indexes" if indexes else ""
+    return (
+        f"scale N={n:,} ({backend}, {checkins:,} check-ins seeded in {seeding:.0f} s) | "
+        f"due scan: {result['due_scan_none'] * 1000:.1f} ms none due, "
+        f"{result['due_scan_minute'] * 1000:.1f} ms for one minute "
+        f"({result['queued_minute']} due at {at:%H:%M} UTC; the busiest minute has {busiest}) | "
+        "whole 30-s job: "
+        f"{result['job_none'] * 1000:.1f} ms none due, {result['job_minute'] * 1000:.1f} ms "
+        f"one minute | RSS {ready['rss_mb']:.0f} MB started, {result['rss_mb']:.0f} MB after "
+        f"scans (peak {result['max_rss_mb']:.0f}) | start-up {startup:.2f} s to first scan done "
+        f"(ms: {steps}; first scan {result['first_scan'] * 1000:.0f})"
+    )
+
+
+def _bot_args(database: str, server: FakeBotApi, config: Path, now: datetime) -> list[str]:
+    return [
+        "--database",
+        database,
+        "--base-url",
+        server.base_url,
+        "--token",
+        TOKEN,
+        "--config",
+        str(config),
+        "--now",
+        now.isoformat(),
+    ]
+
+
+def main() -> None:
+    """Parse arguments, run, print one line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", type=int, nargs="?", default=100_000)
+    parser.add_argument("--days", type=int, default=7, help="days of check-ins behind them")
+    parser.add_argument(
+        "--at",
+        type=dt.time.fromisoformat,
+        default=dt.time(14, 17),
+        help="UTC time of day on the bot's clock (default 14:17: afternoon in Europe, "
+        "morning in the Americas, between the hours people pick most)",
+    )
+    parser.add_argument("--with-indexes", action="store_true", help="add PROPOSED_INDEXES")
+    parser.add_argument("--postgres", default=os.environ.get("MOODCHECK_BENCH_POSTGRES_URL"))
+    args = parser.parse_args()
+    line = asyncio.run(
+        run(args.n, args.days, args.postgres, at=args.at, indexes=args.with_indexes)
+    )
+    print(line)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,250 @@
+"""Button taps: how many check-in taps a second the bot sustains, and how long a patient
+waits from a tap to the edited question.
+
+The bot runs in this process, exactly as ``build`` makes it (polling, processor, services,
+outbox, delivery worker), on SQLite by default. The sandbox server and the simulated patients
+run in another process (``bench/tapdriver.py``), so the bot keeps a core of its own. Patients
+are enrolled in bulk and prompted by the real due scan and delivery worker; then they answer
+the daily check-in (7 taps, no alerts), each waiting for the edited question and then 1-2 s
+before the next tap.
+
+* **100 taps/s**: an open loop, a press every 10 ms whatever the bot is doing; latency is
+  the time from the server queueing the press to the server accepting the edit of that
+  check-in message (one clock: the server's).
+* **max**: a closed loop, many more patients each tapping 1-2 s after each edit; "sustained"
+  is edits accepted per second over the middle 80 % of the run.
+
+"bot CPU" is this process's CPU time over a run divided by its taps: on a shared machine it
+moves less than the throughput does.
+
+The bot's overall 30 messages/s limit is raised (the server's too): it would cap edits at
+30/s, and what is measured is the bot's own path. Per-chat limits stay as they are.
+
+Usage: ``python -m bench.taps [--rate 100] [--duration 20] [--max-patients 1500]
+[--postgres URL]``. Prints one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from bench.pgtemp import temporary_database
+from bot.app import build
+from bot.config import AppConfig, CohortConfig
+from bot.domain.clock import SystemClock
+from bot.ratelimit import Limits
+from bot.settings import Settings
+from prompts.questionnaires import load_questionnaire, questionnaire_path
+from prompts.rules import load_rules
+from storage.db import create_engine
+from storage.migrate import upgrade
+from storage.models import Cohort, Patient
+
+TOKEN = "123456:BENCH-TOKEN"
+FIRST_USER = 30_000_000
+TAPS_PER_CHECKIN = 7
+
+
+class Driver:
+    """``bench.tapdriver`` in a child process, spoken to one JSON line at a time."""
+
+    def __init__(self, process: asyncio.subprocess.Process, port: int) -> None:
+        self.process = process
+        self.base_url = f"http://127.0.0.1:{port}/bot"
+
+    @classmethod
+    async def start(cls) -> Driver:
+        """Start the server process and wait until it listens."""
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.tapdriver",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=1 << 26,  # an answer carries every tap's timings on one line
+        )
+        assert process.stdout is not None
+        line = (await process.stdout.readline()).decode().strip()
+        if not line.startswith("SANDBOX_PORT="):
+            process.kill()
+            raise SystemExit(f"tap driver did not start: {line!r}")
+        return cls(process, int(line.split("=", 1)[1]))
+
+    async def ask(self, **command: Any) -> dict[str, Any]:
+        """Send one command; return its answer."""
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write((json.dumps(command) + "\n").encode())
+        await self.process.stdin.drain()
+        answer: dict[str, Any] = json.loads(await self.process.stdout.readline())
+        if not answer.get("ok"):
+            raise SystemExit(f"tap driver: {answer}")
+        return answer
+
+    async def stop(self) -> None:
+        """Ask the process to quit, and wait for it."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(b'{"cmd": "quit"}\n')
+        await self.process.stdin.drain()
+        await asyncio.wait_for(self.process.wait(), 10)
+
+
+def _config() -> AppConfig:
+    cohort = CohortConfig(
+        name="taps",
+        provider_chat_id=-100998,
+        timezone="UTC",
+        locale="en",
+        region="US",
+        reminder_after_hours=None,
+    )
+    return AppConfig(
+        cohorts=(cohort,),
+        questionnaires={"daily": load_questionnaire(questionnaire_path("daily"))},
+        rules=load_rules(),
+    )
+
+
+async def _enrol(url: str, users: list[int], now: datetime) -> None:
+    """Insert active patients, all due now (enrolment is not what is measured)."""
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        cohort_id = await connection.scalar(select(Cohort.id).where(Cohort.name == "taps"))
+        rows = [
+            {
+                "cohort_id": cohort_id,
+                "label": f"T-{user % 10**6:06d}",
+                "telegram_user_id": user,
+                "chat_id": user,
+                "status": "active",
+                "locale": "en",
+                "timezone": "UTC",
+                "checkin_time": now.strftime("%H:%M"),
+                "next_prompt_at": now.replace(second=0, microsecond=0),
+                "consented_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for user in users
+        ]
+        for start in range(0, len(rows), 5000):
+            await connection.execute(insert(Patient), rows[start : start + 5000])
+    await engine.dispose()
+
+
+def _percentile(ordered: list[float], share: float) -> float:
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def _sustained(edit_times: list[float]) -> float:
+    """Edits per second over the middle 80 % of a run (start-up and tail left out)."""
+    if len(edit_times) < 10:
+        return 0.0
+    low, high = round(0.1 * (len(edit_times) - 1)), round(0.9 * (len(edit_times) - 1))
+    span = edit_times[high] - edit_times[low]
+    return (high - low) / span if span > 0 else 0.0
+
+
+async def run(rate: float, duration: float, max_patients: int, postgres: str | None) -> str:
+    """Run both loads (on a new database); return the line to print."""
+    if postgres is None:
+        folder = Path(tempfile.mkdtemp(prefix="moodcheck-taps-"))
+        return await _run(rate, duration, max_patients, f"sqlite+aiosqlite:///{folder / 't.db'}")
+    async with temporary_database(postgres, "moodcheck_taps") as url:
+        return await _run(rate, duration, max_patients, url)
+
+
+async def _run(rate: float, duration: float, max_patients: int, url: str) -> str:
+    await asyncio.to_thread(upgrade, url)
+    # Enough patients that each taps about every 3 s at the open loop's rate.
+    open_users = list(
+        range(FIRST_USER, FIRST_USER + max(200, round(rate * duration / TAPS_PER_CHECKIN * 1.3)))
+    )
+    closed_users = list(range(open_users[-1] + 1, open_users[-1] + 1 + max_patients))
+    driver = await Driver.start()
+    settings = Settings(telegram_token=TOKEN, database_url=url, telegram_base_url=driver.base_url)
+    bot = build(
+        settings,
+        _config(),
+        clock=SystemClock(),
+        limits=Limits(overall=(1_000_000, 1.0)),
+        scan_interval=None,
+    )
+    try:
+        await bot.start(poll_timeout=10)
+        await _enrol(url, open_users + closed_users, datetime.now(UTC))
+        await bot.services.due_scan.run()
+        everyone = open_users + closed_users
+        await driver.ask(cmd="wait_prompts", users=everyone, timeout=120.0)
+        cpu = time.process_time()
+        at_rate = await driver.ask(cmd="run", users=open_users, rate=rate, duration=duration)
+        cpu_open = time.process_time() - cpu
+        cpu = time.process_time()
+        unbounded = await driver.ask(cmd="run", users=closed_users, rate=None, duration=60.0)
+        cpu_closed = time.process_time() - cpu
+    finally:
+        await bot.stop()
+        await driver.stop()
+    return _line(url, rate, at_rate, unbounded, len(closed_users), cpu_open, cpu_closed)
+
+
+def _ms(values: list[float], share: float) -> str:
+    return f"{_percentile(sorted(values), share) * 1000:.0f}" if values else "-"
+
+
+def _line(  # noqa: PLR0917 - the figures of one run
+    url: str,
+    rate: float,
+    at_rate: dict[str, Any],
+    unbounded: dict[str, Any],
+    patients: int,
+    cpu_open: float,
+    cpu_closed: float,
+) -> str:
+    timed, closed = at_rate["latencies"], unbounded["latencies"]
+    db = "postgresql" if url.startswith("postgresql") else "sqlite"
+    errors = {k: v for k, v in unbounded["status"].items() if k != "200"}
+    return (
+        f"taps ({db}, sandbox in its own process) | "
+        f"max {_sustained(unbounded['edit_times']):.0f} taps/s sustained ({patients} patients; "
+        f"tap->edit p50 {_ms(closed, 0.5)} ms, p99 {_ms(closed, 0.99)} ms; "
+        f"bot CPU {cpu_closed / max(1, unbounded['taps']) * 1000:.1f} ms/tap) | "
+        f"at {rate:g} taps/s: tap->edit p50 {_ms(timed, 0.5)} ms, p99 {_ms(timed, 0.99)} ms, "
+        f"max {_ms(timed, 1.0)} ms (n={len(timed)}, "
+        f"{len(timed) / at_rate['seconds']:.0f}/s offered, {at_rate['late']} presses late; "
+        f"tap->answerCallbackQuery p50 {_ms(at_rate['answered'], 0.5)} ms, "
+        f"p99 {_ms(at_rate['answered'], 0.99)} ms; "
+        f"bot CPU {cpu_open / max(1, at_rate['taps']) * 1000:.1f} ms/tap) | "
+        f"timeouts {at_rate['timeouts'] + unbounded['timeouts']}, non-200 {errors or 0}, "
+        f"spec violations {unbounded['violations']}"
+    )
+
+
+def main() -> None:
+    """Parse arguments, run, print one line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--max-patients", type=int, default=1500)
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("MOODCHECK_BENCH_POSTGRES_URL"),
+        help="a PostgreSQL server URL: the run uses a new database there",
+    )
+    args = parser.parse_args()
+    print(asyncio.run(run(args.rate, args.duration, args.max_patients, args.postgres)))
+
+
+if __name__ == "__main__":
+    main()

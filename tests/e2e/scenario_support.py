@@ -1,0 +1,360 @@
+"""Histories for the rule scenario suite (tests/e2e/test_rule_scenarios.py).
+
+A history is a list of steps a patient lives through: check-ins they start themselves, prompts
+they answer, days they let pass. Days pass on the ManualClock and the bot's own scans (due,
+window) run at the times production would run them. The triggering step goes through the
+sandbox (commands and button presses); earlier days may go straight to the services those
+presses call (``CheckinService.open_today`` and ``tap``), which is several times cheaper.
+Nothing is written to the database by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from enum import Enum
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import yaml
+from sqlalchemy import select
+
+import prompts
+from bot.app import BotRuntime, build
+from bot.delivery import DeliveryPolicy
+from bot.domain.alerts import Tier
+from bot.domain.callback_data import AnswerButton, DoneButton, ToggleButton, decode
+from bot.ratelimit import Limits
+from bot.sandbox.state import BotMessage
+from bot.sandbox.users import SimUser
+from bot.settings import Settings
+from storage.models import OutboxMessage, Patient
+from tests.support.harness import SETTLE_TIMEOUT, Harness, shared_renderer
+
+# Day 0 is Monday 2026-01-12, the day the conftest clock starts (08:00 in New York).
+DAY0 = date(2026, 1, 12)
+
+# Labels as the patient sees them (prompts/questionnaires/*.yaml).
+NAUSEA = "Nausea or vomiting"
+HEART = "Racing or pounding heart, or a high home blood pressure reading"
+RED_FLAG = "Chest pain, trouble breathing, fainting, seizure or sudden severe headache"
+URINARY_PAIN = "Pain or burning when urinating, or blood in urine"
+URINARY_FREQ = "Needing to urinate urgently or often"
+FOUR_POINT = ("Not at all", "Several days", "More than half the days", "Nearly every day")
+PCL5_POINT = ("Not at all", "A little bit", "Moderately", "Quite a bit", "Extremely")
+
+
+def rule_ids(name: str) -> list[str]:
+    """Return the ids of the default rules in ``prompts/<name>`` (read, not hard-coded, so a
+    new rule without a scenario fails the coverage test)."""
+    data = yaml.safe_load((Path(prompts.__file__).parent / name).read_text(encoding="utf-8"))
+    return [str(rule["id"]) for rule in data["rules"]]
+
+
+def daily(
+    *,
+    mood: int = 7,
+    anxiety: int = 3,
+    sleep: str = "Good",
+    dose: str = "As prescribed",
+    effects: Sequence[str] = (),
+    bother: str = "Mild",
+    safety: str = "No",
+    safety_now: str = "No",
+) -> tuple[str, ...]:
+    """Return the taps of one daily check-in (calm unless told otherwise)."""
+    taps = [str(mood), str(anxiety), sleep, "Good", dose]
+    if not effects:
+        taps.append("None")
+    elif RED_FLAG in effects:
+        return (*taps, *effects, "Done")  # the check-in stops at the red flag
+    else:
+        taps += [*effects, "Done", bother]
+    taps.append(safety)
+    if safety == "Yes":
+        taps.append(safety_now)
+    return tuple(taps)
+
+
+def instruments(
+    *,
+    phq9: Sequence[int] = (),
+    gad7: Sequence[int] = (),
+    pcl5: Sequence[int] = (),
+) -> tuple[str, ...]:
+    """Return the taps of a calm instrument day: the daily items, then the instruments the day
+    asks (PHQ-9 with its unscored difficulty question, GAD-7, PCL-5), given as item scores."""
+    assert len(phq9) in {0, 9} and len(gad7) in {0, 7} and len(pcl5) in {0, 20}
+    difficulty = ("Somewhat difficult",) if phq9 else ()
+    return (
+        *daily(),
+        *(FOUR_POINT[s] for s in phq9),
+        *difficulty,
+        *(FOUR_POINT[s] for s in gad7),
+        *(PCL5_POINT[s] for s in pcl5),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Cohort:
+    """A cohort as a scenario needs it."""
+
+    name: str
+    group_id: int
+    zone: ZoneInfo
+    region: str
+    usual: str
+    """When the patient sends /checkin unless told otherwise (after enrolment on day 0)."""
+
+    def at(self, day: int, clock: str) -> datetime:
+        """Return an instant as local date (day N after day 0) and local time ``HH:MM[:SS]``."""
+        local = datetime.combine(DAY0 + timedelta(days=day), time.fromisoformat(clock))
+        return local.replace(tzinfo=self.zone)
+
+
+# clinic-a (tests/conftest.py): New York, prompt at 09:00, window until local midnight.
+CLINIC_A = Cohort("clinic-a", -100111, ZoneInfo("America/New_York"), "US", "10:00")
+# One instrument each, on Mondays after the daily items, so a history taps through only the
+# instrument its rule reads (clinic-d asks all three: 44 taps on day 0).
+PHQ9_ONLY = Cohort("scen-phq9", -100661, ZoneInfo("UTC"), "UK", "14:00")
+GAD7_ONLY = Cohort("scen-gad7", -100662, ZoneInfo("UTC"), "UK", "14:00")
+PCL5_ONLY = Cohort("scen-pcl5", -100663, ZoneInfo("UTC"), "UK", "14:00")
+COHORTS = (CLINIC_A, PHQ9_ONLY, GAD7_ONLY, PCL5_ONLY)
+INSTRUMENT_COHORTS = f"""
+[[cohort]]
+name = "{PHQ9_ONLY.name}"
+provider_chat_id = {PHQ9_ONLY.group_id}
+region = "UK"
+weekly_instruments = ["phq9"]
+
+[[cohort]]
+name = "{GAD7_ONLY.name}"
+provider_chat_id = {GAD7_ONLY.group_id}
+region = "UK"
+weekly_instruments = ["gad7"]
+
+[[cohort]]
+name = "{PCL5_ONLY.name}"
+provider_chat_id = {PCL5_ONLY.group_id}
+region = "UK"
+pcl5_every_weeks = 4
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    """The patient sends /checkin on ``day`` at ``clock`` and taps through it."""
+
+    day: int
+    taps: tuple[str, ...]
+    clock: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Prompted:
+    """The due scan prompts at 09:00 and the patient answers at ``clock``; with ``close``,
+    the window scan then ends the day at local midnight (partial if the taps did not finish
+    the check-in)."""
+
+    day: int
+    taps: tuple[str, ...]
+    clock: str = "09:30"
+    close: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Missed:
+    """The due scan prompts at 09:00; nothing is answered; the window scan closes the day at
+    local midnight."""
+
+    day: int
+
+
+Step = Day | Prompted | Missed
+PROMPT_AT = "09:00:05"
+CLOSE_AT = "00:00:01"  # of the next local day
+SCENARIO_LIMITS = Limits(overall=(1000, 1.0), private=(1000, 1.0))
+"""A history is dozens of taps in one private chat within a second; at Telegram's 3 messages
+a second per chat the suite would mostly wait. Rate limits have their own tests."""
+
+
+class ScenarioHarness(Harness):
+    """The e2e harness, with the bot built by ``bot.app.build`` as production builds it, but
+    with a renderer whose templates are already compiled, and wide rate limits."""
+
+    async def start_bot(self) -> BotRuntime:
+        settings = Settings(
+            telegram_token=self.server.token,
+            database_url=self.db_url,
+            telegram_base_url=self.server.base_url,
+        )
+        self.bot = build(
+            settings,
+            self.config,
+            clock=self.clock,
+            limits=SCENARIO_LIMITS,
+            delivery=DeliveryPolicy(poll_interval=0.2),
+            scan_interval=None,
+            renderer=shared_renderer(),
+        )
+        await self.bot.start(poll_timeout=1)
+        return self.bot
+
+
+async def drain(h: Harness) -> None:
+    """Wait until the delivery worker has sent everything due, so that the next tap finds
+    every message the last one caused.
+
+    ``Harness.settle`` alone sometimes returns while a message is still pending (seen behind a
+    crisis card, and after /checkin), and each call wakes the worker for extra rounds; polling
+    the outbox does neither. After a Telegram update, call ``settle`` first (the update must
+    have been handled for its messages to be in the outbox).
+    """
+    async with asyncio.timeout(SETTLE_TIMEOUT):
+        while True:
+            # Usually the worker's word is right and one query confirms it; polling the
+            # database while the worker sends would only slow it down (PostgreSQL).
+            await h.runtime.worker.wait_idle()
+            due = await h.count(
+                OutboxMessage,
+                OutboxMessage.status == "pending",
+                OutboxMessage.next_attempt_at <= h.clock.now(),
+            )
+            if not due:
+                return
+            await asyncio.sleep(0.005)
+
+
+async def enrol(h: Harness, user: SimUser, label: str, cohort: Cohort) -> Patient:
+    """``tests.e2e.flows.enrol`` (invite, /start, consent), waiting out each message."""
+    link = await h.runtime.services.enrolment.create_invite(cohort.name, label, "test")
+    await h.send(user, f"/start {link.code}")
+    await drain(h)
+    await h.press(user, "I agree")
+    await drain(h)
+    patient = await h.scalar(select(Patient).where(Patient.label == label))
+    assert patient is not None
+    return patient
+
+
+_SERVICE_UPDATE_IDS = itertools.count(2**40)
+"""Update ids for calls made straight to the services (far above the sandbox's own)."""
+
+
+async def _tap(h: Harness, user: SimUser, label: str, *, telegram: bool) -> None:
+    if telegram:
+        await h.press(user, label)
+        return
+    # What handlers.patient.button does with the press, minus Telegram's round trips.
+    message, data = _button(user, label)
+    button = decode(data)
+    assert isinstance(button, AnswerButton | ToggleButton | DoneButton), button
+    refusal = await h.runtime.services.checkins.tap(
+        next(_SERVICE_UPDATE_IDS), user.id, message.message_id, button
+    )
+    assert refusal is None, f"[{label}] refused: {refusal}"
+
+
+def _button(user: SimUser, label: str) -> tuple[BotMessage, str]:
+    """The newest message with a button labelled ``label``, and the button's data."""
+    for message in reversed(user.messages):
+        for text, data in (b for row in message.buttons for b in row):
+            if text == label and data is not None and not message.deleted:
+                return message, data
+    raise AssertionError(f"no button [{label}] in {user!r}")
+
+
+async def run_step(
+    h: Harness, cohort: Cohort, user: SimUser, step: Step, *, telegram: bool = True
+) -> None:
+    """Live one step of a history through the bot's scans and either the sandbox (taps and
+    commands) or, for past days, the services those taps call."""
+    match step:
+        case Day(day, taps, clock):
+            h.clock.set(cohort.at(day, clock or cohort.usual))
+            if telegram:
+                await h.send(user, "/checkin")
+            else:
+                checkins = h.runtime.services.checkins
+                await checkins.open_today(next(_SERVICE_UPDATE_IDS), user.id, user.chat_id)
+            await drain(h)
+            for label in taps:
+                await _tap(h, user, label, telegram=telegram)
+                await drain(h)
+        case Prompted(day, taps, clock, close):
+            await _prompt(h, cohort, day)
+            h.clock.set(cohort.at(day, clock))
+            for label in taps:
+                await _tap(h, user, label, telegram=telegram)
+                await drain(h)
+            if close:
+                await _close_day(h, cohort, day)
+        case Missed(day):
+            await _prompt(h, cohort, day)
+            await _close_day(h, cohort, day)
+
+
+async def _prompt(h: Harness, cohort: Cohort, day: int) -> None:
+    h.clock.set(cohort.at(day, PROMPT_AT))
+    await h.due_scan()
+    await drain(h)
+
+
+async def _close_day(h: Harness, cohort: Cohort, day: int) -> None:
+    h.clock.set(cohort.at(day + 1, CLOSE_AT))
+    await h.runtime.services.window_scan.run()
+    await drain(h)
+
+
+class Card(Enum):
+    """What the patient must be shown at once."""
+
+    NONE = "none"
+    CRISIS = "crisis_card"
+    EMERGENCY = "emergency_card"
+
+
+def plain(rendered: str) -> str:
+    """Return a template's HTML output as the patient's client shows it."""
+    return html.unescape(re.sub(r"<[^>]+>", "", rendered)).strip()
+
+
+def card_heading(h: Harness, card: Card, cohort: Cohort) -> str:
+    """Return the first line of a card as rendered for the cohort's region."""
+    text = h.runtime.services.runtime.renderer.render(
+        card.value, "en", region=cohort.region, team_notified=True, after_hours=False
+    )
+    return plain(text).splitlines()[0]
+
+
+def tier_markers() -> dict[Tier, str]:
+    """Return the tier icons the group message template uses (read from the template, so a
+    change of wording elsewhere in the message does not matter here)."""
+    source = (Path(prompts.__file__).parent / "templates/en/alert_group.j2").read_text("utf-8")
+    found = re.search(r"\{%\s*set icons\s*=\s*(\{.*?\})\s*%\}", source, re.S)
+    assert found is not None, "alert_group.j2 no longer sets its tier icons"
+    icons = yaml.safe_load(found.group(1))
+    return {tier: str(icons[tier.value]) for tier in Tier}
+
+
+TIER_MARKERS = tier_markers()
+
+
+def shows_tier(text: str, tier: Tier) -> bool:
+    """Tell whether a group message carries a tier's marker (its icon or its name)."""
+    return TIER_MARKERS[tier] in text or tier.value in text
+
+
+def new_messages(messages: Sequence[BotMessage], after: int) -> list[BotMessage]:
+    """Return the messages with an id above ``after`` (sent after a snapshot)."""
+    return [m for m in messages if m.message_id > after]
+
+
+def last_id(messages: Sequence[BotMessage]) -> int:
+    """Return the newest message id of a chat (0 when empty)."""
+    return max((m.message_id for m in messages), default=0)

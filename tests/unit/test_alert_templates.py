@@ -1,0 +1,112 @@
+"""The alert, review and short-card templates render, in every locale, with real values."""
+
+from __future__ import annotations
+
+import pytest
+
+from prompts.render import Renderer
+
+LOCALES = Renderer().locales
+EVENT = {
+    "tier": "URGENT",
+    "label": "P-7Q3K",
+    "rules": ["took_more_than_prescribed", "severe_side_effect"],
+    "time": "2026-01-13 10:00 EST",
+    "review_by": "2026-01-13 14:00 EST",
+    "after_hours": False,
+    "minutes": None,
+    "acknowledged_by": None,
+    "acknowledged_at": None,
+    "resolved_by": None,
+    "resolved_at": None,
+}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_shared_announcement_lists_each_event_with_its_status(locale: str) -> None:
+    renderer = Renderer()
+    acked = {**EVENT, "label": "P-AAAA", "acknowledged_by": "Nora", "acknowledged_at": "10:05"}
+    immediate = {**EVENT, "label": "P-BBBB", "tier": "IMMEDIATE", "review_by": None}
+    text = renderer.render("alert_group", locale, events=[immediate, acked, EVENT])
+    assert text.index("P-BBBB") < text.index("P-AAAA") < text.index("P-7Q3K")
+    assert text.count("Nora") == 1
+    assert text.count("2026-01-13 14:00 EST") == 2  # URGENT events say when to review
+    # Ten typical events fit Telegram's 4096 characters even once each is resolved by
+    # someone with a 64-character name (the announcer measures that worst case).
+    resolved = {
+        **EVENT,
+        "label": "P-LONGLABEL12",
+        "after_hours": True,
+        "resolved_by": "W" * 64,
+        "resolved_at": "2026-01-13 10:05 EST",
+    }
+    assert len(renderer.render("alert_group", locale, events=[resolved] * 10)) <= 4096
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_single_announcement_keeps_its_format_and_adds_the_review_time(locale: str) -> None:
+    renderer = Renderer()
+    values = {**EVENT, "coverage_days": [], "coverage_start": "", "coverage_end": ""}
+    del values["minutes"]
+    text = renderer.render("alert_group", locale, **values)
+    without = renderer.render("alert_group", locale, **{**values, "review_by": None})
+    assert "2026-01-13 14:00 EST" in text and "2026-01-13 14:00 EST" not in without
+    assert not text.startswith("📣")
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_shared_re_raise_names_the_on_call_once(locale: str) -> None:
+    events = [
+        {**EVENT, "tier": "IMMEDIATE", "minutes": 30},
+        {**EVENT, "label": "P-AAAA", "minutes": None},
+    ]
+    text = Renderer().render("alert_reraise", locale, events=events, on_call=["@dr_oncall"])
+    assert text.count("@dr_oncall") == 1 and "30" in text and "P-AAAA" in text
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_buttons_of_a_shared_message_name_the_patient(locale: str) -> None:
+    renderer = Renderer()
+    for name in ("button_alert_ack", "button_alert_res"):
+        alone = renderer.render(name, locale)
+        named = renderer.render(name, locale, label="P-7Q3K")
+        assert named.endswith(" P-7Q3K") and "P-7Q3K" not in alone
+
+
+@pytest.mark.parametrize(
+    ("region", "must", "must_not"),
+    [
+        ("US", ["911", "988"], ["116 123"]),
+        ("CA", ["911", "988"], ["116 123"]),
+        ("UK", ["999", "116 123"], ["988"]),
+        ("IE", ["112", "116 123"], ["988"]),
+        ("EU", ["112", "findahelpline.com"], ["988", "911"]),
+    ],
+)
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_short_card_per_region(
+    locale: str, region: str, must: list[str], must_not: list[str]
+) -> None:
+    renderer = Renderer()
+    text = renderer.render(
+        "crisis_card_short", locale, region=region, review_by="2026-01-13 14:00"
+    )
+    full = renderer.render("crisis_card", locale, region=region, team_notified=True)
+    for needle in must:
+        assert needle in text
+    for needle in must_not:
+        assert needle not in text
+    assert "2026-01-13 14:00" in text
+    assert len(text) < len(full)
+
+
+@pytest.mark.parametrize("after_hours", [False, True])
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_full_card_says_when_an_urgent_event_will_be_reviewed(
+    locale: str, after_hours: bool
+) -> None:
+    renderer = Renderer()
+    values = {"region": "US", "team_notified": True, "after_hours": after_hours}
+    text = renderer.render("crisis_card", locale, review_by="2026-01-14 12:00", **values)
+    assert "2026-01-14 12:00" in text
+    assert "2026-01-14" not in renderer.render("crisis_card", locale, **values)
