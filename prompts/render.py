@@ -27,6 +27,9 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
+            # Templates are reviewed files that do not change while the bot runs: no stat()
+            # of the file on every render.
+            auto_reload=False,
         )
         self._root = root
 

@@ -101,7 +101,7 @@ class Patient(Base):
     next_prompt_at: Mapped[datetime | None] = mapped_column(index=True)
     consented_at: Mapped[datetime]
     unreachable_since: Mapped[datetime | None]
-    paused_until: Mapped[datetime | None]
+    paused_until: Mapped[datetime | None] = mapped_column(index=True)
     withdrawn_at: Mapped[datetime | None]
     discharged_at: Mapped[datetime | None]
     awaiting: Mapped[str | None] = mapped_column(String(32))
@@ -115,7 +115,12 @@ class Checkin(Base):
     """One day's check-in for one patient."""
 
     __tablename__ = "checkins"
-    __table_args__ = (UniqueConstraint("patient_id", "local_date"),)
+    __table_args__ = (
+        UniqueConstraint("patient_id", "local_date"),
+        # The window scan looks for open check-ins whose window has ended; closes_at alone
+        # walks every past check-in (measured: 1.1 s at 800,000 rows; 0.04 ms with this).
+        Index("ix_checkins_status_closes_at", "status", "closes_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))

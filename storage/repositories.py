@@ -42,6 +42,10 @@ from storage.models import (
 _T = TypeVar("_T")
 
 
+_EARLIER = aliased(OutboxMessage)
+"""Built once: aliasing on every claim cost half of an empty claim's CPU."""
+
+
 class _Repository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -497,7 +501,7 @@ class OutboxRepository(_Repository):
                 workers each sending to their own chats; ids of groups are negative).
             max_priority: only messages this urgent or more (the worker's fast lane).
         """
-        earlier = aliased(OutboxMessage)
+        earlier = _EARLIER
         blocked = (
             select(earlier.id)
             .where(
