@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -24,10 +23,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-import asyncpg
 from sqlalchemy import insert, select
-from sqlalchemy.engine import make_url
 
+from bench.pgtemp import create_database, drop_database
 from bot.app import build
 from bot.config import load_config
 from bot.settings import Settings
@@ -103,24 +101,12 @@ class Sandbox:
 def temporary_postgres(base_url: str) -> Iterator[str]:
     """Create a PostgreSQL database on the server of ``base_url``, migrated; yield its URL;
     drop it at the end."""
-    name = f"moodcheck_bench_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = make_url(base_url).set(drivername="postgresql")
-
-    async def run(sql: str) -> None:
-        connection = await asyncpg.connect(admin.render_as_string(hide_password=False))
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    url = make_url(base_url).set(database=name, drivername="postgresql+asyncpg")
-    rendered = url.render_as_string(hide_password=False)
+    url = asyncio.run(create_database(base_url, f"moodcheck_bench_{os.getpid()}"))
     try:
-        upgrade(rendered)
-        yield rendered
+        upgrade(url)
+        yield url
     finally:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(drop_database(url))
 
 
 def write_config(folder: Path) -> Path:

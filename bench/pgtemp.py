@@ -18,14 +18,30 @@ async def _admin(dsn: str, sql: str) -> None:
         await connection.close()
 
 
+def _admin_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def create_database(server_url: str, prefix: str) -> str:
+    """Create a new, empty database on the server of ``server_url``; return its SQLAlchemy
+    URL."""
+    name = f"{prefix}_{secrets.token_hex(3)}"
+    await _admin(_admin_dsn(server_url), f'CREATE DATABASE "{name}"')
+    url = make_url(server_url).set(drivername="postgresql+asyncpg", database=name)
+    return url.render_as_string(hide_password=False)
+
+
+async def drop_database(url: str) -> None:
+    """Drop a database made by :func:`create_database`."""
+    name = make_url(url).database
+    await _admin(_admin_dsn(url), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @asynccontextmanager
 async def temporary_database(server_url: str, prefix: str) -> AsyncIterator[str]:
     """Yield the SQLAlchemy URL of a new, empty database on the server of ``server_url``."""
-    name = f"{prefix}_{secrets.token_hex(3)}"
-    admin = make_url(server_url).set(drivername="postgresql").render_as_string(False)
-    await _admin(admin, f'CREATE DATABASE "{name}"')
-    url = make_url(server_url).set(drivername="postgresql+asyncpg", database=name)
+    url = await create_database(server_url, prefix)
     try:
-        yield url.render_as_string(hide_password=False)
+        yield url
     finally:
-        await _admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await drop_database(url)

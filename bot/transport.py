@@ -10,6 +10,7 @@ cost per request does not grow with concurrency.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aiohttp
@@ -17,6 +18,9 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 _DEFAULT = type(BaseRequest.DEFAULT_NONE)
+
+
+_JSON = {"Content-Type": "application/json"}
 
 
 class AiohttpRequest(BaseRequest):
@@ -79,6 +83,7 @@ class AiohttpRequest(BaseRequest):
             raise RuntimeError("AiohttpRequest is not initialized")
         files = request_data.multipart_data if request_data else None
         data: Any = None
+        headers: dict[str, str] | None = None
         if request_data is not None:
             if files:
                 form = aiohttp.FormData()
@@ -88,7 +93,10 @@ class AiohttpRequest(BaseRequest):
                     form.add_field(name, content, filename=filename, content_type=mime)
                 data = form
             else:
-                data = request_data.json_parameters
+                # A JSON body: aiohttp's urlencoded form (FormData, quoting every value) cost
+                # about 4 % of the bot's CPU per tap; Telegram takes either.
+                data = json.dumps(request_data.parameters, separators=(",", ":")).encode()
+                headers = _JSON
         write = self._pick(write_timeout, self._media_write if files else self._write)
         read = self._pick(read_timeout, self._read)
         # aiohttp has no separate write timeout: the read budget starts once the request is
@@ -101,7 +109,9 @@ class AiohttpRequest(BaseRequest):
             sock_read=read,
         )
         try:
-            async with self._session.request(method, url, data=data, timeout=timeout) as response:
+            async with self._session.request(
+                method, url, data=data, headers=headers, timeout=timeout
+            ) as response:
                 return response.status, await response.read()
         except TimeoutError as exc:
             raise TimedOut from exc
