@@ -11,10 +11,9 @@ Then, on the bot's clock: the due scan when nobody is due and when one minute's 
 (about 1/1440 of them), the whole periodic job (every scan the JobQueue runs each 30 s) in
 both cases, and the process's resident memory after it all.
 
-``--with-indexes`` first adds the two indexes this benchmark showed the scans need (see
-``PROPOSED_INDEXES``; not in the migrations yet), to measure their effect.
+The two indexes this benchmark showed the scans need are in migration 0006.
 
-Usage: ``python -m bench.scale [N] [--days 7] [--with-indexes] [--postgres URL]``. Prints
+Usage: ``python -m bench.scale [N] [--days 7] [--at HH:MM] [--postgres URL]``. Prints
 one line.
 """
 
@@ -33,26 +32,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
-
 from bench.pgtemp import temporary_database
 from bench.scale_seed import seed
 from bot.sandbox.limits import Limits
 from bot.sandbox.server import FakeBotApi
-from storage.db import create_engine
 from storage.migrate import upgrade
 
 TOKEN = "123456:SCALE-TOKEN"
 COHORTS = 20
-PROPOSED_INDEXES = (
-    # Closing check-ins: "open and closes_at <= now" walked every past check-in through
-    # ix_checkins_closes_at (most rows are closed) instead of the few open ones.
-    "CREATE INDEX ix_checkins_status_closes_at ON checkins (status, closes_at)",
-    # Ended pauses: "paused and paused_until <= now" scanned every patient. Not on
-    # (status, paused_until): SQLite then takes it for the due scan's status = 'active' too,
-    # and walks every active patient instead of ix_patients_next_prompt_at's few due ones.
-    "CREATE INDEX ix_patients_paused_until ON patients (paused_until)",
-)
 
 
 def _config(folder: Path) -> tuple[Path, list[str]]:
@@ -88,19 +75,7 @@ async def _line(process: asyncio.subprocess.Process, tag: str) -> dict[str, Any]
             return data
 
 
-async def _add_indexes(url: str) -> None:
-    engine = create_engine(url)
-    try:
-        async with engine.begin() as connection:
-            for statement in PROPOSED_INDEXES:
-                await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
-async def run(
-    n: int, days: int, postgres: str | None, *, at: dt.time, indexes: bool = False
-) -> str:
+async def run(n: int, days: int, postgres: str | None, *, at: dt.time) -> str:
     """Seed, start the bot, measure; return the line to print."""
     folder = Path(tempfile.mkdtemp(prefix="moodcheck-scale-"))
     config, names = _config(folder)
@@ -127,14 +102,11 @@ async def run(
         seeding = time.perf_counter()
         checkins, busiest = await seed(database, n, names, now, days)
         seeding = time.perf_counter() - seeding
-        if indexes:
-            await _add_indexes(database)
         process, startup, ready = await _start_bot(_bot_args(database, server, config, now))
         result = await _line(process, "RESULT")
         await process.wait()
     steps = ", ".join(f"{k} {v * 1000:.0f}" for k, v in ready["steps"].items())
     backend = "postgresql" if postgres else "sqlite"
-    backend += ", proposed indexes" if indexes else ""
     return (
         f"scale N={n:,} ({backend}, {checkins:,} check-ins seeded in {seeding:.0f} s) | "
         f"due scan: {result['due_scan_none'] * 1000:.1f} ms none due, "
@@ -175,12 +147,9 @@ def main() -> None:
         help="UTC time of day on the bot's clock (default 14:17: afternoon in Europe, "
         "morning in the Americas, between the hours people pick most)",
     )
-    parser.add_argument("--with-indexes", action="store_true", help="add PROPOSED_INDEXES")
     parser.add_argument("--postgres", default=os.environ.get("MOODCHECK_BENCH_POSTGRES_URL"))
     args = parser.parse_args()
-    line = asyncio.run(
-        run(args.n, args.days, args.postgres, at=args.at, indexes=args.with_indexes)
-    )
+    line = asyncio.run(run(args.n, args.days, args.postgres, at=args.at))
     print(line)
 
 

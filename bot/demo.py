@@ -135,7 +135,9 @@ async def run_demo(*, keep: bool = False) -> int:
     settings = Settings(
         telegram_token=server.token, database_url=url, telegram_base_url=server.base_url
     )
-    clock = ManualClock(datetime.now(UTC))
+    # Noon UTC today, whatever the time of the run: both patients then enrol after their
+    # 09:00 (London), so the scan at the next 09:00 prompts both, every time the demo runs.
+    clock = ManualClock(datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0))
     bot = build(settings, _config(), clock=clock, scan_interval=None)
     await bot.start(poll_timeout=1)
     try:

@@ -21,7 +21,7 @@ async def test_the_demo_runs_end_to_end(
         "URGENT",
         "P-7Q3K",
         "Samaritans",
-        "queued 1 prompt(s)",
+        "queued 2 prompt(s)",  # Alex's next day and Sam's first
     ]:
         assert expected in out, expected
     assert "Alex" not in out.split("Demo clinic providers >", 1)[1].split("\n", 1)[0]
