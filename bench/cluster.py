@@ -106,7 +106,7 @@ def temporary_postgres(base_url: str) -> Iterator[str]:
         upgrade(url)
         yield url
     finally:
-        asyncio.run(drop_database(url))
+        asyncio.run(drop_database(base_url, url))
 
 
 def write_config(folder: Path) -> Path:

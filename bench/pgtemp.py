@@ -31,10 +31,11 @@ async def create_database(server_url: str, prefix: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-async def drop_database(url: str) -> None:
-    """Drop a database made by :func:`create_database`."""
+async def drop_database(server_url: str, url: str) -> None:
+    """Drop a database made by :func:`create_database` (connected to the server's own
+    database: one cannot drop the database one is connected to)."""
     name = make_url(url).database
-    await _admin(_admin_dsn(url), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await _admin(_admin_dsn(server_url), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @asynccontextmanager
@@ -44,4 +45,4 @@ async def temporary_database(server_url: str, prefix: str) -> AsyncIterator[str]
     try:
         yield url
     finally:
-        await drop_database(url)
+        await drop_database(server_url, url)

@@ -207,11 +207,13 @@ class CheckinRepository(_Repository):
         insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
         stmt = (
             insert(Checkin)
-            .values(list(rows))
             .on_conflict_do_nothing(index_elements=("patient_id", "local_date"))
             .returning(Checkin.patient_id, Checkin.id)
         )
-        result = await self.session.execute(stmt)
+        # Rows as executemany parameters: one compiled statement, sent in batches
+        # ("insertmanyvalues"). A multi-row VALUES is compiled afresh for every row count:
+        # 60 % of a due scan under cProfile.
+        result = await self.session.execute(stmt, list(rows))
         return {int(patient_id): int(checkin_id) for patient_id, checkin_id in result.all()}
 
     async def add_answer(self, checkin_id: int, item_id: str, value: str, at: datetime) -> bool:
@@ -464,11 +466,13 @@ class OutboxRepository(_Repository):
         insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
         stmt = (
             insert(OutboxMessage)
-            .values(list(rows))
             .on_conflict_do_nothing(index_elements=("dedup_key",))
+            .returning(OutboxMessage.id)
         )
-        result = cast("CursorResult[Any]", await self.session.execute(stmt))
-        return result.rowcount
+        # As in CheckinRepository.open_many; RETURNING counts what went in on every backend
+        # (an executemany's rowcount is not reliable across drivers).
+        result = await self.session.execute(stmt, list(rows))
+        return len(result.all())
 
     @property
     def claims_hold_locks(self) -> bool:
