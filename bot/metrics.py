@@ -18,12 +18,10 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select, text
 
 from bot.delivery import DeliveryStats
 from bot.domain.clock import Clock
 from bot.services.outbox import Priority
-from storage.models import Alert, OutboxMessage
 from storage.uow import UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
@@ -76,7 +74,7 @@ class OpsReader:
     async def ping(self) -> None:
         """``SELECT 1``; raises when the database does not answer."""
         async with self._uow.reading() as uow:
-            await uow.session.execute(text("SELECT 1"))
+            await uow.ops.ping()
 
     async def urgent_lag(self) -> float:
         """Seconds the oldest due crisis or interactive message has waited (0: none waits).
@@ -87,13 +85,7 @@ class OpsReader:
         """
         now = self._clock.now()
         async with self._uow.reading() as uow:
-            oldest = await uow.session.scalar(
-                select(func.min(OutboxMessage.next_attempt_at)).where(
-                    OutboxMessage.status == "pending",
-                    OutboxMessage.priority <= Priority.INTERACTIVE,
-                    OutboxMessage.next_attempt_at <= now,
-                )
-            )
+            oldest = await uow.ops.oldest_due(now, Priority.INTERACTIVE)
         return 0.0 if oldest is None else _seconds(now, oldest)
 
     async def figures(self) -> DbFigures:
@@ -101,23 +93,10 @@ class OpsReader:
         now = self._clock.now()
         figures = DbFigures(up=True)
         async with self._uow.reading() as uow:
-            session = uow.session
-            depth = await session.execute(
-                select(OutboxMessage.status, OutboxMessage.priority, func.count())
-                .where(OutboxMessage.status.in_(_OUTBOX_STATUSES))
-                .group_by(OutboxMessage.status, OutboxMessage.priority)
-            )
-            figures.outbox = {(s, int(p)): int(n) for s, p, n in depth.all()}
-            due = await session.execute(
-                select(OutboxMessage.priority, func.min(OutboxMessage.next_attempt_at))
-                .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
-                .group_by(OutboxMessage.priority)
-            )
-            figures.oldest_due = {int(p): _seconds(now, oldest) for p, oldest in due.all()}
-            alerts = await session.execute(
-                select(Alert.tier, Alert.status, func.count()).group_by(Alert.tier, Alert.status)
-            )
-            figures.alerts = {(t, s): int(n) for t, s, n in alerts.all()}
+            figures.outbox = await uow.ops.outbox_depth(_OUTBOX_STATUSES)
+            due = await uow.ops.oldest_due_by_priority(now)
+            figures.oldest_due = {p: _seconds(now, oldest) for p, oldest in due.items()}
+            figures.alerts = await uow.ops.alerts_by_tier_and_status()
         return figures
 
 

@@ -16,6 +16,7 @@ from storage.repositories import (
     CohortRepository,
     DigestRepository,
     InviteRepository,
+    OpsRepository,
     OutboxRepository,
     PatientDataRepository,
     PatientRepository,
@@ -43,6 +44,7 @@ class UnitOfWork:
     patient_data: PatientDataRepository
     provider: ProviderRepository
     digest: DigestRepository
+    ops: OpsRepository
 
     def __init__(
         self,
@@ -81,6 +83,7 @@ class UnitOfWork:
         self.patient_data = PatientDataRepository(session)
         self.provider = ProviderRepository(session)
         self.digest = DigestRepository(session)
+        self.ops = OpsRepository(session)
         return self
 
     async def __aexit__(

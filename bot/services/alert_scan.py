@@ -110,8 +110,10 @@ class AlertScan:
         original = originals.pop() if len(originals) == 1 else None
         if original is not None and original > 0:
             # Refers to the original; still sent if that message was deleted meanwhile.
-            row["payload"]["reply_to_message_id"] = original
-            row["payload"]["allow_sending_without_reply"] = True
+            row["payload"]["reply_parameters"] = {
+                "message_id": original,
+                "allow_sending_without_reply": True,
+            }
         await uow.outbox.enqueue(row)
         outbox_id = await uow.alerts.outbox_id(dedup_key)
         assert outbox_id is not None  # noqa: S101 - just queued, or queued before

@@ -179,6 +179,18 @@ async def test_immediate_is_raised_again_at_15_and_30_minutes(harness: Harness) 
     assert "still not acknowledged" in first.text and "15 min" in first.text
     assert "P-6004" in first.text and "@dr_oncall" not in first.text
     assert first.labels == ["Acknowledge", "Resolve"]
+    row = await h.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.chat_id == GROUP_A,
+            OutboxMessage.telegram_message_id == first.message_id,
+        )
+    )
+    # A re-raise answers the original (in the Bot API's form, checked against the spec).
+    assert row is not None
+    assert row.payload["reply_parameters"] == {
+        "message_id": mid,
+        "allow_sending_without_reply": True,
+    }
     assert await _scan(h) == 0
     h.clock.set(IN_HOURS + timedelta(minutes=30))
     assert await _scan(h) == 1
@@ -338,7 +350,7 @@ async def test_due_re_raises_of_a_cohort_share_one_message(harness: Harness) -> 
             OutboxMessage.telegram_message_id == first.message_id,
         )
     )
-    assert row is not None and "reply_to_message_id" not in row.payload  # two originals
+    assert row is not None and "reply_parameters" not in row.payload  # two originals
     h.clock.set(IN_HOURS + timedelta(minutes=30))
     assert await _scan(h) == 2
     second = last(group)
