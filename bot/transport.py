@@ -23,6 +23,22 @@ _DEFAULT = type(BaseRequest.DEFAULT_NONE)
 _JSON = {"Content-Type": "application/json"}
 
 
+def lighten_update(update: dict[str, Any]) -> dict[str, Any]:
+    """Drop the keyboard of the message a tapped button belongs to, before PTB parses it.
+
+    Telegram sends the whole message with every tap, keyboard included (a check-in question
+    has a dozen buttons), and PTB builds an object per button: half of parsing a tap
+    (314 -> 149 us per update here). No handler reads it: a tap is judged by its own data
+    and the check-in's state in the database, never by the buttons Telegram shows.
+    """
+    query = update.get("callback_query")
+    if isinstance(query, dict):
+        message = query.get("message")
+        if isinstance(message, dict):
+            message.pop("reply_markup", None)
+    return update
+
+
 class AiohttpRequest(BaseRequest):
     """PTB request backend on one aiohttp ``ClientSession``."""
 
@@ -48,6 +64,18 @@ class AiohttpRequest(BaseRequest):
     def read_timeout(self) -> float | None:
         """The default read timeout in seconds."""
         return self._read
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> dict[str, Any]:
+        """PTB's documented hook for parsing answers: as PTB does, then ``lighten_update``
+        on what ``getUpdates`` returned."""
+        data: dict[str, Any] = BaseRequest.parse_json_payload(payload)
+        result = data.get("result")
+        if isinstance(result, list):
+            for item in result:
+                if isinstance(item, dict) and "update_id" in item:
+                    lighten_update(item)
+        return data
 
     async def initialize(self) -> None:
         """Open the client session (idempotent)."""

@@ -20,6 +20,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.metrics import CONTENT_TYPE, Metrics
+from bot.transport import lighten_update
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ class WebServer:
             data = json.loads(body)
             if not isinstance(data, dict):
                 raise TypeError("an update is a JSON object")  # noqa: TRY301
-            update = Update.de_json(data, application.bot)
+            update = Update.de_json(lighten_update(data), application.bot)
         except web.HTTPRequestEntityTooLarge:
             return self._refuse("too_large", 413)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:

@@ -47,18 +47,35 @@ async def other_text(update: Update, context: BotContext) -> None:
     )
 
 
+def _button_data(update: Update) -> object | None:
+    """The decoded data of a button tapped in a private chat (None: nothing we can act on)."""
+    query = update.callback_query
+    if (
+        query is None
+        or query.message is None
+        or query.data is None
+        or query.message.chat.type != "private"
+    ):
+        return None
+    try:
+        return decode(query.data)
+    except BadCallbackDataError:
+        return None
+
+
+def _is_checkin_tap(data: object) -> bool:
+    return isinstance(data, AnswerButton | ToggleButton | DoneButton | BackButton | SkipButton)
+
+
 async def button(update: Update, context: BotContext) -> None:
     """A tap on an inline button in a private chat: consent or a check-in answer."""
     query = require_query(update)
     user = require_user(update)
     toast: str | None = None
-    if query.message is None or query.data is None or query.message.chat.type != "private":
+    data = _button_data(update)
+    if query.message is None or data is None:
         toast = context.services.runtime.renderer.render("button_refused", "en")
     else:
-        try:
-            data = decode(query.data)
-        except BadCallbackDataError:
-            data = None
         sender = Sender(user.id, query.message.chat.id, user.language_code)
         match data:
             case AnswerButton() | ToggleButton() | DoneButton() | BackButton() | SkipButton():
@@ -84,5 +101,8 @@ async def unknown_button(update: Update, context: BotContext) -> None:
 async def seen(update: Update, context: BotContext) -> None:
     """Any update from a person: a patient who had blocked the bot is reachable again."""
     chat = update.effective_chat
-    if update.effective_user is not None and chat is not None and chat.type == "private":
-        await context.services.reachability.seen(update.effective_user.id)
+    if update.effective_user is None or chat is None or chat.type != "private":
+        return
+    if update.callback_query is not None and _is_checkin_tap(_button_data(update)):
+        return  # the tap's own transaction looks (CheckinService.tap): one query less a tap
+    await context.services.reachability.seen(update.effective_user.id)

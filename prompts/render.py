@@ -14,6 +14,11 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFo
 
 TEMPLATES = Path(__file__).with_name("templates")
 DEFAULT_LOCALE = "en"
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+"""Values a render is kept for: immutable, and equal exactly when they render the same."""
+RENDER_CACHE_SIZE = 4096
+"""Renders kept (then the cache starts again): a few hundred cover every question, button
+and notice in every locale; rarer ones (with names, dates) come and go."""
 
 
 class Renderer:
@@ -32,6 +37,7 @@ class Renderer:
             auto_reload=False,
         )
         self._root = root
+        self._rendered: dict[tuple[Any, ...], str] = {}
 
     @property
     def locales(self) -> list[str]:
@@ -40,11 +46,26 @@ class Renderer:
 
     def render(self, name: str, locale: str, **values: Any) -> str:
         """Render ``<locale>/<name>.j2``, or the English one when the locale lacks it."""
+        # Templates are pure functions of their values (no globals, no clock), so a render of
+        # plain values (``_PLAIN``) is kept: a tap's question and buttons are the same few
+        # renders over and over (a sixth of a tap's service time before this). The type is
+        # part of the key: 1, 1.0 and True are equal but do not render alike.
+        key: tuple[Any, ...] | None = None
+        if all(type(value) in _PLAIN for value in values.values()):
+            key = (name, locale, *((k, type(v), v) for k, v in sorted(values.items())))
+            cached = self._rendered.get(key)
+            if cached is not None:
+                return cached
         try:
             template = self._env.get_template(f"{locale}/{name}.j2")
         except TemplateNotFound:
             template = self._env.get_template(f"{DEFAULT_LOCALE}/{name}.j2")
-        return template.render(**values).strip()
+        text = template.render(**values).strip()
+        if key is not None:
+            if len(self._rendered) >= RENDER_CACHE_SIZE:
+                self._rendered.clear()
+            self._rendered[key] = text
+        return text
 
     def template_names(self, locale: str) -> set[str]:
         """Return the template names a locale provides."""

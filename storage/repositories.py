@@ -8,12 +8,16 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     CursorResult,
+    Insert,
     Select,
     String,
+    Table,
     and_,
+    bindparam,
     case,
     delete,
     func,
+    insert,
     or_,
     select,
     text,
@@ -46,6 +50,40 @@ _T = TypeVar("_T")
 _EARLIER = aliased(OutboxMessage)
 """Built once: aliasing on every claim cost half of an empty claim's CPU."""
 
+_IGNORING: dict[tuple[str, str, tuple[str, ...]], Insert] = {}
+
+
+def _insert_ignoring(dialect: str, table: Table, conflict: tuple[str, ...]) -> Insert:
+    """``INSERT .. ON CONFLICT DO NOTHING`` on a table, built once per dialect and table.
+
+    On the table, not the mapped class: a Core statement skips the ORM's bulk-insert
+    machinery, and a statement object used again keeps its cache key (building and keying
+    the statement afresh was most of an insert's CPU on the tap path).
+    """
+    key = (dialect, table.name, conflict)
+    stmt = _IGNORING.get(key)
+    if stmt is None:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = _IGNORING[key] = insert(table).on_conflict_do_nothing(index_elements=conflict)
+    return stmt
+
+
+_CHECKIN_WITH_PATIENT = (
+    select(Checkin, Patient)
+    .join(Patient, Patient.id == Checkin.patient_id)
+    .where(Checkin.id == bindparam("checkin_id"))
+)
+_ANSWERS_TABLE = cast("Table", Answer.__table__)
+_ANSWERS = select(_ANSWERS_TABLE.c.item_id, _ANSWERS_TABLE.c.value).where(
+    _ANSWERS_TABLE.c.checkin_id == bindparam("checkin_id")
+)
+"""A check-in's answers: read on every tap, so built once, on the table (no ORM)."""
+_CHECKIN_WITH_PATIENT_LOCKED = _CHECKIN_WITH_PATIENT.with_for_update(of=Checkin)
+
+
+_OUTBOX_INSERT = insert(cast("Table", OutboxMessage.__table__))
+"""A plain insert, built once (see ``_insert_ignoring``)."""
+
 
 class _Repository:
     def __init__(self, session: AsyncSession) -> None:
@@ -59,9 +97,12 @@ class _Repository:
         self, model: type[Base], values: dict[str, Any], conflict: Sequence[str]
     ) -> bool:
         """Insert a row unless it would break a unique constraint; tell whether it went in."""
-        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
-        stmt = insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
-        result = cast("CursorResult[Any]", await self.session.execute(stmt))
+        stmt = _insert_ignoring(self.dialect, cast("Table", model.__table__), tuple(conflict))
+        # No autoflush: a row that goes in by id needs nothing pending (what it refers to
+        # has its id, so it is in the database), and flushing here wrote a check-in's row
+        # once per statement of a tap instead of once at commit.
+        with self.session.no_autoflush:
+            result = cast("CursorResult[Any]", await self.session.execute(stmt, values))
         return result.rowcount == 1
 
     def _locking(self, stmt: Select[_T]) -> Select[_T]:
@@ -181,6 +222,15 @@ class CheckinRepository(_Repository):
             Checkin, checkin_id, with_for_update=self.dialect == "postgresql"
         )
 
+    async def with_patient(self, checkin_id: int) -> tuple[Checkin, Patient] | None:
+        """Return a check-in and its patient in one query (the check-in locked for update on
+        PostgreSQL)."""
+        stmt = (
+            _CHECKIN_WITH_PATIENT_LOCKED if self.dialect == "postgresql" else _CHECKIN_WITH_PATIENT
+        )
+        row = (await self.session.execute(stmt, {"checkin_id": checkin_id})).first()
+        return None if row is None else (row[0], row[1])
+
     async def for_day(self, patient_id: int, day: date) -> Checkin | None:
         """Return the patient's check-in for a local date."""
         return await self.session.scalar(
@@ -227,9 +277,7 @@ class CheckinRepository(_Repository):
 
     async def answers(self, checkin_id: int) -> dict[str, str]:
         """Return the answers of a check-in by item id."""
-        rows = await self.session.execute(
-            select(Answer.item_id, Answer.value).where(Answer.checkin_id == checkin_id)
-        )
+        rows = await self.session.execute(_ANSWERS, {"checkin_id": checkin_id})
         return {str(item_id): str(value) for item_id, value in rows.all()}
 
     async def set_message_ids(self, pairs: Sequence[tuple[int, int]]) -> None:
@@ -455,8 +503,8 @@ class OutboxRepository(_Repository):
     async def enqueue(self, values: dict[str, Any]) -> bool:
         """Queue a message; with a dedup key already used, queue nothing and return False."""
         if values.get("dedup_key") is None:
-            self.session.add(OutboxMessage(**values))
-            await self.session.flush()
+            with self.session.no_autoflush:  # as in _insert_ignore
+                await self.session.execute(_OUTBOX_INSERT, values)
             return True
         return await self._insert_ignore(OutboxMessage, values, ("dedup_key",))
 

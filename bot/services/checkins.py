@@ -45,6 +45,7 @@ from bot.services.alerting import Alerting, Raise
 from bot.services.day_questionnaire import questionnaire_for_day
 from bot.services.history import PatientRules
 from bot.services.outbox import OnSent, Priority, queue_edit, queue_send
+from bot.services.reachability import Reachability
 from bot.services.runtime import Runtime
 from storage.models import Alert, Checkin, Patient
 from storage.uow import UnitOfWork
@@ -79,10 +80,17 @@ class _Tapped:
 class CheckinService:
     """Opens check-ins and handles taps, escalating at once when an answer calls for it."""
 
-    def __init__(self, runtime: Runtime, alerting: Alerting, patient_rules: PatientRules) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        alerting: Alerting,
+        patient_rules: PatientRules,
+        reachability: Reachability,
+    ) -> None:
         self._rt = runtime
         self._alerting = alerting
         self._patient_rules = patient_rules
+        self._reachability = reachability
 
     def _render(self, name: str, locale: str, **values: object) -> str:
         return self._rt.renderer.render(name, locale, **values)
@@ -247,14 +255,37 @@ class CheckinService:
     async def tap(
         self, update_id: int, user_id: int, message_id: int, button: CheckinButton
     ) -> str | None:
-        """Handle a tap on a check-in button; return a short notice for the tapper, if any."""
+        """Handle a tap on a check-in button; return a short notice for the tapper, if any.
+
+        The tap also tells that the patient is there (``Reachability.seen``, which the
+        handlers run for every other private update): the tapped check-in's patient is
+        loaded anyway, so only a tapper who is not that patient, or who was unreachable,
+        costs a look of its own (after this transaction, as for any other update).
+        """
+        notice, look = await self._tap(update_id, user_id, message_id, button)
+        if look:
+            await self._reachability.seen(user_id)
+        return notice
+
+    async def _tap(
+        self, update_id: int, user_id: int, message_id: int, button: CheckinButton
+    ) -> tuple[str | None, bool]:
+        """The tap's transaction: (notice, whether reachability needs a look of its own)."""
         now = self._rt.clock.now()
         async with self._rt.uow() as uow:
             if not await uow.updates.claim(update_id, now):
-                return None
-            loaded = await self._load(uow, now, user_id, message_id, button.checkin_id)
+                return None, False
+            found = await uow.checkins.with_patient(button.checkin_id)
+            if found is None or found[1].telegram_user_id != user_id:
+                # Someone else's check-in, or an id we never issued: store nothing at all.
+                return self._render("button_refused", "en"), True
+            look = found[1].status == "unreachable"
+            loaded = await self._load(uow, now, message_id, *found)
             if isinstance(loaded, str):
-                return loaded
+                return loaded, look
+            # Bumped before anything is queued, so that the check-in's row is written once (a
+            # refused tap rolls it back with everything else).
+            loaded.checkin.version += 1
             match button:
                 case AnswerButton(_, position, value):
                     notice = await self._answer(loaded, position, value)
@@ -267,21 +298,15 @@ class CheckinService:
                 case SkipButton():
                     notice = await self._skip(loaded)
             if notice is not None:
-                return notice
-            loaded.checkin.version += 1
+                return notice, look
             await uow.commit()
         self._rt.wake_delivery()
-        return None
+        return None, look
 
     async def _load(
-        self, uow: UnitOfWork, now: datetime, user_id: int, message_id: int, checkin_id: int
+        self, uow: UnitOfWork, now: datetime, message_id: int, checkin: Checkin, patient: Patient
     ) -> _Tapped | str:
-        """Load a tapped check-in, or return the notice that refuses the tap."""
-        checkin = await uow.checkins.get(checkin_id)
-        patient = None if checkin is None else await uow.patients.get(checkin.patient_id)
-        if checkin is None or patient is None or patient.telegram_user_id != user_id:
-            # Someone else's check-in, or an id we never issued: store nothing at all.
-            return self._render("button_refused", "en")
+        """Gather what a tap on this check-in needs, or return the notice that refuses it."""
         questionnaire = self._rt.config.questionnaires[checkin.questionnaire]
         status = CheckinStatus(checkin.status)
         if in_part_apart(questionnaire, status, checkin.position):

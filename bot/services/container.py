@@ -56,7 +56,8 @@ class Services:
         announcer = Announcer(runtime)
         alerting = Alerting(runtime, announcer)
         patient_rules = PatientRules(runtime, alerting)
-        checkins = CheckinService(runtime, alerting, patient_rules)
+        reachability = Reachability(runtime, alerting)
+        checkins = CheckinService(runtime, alerting, patient_rules, reachability)
         settings = SettingsService(runtime)
         enrolment = EnrolmentService(runtime, settings)
         return cls(
@@ -65,7 +66,7 @@ class Services:
             checkins=checkins,
             due_scan=DueScan(runtime),
             window_scan=WindowScan(runtime, checkins, patient_rules),
-            reachability=Reachability(runtime, alerting),
+            reachability=reachability,
             replies=ReplyService(runtime),
             cohorts=CohortSync(runtime),
             alerting=alerting,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from storage.models import Alert, AuditEvent, Checkin, OutboxMessage, Patient
+from storage.models import Alert, Answer, AuditEvent, Checkin, OutboxMessage, Patient
 from tests.e2e.conftest import GROUP_A
 from tests.e2e.flows import enrol, last
 from tests.support.harness import Harness
@@ -96,6 +96,49 @@ async def test_a_403_marks_the_patient_unreachable(harness: Harness) -> None:
     assert "1/7" in last(user).text
     assert row.next_prompt_at == datetime(2026, 1, 14, 14, 0, tzinfo=UTC)
     assert len(h.server.group(GROUP_A).messages) == 1  # still told only once
+
+
+async def _blocked_then_back(h: Harness, user_id: int, label: str) -> tuple[object, int, int]:
+    """Enrol, ask today's question, block the bot (so the next answer marks the patient
+    unreachable), unblock: return the user, the patient id and the question's message id."""
+    user = h.server.user(user_id, first_name="Back")
+    patient = await enrol(h, user, label)
+    await h.send(user, "/checkin")
+    question = last(user)
+    assert "1/7" in question.text
+    user.block_bot()
+    await h.send(user, "/checkin")
+    row = await h.scalar(select(Patient).where(Patient.id == patient.id))
+    assert row is not None and row.status == "unreachable"
+    user.unblock_bot()
+    return user, patient.id, question.message_id
+
+
+async def test_a_tap_brings_an_unreachable_patient_back(harness: Harness) -> None:
+    # Taps skip the reachability handler (the tap's own transaction has the patient): the
+    # tap must still bring the patient back, and its answer must count.
+    h = harness
+    user, patient_id, question = await _blocked_then_back(h, 3006, "P-3006")
+    await h.press(user, "7", message_id=question)
+    row = await h.scalar(select(Patient).where(Patient.id == patient_id))
+    assert row is not None and row.status == "active" and row.unreachable_since is None
+    assert "patient_reachable_again" in [e.action for e in await h.rows(select(AuditEvent))]
+    assert await h.rows(select(Answer.item_id, Answer.value)) == [("mood", "7")]
+
+
+async def test_a_refused_tap_still_brings_an_unreachable_patient_back(harness: Harness) -> None:
+    h = harness
+    other = h.server.user(3008, first_name="Other")
+    await enrol(h, other, "P-3008")
+    await h.send(other, "/checkin")
+    theirs = await h.scalar(select(Checkin.id))
+    user, patient_id, question = await _blocked_then_back(h, 3007, "P-3007")
+    # A button of someone else's check-in (forged data): refused, nothing stored ...
+    await h.press_data(user, question, f"a|{theirs}|0|7")
+    assert await h.count(Answer) == 0
+    # ... but the patient wrote to the bot, so they are back.
+    row = await h.scalar(select(Patient).where(Patient.id == patient_id))
+    assert row is not None and row.status == "active"
 
 
 async def test_the_due_scan_prompts_each_time_zone_once_at_local_time(harness: Harness) -> None:
