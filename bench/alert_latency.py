@@ -23,6 +23,7 @@ from pathlib import Path
 
 from sqlalchemy import insert, select, update
 
+from bot import eventloop
 from bot.app import build
 from bot.config import AppConfig, CohortConfig
 from bot.domain.clock import SystemClock
@@ -202,7 +203,7 @@ def main() -> None:
     parser.add_argument("--per-cohort", type=int, default=12)
     parser.add_argument("--fanout", type=int, default=2000)
     args = parser.parse_args()
-    print(asyncio.run(run(args.cohorts, args.per_cohort, args.fanout)))
+    print(eventloop.run(run(args.cohorts, args.per_cohort, args.fanout)))
 
 
 if __name__ == "__main__":

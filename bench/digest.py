@@ -34,6 +34,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from bot import eventloop
 from bot.config import AppConfig, CohortConfig
 from bot.domain.clock import ManualClock
 from bot.domain.digest import Period
@@ -248,7 +249,7 @@ def main() -> None:
     if args.seed_into:
         print(f"answers={asyncio.run(_seed(args.seed_into, args.n, args.weeks))}")
         return
-    f = asyncio.run(run(args.n, args.weeks, args.database))
+    f = eventloop.run(run(args.n, args.weeks, args.database))
     print(
         f"digest N={args.n} weeks={args.weeks} "
         f"db={'postgresql' if args.database else 'sqlite'} answers={f['answers']:.0f}: "

@@ -30,6 +30,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bench.cluster import TOKEN, Sandbox, seed_due_patients
+from bot import eventloop
 from bot.app import BotRuntime, build
 from bot.config import AppConfig, CohortConfig
 from bot.domain.clock import SystemClock
@@ -196,14 +197,14 @@ def main() -> None:
     args = parser.parse_args()
     parts = [f"fanout N={args.n} db={'postgresql' if args.database else 'sqlite'}"]
     if args.only in (None, "own"):
-        own = asyncio.run(run_once(args.n, limited=False, database=args.database))
+        own = eventloop.run(run_once(args.n, limited=False, database=args.database))
         parts.append(
             f"own: scan {own['scan_s']:.2f}s, deliver {own['deliver_s']:.2f}s = "
             f"{own['rate']:.0f} msg/s (bot CPU {own['cpu_ms']:.2f} ms/msg), "
             f"lost {own['lost']:.0f}, dup {own['duplicates']:.0f}"
         )
     if args.only in (None, "limited"):
-        lim = asyncio.run(
+        lim = eventloop.run(
             run_once(args.n, limited=True, database=args.database, crisis_every=args.crisis_every)
         )
         parts.append(

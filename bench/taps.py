@@ -40,6 +40,7 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from bench.pgtemp import temporary_database
+from bot import eventloop
 from bot.app import build
 from bot.config import AppConfig, CohortConfig
 from bot.domain.clock import SystemClock
@@ -199,6 +200,12 @@ async def _run(rate: float, duration: float, max_patients: int, url: str) -> str
     return _line(url, rate, at_rate, unbounded, len(closed_users), cpu_open, cpu_closed)
 
 
+def _sustained_cpu(unbounded: dict[str, Any], cpu_closed: float) -> str:
+    """How busy the bot's core was over the closed loop: near 100 % means the bot is what
+    limits the rate; well under it means something else (the driver, the machine) does."""
+    return f"bot core {100 * cpu_closed / max(unbounded['wall'], 1e-9):.0f} % busy"
+
+
 def _ms(values: list[float], share: float) -> str:
     return f"{_percentile(sorted(values), share) * 1000:.0f}" if values else "-"
 
@@ -219,7 +226,10 @@ def _line(  # noqa: PLR0917 - the figures of one run
         f"taps ({db}, sandbox in its own process) | "
         f"max {_sustained(unbounded['edit_times']):.0f} taps/s sustained ({patients} patients; "
         f"tap->edit p50 {_ms(closed, 0.5)} ms, p99 {_ms(closed, 0.99)} ms; "
-        f"bot CPU {cpu_closed / max(1, unbounded['taps']) * 1000:.1f} ms/tap) | "
+        f"bot CPU {cpu_closed / max(1, unbounded['taps']) * 1000:.1f} ms/tap, "
+        f"driver+server CPU "
+        f"{(unbounded['cpu'] - at_rate['cpu']) / max(1, unbounded['taps']) * 1000:.1f} ms/tap, "
+        f"{_sustained_cpu(unbounded, cpu_closed)}) | "
         f"at {rate:g} taps/s: tap->edit p50 {_ms(timed, 0.5)} ms, p99 {_ms(timed, 0.99)} ms, "
         f"max {_ms(timed, 1.0)} ms (n={len(timed)}, "
         f"{len(timed) / at_rate['seconds']:.0f}/s offered, {at_rate['late']} presses late; "
@@ -243,7 +253,8 @@ def main() -> None:
         help="a PostgreSQL server URL: the run uses a new database there",
     )
     args = parser.parse_args()
-    print(asyncio.run(run(args.rate, args.duration, args.max_patients, args.postgres)))
+    # The loop `moodcheck run` uses (bot/eventloop.py).
+    print(eventloop.run(run(args.rate, args.duration, args.max_patients, args.postgres)))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from telegram import Bot
 
+from bot import eventloop
 from bot.config import ConfigError, load_config
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
@@ -39,7 +40,7 @@ def _run(settings: Settings, *, webhook: bool) -> int:
     except SchemaBehindError as exc:
         return _fail(str(exc))
     runtime = build(settings, config, webhook=webhook)
-    asyncio.run(_serve(runtime))
+    eventloop.run(_serve(runtime))
     return 0
 
 

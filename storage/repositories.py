@@ -9,6 +9,8 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import (
     CursorResult,
     Insert,
+    Integer,
+    Row,
     Select,
     String,
     Table,
@@ -27,7 +29,6 @@ from sqlalchemy import cast as cast_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from storage.models import (
     Alert,
@@ -47,8 +48,68 @@ from storage.models import (
 _T = TypeVar("_T")
 
 
-_EARLIER = aliased(OutboxMessage)
-"""Built once: aliasing on every claim cost half of an empty claim's CPU."""
+_OUTBOX = cast("Table", OutboxMessage.__table__)
+_CLAIMS: dict[tuple[str, bool, bool], Select[*tuple[Any, ...]]] = {}
+_LEASE = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+    .values(lease_until=bindparam("lease_until"))
+)
+
+
+def _claim_statement(dialect: str, *, urgent: bool, sharded: bool) -> Select[*tuple[Any, ...]]:
+    """The delivery worker's claim, built once per variant with its values as parameters
+    (``now``, ``limit``, ``max_priority``, ``rank``, ``count``), on the table: the worker
+    claims at least once per round and lane, and building, keying and ORM-loading the query
+    each time cost more than running it."""
+    key = (dialect, urgent, sharded)
+    cached = _CLAIMS.get(key)
+    if cached is not None:
+        return cached
+    out = _OUTBOX
+    earlier = out.alias("earlier")
+    blocked = (
+        select(earlier.c.id)
+        .where(
+            earlier.c.chat_id == out.c.chat_id,
+            earlier.c.status == "pending",
+            earlier.c.priority <= out.c.priority,
+            earlier.c.id < out.c.id,
+        )
+        .exists()
+    )
+    stmt: Select[*tuple[Any, ...]] = (
+        select(
+            out.c.id,
+            out.c.chat_id,
+            out.c.method,
+            out.c.payload,
+            out.c.priority,
+            out.c.attempts,
+            out.c.on_sent,
+            out.c.ref_id,
+        )
+        .where(
+            out.c.status == "pending",
+            out.c.next_attempt_at <= bindparam("now"),
+            or_(out.c.lease_until.is_(None), out.c.lease_until < bindparam("now")),
+            ~blocked,
+        )
+        .order_by(out.c.priority, out.c.id)
+        .limit(bindparam("limit", type_=Integer))
+    )
+    if urgent:
+        stmt = stmt.where(out.c.priority <= bindparam("max_priority"))
+    if sharded:
+        count = bindparam("count", type_=Integer)
+        # SQL's % keeps the sign of the dividend; group ids are negative.
+        stmt = stmt.where((out.c.chat_id % count + count) % count == bindparam("rank"))
+    if dialect == "postgresql":
+        # Several workers share work without doubles (SQLite: one writer at a time).
+        stmt = stmt.with_for_update(skip_locked=True)
+    _CLAIMS[key] = stmt
+    return stmt
+
 
 _IGNORING: dict[tuple[str, str, tuple[str, ...]], Insert] = {}
 
@@ -541,8 +602,10 @@ class OutboxRepository(_Repository):
         *,
         shard: tuple[int, int] | None = None,
         max_priority: int | None = None,
-    ) -> Sequence[OutboxMessage]:
-        """Lease the next messages to send, most urgent first.
+    ) -> Sequence[Row[Any]]:
+        """Lease the next messages to send, most urgent first: rows with the columns the
+        delivery worker needs (id, chat_id, method, payload, priority, attempts, on_sent,
+        ref_id).
 
         A message waits while an earlier one to the same chat, at the same or a more urgent
         priority, is still pending: messages to one chat arrive in order, yet a crisis card
@@ -554,41 +617,16 @@ class OutboxRepository(_Repository):
                 workers each sending to their own chats; ids of groups are negative).
             max_priority: only messages this urgent or more (the worker's fast lane).
         """
-        earlier = _EARLIER
-        blocked = (
-            select(earlier.id)
-            .where(
-                earlier.chat_id == OutboxMessage.chat_id,
-                earlier.status == "pending",
-                earlier.priority <= OutboxMessage.priority,
-                earlier.id < OutboxMessage.id,
-            )
-            .exists()
+        stmt = _claim_statement(
+            self.dialect, urgent=max_priority is not None, sharded=shard is not None
         )
-        stmt = (
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.status == "pending",
-                OutboxMessage.next_attempt_at <= now,
-                or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
-                ~blocked,
-            )
-            .order_by(OutboxMessage.priority, OutboxMessage.id)
-            .limit(limit)
-        )
-        if max_priority is not None:
-            stmt = stmt.where(OutboxMessage.priority <= max_priority)
+        params: dict[str, Any] = {"now": now, "limit": limit, "max_priority": max_priority}
         if shard is not None:
-            rank, count = shard
-            # SQL's % keeps the sign of the dividend; group ids are negative.
-            stmt = stmt.where((OutboxMessage.chat_id % count + count) % count == rank)
-        rows = (await self.session.scalars(self._locking(stmt))).all()
+            params["rank"], params["count"] = shard
+        rows = (await self.session.execute(stmt, params)).all()
         if rows:
             await self.session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_([row.id for row in rows]))
-                .values(lease_until=now + lease)
-                .execution_options(synchronize_session=False)
+                _LEASE, {"ids": [row.id for row in rows], "lease_until": now + lease}
             )
         return rows
 
