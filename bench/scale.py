@@ -9,12 +9,17 @@ scan. Start-up time is from launching that process to the end of its first scan.
 
 Then, on the bot's clock: the due scan when nobody is due and when one minute's patients are
 (about 1/1440 of them), the whole periodic job (every scan the JobQueue runs each 30 s) in
-both cases, and the process's resident memory after it all.
+both cases, and the process's resident memory after it all. The one-minute scan is taken
+apart on a second line (see ``bench/scale_bot.py``): the indexed query that finds who is due,
+alone; the scan's wall time and the bot process's CPU time over it, per patient too; its
+transactions (how long each held the writer: on SQLite also the event loop, whose statements
+run inline) and the longest the event loop went without running anything else. The machine
+has 2 cores: when something else runs on it, wall times wander and CPU times much less.
 
 The two indexes this benchmark showed the scans need are in migration 0006.
 
 Usage: ``python -m bench.scale [N] [--days 7] [--at HH:MM] [--postgres URL]``. Prints
-one line.
+two lines.
 """
 
 from __future__ import annotations
@@ -76,7 +81,7 @@ async def _line(process: asyncio.subprocess.Process, tag: str) -> dict[str, Any]
 
 
 async def run(n: int, days: int, postgres: str | None, *, at: dt.time) -> str:
-    """Seed, start the bot, measure; return the line to print."""
+    """Seed, start the bot, measure; return the lines to print."""
     folder = Path(tempfile.mkdtemp(prefix="moodcheck-scale-"))
     config, names = _config(folder)
     server = FakeBotApi(
@@ -116,7 +121,24 @@ async def run(n: int, days: int, postgres: str | None, *, at: dt.time) -> str:
         f"{result['job_none'] * 1000:.1f} ms none due, {result['job_minute'] * 1000:.1f} ms "
         f"one minute | RSS {ready['rss_mb']:.0f} MB started, {result['rss_mb']:.0f} MB after "
         f"scans (peak {result['max_rss_mb']:.0f}) | start-up {startup:.2f} s to first scan done "
-        f"(ms: {steps}; first scan {result['first_scan'] * 1000:.0f})"
+        f"(ms: {steps}; first scan {result['first_scan'] * 1000:.0f})\n" + _scan_line(result)
+    )
+
+
+def _scan_line(result: dict[str, Any]) -> str:
+    """The one-minute scan taken apart (see ``bench/scale_bot.py``)."""
+    found = result["found_due"]
+    wall, cpu = result["due_scan_minute"] * 1000, result["scan_cpu"] * 1000
+    each = f"{wall / found:.3f} ms wall, {cpu / found:.3f} ms CPU per patient" if found else "-"
+    return (
+        f"one-minute scan: find who is due {result['find_due'] * 1000:.1f} ms "
+        f"(the indexed query alone, {found} rows) | scan {wall:.1f} ms wall, "
+        f"{cpu:.1f} ms CPU ({each}) | {result['transactions']} transactions: "
+        f"{result['transactions_wall'] * 1000:.1f} ms wall, "
+        f"{result['transactions_cpu'] * 1000:.1f} ms CPU in all; longest "
+        f"{result['longest_transaction'] * 1000:.1f} ms ("
+        f"{result['longest_transaction_cpu'] * 1000:.1f} ms CPU) | longest event-loop stall "
+        f"{result['loop_stall'] * 1000:.1f} ms | garbage collection {result['gc'] * 1000:.1f} ms"
     )
 
 
@@ -136,7 +158,7 @@ def _bot_args(database: str, server: FakeBotApi, config: Path, now: datetime) ->
 
 
 def main() -> None:
-    """Parse arguments, run, print one line."""
+    """Parse arguments, run, print two lines."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("n", type=int, nargs="?", default=100_000)
     parser.add_argument("--days", type=int, default=7, help="days of check-ins behind them")
@@ -149,8 +171,8 @@ def main() -> None:
     )
     parser.add_argument("--postgres", default=os.environ.get("MOODCHECK_BENCH_POSTGRES_URL"))
     args = parser.parse_args()
-    line = asyncio.run(run(args.n, args.days, args.postgres, at=args.at))
-    print(line)
+    lines = asyncio.run(run(args.n, args.days, args.postgres, at=args.at))
+    print(lines)
 
 
 if __name__ == "__main__":

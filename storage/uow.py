@@ -137,6 +137,12 @@ class UnitOfWorkFactory:
         sqlite = isinstance(bind, AsyncEngine) and bind.dialect.name == "sqlite"
         self._write_lock = asyncio.Lock() if sqlite else None
 
+    @property
+    def holds_event_loop(self) -> bool:
+        """True on SQLite, whose statements run in the event loop's thread (storage/db.py): a
+        transaction keeps every other task waiting until it ends, not only other writers."""
+        return self._write_lock is not None
+
     def __call__(self) -> UnitOfWork:
         """Return a new, not yet entered, unit of work."""
         return UnitOfWork(self._session_factory, write_lock=self._write_lock)

@@ -4,15 +4,29 @@ one of their own (the cohort's ``instrument_delivery``)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from typing import Protocol
 
 from bot.config import AppConfig, ConfigError, day_questionnaire_id
 from bot.domain.schedule import local_date, zone_or_error
 from bot.domain.weekly import instruments_due
-from storage.models import Cohort, Patient
+from storage.models import Cohort
 
 
-def questionnaire_for_day(config: AppConfig, cohort: Cohort, patient: Patient, day: date) -> str:
+class Enrolled(Protocol):
+    """What of a patient the day's questionnaire depends on (a Patient, or the due scan's
+    columns)."""
+
+    @property
+    def consented_at(self) -> datetime:
+        """When the patient enrolled."""
+
+    @property
+    def timezone(self) -> str:
+        """The patient's IANA zone."""
+
+
+def questionnaire_for_day(config: AppConfig, cohort: Cohort, patient: Enrolled, day: date) -> str:
     """Return the key (in ``config.questionnaires``) of the questionnaire asked on ``day``."""
     try:
         settings = config.cohort(cohort.name)

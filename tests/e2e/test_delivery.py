@@ -3,10 +3,12 @@ and the due scan across time zones."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from bot.services.scanner import DueScan
 from storage.models import Alert, Answer, AuditEvent, Checkin, OutboxMessage, Patient
 from tests.e2e.conftest import GROUP_A
 from tests.e2e.flows import enrol, last
@@ -177,6 +179,40 @@ async def test_the_due_scan_prompts_each_time_zone_once_at_local_time(harness: H
     due = dict(await h.rows(select(Patient.label, Patient.next_prompt_at)))
     assert due["P-NY01"] == datetime(2026, 1, 14, 14, 0, tzinfo=UTC)
     assert due["P-LD01"] == datetime(2026, 1, 14, 20, 30, tzinfo=UTC)
+
+
+async def test_a_writer_waiting_during_a_scan_gets_in_between_its_batches(
+    harness: Harness,
+) -> None:
+    """Each batch is a transaction of its own: a tap that waits for the writer waits for one
+    batch, not for the whole scan."""
+    h = harness
+    for n in range(5):
+        await enrol(h, h.server.user(3100 + n, first_name=f"Busy{n}"), f"P-31{n:02d}")
+    h.clock.set(datetime(2026, 1, 13, 14, 0, 30, tzinfo=UTC))  # all five due (09:00 New York)
+    runtime = h.runtime.services.runtime
+    seen: list[int] = []
+
+    async def tap() -> None:
+        async with runtime.uow() as uow:
+            opened = select(func.count()).where(Checkin.status == "open")
+            seen.append(await uow.session.scalar(opened) or 0)
+            await uow.commit()
+
+    # Someone holds the writer while the scan, then the tap, queue for it.
+    async with runtime.uow():
+        scan = asyncio.create_task(DueScan(runtime, batch_size=2).run())
+        await asyncio.sleep(0)
+        tapping = asyncio.create_task(tap())
+        await asyncio.sleep(0)
+    await tapping
+    assert await scan == 5
+    await h.settle()
+    if h.db_url.startswith("sqlite"):
+        assert seen == [2]  # after the first batch of two, before the second
+    else:
+        assert len(seen) == 1  # PostgreSQL has no writer to wait for: only row locks
+    assert await h.count(Checkin, Checkin.status == "open") == 5
 
 
 async def test_checkin_started_early_is_not_prompted_again(harness: Harness) -> None:
