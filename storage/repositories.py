@@ -52,7 +52,6 @@ _E = TypeVar("_E", bound=Executable)
 
 
 _OUTBOX = cast("Table", OutboxMessage.__table__)
-_CLAIMS: dict[tuple[str, bool, bool], Select[*tuple[Any, ...]]] = {}
 _LEASE = (
     update(_OUTBOX)
     .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
@@ -61,14 +60,10 @@ _LEASE = (
 
 
 def _claim_statement(dialect: str, *, urgent: bool, sharded: bool) -> Select[*tuple[Any, ...]]:
-    """The delivery worker's claim, built once per variant with its values as parameters
-    (``now``, ``limit``, ``max_priority``, ``rank``, ``count``), on the table: the worker
-    claims at least once per round and lane, and building, keying and ORM-loading the query
-    each time cost more than running it."""
-    key = (dialect, urgent, sharded)
-    cached = _CLAIMS.get(key)
-    if cached is not None:
-        return cached
+    """The delivery worker's claim (built once per variant: ``_Repository._built``), its
+    values as parameters (``now``, ``limit``, ``max_priority``, ``rank``, ``count``), on the
+    table: the worker claims at least once per round and lane, and building, keying and
+    ORM-loading the query each time cost more than running it."""
     out = _OUTBOX
     earlier = out.alias("earlier")
     blocked = (
@@ -110,26 +105,18 @@ def _claim_statement(dialect: str, *, urgent: bool, sharded: bool) -> Select[*tu
     if dialect == "postgresql":
         # Several workers share work without doubles (SQLite: one writer at a time).
         stmt = stmt.with_for_update(skip_locked=True)
-    _CLAIMS[key] = stmt
     return stmt
 
 
-_IGNORING: dict[tuple[str, str, tuple[str, ...]], Insert] = {}
-
-
 def _insert_ignoring(dialect: str, table: Table, conflict: tuple[str, ...]) -> Insert:
-    """``INSERT .. ON CONFLICT DO NOTHING`` on a table, built once per dialect and table.
+    """``INSERT .. ON CONFLICT DO NOTHING`` on a table (built once: ``_Repository._built``).
 
     On the table, not the mapped class: a Core statement skips the ORM's bulk-insert
     machinery, and a statement object used again keeps its cache key (building and keying
     the statement afresh was most of an insert's CPU on the tap path).
     """
-    key = (dialect, table.name, conflict)
-    stmt = _IGNORING.get(key)
-    if stmt is None:
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = _IGNORING[key] = insert(table).on_conflict_do_nothing(index_elements=conflict)
-    return stmt
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(table).on_conflict_do_nothing(index_elements=conflict)
 
 
 _CHECKIN_WITH_PATIENT = (
@@ -149,7 +136,8 @@ _OUTBOX_INSERT = insert(cast("Table", OutboxMessage.__table__))
 """A plain insert, built once (see ``_insert_ignoring``)."""
 
 _BUILT: dict[tuple[str, str], Any] = {}
-"""Statements of the due scan, built once per dialect (see ``_Repository._built``)."""
+"""Statements run over and over with their values as parameters, built once per dialect (see
+``_Repository._built``)."""
 
 
 class DuePatient(NamedTuple):
@@ -190,7 +178,11 @@ class _Repository:
         self, model: type[Base], values: dict[str, Any], conflict: Sequence[str]
     ) -> bool:
         """Insert a row unless it would break a unique constraint; tell whether it went in."""
-        stmt = _insert_ignoring(self.dialect, cast("Table", model.__table__), tuple(conflict))
+        table = cast("Table", model.__table__)
+        stmt = self._built(
+            f"ignore:{table.name}:{','.join(conflict)}",
+            lambda dialect: _insert_ignoring(dialect, table, tuple(conflict)),
+        )
         # No autoflush: a row that goes in by id needs nothing pending (what it refers to
         # has its id, so it is in the database), and flushing here wrote a check-in's row
         # once per statement of a tap instead of once at commit.
@@ -693,8 +685,10 @@ class OutboxRepository(_Repository):
                 workers each sending to their own chats; ids of groups are negative).
             max_priority: only messages this urgent or more (the worker's fast lane).
         """
-        stmt = _claim_statement(
-            self.dialect, urgent=max_priority is not None, sharded=shard is not None
+        urgent, sharded = max_priority is not None, shard is not None
+        stmt = self._built(
+            f"claim:{urgent}:{sharded}",
+            lambda dialect: _claim_statement(dialect, urgent=urgent, sharded=sharded),
         )
         params: dict[str, Any] = {"now": now, "limit": limit, "max_priority": max_priority}
         if shard is not None:
