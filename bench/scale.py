@@ -135,9 +135,11 @@ def _scan_line(result: dict[str, Any]) -> str:
         f"(the indexed query alone, {found} rows) | scan {wall:.1f} ms wall, "
         f"{cpu:.1f} ms CPU ({each}) | {result['transactions']} transactions: "
         f"{result['transactions_wall'] * 1000:.1f} ms wall, "
-        f"{result['transactions_cpu'] * 1000:.1f} ms CPU in all; longest "
+        f"{result['transactions_cpu'] * 1000:.1f} ms CPU in all; median "
+        f"{result['median_transaction'] * 1000:.1f} ms, longest "
         f"{result['longest_transaction'] * 1000:.1f} ms ("
-        f"{result['longest_transaction_cpu'] * 1000:.1f} ms CPU) | longest event-loop stall "
+        f"{result['longest_transaction_cpu'] * 1000:.1f} ms CPU; number "
+        f"{(result['longest_transaction_index'] or 0) + 1}) | longest event-loop stall "
         f"{result['loop_stall'] * 1000:.1f} ms | garbage collection {result['gc'] * 1000:.1f} ms"
     )
 

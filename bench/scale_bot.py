@@ -193,6 +193,8 @@ async def measured_scan(bot: BotRuntime) -> dict[str, Any]:
         "transactions": len(record.wall),
         "transactions_wall": sum(record.wall),
         "transactions_cpu": sum(record.cpu),
+        "median_transaction": statistics.median(record.wall) if record.wall else 0.0,
+        "longest_transaction_index": longest,
         "longest_transaction": record.wall[longest] if longest is not None else 0.0,
         "longest_transaction_cpu": record.cpu[longest] if longest is not None else 0.0,
         "loop_stall": stall[0],

@@ -43,14 +43,15 @@ from storage.uow import UnitOfWork
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 100
-"""Patients per transaction. One batch of 100 holds the writer (and on SQLite the event loop)
-for about 10 ms on the standard machine; larger batches save little (the fixed cost of a
-transaction is about 1 ms) and keep taps waiting longer."""
+"""Patients per transaction. A batch of 100 holds the writer (on SQLite the event loop too)
+for 11-22 ms on the standard machine, up to about 50 for the first after start-up (which
+compiles the statements) and for one whose commit runs SQLite's WAL checkpoint. Batches of
+200-500 saved no CPU that the noise did not hide, and hold longer; batches of 50 cost more."""
 LOOP_SHARE = 0.5
 """On SQLite, after a full batch the scan sleeps for this share of the CPU time the batch took,
 so that while it runs it keeps at most two thirds of the event loop: a batch's statements run
 inline and hold the loop for all of it. ``sleep(0)`` between batches is not enough: it lets
-each waiting task take one step, and a tap takes a dozen (the update read, handed on, handled,
+each waiting task take one step, and a tap takes several (the update read, handed on, handled,
 queued for the writer...), so a tap moved one step per batch. Simulated taps of ten steps and
 4 ms of CPU, one every 20 ms during the busiest minute's scan, waited 200 ms at the median
 with ``sleep(0)``, 50-70 ms with a fixed pause of 1-2 ms, and 12-16 ms with this (38 ms in one
@@ -77,8 +78,9 @@ class DueScan:
                 queued += await scan.batch(uow, patients)
                 await uow.commit()
             self._rt.wake_delivery()
-            # A short batch was the last (the next query finds nobody). On PostgreSQL every
-            # statement leaves the loop to others while it waits for the server.
+            # No pause after a short batch: it held everyone due, and the next query (which
+            # ends the scan) is short. On PostgreSQL every statement leaves the loop to others
+            # while it waits for the server.
             if self._rt.uow.holds_event_loop and len(patients) == self._batch_size:
                 await asyncio.sleep((thread_time() - started) * LOOP_SHARE)
         if queued:
