@@ -160,8 +160,9 @@ def _sustained(edit_times: list[float]) -> float:
 async def run(rate: float, duration: float, max_patients: int, postgres: str | None) -> str:
     """Run both loads (on a new database); return the line to print."""
     if postgres is None:
-        folder = Path(tempfile.mkdtemp(prefix="moodcheck-taps-"))
-        return await _run(rate, duration, max_patients, f"sqlite+aiosqlite:///{folder / 't.db'}")
+        with tempfile.TemporaryDirectory(prefix="moodcheck-taps-") as folder:
+            url = f"sqlite+aiosqlite:///{Path(folder) / 't.db'}"
+            return await _run(rate, duration, max_patients, url)
     async with temporary_database(postgres, "moodcheck_taps") as url:
         return await _run(rate, duration, max_patients, url)
 
