@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -35,10 +35,18 @@ def test_unhashable_or_mutable_values_are_rendered_each_time(tmp_path: Path) -> 
     assert renderer.render("items", "en", items=items) == "a,b"
 
 
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Templates for the hypothesis test (it cannot take function-scoped fixtures)."""
+    root = tmp_path_factory.mktemp("templates")
+    (root / "en").mkdir()
+    (root / "en" / "show.j2").write_text("[{{ value }}]", encoding="utf-8")
+    return root
+
+
 @given(st.lists(st.one_of(st.integers(), st.text(), st.booleans(), st.none()), max_size=50))
-def test_a_kept_render_is_what_rendering_gives(values: list[object]) -> None:
-    fresh = Renderer(_TEMPLATES)
-    kept = _KEPT
+def test_a_kept_render_is_what_rendering_gives(templates: Path, values: list[object]) -> None:
+    fresh, kept = Renderer(templates), _kept(templates)
     for value in values:
         assert kept.render("show", "en", value=value) == fresh.render("show", "en", value=value)
 
@@ -74,13 +82,9 @@ def test_lighten_update_drops_only_the_tapped_message_keyboard() -> None:
     }
 
 
-def _templates() -> Path:
-    """Templates for the hypothesis test (function-scoped fixtures do not mix with it)."""
-    root = Path(tempfile.mkdtemp(prefix="moodcheck-render-"))
-    (root / "en").mkdir()
-    (root / "en" / "show.j2").write_text("[{{ value }}]", encoding="utf-8")
-    return root
+_KEPT: dict[Path, Renderer] = {}
 
 
-_TEMPLATES = _templates()
-_KEPT = Renderer(_TEMPLATES)
+def _kept(templates: Path) -> Renderer:
+    """One renderer for every example, so that its cache fills across them."""
+    return _KEPT.setdefault(templates, Renderer(templates))
