@@ -37,8 +37,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
+from bench.cluster import seed_due_patients
 from bench.pgtemp import temporary_database
 from bot import eventloop
 from bot.app import build
@@ -50,7 +51,7 @@ from prompts.questionnaires import load_questionnaire, questionnaire_path
 from prompts.rules import load_rules
 from storage.db import create_engine
 from storage.migrate import upgrade
-from storage.models import Cohort, Patient
+from storage.models import Cohort
 
 TOKEN = "123456:BENCH-TOKEN"
 FIRST_USER = 30_000_000
@@ -120,28 +121,12 @@ def _config() -> AppConfig:
 async def _enrol(url: str, users: list[int], now: datetime) -> None:
     """Insert active patients, all due now (enrolment is not what is measured)."""
     engine = create_engine(url)
-    async with engine.begin() as connection:
+    async with engine.connect() as connection:
         cohort_id = await connection.scalar(select(Cohort.id).where(Cohort.name == "taps"))
-        rows = [
-            {
-                "cohort_id": cohort_id,
-                "label": f"T-{user % 10**6:06d}",
-                "telegram_user_id": user,
-                "chat_id": user,
-                "status": "active",
-                "locale": "en",
-                "timezone": "UTC",
-                "checkin_time": now.strftime("%H:%M"),
-                "next_prompt_at": now.replace(second=0, microsecond=0),
-                "consented_at": now,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for user in users
-        ]
-        for start in range(0, len(rows), 5000):
-            await connection.execute(insert(Patient), rows[start : start + 5000])
     await engine.dispose()
+    assert cohort_id is not None
+    assert users == list(range(users[0], users[0] + len(users)))  # one block of ids
+    await seed_due_patients(url, int(cohort_id), len(users), now, first_user=users[0])
 
 
 def _percentile(ordered: list[float], share: float) -> float:

@@ -2,9 +2,10 @@
 
 The bot is one event loop doing HTTP both ways (getUpdates or the webhook, and every send)
 with SQLite inline: the loop's own machinery (selectors, transports, callbacks) is a good
-part of each tap's CPU. uvloop does that part in C; measured with ``python -m bench.taps``
-on the same commit: 4.2 -> 3.7 ms of bot CPU per tap at saturation. It is a dependency on
-Linux and macOS; elsewhere (Windows) the bot runs on asyncio unchanged.
+part of each tap's CPU. uvloop does that part in C: in ``python -m bench.taps`` on a shared
+machine, bot CPU per tap at saturation went from 4.2 to 3.7 ms (one run each: an indication,
+not a figure). It is a dependency on Linux and macOS; elsewhere (Windows) the bot runs on
+asyncio unchanged.
 """
 
 from __future__ import annotations

@@ -28,8 +28,9 @@ def lighten_update(update: dict[str, Any]) -> dict[str, Any]:
 
     Telegram sends the whole message with every tap, keyboard included (a check-in question
     has a dozen buttons), and PTB builds an object per button: half of parsing a tap
-    (314 -> 149 us per update here). No handler reads it: a tap is judged by its own data
-    and the check-in's state in the database, never by the buttons Telegram shows.
+    (314 -> 149 us per update, timed ad hoc with ``Update.de_json`` on a check-in tap). No
+    handler reads it: a tap is judged by its own data and the check-in's state in the
+    database, never by the buttons Telegram shows.
     """
     query = update.get("callback_query")
     if isinstance(query, dict):

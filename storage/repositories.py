@@ -119,20 +119,14 @@ def _insert_ignoring(dialect: str, table: Table, conflict: tuple[str, ...]) -> I
     return insert(table).on_conflict_do_nothing(index_elements=conflict)
 
 
-_CHECKIN_WITH_PATIENT = (
-    select(Checkin, Patient)
-    .join(Patient, Patient.id == Checkin.patient_id)
-    .where(Checkin.id == bindparam("checkin_id"))
-)
 _ANSWERS_TABLE = cast("Table", Answer.__table__)
 _ANSWERS = select(_ANSWERS_TABLE.c.item_id, _ANSWERS_TABLE.c.value).where(
     _ANSWERS_TABLE.c.checkin_id == bindparam("checkin_id")
 )
 """A check-in's answers: read on every tap, so built once, on the table (no ORM)."""
-_CHECKIN_WITH_PATIENT_LOCKED = _CHECKIN_WITH_PATIENT.with_for_update(of=Checkin)
 
 
-_OUTBOX_INSERT = insert(cast("Table", OutboxMessage.__table__))
+_OUTBOX_INSERT = insert(_OUTBOX)
 """A plain insert, built once (see ``_insert_ignoring``)."""
 
 _BUILT: dict[tuple[str, str], Any] = {}
@@ -335,20 +329,21 @@ class PatientRepository(_Repository):
 class CheckinRepository(_Repository):
     """Check-ins and their answers."""
 
-    async def get(self, checkin_id: int) -> Checkin | None:
-        """Return a check-in, locked for update on PostgreSQL."""
-        return await self.session.get(
-            Checkin, checkin_id, with_for_update=self.dialect == "postgresql"
-        )
-
     async def with_patient(self, checkin_id: int) -> tuple[Checkin, Patient] | None:
         """Return a check-in and its patient in one query (the check-in locked for update on
         PostgreSQL)."""
-        stmt = (
-            _CHECKIN_WITH_PATIENT_LOCKED if self.dialect == "postgresql" else _CHECKIN_WITH_PATIENT
-        )
+        stmt = self._built("checkin_with_patient", self._with_patient_statement)
         row = (await self.session.execute(stmt, {"checkin_id": checkin_id})).first()
         return None if row is None else (row[0], row[1])
+
+    @staticmethod
+    def _with_patient_statement(dialect: str) -> Select[Checkin, Patient]:
+        stmt = (
+            select(Checkin, Patient)
+            .join(Patient, Patient.id == Checkin.patient_id)
+            .where(Checkin.id == bindparam("checkin_id"))
+        )
+        return stmt.with_for_update(of=Checkin) if dialect == "postgresql" else stmt
 
     async def for_day(self, patient_id: int, day: date) -> Checkin | None:
         """Return the patient's check-in for a local date."""
