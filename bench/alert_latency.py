@@ -161,6 +161,7 @@ async def run(cohorts: int, per_cohort: int, fanout: int) -> str:
     )
     bot = build(settings, config, clock=SystemClock(), scan_interval=None)
     await bot.start(poll_timeout=1)
+    eventloop.keep_startup_objects()  # as `moodcheck run` does
     try:
         await bot.services.cohorts.sync()
         engine = create_engine(url)

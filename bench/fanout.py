@@ -130,6 +130,7 @@ async def run_once(
         )
         await bot.application.initialize()
         await bot.services.cohorts.sync()
+        eventloop.keep_startup_objects()  # as `moodcheck run` does
         now = datetime.now(UTC)
         await _enrol(url, n, now)
         started = time.perf_counter()

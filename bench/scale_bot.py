@@ -32,6 +32,7 @@ from pathlib import Path  # noqa: E402
 from types import SimpleNamespace, TracebackType  # noqa: E402
 from typing import Any, Self, cast  # noqa: E402
 
+from bot import eventloop  # noqa: E402
 from bot.app import ALLOWED_UPDATES, BotRuntime, build, due_scan_job  # noqa: E402
 from bot.config import load_config  # noqa: E402
 from bot.domain.clock import ManualClock  # noqa: E402
@@ -235,7 +236,8 @@ async def run(args: argparse.Namespace) -> None:
     await bot.application.updater.start_polling(
         poll_interval=0.0, timeout=10, allowed_updates=ALLOWED_UPDATES
     )
-    step("start (getMe, cohort sync, commands, polling)")
+    eventloop.keep_startup_objects()  # as `moodcheck run` does
+    step("start (getMe, cohort sync, commands, polling, gc.freeze)")
     first = await job(bot)
     step("first scan")
     emit("READY", {"steps": steps, "total": time.perf_counter() - STARTED, "rss_mb": rss_mb()})
@@ -275,7 +277,7 @@ def main() -> None:
     parser.add_argument("--token", required=True)
     parser.add_argument("--config", required=True)
     parser.add_argument("--now", required=True)
-    asyncio.run(run(parser.parse_args()))
+    eventloop.run(run(parser.parse_args()))  # the loop `moodcheck run` uses
 
 
 if __name__ == "__main__":

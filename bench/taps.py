@@ -170,6 +170,7 @@ async def _run(rate: float, duration: float, max_patients: int, url: str) -> str
     )
     try:
         await bot.start(poll_timeout=10)
+        eventloop.keep_startup_objects()  # as `moodcheck run` does
         await _enrol(url, open_users + closed_users, datetime.now(UTC))
         await bot.services.due_scan.run()
         everyone = open_users + closed_users

@@ -52,6 +52,7 @@ async def _serve(runtime: BotRuntime) -> None:
         loop.add_signal_handler(signum, stop.set)
     try:
         await runtime.start()
+        eventloop.keep_startup_objects()
         await stop.wait()
     finally:
         await runtime.stop()
