@@ -15,12 +15,14 @@ from sqlalchemy import (
     Select,
     String,
     Table,
+    Update,
     and_,
     bindparam,
     case,
     delete,
     func,
     insert,
+    inspect,
     or_,
     select,
     text,
@@ -128,6 +130,11 @@ _ANSWERS = select(_ANSWERS_TABLE.c.item_id, _ANSWERS_TABLE.c.value).where(
 
 _OUTBOX_INSERT = insert(_OUTBOX)
 """A plain insert, built once (see ``_insert_ignoring``)."""
+
+_TAPPED = ("status", "position", "message_id", "completed_at", "draft", "version")
+"""The columns of a check-in that a tap changes (``CheckinRepository.write_tapped``)."""
+_TAPPED_SET = frozenset(_TAPPED)
+_CHECKIN_COLUMNS = frozenset(inspect(Checkin).column_attrs.keys())
 
 _BUILT: dict[tuple[str, str], Any] = {}
 """Statements run over and over with their values as parameters, built once per dialect (see
@@ -335,6 +342,36 @@ class CheckinRepository(_Repository):
         stmt = self._built("checkin_with_patient", self._with_patient_statement)
         row = (await self.session.execute(stmt, {"checkin_id": checkin_id})).first()
         return None if row is None else (row[0], row[1])
+
+    async def write_tapped(self, checkin: Checkin) -> None:
+        """Write what a tap changed on a check-in it loaded, in one statement built once.
+
+        The ORM's flush of the one changed row (change tracking, a unit of work, a statement
+        looked up per flush) was the tap transaction's largest part. The row is written by
+        id, as loaded (on PostgreSQL it is locked since :meth:`with_patient`; on SQLite the
+        transaction is the only writer), and the object leaves the session so that the ORM
+        does not write it again at commit. Nothing to do if the ORM already wrote it (an
+        autoflush before a query) and nothing changed since; and the ORM writes it, as
+        anywhere else, if a column other than a tap's changed too.
+        """
+        changed = _CHECKIN_COLUMNS - inspect(checkin).unmodified
+        if not changed or not changed <= _TAPPED_SET:
+            return
+        stmt = self._built("checkin_tapped", self._tapped_statement)
+        values = {f"new_{name}": getattr(checkin, name) for name in _TAPPED}
+        with self.session.no_autoflush:
+            await self.session.execute(stmt, {"checkin_id": checkin.id, **values})
+        self.session.expunge(checkin)
+
+    @staticmethod
+    def _tapped_statement(dialect: str) -> Update:
+        del dialect  # the same on every dialect
+        table = cast("Table", Checkin.__table__)
+        return (
+            update(table)
+            .where(table.c.id == bindparam("checkin_id"))
+            .values({name: bindparam(f"new_{name}", type_=table.c[name].type) for name in _TAPPED})
+        )
 
     @staticmethod
     def _with_patient_statement(dialect: str) -> Select[Checkin, Patient]:

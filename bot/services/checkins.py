@@ -299,6 +299,7 @@ class CheckinService:
                     notice = await self._skip(loaded)
             if notice is not None:
                 return notice, look
+            await uow.checkins.write_tapped(loaded.checkin)
             await uow.commit()
         self._rt.wake_delivery()
         return None, look

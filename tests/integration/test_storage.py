@@ -112,6 +112,52 @@ async def test_one_checkin_per_patient_and_day(uow: UnitOfWorkFactory) -> None:
     assert first.id == again.id != other.id
 
 
+async def _tapped_checkin(uow: UnitOfWorkFactory) -> int:
+    _, patient_id = await _patient(uow)
+    async with uow() as u:
+        checkin, _ = await u.checkins.open_for_day(_checkin(patient_id, date(2026, 1, 12)))
+        await u.commit()
+        return checkin.id
+
+
+async def _stored(uow: UnitOfWorkFactory, checkin_id: int) -> Checkin:
+    async with uow.reading() as u:
+        found = await u.checkins.with_patient(checkin_id)
+    assert found is not None
+    return found[0]
+
+
+async def test_a_tap_writes_its_columns_once_without_the_orm(uow: UnitOfWorkFactory) -> None:
+    checkin_id = await _tapped_checkin(uow)
+    async with uow() as u:
+        found = await u.checkins.with_patient(checkin_id)
+        assert found is not None
+        checkin = found[0]
+        checkin.version += 1
+        checkin.position = 3
+        checkin.draft = {"position": 3, "selected": ["a", "b"]}
+        await u.checkins.write_tapped(checkin)
+        assert checkin not in u.session  # the ORM has nothing left to write
+        await u.commit()
+    stored = await _stored(uow, checkin_id)
+    assert (stored.version, stored.position, stored.draft) == (1, 3, checkin.draft)
+
+
+async def test_a_tap_that_changed_more_is_written_by_the_orm(uow: UnitOfWorkFactory) -> None:
+    checkin_id = await _tapped_checkin(uow)
+    async with uow() as u:
+        found = await u.checkins.with_patient(checkin_id)
+        assert found is not None
+        checkin = found[0]
+        checkin.version += 1
+        checkin.reminded_at = NOW  # not a column a tap changes
+        await u.checkins.write_tapped(checkin)
+        assert checkin in u.session
+        await u.commit()
+    stored = await _stored(uow, checkin_id)
+    assert (stored.version, stored.reminded_at) == (1, NOW)
+
+
 async def test_one_answer_per_checkin_and_item(uow: UnitOfWorkFactory) -> None:
     _, patient_id = await _patient(uow)
     async with uow() as u:
