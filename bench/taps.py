@@ -129,6 +129,18 @@ async def _enrol(url: str, users: list[int], now: datetime) -> None:
     await seed_due_patients(url, int(cohort_id), len(users), now, first_user=users[0])
 
 
+def _loop_seconds() -> float:
+    """CPU seconds of a plain 10M-iteration Python loop: how fast this (shared, virtual)
+    machine was around a run, since CPU per tap moves with it (the same loop at module level
+    took 0.69 to 1.41 s within an hour here). Two samples, not a trace: a slow spell between
+    them goes unseen."""
+    started = time.process_time()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return time.process_time() - started
+
+
 def _percentile(ordered: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
@@ -178,13 +190,17 @@ async def _run(rate: float, duration: float, max_patients: int, url: str) -> str
         cpu = time.process_time()
         at_rate = await driver.ask(cmd="run", users=open_users, rate=rate, duration=duration)
         cpu_open = time.process_time() - cpu
+        loop_before = _loop_seconds()
         cpu = time.process_time()
         unbounded = await driver.ask(cmd="run", users=closed_users, rate=None, duration=60.0)
         cpu_closed = time.process_time() - cpu
+        loops = (loop_before, _loop_seconds())
     finally:
         await bot.stop()
         await driver.stop()
-    return _line(url, rate, at_rate, unbounded, len(closed_users), cpu_open, cpu_closed)
+    line = _line(url, rate, at_rate, unbounded, len(closed_users), cpu_open, cpu_closed)
+    before, after = loops
+    return f"{line} | machine: 10M-iteration loop {before:.2f} s before max, {after:.2f} after"
 
 
 def _sustained_cpu(unbounded: dict[str, Any], cpu_closed: float) -> str:
