@@ -26,7 +26,7 @@ from typing import IO, Any
 from sqlalchemy import insert, select
 
 from bench.pgtemp import create_database, drop_database
-from bot.app import build
+from bot.app import BotRuntime, build
 from bot.config import load_config
 from bot.settings import Settings
 from storage.db import create_engine
@@ -214,6 +214,16 @@ async def seed_due_patients(
                 await connection.execute(insert(Patient), rows[start : start + ROWS_PER_INSERT])
     finally:
         await engine.dispose()
+
+
+async def seed_cohort_due(
+    bot: BotRuntime, url: str, cohort: str, n: int, now: datetime, *, first_user: int
+) -> None:
+    """As :func:`seed_due_patients`, into a cohort the bot has synced, found by its name."""
+    async with bot.services.runtime.uow.reading() as uow:
+        found = await uow.cohorts.by_name(cohort)
+    assert found is not None
+    await seed_due_patients(url, found.id, n, now, first_user=first_user)
 
 
 def wait_for(

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bench.cluster import TOKEN, Sandbox, seed_due_patients
+from bench.cluster import TOKEN, Sandbox, seed_cohort_due
 from bot import eventloop
 from bot.app import BotRuntime, build
 from bot.config import AppConfig, CohortConfig
@@ -40,7 +40,7 @@ from prompts.questionnaires import load_questionnaire, questionnaire_path
 from prompts.rules import load_rules
 from storage.db import create_engine
 from storage.migrate import upgrade
-from storage.models import Cohort, OutboxMessage
+from storage.models import OutboxMessage
 
 FIRST_USER = 10_000_000
 
@@ -54,16 +54,6 @@ def _config() -> AppConfig:
         questionnaires={"daily": load_questionnaire(questionnaire_path("daily"))},
         rules=load_rules(),
     )
-
-
-async def _enrol(url: str, n: int, now: datetime) -> None:
-    """Insert N active patients, all due now (bulk: enrolment is not what is measured)."""
-    engine = create_engine(url)
-    async with engine.connect() as connection:
-        cohort_id = await connection.scalar(select(Cohort.id).where(Cohort.name == "bench"))
-    await engine.dispose()
-    assert cohort_id is not None
-    await seed_due_patients(url, int(cohort_id), n, now, first_user=FIRST_USER)
 
 
 async def _crisis_cards(bot: BotRuntime, every: float, chats: int, ids: list[int]) -> None:
@@ -132,7 +122,8 @@ async def run_once(
         await bot.services.cohorts.sync()
         eventloop.keep_startup_objects()  # as `moodcheck run` does
         now = datetime.now(UTC)
-        await _enrol(url, n, now)
+        # N active patients, all due now (in bulk: enrolment is not what is measured).
+        await seed_cohort_due(bot, url, "bench", n, now, first_user=FIRST_USER)
         started = time.perf_counter()
         queued = await bot.services.due_scan.run()
         scanned = time.perf_counter()

@@ -37,9 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
-from bench.cluster import seed_due_patients
+from bench.cluster import seed_cohort_due
 from bench.pgtemp import temporary_database
 from bot import eventloop
 from bot.app import build
@@ -49,9 +47,7 @@ from bot.ratelimit import Limits
 from bot.settings import Settings
 from prompts.questionnaires import load_questionnaire, questionnaire_path
 from prompts.rules import load_rules
-from storage.db import create_engine
 from storage.migrate import upgrade
-from storage.models import Cohort
 
 TOKEN = "123456:BENCH-TOKEN"
 FIRST_USER = 30_000_000
@@ -118,17 +114,6 @@ def _config() -> AppConfig:
     )
 
 
-async def _enrol(url: str, users: list[int], now: datetime) -> None:
-    """Insert active patients, all due now (enrolment is not what is measured)."""
-    engine = create_engine(url)
-    async with engine.connect() as connection:
-        cohort_id = await connection.scalar(select(Cohort.id).where(Cohort.name == "taps"))
-    await engine.dispose()
-    assert cohort_id is not None
-    assert users == list(range(users[0], users[0] + len(users)))  # one block of ids
-    await seed_due_patients(url, int(cohort_id), len(users), now, first_user=users[0])
-
-
 def _loop_seconds() -> float:
     """CPU seconds of a plain 10M-iteration Python loop: how fast this (shared, virtual)
     machine was around a run, since CPU per tap moves with it (the same loop at module level
@@ -183,9 +168,13 @@ async def _run(rate: float, duration: float, max_patients: int, url: str) -> str
     try:
         await bot.start(poll_timeout=10)
         eventloop.keep_startup_objects()  # as `moodcheck run` does
-        await _enrol(url, open_users + closed_users, datetime.now(UTC))
-        await bot.services.due_scan.run()
+        # Active patients, all due now (in bulk: enrolment is not what is measured); the two
+        # loads' users are one block of ids from FIRST_USER.
         everyone = open_users + closed_users
+        await seed_cohort_due(
+            bot, url, "taps", len(everyone), datetime.now(UTC), first_user=FIRST_USER
+        )
+        await bot.services.due_scan.run()
         await driver.ask(cmd="wait_prompts", users=everyone, timeout=120.0)
         cpu = time.process_time()
         at_rate = await driver.ask(cmd="run", users=open_users, rate=rate, duration=duration)

@@ -85,8 +85,9 @@ class OpsReader:
         """
         now = self._clock.now()
         async with self._uow.reading() as uow:
-            oldest = await uow.ops.oldest_due(now, Priority.INTERACTIVE)
-        return 0.0 if oldest is None else _seconds(now, oldest)
+            due = await uow.ops.oldest_due_by_priority(now)
+        urgent = [oldest for priority, oldest in due.items() if priority <= Priority.INTERACTIVE]
+        return _seconds(now, min(urgent)) if urgent else 0.0
 
     async def figures(self) -> DbFigures:
         """Outbox depth by status and priority, oldest due age by priority, alerts by tier."""

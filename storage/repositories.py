@@ -61,6 +61,14 @@ _LEASE = (
 )
 
 
+def _skip_locked(stmt: Select[_T], dialect: str) -> Select[_T]:
+    """Lock the selected rows on PostgreSQL so several workers share work without doubles.
+
+    SQLite has one writer at a time (BEGIN IMMEDIATE), which is the same guarantee.
+    """
+    return stmt.with_for_update(skip_locked=True) if dialect == "postgresql" else stmt
+
+
 def _claim_statement(dialect: str, *, urgent: bool, sharded: bool) -> Select[*tuple[Any, ...]]:
     """The delivery worker's claim (built once per variant: ``_Repository._built``), its
     values as parameters (``now``, ``limit``, ``max_priority``, ``rank``, ``count``), on the
@@ -104,10 +112,7 @@ def _claim_statement(dialect: str, *, urgent: bool, sharded: bool) -> Select[*tu
         count = bindparam("count", type_=Integer)
         # SQL's % keeps the sign of the dividend; group ids are negative.
         stmt = stmt.where((out.c.chat_id % count + count) % count == bindparam("rank"))
-    if dialect == "postgresql":
-        # Several workers share work without doubles (SQLite: one writer at a time).
-        stmt = stmt.with_for_update(skip_locked=True)
-    return stmt
+    return _skip_locked(stmt, dialect)
 
 
 def _insert_ignoring(dialect: str, table: Table, conflict: tuple[str, ...]) -> Insert:
@@ -131,9 +136,8 @@ _ANSWERS = select(_ANSWERS_TABLE.c.item_id, _ANSWERS_TABLE.c.value).where(
 _OUTBOX_INSERT = insert(_OUTBOX)
 """A plain insert, built once (see ``_insert_ignoring``)."""
 
-_TAPPED = ("status", "position", "message_id", "completed_at", "draft", "version")
+_TAPPED = frozenset({"status", "position", "message_id", "completed_at", "draft", "version"})
 """The columns of a check-in that a tap changes (``CheckinRepository.write_tapped``)."""
-_TAPPED_SET = frozenset(_TAPPED)
 _CHECKIN_COLUMNS = frozenset(inspect(Checkin).column_attrs.keys())
 
 _BUILT: dict[tuple[str, str], Any] = {}
@@ -192,13 +196,8 @@ class _Repository:
         return result.rowcount == 1
 
     def _locking(self, stmt: Select[_T]) -> Select[_T]:
-        """Lock the selected rows on PostgreSQL so several workers share work without doubles.
-
-        SQLite has one writer at a time (BEGIN IMMEDIATE), which is the same guarantee.
-        """
-        if self.dialect == "postgresql":
-            return stmt.with_for_update(skip_locked=True)
-        return stmt
+        """Lock the selected rows on PostgreSQL (see ``_skip_locked``)."""
+        return _skip_locked(stmt, self.dialect)
 
 
 class CohortRepository(_Repository):
@@ -299,9 +298,7 @@ class PatientRepository(_Repository):
             .limit(bindparam("limit", type_=Integer()))
         )
         # On PostgreSQL several workers scan side by side: each takes rows no other holds.
-        if dialect == "postgresql":
-            return stmt.with_for_update(skip_locked=True)
-        return stmt
+        return _skip_locked(stmt, dialect)
 
     async def set_next_prompts(self, pairs: Sequence[tuple[int, datetime]]) -> None:
         """Set patients' next prompt times: (patient_id, next_prompt_at), in one executemany."""
@@ -355,7 +352,7 @@ class CheckinRepository(_Repository):
         anywhere else, if a column other than a tap's changed too.
         """
         changed = _CHECKIN_COLUMNS - inspect(checkin).unmodified
-        if not changed or not changed <= _TAPPED_SET:
+        if not changed or not changed <= _TAPPED:
             return
         stmt = self._built("checkin_tapped", self._tapped_statement)
         values = {f"new_{name}": getattr(checkin, name) for name in _TAPPED}
@@ -415,13 +412,11 @@ class CheckinRepository(_Repository):
 
     @staticmethod
     def _open_many_statement(dialect: str) -> Executable:
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
         # The table, not the entity: with a list of rows, insert(Checkin) is the ORM's bulk
         # insert, which does per-row work of its own before Core's.
-        return (
-            insert(cast("Table", Checkin.__table__))
-            .on_conflict_do_nothing(index_elements=("patient_id", "local_date"))
-            .returning(Checkin.patient_id, Checkin.id)
+        table = cast("Table", Checkin.__table__)
+        return _insert_ignoring(dialect, table, ("patient_id", "local_date")).returning(
+            table.c.patient_id, table.c.id
         )
 
     async def add_answer(self, checkin_id: int, item_id: str, value: str, at: datetime) -> bool:
@@ -677,12 +672,7 @@ class OutboxRepository(_Repository):
 
     @staticmethod
     def _enqueue_many_statement(dialect: str) -> Executable:
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        return (
-            insert(cast("Table", OutboxMessage.__table__))
-            .on_conflict_do_nothing(index_elements=("dedup_key",))
-            .returning(OutboxMessage.id)
-        )
+        return _insert_ignoring(dialect, _OUTBOX, ("dedup_key",)).returning(_OUTBOX.c.id)
 
     @property
     def claims_hold_locks(self) -> bool:
@@ -1176,15 +1166,6 @@ class OpsRepository(_Repository):
     async def ping(self) -> None:
         """``SELECT 1``; raises when the database does not answer."""
         await self.session.execute(text("SELECT 1"))
-
-    async def oldest_due(self, now: datetime, max_priority: int | None = None) -> datetime | None:
-        """Return when the oldest due pending message (this urgent or more) became due."""
-        stmt = select(func.min(OutboxMessage.next_attempt_at)).where(
-            OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now
-        )
-        if max_priority is not None:
-            stmt = stmt.where(OutboxMessage.priority <= max_priority)
-        return await self.session.scalar(stmt)
 
     async def outbox_depth(self, statuses: Sequence[str]) -> dict[tuple[str, int], int]:
         """Count outbox rows by (status, priority) among some statuses."""

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time
 from time import thread_time
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.domain.checkin import CheckinStatus, first_position
@@ -41,6 +41,8 @@ from storage.repositories import DuePatient
 from storage.uow import UnitOfWork
 
 logger = logging.getLogger(__name__)
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 BATCH_SIZE = 100
 """Patients per transaction. A batch of 100 holds the writer (on SQLite the event loop too)
@@ -86,6 +88,14 @@ class DueScan:
         if queued:
             logger.info("due scan queued %d prompts", queued)
         return queued
+
+
+def _kept(store: dict[_K, _V], key: _K, make: Callable[[], _V]) -> _V:
+    """``store[key]``, made by ``make()`` the first time it is asked for."""
+    found = store.get(key)
+    if found is None:
+        found = store[key] = make()
+    return found
 
 
 class _Prompt:
@@ -140,48 +150,41 @@ class _Scan:
 
     def _slot(self, patient: DuePatient) -> tuple[time, ZoneInfo]:
         """The patient's check-in time and zone, parsed."""
-        key = (patient.checkin_time, patient.timezone)
-        slot = self._slots.get(key)
-        if slot is None:
-            slot = self._slots[key] = (parse_hhmm(key[0]), zone_or_error(key[1]))
-        return slot
+        at, zone = patient.checkin_time, patient.timezone
+        return _kept(self._slots, (at, zone), lambda: (parse_hhmm(at), zone_or_error(zone)))
 
     def _plan(self, patient: DuePatient) -> DuePlan:
         """``plan_due`` for the patient: a function of the slot, the due time and the window."""
         hours = self._cohorts[patient.cohort_id].checkin_window_hours
-        key = (patient.checkin_time, patient.timezone, patient.next_prompt_at, hours)
-        plan = self._plans.get(key)
-        if plan is None:
-            at, zone = self._slot(patient)
-            plan = self._plans[key] = plan_due(at, zone, patient.next_prompt_at, self.now, hours)
-        return plan
+        due = patient.next_prompt_at
+        return _kept(
+            self._plans,
+            (patient.checkin_time, patient.timezone, due, hours),
+            lambda: plan_due(*self._slot(patient), due, self.now, hours),
+        )
 
     def _closes_at(self, patient: DuePatient, day: date) -> datetime:
         """When the patient's check-in of a day closes."""
         hours = self._cohorts[patient.cohort_id].checkin_window_hours
-        key = (day, patient.checkin_time, patient.timezone, hours)
-        closes = self._closes.get(key)
-        if closes is None:
-            at, zone = self._slot(patient)
-            closes = self._closes[key] = window_close(day, at, zone, hours)
-        return closes
+        return _kept(
+            self._closes,
+            (day, patient.checkin_time, patient.timezone, hours),
+            lambda: window_close(day, *self._slot(patient), hours),
+        )
 
     def _questionnaire_key(self, patient: DuePatient, day: date) -> str:
         """The key of the questionnaire the patient is asked on a day: it depends on the
         cohort, the day and the (local) day the patient enrolled, nothing else."""
         enrolled_on = local_date(patient.consented_at, self._slot(patient)[1])
-        key = (patient.cohort_id, day, enrolled_on)
-        found = self._keys.get(key)
-        if found is None:
-            cohort = self._cohorts[patient.cohort_id]
-            found = self._keys[key] = questionnaire_for_day(self._rt.config, cohort, patient, day)
-        return found
+        cohort = self._cohorts[patient.cohort_id]
+        return _kept(
+            self._keys,
+            (patient.cohort_id, day, enrolled_on),
+            lambda: questionnaire_for_day(self._rt.config, cohort, patient, day),
+        )
 
     def _first_position(self, key: str) -> int:
-        position = self._positions.get(key)
-        if position is None:
-            position = self._positions[key] = first_position(self._questionnaire(key))
-        return position
+        return _kept(self._positions, key, lambda: first_position(self._questionnaire(key)))
 
     def _questionnaire(self, key: str) -> Questionnaire:
         return self._rt.config.questionnaires[key]
@@ -207,15 +210,15 @@ class _Scan:
 
     def _prompt(self, key: str, locale: str) -> _Prompt:
         """The first question of a questionnaire in a locale: its text and its buttons."""
-        prompt = self._prompts.get((key, locale))
-        if prompt is None:
-            questionnaire, first = self._questionnaire(key), self._first_position(key)
-            renderer = self._rt.renderer
-            prompt = self._prompts[key, locale] = _Prompt(
-                views.question_text(renderer, questionnaire, first, locale),
-                views.question_keyboards(renderer, questionnaire, first, locale),
-            )
-        return prompt
+        return _kept(self._prompts, (key, locale), lambda: self._make_prompt(key, locale))
+
+    def _make_prompt(self, key: str, locale: str) -> _Prompt:
+        questionnaire, first = self._questionnaire(key), self._first_position(key)
+        renderer = self._rt.renderer
+        return _Prompt(
+            views.question_text(renderer, questionnaire, first, locale),
+            views.question_keyboards(renderer, questionnaire, first, locale),
+        )
 
     def _prompt_rows(
         self, opening: Sequence[tuple[DuePatient, date, str]], opened: dict[int, int]

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from storage.db import create_engine, create_session_factory
 from storage.migrate import SchemaBehindError, check_schema, head_revision
 from storage.models import Base, Checkin, Cohort, OutboxMessage, Patient
-from storage.uow import UnitOfWorkFactory
+from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 NOW = datetime(2026, 1, 12, 13, 0, tzinfo=UTC)
 
@@ -120,19 +120,21 @@ async def _tapped_checkin(uow: UnitOfWorkFactory) -> int:
         return checkin.id
 
 
-async def _stored(uow: UnitOfWorkFactory, checkin_id: int) -> Checkin:
-    async with uow.reading() as u:
-        found = await u.checkins.with_patient(checkin_id)
+async def _checkin_of(u: UnitOfWork, checkin_id: int) -> Checkin:
+    found = await u.checkins.with_patient(checkin_id)
     assert found is not None
     return found[0]
+
+
+async def _stored(uow: UnitOfWorkFactory, checkin_id: int) -> Checkin:
+    async with uow.reading() as u:
+        return await _checkin_of(u, checkin_id)
 
 
 async def test_a_tap_writes_its_columns_once_without_the_orm(uow: UnitOfWorkFactory) -> None:
     checkin_id = await _tapped_checkin(uow)
     async with uow() as u:
-        found = await u.checkins.with_patient(checkin_id)
-        assert found is not None
-        checkin = found[0]
+        checkin = await _checkin_of(u, checkin_id)
         checkin.version += 1
         checkin.position = 3
         checkin.draft = {"position": 3, "selected": ["a", "b"]}
@@ -146,9 +148,7 @@ async def test_a_tap_writes_its_columns_once_without_the_orm(uow: UnitOfWorkFact
 async def test_a_tap_that_changed_more_is_written_by_the_orm(uow: UnitOfWorkFactory) -> None:
     checkin_id = await _tapped_checkin(uow)
     async with uow() as u:
-        found = await u.checkins.with_patient(checkin_id)
-        assert found is not None
-        checkin = found[0]
+        checkin = await _checkin_of(u, checkin_id)
         checkin.version += 1
         checkin.reminded_at = NOW  # not a column a tap changes
         await u.checkins.write_tapped(checkin)
