@@ -31,7 +31,7 @@ def keep_startup_objects() -> None:
     """Take what start-up built out of the cyclic collector's sight (``gc.freeze``).
 
     Imports, the PTB application, SQLAlchemy's mappers and the templates leave about 160,000
-    objects that live as long as the process; every full collection walked them all: 80-110
+    objects that live as long as the process; every full collection walked them all: 78-114
     ms each, about every 2.5 s at full load (30 of them in ``python -m bench.taps``), each one
     a pause of the whole bot. Frozen, a full collection walks what came after: 2-10 ms. Call
     once, when the bot has started; garbage is collected first so that none is kept.
