@@ -14,12 +14,13 @@ from typing import Any
 
 from bot.domain.schedule import local_date, zone_or_error
 from bot.services import provider_views as pv
+from bot.services.alert_text import AlertText
 from bot.services.digest import DigestService
 from bot.services.enrolment import EnrolmentError, EnrolmentService
 from bot.services.lifecycle import LifecycleService
 from bot.services.outbox import Priority, queue_document, queue_send
 from bot.services.runtime import Runtime
-from storage.models import Cohort, Patient
+from storage.models import Alert, Cohort, Patient
 from storage.uow import UnitOfWork
 
 COMMANDS = (
@@ -75,6 +76,7 @@ class ProviderService:
         self, runtime: Runtime, enrolment: EnrolmentService, digest: DigestService
     ) -> None:
         self._rt = runtime
+        self._text = AlertText(runtime)
         self._enrolment = enrolment
         self._digest = digest
 
@@ -230,7 +232,9 @@ class ProviderService:
                         {"date": r.day.strftime("%m-%d"), "status": r.status, "a": r.answers}
                         for r in rows
                     ],
-                    "alerts": [self._alert_view(a, label, now) for a, label in alerts],
+                    "alerts": [
+                        self._alert_view(a, label, now, cohort.locale) for a, label in alerts
+                    ],
                 },
             ),
             audit="provider_viewed_patient",
@@ -251,7 +255,9 @@ class ProviderService:
             _Reply(
                 "provider_alerts",
                 {
-                    "alerts": [self._alert_view(a, label, now) for a, label in alerts],
+                    "alerts": [
+                        self._alert_view(a, label, now, cohort.locale) for a, label in alerts
+                    ],
                     "undelivered_group": group,
                     "undelivered_patients": patients,
                 },
@@ -560,13 +566,12 @@ class ProviderService:
             text=self._rt.renderer.render(template, patient.locale, **values),
         )
 
-    @staticmethod
-    def _alert_view(alert: Any, label: str, now: datetime) -> dict[str, Any]:
+    def _alert_view(self, alert: Alert, label: str, now: datetime, locale: str) -> dict[str, Any]:
         minutes = max(0, int((now - alert.created_at).total_seconds() // 60))
         return {
+            **self._text.view(alert.rule, alert.details, locale),
             "label": label,
             "tier": alert.tier,
-            "rule": alert.rule,
             "status": alert.status,
             "age_minutes": minutes,
         }

@@ -259,7 +259,14 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
     },
     "provider_alerts": {
         "alerts": [
-            {"label": "P-7Q3K", "tier": "URGENT", "rule": "r", "status": "open", "age_minutes": 90}
+            {
+                "label": "P-7Q3K",
+                "tier": "URGENT",
+                "name": "Mood 2 or lower on two check-ins in a row",
+                "what": "mood 1",
+                "status": "open",
+                "age_minutes": 90,
+            }
         ],
         "undelivered_group": 1,
         "undelivered_patients": 2,
@@ -290,6 +297,12 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
     "media_not_read": {"team_hours": None},
     "message_group": {"label": "P-7Q3K", "time": "2026-01-01 09:00 GMT", "text": "hi"},
     "button_pause_days": {"days": 3},
+    "alert_values": {
+        "d": {"kind": "baseline_shift", "item": "mood", "value": 1, "baseline": 6.2, "count": 2},
+        "answer": None,
+        "instrument": None,
+        "number": None,
+    },
     "paused": {"until": "2026-01-08 09:00"},
     "resumed": {"checkin_time": "09:00", "timezone": "Europe/London"},
     "stopped_group": {"label": "P-7Q3K"},
@@ -300,7 +313,7 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
     "alert_group": {
         "tier": "URGENT",
         "label": "P-7Q3K",
-        "rules": ["safety_thoughts", "crisis_words"],
+        "rules": [{"name": "Safety question answered yes", "what": "safety question: Yes"}],
         "time": "2026-01-01 09:00 GMT",
         "after_hours": True,
         "coverage_days": ["mon", "fri"],
