@@ -107,7 +107,12 @@ class CohortConfig(BaseModel):
     """When the care team reads messages, as shown to patients (e.g. "Mon-Fri 9:00-17:00");
     unset: the reply to free text does not say when to expect an answer."""
     share_text_with_group: bool = False
-    """Show a patient's free text in the provider group (default: the label only)."""
+    """Show a patient's free text in the provider group (default: the label only; the team
+    reads it with /messages LABEL)."""
+    max_self_pause_days: int = Field(default=7, ge=1, le=60)
+    """The longest pause a patient can choose themselves (/pause offers lengths up to it);
+    a longer one is the care team's /pause LABEL DAYS. Every self-pause is posted to the
+    group as a ROUTINE notice."""
     retention_after_delete: Literal["none", "audit"] = "audit"
     """What /delete keeps: "audit" keeps the audit trail (ids and event names) and a
     pseudonymous patient row; "none" keeps nothing about the patient."""

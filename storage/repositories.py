@@ -1152,6 +1152,26 @@ class DigestRepository(_Repository):
             for r in (await self.session.execute(stmt)).all()
         ]
 
+    async def raised(
+        self, cohort_id: int, start: datetime, end: datetime
+    ) -> Sequence[tuple[str, str, str, dict[str, Any] | None, datetime]]:
+        """Return the alerts a cohort raised in [start, end), oldest first: (label, tier,
+        rule, details, created)."""
+        stmt = (
+            select(Patient.label, Alert.tier, Alert.rule, Alert.details, Alert.created_at)
+            .join(Patient, Patient.id == Alert.patient_id)
+            .where(
+                Alert.cohort_id == cohort_id,
+                Alert.created_at >= start,
+                Alert.created_at < end,
+            )
+            .order_by(Alert.created_at, Alert.id)
+        )
+        return [
+            (str(r[0]), str(r[1]), str(r[2]), r[3], r[4])
+            for r in (await self.session.execute(stmt)).all()
+        ]
+
     async def queued(self, dedup_key: str) -> bool:
         """Tell whether an outbox message with this dedup key exists (sent or not)."""
         found = await self.session.scalar(

@@ -179,6 +179,10 @@ _DIGEST_VALUES: dict[str, dict[str, object]] = {
         **_DIGEST_SUMMARY,
         "attention": [{"label": "P-7Q3K", "reasons": "2 open URGENT alerts"}],
         "more": 3,
+        "raised": [
+            {"label": "P-7Q3K", "tier": "ROUTINE", "name": "Patient paused", "what": "until x"}
+        ],
+        "raised_more": 2,
     },
     "digest_reasons": {"reasons": _DIGEST_REASONS},
     "digest_caption": {"kind": "chart", **_DIGEST_SUMMARY},
@@ -297,6 +301,7 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
     "media_not_read": {"team_hours": None},
     "message_group": {"label": "P-7Q3K", "time": "2026-01-01 09:00 GMT", "text": "hi"},
     "button_pause_days": {"days": 3},
+    "pause_ask": {"max_days": 7},
     "alert_values": {
         "d": {"kind": "baseline_shift", "item": "mood", "value": 1, "baseline": 6.2, "count": 2},
         "answer": None,
