@@ -861,6 +861,18 @@ class PatientDataRepository(_Repository):
         """Stage a message from a patient (free text or a sticker, photo ...)."""
         self.session.add(message)
 
+    async def recent_messages(
+        self, patient_id: int, since: datetime, limit: int
+    ) -> Sequence[PatientMessage]:
+        """Return what a patient sent since an instant, newest first, at most ``limit``."""
+        result = await self.session.scalars(
+            select(PatientMessage)
+            .where(PatientMessage.patient_id == patient_id, PatientMessage.received_at >= since)
+            .order_by(PatientMessage.received_at.desc(), PatientMessage.id.desc())
+            .limit(limit)
+        )
+        return list(result)
+
     async def checkins_of(self, patient_id: int) -> Sequence[Checkin]:
         """Return a patient's check-ins, oldest first."""
         stmt = select(Checkin).where(Checkin.patient_id == patient_id).order_by(Checkin.local_date)

@@ -27,6 +27,7 @@ COMMANDS = (
     "invite",
     "patients",
     "patient",
+    "messages",
     "alerts",
     "pause",
     "resume",
@@ -36,7 +37,7 @@ COMMANDS = (
     "help",
 )
 """Every provider command, in the order /help and the command menu show them."""
-LABEL_COMMANDS = frozenset({"invite", "patient", "pause", "resume", "discharge"})
+LABEL_COMMANDS = frozenset({"invite", "patient", "messages", "pause", "resume", "discharge"})
 UNDELIVERED_WINDOW = timedelta(days=7)
 """How far back /alerts reports messages that could not be delivered."""
 
@@ -239,6 +240,60 @@ class ProviderService:
             ),
             audit="provider_viewed_patient",
             patient=patient,
+        )
+
+    async def _messages(
+        self, uow: UnitOfWork, now: datetime, call: ProviderCall, cohort: Cohort
+    ) -> None:
+        """/messages LABEL: what the patient wrote (free text, daily notes, what they sent
+        that is not read), newest first, in one message. Reading a patient's words is
+        audited like every view of their data."""
+        patient = await self._target(uow, now, call, cohort)
+        if patient is None:
+            return
+        found = await uow.patient_data.recent_messages(
+            patient.id, now - timedelta(days=pv.MESSAGES_DAYS), pv.MESSAGES_LIMIT
+        )
+        zone = zone_or_error(cohort.timezone)
+        items = [
+            {
+                "time": m.received_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                "kind": m.kind,
+                "body": pv.shorten(m.body) if m.body is not None else None,
+                "crisis": m.crisis,
+            }
+            for m in found
+        ]
+        values: dict[str, Any] = {
+            "label": patient.label,
+            "days": pv.MESSAGES_DAYS,
+            "timezone": cohort.timezone,
+        }
+        shown = pv.fit_newest(
+            items,
+            lambda listed: self._rt.renderer.render(
+                "provider_messages",
+                cohort.locale,
+                items=listed,
+                older=len(items) - len(listed),
+                **values,
+            ),
+        )
+        text = self._rt.renderer.render(
+            "provider_messages",
+            cohort.locale,
+            items=shown,
+            older=len(items) - len(shown),
+            **values,
+        )
+        await self._say(uow, now, cohort.provider_chat_id, text)
+        uow.audit.record(
+            at=now,
+            actor=call.actor,
+            action="provider_read_messages",
+            cohort_id=cohort.id,
+            patient_id=patient.id,
+            details={"chat_id": call.chat_id, "shown": len(shown), "found": len(items)},
         )
 
     async def _alerts(

@@ -415,6 +415,7 @@ async def test_help_and_group_command_menu(harness: Harness) -> None:
         "invite",
         "patients",
         "patient",
+        "messages",
         "alerts",
         "pause",
         "resume",

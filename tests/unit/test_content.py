@@ -297,9 +297,24 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
     "settings_timezone": {"checkin_time": "09:00", "timezone": "Europe/London", "language": "x"},
     "settings_time": {"checkin_time": "09:00", "timezone": "Europe/London", "language": "x"},
     "settings_summary": {"checkin_time": "09:00", "timezone": "Europe/London", "language": "x"},
-    "message_received": {"team_hours": "Mon-Fri 9:00-17:00"},
+    "message_received": {"team_hours": "Mon-Fri 9:00-17:00", "shared": False},
     "media_not_read": {"team_hours": None},
-    "message_group": {"label": "P-7Q3K", "time": "2026-01-01 09:00 GMT", "text": "hi"},
+    "message_group": {
+        "label": "P-7Q3K",
+        "kind": "note",
+        "time": "2026-01-01 09:00 GMT",
+        "text": None,
+    },
+    "provider_messages": {
+        "label": "P-7Q3K",
+        "days": 14,
+        "timezone": "UTC",
+        "items": [
+            {"time": "2026-01-01 09:00", "kind": "note", "body": "hi", "crisis": False},
+            {"time": "2026-01-01 08:00", "kind": "photo", "body": None, "crisis": True},
+        ],
+        "older": 2,
+    },
     "button_pause_days": {"days": 3},
     "pause_ask": {"max_days": 7},
     "alert_values": {
