@@ -71,7 +71,7 @@ def evaluate_answer(rules: tuple[ItemRule, ...], item_id: str, value: str) -> li
             rule.emergency_card,
             item_id,
             value,
-        )  # fmt: skip
+        )
         for rule in rules
         if rule.item == item_id and values & rule.values
     ]

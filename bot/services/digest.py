@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from bot.config import CohortConfig, ConfigError
+from bot.domain.alerts import Tier
 from bot.domain.digest import (
     DIGEST_INSTRUMENTS,
     INSTRUMENT_QUESTIONNAIRES,
@@ -38,7 +39,6 @@ from bot.domain.digest import (
 )
 from bot.domain.instruments import SPECS, Instrument
 from bot.domain.schedule import local_date, parse_hhmm
-from bot.domain.alerts import Tier
 from bot.services.alert_text import AlertText
 from bot.services.digest_chart import MAX_ROWS, chart_rows, render_chart
 from bot.services.digest_files import (

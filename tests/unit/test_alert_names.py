@@ -11,7 +11,6 @@ import pytest
 from bot.config import ConfigError, load_config
 from bot.domain.alert_details import answer_details, pause_details, rule_details
 from bot.domain.alerts import Tier
-from bot.domain.instruments import SPECS
 from bot.domain.escalation_rules import (
     AnswerPatternRule,
     BaselineMeanRule,
@@ -22,10 +21,10 @@ from bot.domain.escalation_rules import (
     InstrumentTotalRule,
     MissedAfterEventRule,
     MissedStreakRule,
-    Rule,
     ThresholdRule,
     Window,
 )
+from bot.domain.instruments import SPECS
 from bot.services.lifecycle import PAUSE_RULE
 from bot.services.messages import CRISIS_RULE
 from bot.services.reachability import RULE as UNREACHABLE_RULE
@@ -101,9 +100,9 @@ def _all_details() -> list[dict[str, Any]]:
     details: list[dict[str, Any]] = []
     for item_rule in load_rules():
         details.extend(answer_details(item_rule.item, value) for value in item_rule.values)
-    rule: Rule
-    for rule in load_escalation_rules().rules:
-        details.append(rule_details(rule, SAMPLE[type(rule)]))
+    details.extend(
+        rule_details(rule, SAMPLE[type(rule)]) for rule in load_escalation_rules().rules
+    )
     details.append(pause_details("2026-01-20 09:00", "Europe/Madrid", 7))
     return details
 
