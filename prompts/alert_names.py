@@ -20,6 +20,9 @@ from prompts.rules import RULES
 
 AlertNames = Mapping[str, Mapping[str, str]]
 """Rule id -> locale -> display name."""
+BOT_ALERTS = ("crisis_words", "patient_unreachable", "self_pause")
+"""Alerts the bot raises itself, with no rule in a file (``bot/services/messages.py``,
+``reachability.py``, ``lifecycle.py``): ``other_alerts`` in ``rules.yaml`` must name them."""
 
 
 class AlertNamesError(ValueError):
@@ -43,13 +46,16 @@ def _entries(path: Path) -> list[Any]:
 
 
 def load_alert_names(
-    locales: Iterable[str], paths: Iterable[Path] = (RULES, ESCALATION)
+    locales: Iterable[str],
+    paths: Iterable[Path] = (RULES, ESCALATION),
+    required: Iterable[str] = BOT_ALERTS,
 ) -> dict[str, dict[str, str]]:
     """Read every rule's display name and check that each locale has one.
 
     Args:
         locales: The locales the bot speaks (those with templates): each needs every name.
         paths: The rule files.
+        required: Alert ids raised in code, which some file must name.
 
     Raises:
         AlertNamesError: One line naming the file, the rule and what is missing.
@@ -75,11 +81,10 @@ def load_alert_names(
             if rule in names:
                 raise AlertNamesError(f"{path}: rule {rule!r} is named twice")
             names[rule] = {locale: str(text).strip() for locale, text in given.items()}
-    return names
-
-
-def check_named(names: AlertNames, rules: Iterable[str], where: str) -> None:
-    """Refuse alert ids raised in code that the rule files do not name."""
-    for rule in rules:
+    for rule in required:
         if rule not in names:
-            raise AlertNamesError(f"{where}: alert {rule!r} has no display name in {RULES}")
+            raise AlertNamesError(
+                f"alert {rule!r} (raised by the bot itself) has no display name: add it under "
+                "'other_alerts' in prompts/rules.yaml"
+            )
+    return names

@@ -28,7 +28,7 @@ from bot.domain.instruments import SPECS
 from bot.services.lifecycle import PAUSE_RULE
 from bot.services.messages import CRISIS_RULE
 from bot.services.reachability import RULE as UNREACHABLE_RULE
-from prompts.alert_names import load_alert_names
+from prompts.alert_names import BOT_ALERTS, load_alert_names
 from prompts.escalation import ESCALATION, load_escalation_rules
 from prompts.render import Renderer
 from prompts.rules import RULES, load_rules
@@ -58,7 +58,8 @@ SAMPLE: dict[type, tuple[tuple[str, float], ...]] = {
 def test_every_rule_and_every_alert_the_bot_raises_is_named_in_every_locale() -> None:
     names = load_alert_names(LOCALES)
     rules = [r.id for r in load_rules()] + [r.id for r in load_escalation_rules().rules]
-    for rule in [*rules, CRISIS_RULE, UNREACHABLE_RULE, PAUSE_RULE]:
+    assert {CRISIS_RULE, UNREACHABLE_RULE, PAUSE_RULE} <= set(BOT_ALERTS)
+    for rule in [*rules, *BOT_ALERTS]:
         for locale in LOCALES:
             assert names[rule][locale].strip(), (rule, locale)
             assert rule not in names[rule][locale]  # a name, never the id
@@ -76,6 +77,14 @@ def test_a_missing_display_name_stops_the_start_with_one_line(tmp_path: Path) ->
     assert "\n" not in message
     assert "'took_more_than_prescribed'" in message and "locale 'es'" in message
     assert str(rules) in message
+
+
+def test_an_alert_the_bot_raises_must_be_named(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    text = RULES.read_text(encoding="utf-8")
+    rules.write_text(text[: text.index("other_alerts:")], encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"'crisis_words' .* has no display name"):
+        load_config(EXAMPLE, rules_path=rules)
 
 
 def test_a_rule_without_any_name_stops_the_start(tmp_path: Path) -> None:
