@@ -90,3 +90,19 @@ async def test_an_instrument_item_of_one_reads_differently_from_three(harness: H
     await answer_all(h, user, ["Not at all"] * 8 + ["Several days", "Somewhat difficult"])
     text = _group_texts(h, GROUP_D)[0]
     assert "PHQ-9 item 9 = 1 (Several days)" in text
+
+
+async def test_an_instrument_total_alert_shows_the_total(harness: Harness) -> None:
+    h = harness
+    user = h.server.user(8104, first_name="Wren")
+    await enrol(h, user, "P-8104", cohort="clinic-d")
+    await h.send(user, "/checkin")
+    await answer_all(h, user, CALM_DAY)
+    await answer_all(h, user, ["Nearly every day"] * 9 + ["Extremely difficult"])
+    await answer_all(h, user, ["Not at all"] * 7)  # GAD-7
+    await answer_all(h, user, ["A little bit"] * 20)  # PCL-5: the check-in ends
+    [alert] = await h.rows(select(Alert).where(Alert.rule == "phq9_total_20"))
+    assert alert.details == {"kind": "instrument_total", "instrument": "phq9", "total": 27}
+    texts = _group_texts(h, GROUP_D)
+    assert any("PHQ-9 total 20 or more" in t and "PHQ-9 total 27" in t for t in texts)
+    assert not any("phq9_total_20" in t for t in texts)
