@@ -207,6 +207,9 @@ class Alert(Base):
     acknowledged_by_name: Mapped[str | None] = mapped_column(String(64))
     """The provider's first name, shown whenever a message listing the event is re-rendered."""
     resolved_by_name: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any] | None]
+    """What fired the alert, locale-free (the answer, the values and baseline of a rule, a
+    pause's end): the group message, /alerts, /patient and the digest show it."""
 
 
 class AlertPost(Base):

@@ -1,7 +1,8 @@
 """What a patient writes or sends that is not a tap: typed settings, free text, media.
 
 Free text gets a fixed reply and is kept for the care team; the provider group is told that
-a message came (the label only, unless the cohort shares text). Crisis words in it raise an
+a message (or a daily note) came: the label and how to read it (/messages LABEL), or the text
+itself when the cohort shares text. Crisis words in it raise an
 IMMEDIATE alert and show the crisis card before anything else. Nothing here ever repeats
 what the patient wrote back to them.
 """
@@ -172,6 +173,7 @@ class MessageService:
         if crisis:
             await self._crisis(uow, now, cohort, patient, message)
         reply = "message_received" if kind == "text" else "media_not_read"
+        shared = cohort_config.share_text_with_group
         await queue_send(
             uow,
             now=now,
@@ -179,25 +181,43 @@ class MessageService:
             priority=Priority.INTERACTIVE,
             patient_id=patient.id,
             text=self._rt.renderer.render(
-                reply, patient.locale, team_hours=cohort_config.team_hours
+                reply,
+                patient.locale,
+                team_hours=cohort_config.team_hours,
+                # A crisis message goes to the team as an alert, without its text.
+                shared=shared and not crisis,
             ),
         )
         if kind == "text" and not crisis:
-            shared = body if cohort_config.share_text_with_group else None
-            await queue_send(
-                uow,
-                now=now,
-                chat_id=cohort.provider_chat_id,
-                priority=Priority.NOTICE,
-                dedup_key=f"message:{message.id}",
-                text=self._rt.renderer.render(
-                    "message_group",
-                    cohort.locale,
-                    label=patient.label,
-                    time=_local(now, cohort),
-                    text=shared,
-                ),
-            )
+            await self._tell_group(uow, now, cohort, patient, message, shared=shared)
+
+    async def _tell_group(
+        self,
+        uow: UnitOfWork,
+        now: datetime,
+        cohort: Cohort,
+        patient: Patient,
+        message: PatientMessage,
+        *,
+        shared: bool,
+    ) -> None:
+        """Tell the care team's group that a message or a note is waiting: its text when the
+        cohort shares text, otherwise how to read it (/messages LABEL)."""
+        await queue_send(
+            uow,
+            now=now,
+            chat_id=cohort.provider_chat_id,
+            priority=Priority.NOTICE,
+            dedup_key=f"message:{message.id}",
+            text=self._rt.renderer.render(
+                "message_group",
+                cohort.locale,
+                label=patient.label,
+                kind=message.kind,
+                time=_local(now, cohort),
+                text=message.body if shared else None,
+            ),
+        )
 
     async def _note(
         self,
@@ -216,9 +236,14 @@ class MessageService:
         )
         uow.patient_data.add_message(message)
         await uow.session.flush()
+        cohort, cohort_config = await cohort_of(self._rt, uow, patient)
         if crisis:
-            cohort, _ = await cohort_of(self._rt, uow, patient)
             await self._crisis(uow, now, cohort, patient, message)
+        else:
+            # The note's question says the team's group is told (prompts/questionnaires/
+            # daily_note.yaml): a note nobody is told of would be read by no one.
+            shared = cohort_config.share_text_with_group
+            await self._tell_group(uow, now, cohort, patient, message, shared=shared)
         await self._checkins.record_note(uow, now, patient, checkin, message.id)
 
     async def _crisis(

@@ -14,18 +14,20 @@ from typing import Any
 
 from bot.domain.schedule import local_date, zone_or_error
 from bot.services import provider_views as pv
+from bot.services.alert_text import AlertText
 from bot.services.digest import DigestService
 from bot.services.enrolment import EnrolmentError, EnrolmentService
 from bot.services.lifecycle import LifecycleService
 from bot.services.outbox import Priority, queue_document, queue_send
 from bot.services.runtime import Runtime
-from storage.models import Cohort, Patient
+from storage.models import Alert, Cohort, Patient
 from storage.uow import UnitOfWork
 
 COMMANDS = (
     "invite",
     "patients",
     "patient",
+    "messages",
     "alerts",
     "pause",
     "resume",
@@ -35,7 +37,7 @@ COMMANDS = (
     "help",
 )
 """Every provider command, in the order /help and the command menu show them."""
-LABEL_COMMANDS = frozenset({"invite", "patient", "pause", "resume", "discharge"})
+LABEL_COMMANDS = frozenset({"invite", "patient", "messages", "pause", "resume", "discharge"})
 UNDELIVERED_WINDOW = timedelta(days=7)
 """How far back /alerts reports messages that could not be delivered."""
 
@@ -75,6 +77,7 @@ class ProviderService:
         self, runtime: Runtime, enrolment: EnrolmentService, digest: DigestService
     ) -> None:
         self._rt = runtime
+        self._text = AlertText(runtime)
         self._enrolment = enrolment
         self._digest = digest
 
@@ -230,11 +233,67 @@ class ProviderService:
                         {"date": r.day.strftime("%m-%d"), "status": r.status, "a": r.answers}
                         for r in rows
                     ],
-                    "alerts": [self._alert_view(a, label, now) for a, label in alerts],
+                    "alerts": [
+                        self._alert_view(a, label, now, cohort.locale) for a, label in alerts
+                    ],
                 },
             ),
             audit="provider_viewed_patient",
             patient=patient,
+        )
+
+    async def _messages(
+        self, uow: UnitOfWork, now: datetime, call: ProviderCall, cohort: Cohort
+    ) -> None:
+        """/messages LABEL: what the patient wrote (free text, daily notes, what they sent
+        that is not read), newest first, in one message. Reading a patient's words is
+        audited like every view of their data."""
+        patient = await self._target(uow, now, call, cohort)
+        if patient is None:
+            return
+        found = await uow.patient_data.recent_messages(
+            patient.id, now - timedelta(days=pv.MESSAGES_DAYS), pv.MESSAGES_LIMIT
+        )
+        zone = zone_or_error(cohort.timezone)
+        items = [
+            {
+                "time": m.received_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                "kind": m.kind,
+                "body": pv.shorten(m.body) if m.body is not None else None,
+                "crisis": m.crisis,
+            }
+            for m in found
+        ]
+        values: dict[str, Any] = {
+            "label": patient.label,
+            "days": pv.MESSAGES_DAYS,
+            "timezone": cohort.timezone,
+        }
+        shown = pv.fit_newest(
+            items,
+            lambda listed: self._rt.renderer.render(
+                "provider_messages",
+                cohort.locale,
+                items=listed,
+                older=len(items) - len(listed),
+                **values,
+            ),
+        )
+        text = self._rt.renderer.render(
+            "provider_messages",
+            cohort.locale,
+            items=shown,
+            older=len(items) - len(shown),
+            **values,
+        )
+        await self._say(uow, now, cohort.provider_chat_id, text)
+        uow.audit.record(
+            at=now,
+            actor=call.actor,
+            action="provider_read_messages",
+            cohort_id=cohort.id,
+            patient_id=patient.id,
+            details={"chat_id": call.chat_id, "shown": len(shown), "found": len(items)},
         )
 
     async def _alerts(
@@ -251,7 +310,9 @@ class ProviderService:
             _Reply(
                 "provider_alerts",
                 {
-                    "alerts": [self._alert_view(a, label, now) for a, label in alerts],
+                    "alerts": [
+                        self._alert_view(a, label, now, cohort.locale) for a, label in alerts
+                    ],
                     "undelivered_group": group,
                     "undelivered_patients": patients,
                 },
@@ -560,13 +621,12 @@ class ProviderService:
             text=self._rt.renderer.render(template, patient.locale, **values),
         )
 
-    @staticmethod
-    def _alert_view(alert: Any, label: str, now: datetime) -> dict[str, Any]:
+    def _alert_view(self, alert: Alert, label: str, now: datetime, locale: str) -> dict[str, Any]:
         minutes = max(0, int((now - alert.created_at).total_seconds() // 60))
         return {
+            **self._text.view(alert.rule, alert.details, locale),
             "label": label,
             "tier": alert.tier,
-            "rule": alert.rule,
             "status": alert.status,
             "age_minutes": minutes,
         }

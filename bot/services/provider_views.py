@@ -5,18 +5,26 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TypeVar
 
 from bot.domain import invites
 from bot.domain.checkin import CheckinStatus
 
+T = TypeVar("T")
 MESSAGE_LIMIT = 4096
 """Telegram's limit for one message's text (in UTF-16 code units)."""
 ADHERENCE_DAYS = 7
 TABLE_DAYS = 14
 PAUSE_DAYS = range(1, 61)
+MESSAGES_DAYS = 14
+"""How far back /messages looks: the span of /patient's day table."""
+MESSAGES_LIMIT = 20
+"""At most this many messages in /messages (newest first)."""
+MESSAGE_SHOWN = 1000
+"""Characters of one message /messages shows; a longer one is cut with an ellipsis."""
 
 DONE = frozenset(
     {CheckinStatus.COMPLETED.value, CheckinStatus.PARTIAL.value, CheckinStatus.STOPPED.value}
@@ -83,6 +91,22 @@ def day_rows(checkins: Iterable[tuple[date, str, dict[str, str]]], today: date) 
         status, answers = by_day.get(day, (None, {}))
         rows.append(DayRow(day=day, status=status, answers=dict(answers)))
     return rows
+
+
+def shorten(text: str, limit: int = MESSAGE_SHOWN) -> str:
+    """Return text cut to ``limit`` characters (an ellipsis marks the cut)."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def fit_newest(
+    items: Sequence[T], render: Callable[[Sequence[T]], str], limit: int = MESSAGE_LIMIT
+) -> list[T]:
+    """Return the longest prefix of ``items`` (newest first) whose rendering fits one
+    Telegram message; the older ones are left out (the rendering says how many)."""
+    count = len(items)
+    while count > 0 and utf16_len(render(items[:count])) > limit:
+        count -= 1
+    return list(items[:count])
 
 
 def is_label(text: str) -> bool:

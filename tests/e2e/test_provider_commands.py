@@ -268,6 +268,7 @@ async def test_patients_patient_alerts_and_export(harness: Harness) -> None:
                     status=status,
                     dedup_key=f"{rule}:test:{patient.id}",
                     created_at=h.clock.now() - timedelta(hours=hours),
+                    details=DETAILS[rule],
                 )
             )
         await session.commit()
@@ -291,14 +292,23 @@ async def test_patients_patient_alerts_and_export(harness: Harness) -> None:
     assert rows[7].split()[:3] == ["01-05", "1", "·"]
     assert rows[13] == "12-30 – no check-in"
     assert "<pre>" in last(nurse).html
-    assert "safety_thoughts · 1d 6h" in text
-    assert "took_more_than_prescribed · 2h 0m · acknowledged" in text
+    # Display names from the rule files and the answer that fired each alert; never an id.
+    assert (
+        "Safety question answered yes (thoughts of death, suicide or self-harm)"
+        " (safety question: Yes) · 1d 6h"
+    ) in text
+    assert (
+        "Took more than the prescribed dose (dose: Took more than prescribed) · 2h 0m"
+        " · acknowledged"
+    ) in text
+    assert "safety_thoughts" not in text and "took_more_than_prescribed" not in text
 
     await h.send(nurse, "/alerts")
     alert_lines = [line for line in last(nurse).text.splitlines() if "P-ADH" in line]
     assert [line.split(" · ")[2] for line in alert_lines] == [
-        "safety_thoughts",
-        "took_more_than_prescribed",
+        "Safety question answered yes (thoughts of death, suicide or self-harm)"
+        " (safety question: Yes)",
+        "Took more than the prescribed dose (dose: Took more than prescribed)",
     ]  # oldest first; the resolved one is not listed
 
     await _check_export(h, nurse)
@@ -310,6 +320,13 @@ async def test_patients_patient_alerts_and_export(harness: Harness) -> None:
         "provider_exported",
     } <= views
     _assert_labels_only(h, GROUP_A)
+
+
+DETAILS = {
+    "safety_thoughts": {"kind": "answer", "item": "safety", "value": "yes"},
+    "took_more_than_prescribed": {"kind": "answer", "item": "dose", "value": "more"},
+    "severe_side_effect": {"kind": "answer", "item": "bother", "value": "severe"},
+}
 
 
 async def _check_export(h: Harness, nurse: Any) -> None:
@@ -398,6 +415,7 @@ async def test_help_and_group_command_menu(harness: Harness) -> None:
         "invite",
         "patients",
         "patient",
+        "messages",
         "alerts",
         "pause",
         "resume",
