@@ -7,6 +7,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from telegram import Bot
@@ -101,6 +102,45 @@ async def _invite(settings: Settings, cohort: str, label: str) -> int:
     return 0
 
 
+async def _export(settings: Settings, cohort: str, out: str, *, check_all: bool) -> int:
+    """moodcheck export --format fhir: the cohort's FHIR Bundle, written to a file."""
+    from bot.domain.clock import SystemClock  # noqa: PLC0415
+    from bot.services.fhir_export import FhirExport, FhirExportError  # noqa: PLC0415
+    from bot.services.runtime import Runtime  # noqa: PLC0415
+    from prompts.render import Renderer  # noqa: PLC0415
+    from storage.db import create_engine, create_session_factory  # noqa: PLC0415
+    from storage.migrate import SchemaBehindError, check_schema  # noqa: PLC0415
+    from storage.uow import UnitOfWorkFactory  # noqa: PLC0415
+
+    config = load_config(settings.config)
+    config.cohort(cohort)
+    try:
+        await check_schema(settings.database_url)
+    except SchemaBehindError as exc:
+        return _fail(str(exc))
+    engine = create_engine(settings.database_url)
+    runtime = Runtime(
+        uow=UnitOfWorkFactory(create_session_factory(engine)),
+        clock=SystemClock(),
+        config=config,
+        renderer=Renderer(),
+    )
+    # A one-shot command: blocking file writes hold up nothing else.
+    partial = Path(f"{out}.partial")
+    try:
+        with partial.open("w", encoding="utf-8") as file:  # noqa: ASYNC230
+            result = await FhirExport(runtime).write(cohort, file, check_all=check_all)
+        partial.replace(out)  # noqa: ASYNC240 - a reader never sees half a bundle
+    except FhirExportError as exc:
+        partial.unlink(missing_ok=True)  # noqa: ASYNC240
+        return _fail(str(exc))
+    finally:
+        await engine.dispose()
+    counts = ", ".join(f"{n} {kind}" for kind, n in sorted(result.counts.by_type.items()))
+    print(f"wrote {out}: {counts}; {result.checked} checked with fhir.resources")  # noqa: T201
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moodcheck", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -116,6 +156,15 @@ def _parser() -> argparse.ArgumentParser:
     invite = sub.add_parser("invite", help="print a single-use invite link for a patient")
     invite.add_argument("--cohort", required=True)
     invite.add_argument("--label", required=True, help="pseudonymous label, e.g. P-7Q3K")
+    export = sub.add_parser("export", help="write a cohort's data as a FHIR R4 Bundle")
+    export.add_argument("--cohort", required=True)
+    export.add_argument("--format", choices=["fhir"], default="fhir")
+    export.add_argument("--out", required=True, help="the JSON file to write")
+    export.add_argument(
+        "--check-all",
+        action="store_true",
+        help="validate every resource with fhir.resources (slow: ~75 us each)",
+    )
     demo = sub.add_parser("demo", help="run a scripted patient against the sandbox server")
     demo.add_argument("--keep", action="store_true", help="keep the demo database")
     return parser
@@ -133,6 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _db_upgrade(settings)
         if args.command == "invite":
             return asyncio.run(_invite(settings, args.cohort, args.label))
+        if args.command == "export":
+            return asyncio.run(_export(settings, args.cohort, args.out, check_all=args.check_all))
         from bot.demo import run_demo  # noqa: PLC0415
 
         return asyncio.run(run_demo(keep=args.keep))
