@@ -1,17 +1,20 @@
-"""Read model for exports (the FHIR bundle): a cohort's patients and their answered
-check-ins, streamed in batches so a large cohort never sits in memory at once."""
+"""Read model for exports (the FHIR bundle): a cohort's patients, their answered check-ins and
+the answers, streamed in batches in check-in order so a large cohort never sits in memory."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from datetime import date, datetime
-from typing import NamedTuple
+from datetime import datetime
+from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Answer, Checkin, Patient
 from storage.statuses import LEFT
+from storage.types import UTCDateTime
+
+_S = TypeVar("_S", bound=Select[*tuple[Any, ...]])
 
 
 class ExportedPatient(NamedTuple):
@@ -22,69 +25,89 @@ class ExportedPatient(NamedTuple):
     status: str
 
 
-class AnswerRow(NamedTuple):
-    """One answer with its check-in's facts (rows come ordered by patient, then check-in)."""
+class ExportedCheckin(NamedTuple):
+    """A check-in that has answers, with when it was completed or last answered."""
 
+    id: int
     patient_id: int
-    checkin_id: int
-    local_date: date
     status: str
-    questionnaire: str
     completed_at: datetime | None
-    closes_at: datetime
-    item_id: str
-    value: str
-    answered_at: datetime
+    last_answered_at: datetime
+
+
+ExportedAnswer = tuple[int, str, str]
+"""One stored answer: check-in id, item id, value (a plain tuple: there are many)."""
 
 
 class ExportRepository:
-    """Queries for a cohort's export. Read only."""
+    """Queries for a cohort's export. Read only; rows come as tuples (no ORM objects)."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     @staticmethod
-    def _statuses(include_left: bool) -> Sequence[str] | None:
-        return None if include_left else sorted(LEFT)
+    def _of_cohort(stmt: _S, cohort_id: int, include_left: bool) -> _S:
+        """Keep the rows of the cohort's patients (without ``include_left``, none who left:
+        discharged or withdrawn). ``stmt`` must select from a join with Patient."""
+        stmt = stmt.where(Patient.cohort_id == cohort_id)
+        if not include_left:
+            stmt = stmt.where(Patient.status.not_in(sorted(LEFT)))
+        return stmt
 
     async def patients(self, cohort_id: int, *, include_left: bool) -> list[ExportedPatient]:
-        """Return the cohort's patients by id; without ``include_left``, none who left
-        (discharged or withdrawn)."""
-        stmt = select(Patient.id, Patient.label, Patient.status).where(
-            Patient.cohort_id == cohort_id
+        """Return the cohort's patients by id."""
+        stmt = self._of_cohort(
+            select(Patient.id, Patient.label, Patient.status), cohort_id, include_left
         )
-        left = self._statuses(include_left)
-        if left is not None:
-            stmt = stmt.where(Patient.status.not_in(left))
         rows = (await self.session.execute(stmt.order_by(Patient.id))).all()
-        return [ExportedPatient(row[0], row[1], row[2]) for row in rows]
+        return [ExportedPatient._make(row) for row in rows]
+
+    async def _stream(
+        self, stmt: Select[*tuple[Any, ...]], batch: int
+    ) -> AsyncIterator[Sequence[Any]]:
+        connection = await self.session.connection()
+        result = await connection.stream(stmt.execution_options(yield_per=batch))
+        async for partition in result.partitions(batch):
+            yield partition
+
+    async def checkins(
+        self, cohort_id: int, *, include_left: bool, batch: int = 5000
+    ) -> AsyncIterator[list[ExportedCheckin]]:
+        """Yield the cohort's check-ins that have answers, by id, in batches."""
+        last = (
+            select(
+                Answer.checkin_id,
+                type_coerce(func.max(Answer.answered_at), UTCDateTime()).label("last"),
+            )
+            .group_by(Answer.checkin_id)
+            .subquery()
+        )
+        stmt = self._of_cohort(
+            select(
+                Checkin.id,
+                Checkin.patient_id,
+                Checkin.status,
+                Checkin.completed_at,
+                last.c.last,
+            )
+            .join(last, last.c.checkin_id == Checkin.id)
+            .join(Patient, Patient.id == Checkin.patient_id),
+            cohort_id,
+            include_left,
+        ).order_by(Checkin.id)
+        async for rows in self._stream(stmt, batch):
+            yield [ExportedCheckin._make(row) for row in rows]
 
     async def answers(
-        self, cohort_id: int, *, include_left: bool, batch: int = 5000
-    ) -> AsyncIterator[Sequence[AnswerRow]]:
-        """Yield the answers of the cohort's patients in batches, ordered by patient id,
-        check-in id and answer time (a check-in's answers may span two batches)."""
-        stmt = (
-            select(
-                Checkin.patient_id,
-                Checkin.id,
-                Checkin.local_date,
-                Checkin.status,
-                Checkin.questionnaire,
-                Checkin.completed_at,
-                Checkin.closes_at,
-                Answer.item_id,
-                Answer.value,
-                Answer.answered_at,
-            )
-            .join(Answer, Answer.checkin_id == Checkin.id)
-            .join(Patient, Patient.id == Checkin.patient_id)
-            .where(Patient.cohort_id == cohort_id)
-            .order_by(Checkin.patient_id, Checkin.id, Answer.answered_at, Answer.id)
-        )
-        left = self._statuses(include_left)
-        if left is not None:
-            stmt = stmt.where(Patient.status.not_in(left))
-        result = await self.session.stream(stmt.execution_options(yield_per=batch))
-        async for partition in result.partitions(batch):
-            yield [AnswerRow._make(row) for row in partition]
+        self, cohort_id: int, *, include_left: bool, batch: int = 20000
+    ) -> AsyncIterator[list[ExportedAnswer]]:
+        """Yield the answers of the same check-ins, by check-in id, in batches."""
+        stmt = self._of_cohort(
+            select(Answer.checkin_id, Answer.item_id, Answer.value)
+            .join(Checkin, Checkin.id == Answer.checkin_id)
+            .join(Patient, Patient.id == Checkin.patient_id),
+            cohort_id,
+            include_left,
+        ).order_by(Answer.checkin_id)
+        async for rows in self._stream(stmt, batch):
+            yield [tuple(row) for row in rows]

@@ -1,41 +1,44 @@
 """A cohort's data as a FHIR R4 Bundle (type ``collection``), written as a stream.
 
 The resources come from the pure builder (``bot.domain.fhir``); this service reads the rows in
-batches, writes the Bundle's JSON as it goes (a large cohort never sits in memory at once) and
-checks resources with the ``fhir.resources`` R4B models (R4B and R4 define the four resource
-types exported here identically). Checking every resource costs about 75 us each (about a
-minute for 1,000 patients x 12 weeks), so by default the first resource of each kind (type and
-questionnaire) is checked, which catches any shape the builder gets wrong; ``check_all``
-checks every one (the tests do). See docs/fhir.md.
+batches (check-ins and answers, both in check-in order, merged here), writes the Bundle's JSON
+as it goes, so a large cohort never sits in memory at once, and checks resources with the
+``fhir.resources`` R4B models (R4B and R4 define the four resource types exported here the same
+way). Checking a resource costs about 75 us (about a minute for 1,000 patients x 12 weeks), so
+by default the first resource of each kind is checked: entries of one kind come from one
+template and differ only in ids, times and values. ``check_all`` checks every one (the tests
+do). See docs/fhir.md.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import IO, Any
+from typing import IO
 
 from bot.config import CohortConfig
 from bot.domain.fhir import (
+    BUNDLE_TAIL,
     BundleCounts,
     CodeTable,
+    Encoded,
+    Encoder,
     ExportCheckin,
     ExportPatient,
     ExportSettings,
     FhirBuilder,
-    bundle_envelope,
+    bundle_head,
     entry,
-    patient_resources,
 )
 from bot.domain.instruments import Instrument
 from bot.domain.questionnaire import Questionnaire
 from bot.services.runtime import Runtime
 from prompts.fhir_codes import load_fhir_codes
 from prompts.questionnaires import load_questionnaire, questionnaire_path
-from storage.export import AnswerRow
+from storage.export import ExportedAnswer, ExportedCheckin
 from storage.uow import UnitOfWork
 
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
@@ -73,82 +76,63 @@ def identifier_system(cohort: CohortConfig) -> str:
 
 
 class _Checker:
-    """Validates resources with fhir.resources: all of them, or the first of each kind."""
+    """Validates entries with fhir.resources: all of them, or the first of each kind."""
 
     def __init__(self, *, check_all: bool) -> None:
         self._all = check_all
-        self._seen: set[tuple[str, str]] = set()
+        self._seen: set[str] = set()
         self.checked = 0
 
-    def __call__(self, resource: dict[str, Any]) -> None:
-        kind = (str(resource["resourceType"]), str(resource.get("questionnaire", "")))
-        if not self._all and kind in self._seen:
+    def __call__(self, encoded: Encoded) -> None:
+        if not self._all and encoded.kind in self._seen:
             return
-        self._seen.add(kind)
+        self._seen.add(encoded.kind)
         # Imported on first use: the models take ~0.3 s to import, which start-up need not pay.
         from fhir.resources.R4B import get_fhir_model_class  # noqa: PLC0415
 
-        model = get_fhir_model_class(kind[0])
+        resource = json.loads(encoded.json)["resource"]
         try:
-            model.model_validate(resource)
+            get_fhir_model_class(encoded.resource_type).model_validate(resource)
         except ValueError as exc:  # pydantic's ValidationError is a ValueError
-            message = f"{kind[0]} {resource.get('id')} does not validate: {exc}"
+            message = f"{encoded.resource_type} {resource.get('id')} does not validate: {exc}"
             raise FhirExportError(message) from exc
         self.checked += 1
 
 
-def _checkins(rows: Sequence[AnswerRow]) -> Iterator[ExportCheckin]:
-    """Group consecutive answer rows (ordered by check-in) into check-ins."""
-    current: list[AnswerRow] = []
-    for row in rows:
-        if current and row.checkin_id != current[0].checkin_id:
-            yield _checkin(current)
-            current = []
-        current.append(row)
-    if current:
-        yield _checkin(current)
-
-
-def _checkin(rows: list[AnswerRow]) -> ExportCheckin:
-    first = rows[0]
-    return ExportCheckin(
-        patient_key=first.patient_id,
-        checkin_id=first.checkin_id,
-        local_date=first.local_date,
-        status=first.status,
-        questionnaire_id=first.questionnaire,
-        completed_at=first.completed_at,
-        closes_at=first.closes_at,
-        answers={row.item_id: row.value for row in rows},
-        answered_at=rows[-1].answered_at,
-    )
-
-
-async def _by_patient(
-    batches: AsyncIterator[Sequence[AnswerRow]],
-) -> AsyncIterator[tuple[int, list[ExportCheckin]]]:
-    """Yield (patient id, check-ins) from answer rows ordered by patient and check-in; a
-    check-in whose rows span two batches is joined before it is yielded."""
-    pending: list[AnswerRow] = []
-    async for batch in batches:
-        pending.extend(batch)
-        if not pending:
-            continue
-        last_patient = pending[-1].patient_id
-        done = [row for row in pending if row.patient_id != last_patient]
-        pending = [row for row in pending if row.patient_id == last_patient]
-        for patient_id, checkins in _group(done):
-            yield patient_id, checkins
-    for patient_id, checkins in _group(pending):
-        yield patient_id, checkins
-
-
-def _group(rows: list[AnswerRow]) -> Iterator[tuple[int, list[ExportCheckin]]]:
-    start = 0
-    for index in range(1, len(rows) + 1):
-        if index == len(rows) or rows[index].patient_id != rows[start].patient_id:
-            yield rows[start].patient_id, list(_checkins(rows[start:index]))
-            start = index
+async def join_answers(
+    checkins: AsyncIterator[list[ExportedCheckin]],
+    answers: AsyncIterator[list[ExportedAnswer]],
+) -> AsyncIterator[ExportCheckin]:
+    """Join two streams ordered by check-in id: each check-in with its answers."""
+    batch: list[ExportedAnswer] = []
+    index = 0
+    exhausted = False
+    async for rows in checkins:
+        for row in rows:
+            values: dict[str, str] = {}
+            while True:
+                if index == len(batch):
+                    if exhausted:
+                        break
+                    more = await anext(answers, None)
+                    if more is None:
+                        exhausted = True
+                        break
+                    batch, index = more, 0
+                    continue
+                checkin_id, item_id, value = batch[index]
+                if checkin_id > row.id:
+                    break
+                if checkin_id == row.id:
+                    values[item_id] = value
+                index += 1
+            yield ExportCheckin(
+                checkin_id=row.id,
+                patient_key=row.patient_id,
+                status=row.status,
+                authored=row.completed_at or row.last_answered_at,
+                answers=values,
+            )
 
 
 class FhirExport:
@@ -158,7 +142,8 @@ class FhirExport:
         self._rt = runtime
         self._codes = codes or load_fhir_codes()
 
-    def _builder(self, cohort: CohortConfig) -> FhirBuilder:
+    def builder(self, cohort: CohortConfig) -> FhirBuilder:
+        """Return the resource builder for a cohort."""
         settings = ExportSettings(cohort=cohort.name, identifier_system=identifier_system(cohort))
         instruments = {i: _instrument_questionnaire(i) for i in cohort_instruments(cohort)}
         daily = self._rt.config.questionnaires[cohort.questionnaire]
@@ -179,15 +164,16 @@ class FhirExport:
         unit of work of its own.
         """
         if uow is not None:
-            return await self._write(uow, cohort_name, out, check_all, now)
+            return await self._write(uow, cohort_name, out, check_all=check_all, now=now)
         async with self._rt.uow.reading() as reading:
-            return await self._write(reading, cohort_name, out, check_all, now)
+            return await self._write(reading, cohort_name, out, check_all=check_all, now=now)
 
     async def _write(
         self,
         uow: UnitOfWork,
         cohort_name: str,
         out: IO[str],
+        *,
         check_all: bool,
         now: datetime | None,
     ) -> ExportResult:
@@ -195,38 +181,38 @@ class FhirExport:
         cohort = await uow.cohorts.by_name(cohort_name)
         if cohort is None:
             raise FhirExportError(f"cohort {cohort_name!r} has no data yet")
-        builder = self._builder(config)
+        builder = self.builder(config)
+        encoder = Encoder(builder)
         counts = BundleCounts()
         check = _Checker(check_all=check_all)
-        write: Callable[[str], object] = out.write
-        envelope = _JSON.encode(bundle_envelope(now or self._rt.clock.now()))
-        write(envelope[:-1] + ',"entry":[')
-        first = True
+        out.write(bundle_head(now or self._rt.clock.now()))
+        separator = ""
 
-        def emit(resource: dict[str, Any]) -> None:
-            nonlocal first
-            check(resource)
-            counts.add(str(resource["resourceType"]))
-            write(("" if first else ",") + _JSON.encode(entry(resource)))
-            first = False
+        def emit(encoded: Encoded) -> None:
+            nonlocal separator
+            check(encoded)
+            counts.add(encoded.resource_type)
+            out.write(separator)
+            out.write(encoded.json)
+            separator = ","
 
-        for questionnaire in builder.questionnaires():
-            emit(questionnaire)
+        for resource in builder.questionnaire_resources():
+            emit(Encoded("Questionnaire", str(resource["id"]), _JSON.encode(entry(resource))))
         include_left = config.export_discharged
         patients = await uow.export.patients(cohort.id, include_left=include_left)
-        labels = {p.id: p.label for p in patients}
-        exported: set[int] = set()
-        async for patient_id, checkins in _by_patient(
-            uow.export.answers(cohort.id, include_left=include_left)
+        subjects: dict[int, str] = {}
+        for patient in patients:
+            encoded = encoder.patient(ExportPatient(patient.id, patient.label))
+            subjects[patient.id] = builder.ids("patient", patient.id)
+            emit(encoded)
+        async for checkin in join_answers(
+            uow.export.checkins(cohort.id, include_left=include_left),
+            uow.export.answers(cohort.id, include_left=include_left),
         ):
-            label = labels.get(patient_id)
-            if label is None:  # enrolled after the patient list was read: next time
+            subject = subjects.get(checkin.patient_key)
+            if subject is None:  # enrolled after the patient list was read: next time
                 continue
-            for resource in patient_resources(builder, ExportPatient(patient_id, label), checkins):
-                emit(resource)
-            exported.add(patient_id)
-        for patient in patients:  # patients with no answers yet
-            if patient.id not in exported:
-                emit(builder.patient(ExportPatient(patient.id, patient.label)))
-        write("]}")
+            for encoded in encoder.checkin(checkin, subject):
+                emit(encoded)
+        out.write(BUNDLE_TAIL)
         return ExportResult(counts, check.checked)
