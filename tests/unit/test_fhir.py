@@ -263,10 +263,8 @@ def test_check_ins_and_answers_are_joined_across_any_batch_boundaries(
             yield items[start : start + size]
 
     async def run() -> list[ExportCheckin]:
-        return [
-            c
-            async for c in join_answers(chunks(rows, checkin_batch), chunks(answers, answer_batch))
-        ]
+        joined = join_answers(chunks(rows, checkin_batch), chunks(answers, answer_batch))
+        return [checkin async for checkin in joined]
 
     merged = asyncio.run(run())
     assert [c.checkin_id for c in merged] == listed
