@@ -4,13 +4,13 @@ the answers, streamed in batches in check-in order so a large cohort never sits 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Select, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Answer, Checkin, Patient
+from storage.models import Alert, Answer, Checkin, Patient
 from storage.statuses import LEFT
 from storage.types import UTCDateTime
 
@@ -111,3 +111,61 @@ class ExportRepository:
         ).order_by(Answer.checkin_id)
         async for rows in self._stream(stmt, batch):
             yield [tuple(row) for row in rows]
+
+
+class OutcomePatient(NamedTuple):
+    """A patient's dates for the outcomes report."""
+
+    id: int
+    consented_at: datetime
+    left_at: datetime | None
+
+
+class OutcomeQueries:
+    """Queries for the cohort outcomes report. Read only."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def patients(self, cohort_id: int) -> list[OutcomePatient]:
+        """Return every patient of the cohort with when they enrolled and left."""
+        left = func.coalesce(Patient.discharged_at, Patient.withdrawn_at)
+        stmt = select(Patient.id, Patient.consented_at, type_coerce(left, UTCDateTime()))
+        rows = await self.session.execute(stmt.where(Patient.cohort_id == cohort_id))
+        return [OutcomePatient._make(row) for row in rows.all()]
+
+    async def answers(
+        self, cohort_id: int, item_ids: Sequence[str]
+    ) -> list[tuple[int, date, str, str]]:
+        """Return (patient id, local date, item id, value) for the given items."""
+        stmt = (
+            select(Checkin.patient_id, Checkin.local_date, Answer.item_id, Answer.value)
+            .join(Answer, Answer.checkin_id == Checkin.id)
+            .join(Patient, Patient.id == Checkin.patient_id)
+            .where(Patient.cohort_id == cohort_id, Answer.item_id.in_(item_ids))
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in (await self.session.execute(stmt)).all()]
+
+    async def checkin_statuses(
+        self, cohort_id: int, first: date, last: date
+    ) -> list[tuple[int, str]]:
+        """Return (patient id, status) of the cohort's check-ins dated in [first, last]."""
+        stmt = (
+            select(Checkin.patient_id, Checkin.status)
+            .join(Patient, Patient.id == Checkin.patient_id)
+            .where(
+                Patient.cohort_id == cohort_id,
+                Checkin.local_date >= first,
+                Checkin.local_date <= last,
+            )
+        )
+        return [(r[0], r[1]) for r in (await self.session.execute(stmt)).all()]
+
+    async def alerts(
+        self, cohort_id: int, since: datetime, until: datetime
+    ) -> list[tuple[str, datetime, datetime | None]]:
+        """Return (tier, raised, acknowledged) of alerts raised in [since, until)."""
+        stmt = select(Alert.tier, Alert.created_at, Alert.acknowledged_at).where(
+            Alert.cohort_id == cohort_id, Alert.created_at >= since, Alert.created_at < until
+        )
+        return [(r[0], r[1], r[2]) for r in (await self.session.execute(stmt)).all()]

@@ -9,7 +9,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.db import READ_ONLY, SQLITE_BUSY_TIMEOUT_MS
-from storage.export import ExportRepository
+from storage.export import ExportRepository, OutcomeQueries
 from storage.repositories import (
     AlertRepository,
     AuditRepository,
@@ -47,6 +47,7 @@ class UnitOfWork:
     digest: DigestRepository
     ops: OpsRepository
     export: ExportRepository
+    outcomes: OutcomeQueries
 
     def __init__(
         self,
@@ -87,6 +88,7 @@ class UnitOfWork:
         self.digest = DigestRepository(session)
         self.ops = OpsRepository(session)
         self.export = ExportRepository(session)
+        self.outcomes = OutcomeQueries(session)
         return self
 
     async def __aexit__(

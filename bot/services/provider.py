@@ -20,6 +20,7 @@ from bot.services.enrolment import EnrolmentError, EnrolmentService
 from bot.services.fhir_export import FhirExport
 from bot.services.lifecycle import LifecycleService
 from bot.services.outbox import Priority, queue_document, queue_send
+from bot.services.outcomes import DEFAULT_DAYS, OutcomesService
 from bot.services.runtime import Runtime
 from storage.models import Cohort, Patient
 from storage.uow import UnitOfWork
@@ -34,6 +35,7 @@ COMMANDS = (
     "discharge",
     "export",
     "digest",
+    "outcomes",
     "help",
 )
 """Every provider command, in the order /help and the command menu show them."""
@@ -83,6 +85,7 @@ class ProviderService:
         self._enrolment = enrolment
         self._digest = digest
         self._fhir = FhirExport(runtime)
+        self._reports = OutcomesService(runtime)
 
     async def command(self, call: ProviderCall) -> None:
         """Handle a provider command typed in any chat."""
@@ -431,6 +434,29 @@ class ProviderService:
             details=details,
         )
 
+    async def _outcomes(
+        self, uow: UnitOfWork, now: datetime, call: ProviderCall, cohort: Cohort
+    ) -> None:
+        """/outcomes [FROM TO]: the cohort's outcome figures (docs/outcomes.md)."""
+        end = _today(now, cohort.timezone)
+        start = end - timedelta(days=DEFAULT_DAYS)
+        if call.args:
+            period = _period(call.args)
+            if period is None or period[1] > end:
+                await self._reply(uow, now, call, cohort, _Reply("provider_outcomes_usage", {}))
+                return
+            start, end = period
+        report = await self._reports.report(uow, cohort, start, end)
+        for part in pv.split_message(self._reports.render(report, cohort.name, cohort.locale)):
+            await self._say(uow, now, cohort.provider_chat_id, part)
+        uow.audit.record(
+            at=now,
+            actor=call.actor,
+            action="provider_viewed_outcomes",
+            cohort_id=cohort.id,
+            details={"chat_id": call.chat_id, "from": start.isoformat(), "to": end.isoformat()},
+        )
+
     async def _invite(self, call: ProviderCall) -> None:
         """/invite LABEL: check, create the invite (its own transaction, audited as
         ``invite_created``), then claim the update and queue the link.
@@ -625,6 +651,17 @@ class ProviderService:
             "status": alert.status,
             "age_minutes": minutes,
         }
+
+
+def _period(args: tuple[str, ...]) -> tuple[date, date] | None:
+    """Return (FROM, TO) from two ISO dates, FROM before TO; None for anything else."""
+    if len(args) != 2:
+        return None
+    try:
+        start, end = date.fromisoformat(args[0]), date.fromisoformat(args[1])
+    except ValueError:
+        return None
+    return (start, end) if start < end else None
 
 
 def _today(now: datetime, zone: str) -> date:
