@@ -134,6 +134,13 @@ class CohortConfig(BaseModel):
     coverage: CoverageConfig | None = None
     """When the team watches the group. Unset: the bot never says the team is away, and
     URGENT alerts are not raised again at the end of a business day (there is none)."""
+    fhir_identifier_system: str | None = Field(
+        default=None, pattern=r"^(urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}:\S+|https?://\S+)$"
+    )
+    """The URI under which the FHIR export files patients' labels as identifiers (e.g. the
+    clinic's own namespace); unset: ``urn:moodcheck:cohort:<name>:label``."""
+    export_discharged: bool = False
+    """Include patients who left (discharged or withdrawn) in the FHIR export."""
 
     @field_validator("reraise_minutes")
     @classmethod

@@ -8,6 +8,7 @@ cohort only. Anywhere else it is refused and audited. The group sees labels, nev
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -17,8 +18,10 @@ from bot.services import provider_views as pv
 from bot.services.alert_text import AlertText
 from bot.services.digest import DigestService
 from bot.services.enrolment import EnrolmentError, EnrolmentService
+from bot.services.fhir_export import FhirExport
 from bot.services.lifecycle import LifecycleService
 from bot.services.outbox import Priority, queue_document, queue_send
+from bot.services.outcomes import DEFAULT_DAYS, OutcomesService
 from bot.services.runtime import Runtime
 from storage.models import Alert, Cohort, Patient
 from storage.uow import UnitOfWork
@@ -34,10 +37,14 @@ COMMANDS = (
     "discharge",
     "export",
     "digest",
+    "outcomes",
     "help",
 )
 """Every provider command, in the order /help and the command menu show them."""
 LABEL_COMMANDS = frozenset({"invite", "patient", "messages", "pause", "resume", "discharge"})
+MAX_GROUP_FILE_BYTES = 45 * 1024 * 1024
+"""Largest export sent to the group: Telegram takes files up to 50 MB from bots; the rest is
+room for the request's own overhead. Larger cohorts use ``moodcheck export``."""
 UNDELIVERED_WINDOW = timedelta(days=7)
 """How far back /alerts reports messages that could not be delivered."""
 
@@ -80,6 +87,8 @@ class ProviderService:
         self._text = AlertText(runtime)
         self._enrolment = enrolment
         self._digest = digest
+        self._fhir = FhirExport(runtime)
+        self._reports = OutcomesService(runtime)
 
     async def command(self, call: ProviderCall) -> None:
         """Handle a provider command typed in any chat."""
@@ -416,6 +425,13 @@ class ProviderService:
     async def _export(
         self, uow: UnitOfWork, now: datetime, call: ProviderCall, cohort: Cohort
     ) -> None:
+        """/export: every answer as CSV; /export fhir: the cohort as a FHIR R4 Bundle."""
+        if call.args and call.args != ("fhir",):
+            await self._reply(uow, now, call, cohort, _Reply("provider_export_usage", {}))
+            return
+        if call.args == ("fhir",):
+            await self._export_fhir(uow, now, call, cohort)
+            return
         content = pv.export_csv(await uow.provider.export_rows(cohort.id))
         rows = content.count("\n") - 1
         today = _today(now, cohort.timezone)
@@ -435,6 +451,71 @@ class ProviderService:
             action="provider_exported",
             cohort_id=cohort.id,
             details={"chat_id": call.chat_id, "rows": rows},
+        )
+
+    async def _export_fhir(
+        self, uow: UnitOfWork, now: datetime, call: ProviderCall, cohort: Cohort
+    ) -> None:
+        buffer = io.StringIO()
+        result = await self._fhir.write(cohort.name, buffer, now=now, uow=uow)
+        content = buffer.getvalue().encode()
+        resources = sum(result.counts.by_type.values())
+        details = {"chat_id": call.chat_id, "format": "fhir", "resources": resources}
+        if len(content) > MAX_GROUP_FILE_BYTES:
+            await self._reply(
+                uow,
+                now,
+                call,
+                cohort,
+                _Reply("provider_export_too_large", {"cohort": cohort.name}),
+                audit="provider_export_too_large",
+                details=details,
+            )
+            return
+        today = _today(now, cohort.timezone)
+        await queue_document(
+            uow,
+            now=now,
+            chat_id=cohort.provider_chat_id,
+            content=content,
+            filename=f"moodcheck-{cohort.name}-{today.isoformat()}.fhir.json",
+            caption=self._rt.renderer.render(
+                "provider_export_fhir_caption",
+                cohort.locale,
+                cohort=cohort.name,
+                patients=result.counts.by_type.get("Patient", 0),
+                resources=resources,
+            ),
+        )
+        uow.audit.record(
+            at=now,
+            actor=call.actor,
+            action="provider_exported",
+            cohort_id=cohort.id,
+            details=details,
+        )
+
+    async def _outcomes(
+        self, uow: UnitOfWork, now: datetime, call: ProviderCall, cohort: Cohort
+    ) -> None:
+        """/outcomes [FROM TO]: the cohort's outcome figures (docs/outcomes.md)."""
+        end = _today(now, cohort.timezone)
+        start = end - timedelta(days=DEFAULT_DAYS)
+        if call.args:
+            period = _period(call.args)
+            if period is None or period[1] > end:
+                await self._reply(uow, now, call, cohort, _Reply("provider_outcomes_usage", {}))
+                return
+            start, end = period
+        report = await self._reports.report(uow, cohort, start, end)
+        for part in pv.split_message(self._reports.render(report, cohort.name, cohort.locale)):
+            await self._say(uow, now, cohort.provider_chat_id, part)
+        uow.audit.record(
+            at=now,
+            actor=call.actor,
+            action="provider_viewed_outcomes",
+            cohort_id=cohort.id,
+            details={"chat_id": call.chat_id, "from": start.isoformat(), "to": end.isoformat()},
         )
 
     async def _invite(self, call: ProviderCall) -> None:
@@ -630,6 +711,17 @@ class ProviderService:
             "status": alert.status,
             "age_minutes": minutes,
         }
+
+
+def _period(args: tuple[str, ...]) -> tuple[date, date] | None:
+    """Return (FROM, TO) from two ISO dates, FROM before TO; None for anything else."""
+    if len(args) != 2:
+        return None
+    try:
+        start, end = date.fromisoformat(args[0]), date.fromisoformat(args[1])
+    except ValueError:
+        return None
+    return (start, end) if start < end else None
 
 
 def _today(now: datetime, zone: str) -> date:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from jinja2 import UndefinedError
 
 from bot.domain.alerts import Tier, evaluate_answer
 from bot.domain.checkin import CheckinStatus, Tap, TapVerdict, judge_tap
+from bot.domain.outcomes import outcomes
 from bot.domain.questionnaire import QuestionnaireError
 from prompts.questionnaires import load_questionnaire, questionnaire_path
 from prompts.render import Renderer
@@ -246,6 +248,12 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
     "provider_patient_paused": {"until": "2026-01-08 09:00"},
     "provider_patient_resumed": {"checkin_time": "09:00", "timezone": "Europe/London"},
     "provider_export_caption": {"cohort": "clinic-a", "rows": 3},
+    "provider_export_fhir_caption": {"cohort": "clinic-a", "patients": 2, "resources": 40},
+    "provider_export_too_large": {"cohort": "clinic-a"},
+    "provider_outcomes": {
+        "cohort": "clinic-a",
+        "r": outcomes([], [], start=date(2026, 1, 1), end=date(2026, 12, 31)),
+    },
     "provider_patients": {
         "cohort": "clinic-a",
         "patients": [
