@@ -432,18 +432,29 @@ class ProviderService:
         if call.args == ("fhir",):
             await self._export_fhir(uow, now, call, cohort)
             return
-        content = pv.export_csv(await uow.provider.export_rows(cohort.id))
+        questionnaires = list(self._rt.config.questionnaires.values())
+        items = {item.id: item for q in questionnaires for item in q.items}
+        content = pv.export_csv(await uow.provider.export_rows(cohort.id), items)
         rows = content.count("\n") - 1
         today = _today(now, cohort.timezone)
+        name = f"moodcheck-{cohort.name}-{today.isoformat()}"
         await queue_document(
             uow,
             now=now,
             chat_id=cohort.provider_chat_id,
             content=content.encode(),
-            filename=f"moodcheck-{cohort.name}-{today.isoformat()}.csv",
+            filename=f"{name}.csv",
             caption=self._rt.renderer.render(
                 "provider_export_caption", cohort.locale, cohort=cohort.name, rows=rows
             ),
+        )
+        await queue_document(
+            uow,
+            now=now,
+            chat_id=cohort.provider_chat_id,
+            content=pv.data_dictionary_csv(questionnaires).encode(),
+            filename=f"{name}-dictionary.csv",
+            caption=self._rt.renderer.render("provider_export_dictionary_caption", cohort.locale),
         )
         uow.audit.record(
             at=now,

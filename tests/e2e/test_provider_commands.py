@@ -330,15 +330,24 @@ DETAILS = {
 
 
 async def _check_export(h: Harness, nurse: Any) -> None:
-    """/export: the CSV holds every answer and every missed or skipped day, as stored."""
+    """/export: a tidy CSV with every answer (one row per ticked option) and every missed or
+    skipped day, as stored, and its data dictionary."""
     await h.send(nurse, "/export")
-    document = last(nurse)
-    assert document.kind == "document" and document.document is not None
-    assert document.filename == "moodcheck-clinic-a-2026-01-12.csv"
+    documents = {m.filename: m for m in h.server.group(GROUP_A).messages if m.kind == "document"}
+    document = documents["moodcheck-clinic-a-2026-01-12.csv"]
+    assert document.document is not None
     table = list(csv.reader(io.StringIO(document.document.decode())))
-    assert table[0] == ["label", "local_date", "timezone", "checkin_status", "item", "value"]
+    assert table[0] == [
+        "label",
+        "local_date",
+        "timezone",
+        "checkin_status",
+        "item",
+        "value",
+        "value_number",
+    ]
     expected = sorted(
-        (label, day.isoformat(), zone, status, item, value)
+        (label, day.isoformat(), zone, status, item, one, one if one.isdigit() else "")
         for label, day, zone, status, item, value in await h.rows(
             select(
                 Patient.label,
@@ -351,9 +360,10 @@ async def _check_export(h: Harness, nurse: Any) -> None:
             .join(Patient, Patient.id == Checkin.patient_id)
             .join(Answer, Answer.checkin_id == Checkin.id)
         )
+        for one in (value.split(",") if item == "side_effects" else [value])
     )
     empty = sorted(
-        (label, day.isoformat(), zone, status, "", "")
+        (label, day.isoformat(), zone, status, "", "", "")
         for label, day, zone, status in await h.rows(
             select(Patient.label, Checkin.local_date, Checkin.timezone, Checkin.status)
             .join(Patient, Patient.id == Checkin.patient_id)
@@ -361,10 +371,14 @@ async def _check_export(h: Harness, nurse: Any) -> None:
         )
     )
     assert sorted(tuple(row) for row in table[1:]) == sorted(expected + empty)
-    assert ("P-ADH2", "2026-01-12", "America/New_York", "open", "mood", "9") in {
+    assert ("P-ADH2", "2026-01-12", "America/New_York", "open", "mood", "9", "9") in {
         tuple(row) for row in table[1:]
     }
-    assert len(table) - 1 == await h.count(Answer) + 3  # + missed, skipped, missed
+    assert len(table) - 1 == len(expected) + 3  # + missed, skipped, missed
+    dictionary = documents["moodcheck-clinic-a-2026-01-12-dictionary.csv"].document
+    assert dictionary is not None
+    names = {row[0] for row in csv.reader(io.StringIO(dictionary.decode()))}
+    assert {"value_number", "mood", "safety", "side_effects"} <= names
 
 
 async def test_long_patient_list_is_split_between_lines(harness: Harness) -> None:
