@@ -214,6 +214,12 @@ class CohortConfig(BaseModel):
         """Return the cohort's default time zone."""
         return ZoneInfo(self.timezone)
 
+    @property
+    def instruments(self) -> tuple[str, ...]:
+        """Return every validated instrument the cohort asks, in asking order."""
+        weekly = tuple(name for name in WEEKLY if name in self.weekly_instruments)
+        return weekly + ((PCL5,) if self.pcl5_every_weeks is not None else ())
+
 
 class _File(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -229,6 +235,16 @@ class AppConfig:
     rules: tuple[ItemRule, ...]
     escalation: EscalationRules = dataclasses.field(default_factory=lambda: EscalationRules(()))
     """Patient-level rules (``prompts/escalation.yaml``); empty: none are evaluated."""
+
+    @property
+    def untranslated(self) -> dict[str, frozenset[str]]:
+        """Return, per instrument in use, the locales it has no validated translation in
+        (its patients there are not asked it: bot.domain.weekly.not_asked)."""
+        return {
+            name: self.questionnaires[name].no_validated_translation
+            for name in (*WEEKLY, PCL5)
+            if name in self.questionnaires
+        }
 
     def cohort(self, name: str) -> CohortConfig:
         """Return a cohort by name; raise ConfigError if there is none."""
@@ -283,9 +299,35 @@ def load_config(
                 f"config file {path}: cohort {cohort.name!r}: locale {cohort.locale!r} has no "
                 f"templates (have: {', '.join(renderer.locales)})"
             )
+        _check_instrument_locales(path, cohort, questionnaires, renderer.locales)
     return AppConfig(
         cohorts=cohorts, questionnaires=questionnaires, rules=rules, escalation=escalation
     )
+
+
+def _check_instrument_locales(
+    path: Path,
+    cohort: CohortConfig,
+    questionnaires: dict[str, Questionnaire],
+    locales: list[str],
+) -> None:
+    """Refuse an instrument that lacks the wording of a language its patients may use (the
+    cohort's, first, or any other a patient can choose), unless its file declares that no
+    validated translation exists there: then those patients are not asked it. Never shown
+    in English instead."""
+    ordered = [cohort.locale, *(locale for locale in locales if locale != cohort.locale)]
+    for name in cohort.instruments:
+        questionnaire = questionnaires[name]
+        for locale in ordered:
+            if locale in questionnaire.no_validated_translation:
+                continue
+            gap = questionnaire.missing_text(locale)
+            if gap is not None:
+                raise ConfigError(
+                    f"config file {path}: cohort {cohort.name!r}: {questionnaire_path(name)}: "
+                    f"instrument {name} has no {locale!r} text ({gap}); add the validated "
+                    f"wording, or list {locale!r} under no_validated_translation"
+                )
 
 
 def day_questionnaire_id(base: str, instruments: tuple[str, ...], delivery: str) -> str:
