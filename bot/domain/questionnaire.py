@@ -181,14 +181,7 @@ def validate_questionnaire(questionnaire: Questionnaire) -> list[str]:
     split = questionnaire.apart_from
     if split is not None and not 0 < split < len(questionnaire.items):
         problems.append(f"apart_from must fall between its items, not at {split}")
-    for locale in sorted(questionnaire.no_validated_translation):
-        # Declared untranslated yet worded in it: which one is true is for the clinic to say.
-        worded = [i.id for i in questionnaire.items if locale in i.texts]
-        if locale == "en" or worded:
-            problems.append(
-                f"no_validated_translation lists {locale!r}, but it has text in it"
-                + (f" (item {worded[0]!r})" if worded else "")
-            )
+    problems.extend(_declared_gaps(questionnaire))
     seen: dict[str, Item] = {}
     for item in questionnaire.items:
         where = f"item {item.id!r}"
@@ -226,6 +219,20 @@ def validate_questionnaire(questionnaire: Questionnaire) -> list[str]:
         if item.show_if is not None:
             problems.extend(_check_condition(where, item.show_if, seen))
         seen[item.id] = item
+    return problems
+
+
+def _declared_gaps(questionnaire: Questionnaire) -> list[str]:
+    """A locale declared to have no validated translation must have no text in it either:
+    which of the two is true is for the clinic to settle, not for the bot to guess."""
+    problems = []
+    for locale in sorted(questionnaire.no_validated_translation):
+        worded = [i.id for i in questionnaire.items if locale in i.texts]
+        if locale == "en" or worded:
+            problems.append(
+                f"no_validated_translation lists {locale!r}, but it has text in it"
+                + (f" (item {worded[0]!r})" if worded else "")
+            )
     return problems
 
 
