@@ -59,7 +59,7 @@ _ENGLISH = """the you your and with have has been was were would will this that 
     what when where which why who not all any some more than half nearly several little
     interest pleasure feeling trouble sleep mood anxiety energy dose side effects none
     other something yes team care message sent answer answers question questions settings
-    time zone language english mild moderate severe worse better dead hurting yourself
+    time zone language mild moderate severe worse better dead hurting yourself
     over last following problems bothered often"""
 ENGLISH_WORDS = frozenset(_ENGLISH.split())
 _ALLOWED = re.compile(r"/[a-z_]+|\b(?:PHQ-9|GAD-7|PCL-5|IMMEDIATE|URGENT|ROUTINE)\b")
