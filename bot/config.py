@@ -299,34 +299,37 @@ def load_config(
                 f"config file {path}: cohort {cohort.name!r}: locale {cohort.locale!r} has no "
                 f"templates (have: {', '.join(renderer.locales)})"
             )
-        _check_instrument_locales(path, cohort, questionnaires, renderer.locales)
+        _check_locales(path, cohort, questionnaires, renderer.locales)
     return AppConfig(
         cohorts=cohorts, questionnaires=questionnaires, rules=rules, escalation=escalation
     )
 
 
-def _check_instrument_locales(
+def _check_locales(
     path: Path,
     cohort: CohortConfig,
     questionnaires: dict[str, Questionnaire],
     locales: list[str],
 ) -> None:
-    """Refuse an instrument that lacks the wording of a language its patients may use (the
-    cohort's, first, or any other a patient can choose), unless its file declares that no
-    validated translation exists there: then those patients are not asked it. Never shown
-    in English instead."""
+    """Refuse a questionnaire that lacks the wording of a language its patients may use (the
+    cohort's, first, or any other a patient can choose in /settings): never shown in English
+    instead. An instrument whose file declares that no validated translation exists in a
+    language passes: its patients there are not asked it (bot.domain.weekly.not_asked)."""
     ordered = [cohort.locale, *(locale for locale in locales if locale != cohort.locale)]
-    for name in cohort.instruments:
+    for name in (cohort.questionnaire, *cohort.instruments):
         questionnaire = questionnaires[name]
+        instrument = name in cohort.instruments
+        excused = questionnaire.no_validated_translation if instrument else frozenset()
         for locale in ordered:
-            if locale in questionnaire.no_validated_translation:
-                continue
-            gap = questionnaire.missing_text(locale)
+            gap = None if locale in excused else questionnaire.missing_text(locale)
             if gap is not None:
+                what = "instrument" if instrument else "questionnaire"
+                advice = (
+                    f", or list {locale!r} under no_validated_translation" if instrument else ""
+                )
                 raise ConfigError(
                     f"config file {path}: cohort {cohort.name!r}: {questionnaire_path(name)}: "
-                    f"instrument {name} has no {locale!r} text ({gap}); add the validated "
-                    f"wording, or list {locale!r} under no_validated_translation"
+                    f"{what} {name} has no {locale!r} text ({gap}); add the wording{advice}"
                 )
 
 

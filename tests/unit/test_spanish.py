@@ -140,8 +140,23 @@ def _renderer_with(tmp_path: Path, *locales: str) -> Renderer:
     return Renderer(root)
 
 
+def _daily_also_in(tmp_path: Path, locale: str) -> Path:
+    """The daily questionnaire with (placeholder) wording in one more language."""
+    raw = yaml.safe_load(questionnaire_path("daily").read_text(encoding="utf-8"))
+    for item in raw["items"]:
+        item["text"][locale] = item["text"]["en"]
+        for option in item.get("options", []):
+            option["label"][locale] = option["label"]["en"]
+    path = tmp_path / "daily.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return path
+
+
 def test_start_refused_when_an_instrument_lacks_a_patient_language(tmp_path: Path) -> None:
-    path = _config(tmp_path, "locale = 'fr'\nweekly_instruments = ['gad7']\n")
+    daily = _daily_also_in(tmp_path, "fr")
+    path = _config(
+        tmp_path, f"locale = 'fr'\nquestionnaire = '{daily}'\nweekly_instruments = ['gad7']\n"
+    )
     with pytest.raises(ConfigError) as info:
         load_config(path, renderer=_renderer_with(tmp_path, "en", "es", "fr"))
     message = str(info.value)
@@ -151,9 +166,20 @@ def test_start_refused_when_an_instrument_lacks_a_patient_language(tmp_path: Pat
 
 def test_start_refused_for_a_language_patients_may_choose(tmp_path: Path) -> None:
     # An English cohort: a patient may still pick French in /settings.
-    path = _config(tmp_path, "weekly_instruments = ['phq9']\n")
+    daily = _daily_also_in(tmp_path, "fr")
+    path = _config(tmp_path, f"questionnaire = '{daily}'\nweekly_instruments = ['phq9']\n")
     with pytest.raises(ConfigError, match=r"phq9\.yaml: instrument phq9 has no 'fr' text"):
         load_config(path, renderer=_renderer_with(tmp_path, "en", "es", "fr"))
+
+
+def test_start_refused_when_the_daily_questionnaire_lacks_a_language(tmp_path: Path) -> None:
+    raw = yaml.safe_load(questionnaire_path("daily").read_text(encoding="utf-8"))
+    del raw["items"][2]["options"][1]["label"]["es"]  # sleep, "Poor"
+    own = tmp_path / "ours.yaml"
+    own.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    path = _config(tmp_path, f"questionnaire = '{own}'\n")
+    with pytest.raises(ConfigError, match=r"questionnaire .* has no 'es' text \(item 'sleep'"):
+        load_config(path)
 
 
 def test_spanish_cohort_with_pcl5_starts(tmp_path: Path) -> None:
