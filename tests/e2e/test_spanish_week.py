@@ -188,3 +188,24 @@ async def test_a_spanish_patients_week_is_all_in_spanish(harness: Harness) -> No
     _assert_all_spanish(lucia)
 
     await _assert_digest_says_pcl5_not_asked(h)
+
+
+async def test_checkin_command_on_the_instrument_day_leaves_out_the_pcl5(
+    harness: Harness,
+) -> None:
+    # /checkin opens the day's check-in through another path than the 09:00 prompt.
+    h = harness
+    ana = h.server.user(8103, first_name="Ana", language_code="es-MX")
+    await _enrol(h, ana, "P-ES02", ["Acepto", "Español", "Madrid", "09:00"])
+    h.clock.set(datetime(2026, 1, 14, 7, 0, tzinfo=UTC))  # Wednesday 08:00 in Madrid
+    await h.send(ana, "/checkin")
+    assert "Registro diario · 1/24" in last(ana).text
+    checkin = await h.scalar(select(Checkin))
+    assert checkin is not None and checkin.questionnaire == "daily+phq9+gad7"
+    # Switching to English before the next instrument day brings the PCL-5 back for them.
+    await h.send(ana, "/settings")
+    await h.press(ana, "Cambiar el idioma")
+    await h.press(ana, "English")
+    h.clock.set(datetime(2026, 2, 11, 7, 0, tzinfo=UTC))  # four weeks on: PCL-5 due again
+    await h.send(ana, "/checkin")
+    assert "Daily check-in · 1/44" in last(ana).text
