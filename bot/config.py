@@ -227,6 +227,12 @@ class CohortConfig(BaseModel):
         """Return the cohort's default time zone."""
         return ZoneInfo(self.timezone)
 
+    @property
+    def instruments(self) -> tuple[str, ...]:
+        """Return every validated instrument the cohort asks, in asking order."""
+        weekly = tuple(name for name in WEEKLY if name in self.weekly_instruments)
+        return weekly + ((PCL5,) if self.pcl5_every_weeks is not None else ())
+
 
 class _File(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -246,6 +252,16 @@ class AppConfig:
         default_factory=lambda: load_alert_names(Renderer().locales)
     )
     """Rule id -> locale -> display name, from the rule files (``prompts/alert_names.py``)."""
+
+    @property
+    def untranslated(self) -> dict[str, frozenset[str]]:
+        """Return, per instrument in use, the locales it has no validated translation in
+        (its patients there are not asked it: bot.domain.weekly.not_asked)."""
+        return {
+            name: self.questionnaires[name].no_validated_translation
+            for name in (*WEEKLY, PCL5)
+            if name in self.questionnaires
+        }
 
     def cohort(self, name: str) -> CohortConfig:
         """Return a cohort by name; raise ConfigError if there is none."""
@@ -304,6 +320,7 @@ def load_config(
                 f"config file {path}: cohort {cohort.name!r}: locale {cohort.locale!r} has no "
                 f"templates (have: {', '.join(renderer.locales)})"
             )
+        _check_locales(path, cohort, questionnaires, renderer.locales)
     return AppConfig(
         cohorts=cohorts,
         questionnaires=questionnaires,
@@ -311,6 +328,34 @@ def load_config(
         escalation=escalation,
         alert_names=alert_names,
     )
+
+
+def _check_locales(
+    path: Path,
+    cohort: CohortConfig,
+    questionnaires: dict[str, Questionnaire],
+    locales: list[str],
+) -> None:
+    """Refuse a questionnaire that lacks the wording of a language its patients may use (the
+    cohort's, first, or any other a patient can choose in /settings): never shown in English
+    instead. An instrument whose file declares that no validated translation exists in a
+    language passes: its patients there are not asked it (bot.domain.weekly.not_asked)."""
+    ordered = [cohort.locale, *(locale for locale in locales if locale != cohort.locale)]
+    for name in (cohort.questionnaire, *cohort.instruments):
+        questionnaire = questionnaires[name]
+        instrument = name in cohort.instruments
+        excused = questionnaire.no_validated_translation if instrument else frozenset()
+        for locale in ordered:
+            gap = None if locale in excused else questionnaire.missing_text(locale)
+            if gap is not None:
+                what = "instrument" if instrument else "questionnaire"
+                advice = (
+                    f", or list {locale!r} under no_validated_translation" if instrument else ""
+                )
+                raise ConfigError(
+                    f"config file {path}: cohort {cohort.name!r}: {questionnaire_path(name)}: "
+                    f"{what} {name} has no {locale!r} text ({gap}); add the wording{advice}"
+                )
 
 
 def day_questionnaire_id(base: str, instruments: tuple[str, ...], delivery: str) -> str:

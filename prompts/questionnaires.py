@@ -122,12 +122,17 @@ def load_questionnaire(path: Path) -> Questionnaire:
     version = raw.get("version")
     if not isinstance(version, int):
         raise QuestionnaireError(where, ["field 'version' must be an integer"])
+    sources = _texts(raw["source"], f"{where}: field 'source'") if "source" in raw else {}
+    gaps = raw.get("no_validated_translation", [])
+    if not isinstance(gaps, list) or not all(isinstance(g, str) and g for g in gaps):
+        raise QuestionnaireError(where, ["field 'no_validated_translation' must list locales"])
     try:
         return Questionnaire(
             id=str(raw.get("id") or path.stem),
             version=version,
             items=items,
-            source=str(raw.get("source", "")),
+            sources=sources,
+            no_validated_translation=frozenset(gaps),
         )
     except QuestionnaireError as exc:
         raise QuestionnaireError(where, exc.problems) from None

@@ -1073,6 +1073,15 @@ class DigestRepository(_Repository):
         )
         return [(int(r[0]), str(r[1]), str(r[2])) for r in (await self.session.execute(stmt))]
 
+    async def locales(self, cohort_id: int, statuses: Sequence[str]) -> dict[str, int]:
+        """Return how many of a cohort's patients in these statuses use each locale."""
+        stmt = (
+            select(Patient.locale, func.count())
+            .where(Patient.cohort_id == cohort_id, Patient.status.in_(statuses))
+            .group_by(Patient.locale)
+        )
+        return {str(r[0]): int(r[1]) for r in (await self.session.execute(stmt))}
+
     async def day_answers(
         self, cohort_id: int, since: date, until: date, items: Sequence[str]
     ) -> Sequence[tuple[int, date, str, str, str | None, str | None]]:

@@ -304,6 +304,9 @@ class Digest:
     summary: CohortSummary
     patients: tuple[PatientFigures, ...]
     strip: tuple[StripDay, ...]
+    not_asked: tuple[tuple[str, str, int], ...] = ()
+    """(instrument, locale, patients): instruments the cohort asks that these patients are
+    not asked, for want of a validated translation (bot.domain.weekly.not_asked_counts)."""
 
     @property
     def attention(self) -> tuple[PatientFigures, ...]:

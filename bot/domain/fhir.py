@@ -306,8 +306,9 @@ class FhirBuilder:
                 if item.kind is not ItemKind.NOTE  # free text is never exported
             ],
         }
-        if questionnaire.source:
-            resource["copyright"] = questionnaire.source
+        source = questionnaire.sources.get("en")  # the text exported is the English one
+        if source:
+            resource["copyright"] = source
         if codes:
             resource["code"] = [_coding(self.codes.loinc_system, codes.panel)]
         return resource

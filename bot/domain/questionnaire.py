@@ -125,7 +125,12 @@ class Questionnaire:
     id: str
     version: int
     items: tuple[Item, ...]
-    source: str = ""
+    sources: Mapping[str, str] = field(default_factory=dict)
+    """Where each locale's wording comes from (the published form it reproduces)."""
+    no_validated_translation: frozenset[str] = frozenset()
+    """Locales this questionnaire declares it has no validated text in: it is not asked of
+    patients who use them (bot.domain.weekly.not_asked), rather than asked in another
+    language."""
     apart_from: int | None = None
     """Where the part asked in a message of its own begins (the weekly instruments, when a
     cohort sends them apart from the daily items); None: one message asks every item."""
@@ -136,6 +141,19 @@ class Questionnaire:
         if problems:
             raise QuestionnaireError(self.id, problems)
         self._index.update({item.id: i for i, item in enumerate(self.items)})
+
+    def missing_text(self, locale: str) -> str | None:
+        """Return the first place with no wording in ``locale`` (None: every question and
+        every labelled answer has it). Scale buttons are digits and need none."""
+        for item in self.items:
+            if not item.texts.get(locale):
+                return f"item {item.id!r}, field 'text'"
+            if item.kind is ItemKind.SCALE:
+                continue
+            for option in item.options:
+                if not option.labels.get(locale):
+                    return f"item {item.id!r}, option {option.value!r}"
+        return None
 
     def position(self, item_id: str) -> int:
         """Return the position of an item; raise KeyError for an unknown id."""
@@ -163,6 +181,7 @@ def validate_questionnaire(questionnaire: Questionnaire) -> list[str]:
     split = questionnaire.apart_from
     if split is not None and not 0 < split < len(questionnaire.items):
         problems.append(f"apart_from must fall between its items, not at {split}")
+    problems.extend(_declared_gaps(questionnaire))
     seen: dict[str, Item] = {}
     for item in questionnaire.items:
         where = f"item {item.id!r}"
@@ -200,6 +219,20 @@ def validate_questionnaire(questionnaire: Questionnaire) -> list[str]:
         if item.show_if is not None:
             problems.extend(_check_condition(where, item.show_if, seen))
         seen[item.id] = item
+    return problems
+
+
+def _declared_gaps(questionnaire: Questionnaire) -> list[str]:
+    """A locale declared to have no validated translation must have no text in it either:
+    which of the two is true is for the clinic to settle, not for the bot to guess."""
+    problems = []
+    for locale in sorted(questionnaire.no_validated_translation):
+        worded = [i.id for i in questionnaire.items if locale in i.texts]
+        if locale == "en" or worded:
+            problems.append(
+                f"no_validated_translation lists {locale!r}, but it has text in it"
+                + (f" (item {worded[0]!r})" if worded else "")
+            )
     return problems
 
 

@@ -1,6 +1,8 @@
 """The questionnaire a patient's check-in uses on a day: the cohort's daily set, followed on
 instrument days by the weekly instruments (see bot.domain.weekly), in the same message or in
-one of their own (the cohort's ``instrument_delivery``)."""
+one of their own (the cohort's ``instrument_delivery``). An instrument with no validated
+wording in the patient's language is left out for that patient (bot.domain.weekly.not_asked).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Protocol
 
 from bot.config import AppConfig, ConfigError, day_questionnaire_id
 from bot.domain.schedule import local_date, zone_or_error
-from bot.domain.weekly import instruments_due
+from bot.domain.weekly import instruments_due, not_asked
 from storage.models import Cohort
 
 
@@ -25,6 +27,10 @@ class Enrolled(Protocol):
     def timezone(self) -> str:
         """The patient's IANA zone."""
 
+    @property
+    def locale(self) -> str:
+        """The language the patient is asked in."""
+
 
 def questionnaire_for_day(config: AppConfig, cohort: Cohort, patient: Enrolled, day: date) -> str:
     """Return the key (in ``config.questionnaires``) of the questionnaire asked on ``day``."""
@@ -38,6 +44,7 @@ def questionnaire_for_day(config: AppConfig, cohort: Cohort, patient: Enrolled, 
         weekly=tuple(settings.weekly_instruments),
         enrolled_on=local_date(patient.consented_at, zone_or_error(patient.timezone)),
         pcl5_every_weeks=settings.pcl5_every_weeks,
+        skip=not_asked(settings.instruments, patient.locale, config.untranslated),
     )
     if not due:
         return cohort.questionnaire

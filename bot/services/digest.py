@@ -16,6 +16,7 @@ in a worker thread, so the event loop keeps serving patients meanwhile.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from bot.config import CohortConfig, ConfigError
 from bot.domain.alerts import Tier
 from bot.domain.digest import (
     DIGEST_INSTRUMENTS,
+    INCLUDED_STATUSES,
     INSTRUMENT_QUESTIONNAIRES,
     AlertRow,
     DayRow,
@@ -39,6 +41,7 @@ from bot.domain.digest import (
 )
 from bot.domain.instruments import SPECS, Instrument
 from bot.domain.schedule import local_date, parse_hhmm
+from bot.domain.weekly import not_asked_counts
 from bot.services.alert_text import AlertText
 from bot.services.digest_chart import MAX_ROWS, chart_rows, render_chart
 from bot.services.digest_files import (
@@ -128,6 +131,7 @@ class DigestService:
                 return DigestOutcome.ALREADY_SENT
             cohort_id, chat_id = cohort.id, cohort.provider_chat_id
             digest = await self.figures(uow, cohort, period)
+            digest = await self._with_not_asked(uow, cohort.id, config, digest)
             raised = await self.raised(uow, cohort, period, config.locale)
         built = await asyncio.to_thread(
             self.render, digest, config.name, config.locale, raised=raised
@@ -181,6 +185,17 @@ class DigestService:
         instruments = await self._instruments(uow, cohort.id, period)
         alerts = [AlertRow(*row) for row in await repo.alerts(cohort.id, previous.start_at)]
         return build_digest(period, patients, day_rows, instruments, alerts)
+
+    async def _with_not_asked(
+        self, uow: UnitOfWork, cohort_id: int, config: CohortConfig, digest: Digest
+    ) -> Digest:
+        """Add how many patients are not asked an instrument for want of a validated
+        translation in their language (the digest says so rather than stay silent)."""
+        if not config.instruments:
+            return digest
+        locales = await uow.digest.locales(cohort_id, sorted(INCLUDED_STATUSES))
+        counts = not_asked_counts(config.instruments, locales, self._rt.config.untranslated)
+        return dataclasses.replace(digest, not_asked=counts)
 
     @staticmethod
     async def _instruments(uow: UnitOfWork, cohort_id: int, period: Period) -> list[InstrumentRow]:

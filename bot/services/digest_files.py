@@ -101,6 +101,10 @@ def summary_values(digest: Digest, cohort: str, locale: str) -> dict[str, Any]:
         "resolved": s.alerts_resolved,
         "median_ack": format_duration(s.median_to_acknowledge),
         "needing": s.needing_attention,
+        "not_asked": [
+            {"instrument": instrument, "locale": lang, "count": count}
+            for instrument, lang, count in digest.not_asked
+        ],
     }
 
 

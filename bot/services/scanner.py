@@ -116,7 +116,7 @@ class _Scan:
         self._slots: dict[tuple[str, str], tuple[time, ZoneInfo]] = {}
         self._plans: dict[tuple[str, str, datetime, int | None], DuePlan] = {}
         self._closes: dict[tuple[date, str, str, int | None], datetime] = {}
-        self._keys: dict[tuple[int, date, date], str] = {}
+        self._keys: dict[tuple[int, date, date, str], str] = {}
         self._positions: dict[str, int] = {}
         self._prompts: dict[tuple[str, str], _Prompt] = {}
 
@@ -174,12 +174,13 @@ class _Scan:
 
     def _questionnaire_key(self, patient: DuePatient, day: date) -> str:
         """The key of the questionnaire the patient is asked on a day: it depends on the
-        cohort, the day and the (local) day the patient enrolled, nothing else."""
+        cohort, the day, the (local) day the patient enrolled and the patient's language
+        (an instrument without a validated translation in it is left out), nothing else."""
         enrolled_on = local_date(patient.consented_at, self._slot(patient)[1])
         cohort = self._cohorts[patient.cohort_id]
         return _kept(
             self._keys,
-            (patient.cohort_id, day, enrolled_on),
+            (patient.cohort_id, day, enrolled_on, patient.locale),
             lambda: questionnaire_for_day(self._rt.config, cohort, patient, day),
         )
 

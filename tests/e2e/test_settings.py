@@ -101,7 +101,7 @@ async def test_settings_command_changes_one_thing_and_returns_to_the_summary(
     assert "Every day at 18:00" in last(bo).text
     await h.press(bo, "Change the language")
     await h.press(bo, "Español")
-    assert "Tus ajustes" in last(bo).text
+    assert "Sus ajustes" in last(bo).text
     assert (await _patient(h, "P-SET1")).locale == "es"
     await h.press(bo, "Cambiar la zona horaria")
     await h.send(bo, "madrid")

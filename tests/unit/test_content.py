@@ -170,6 +170,7 @@ _DIGEST_SUMMARY: dict[str, object] = {
     "resolved": 2,
     "median_ack": "35 min",
     "needing": 1,
+    "not_asked": [{"instrument": "pcl5", "locale": "es", "count": 2}],
 }
 _DIGEST_REASONS = [
     {"kind": "urgent_alert", "value": "2", "band": ""},

@@ -52,7 +52,7 @@ def test_scored_items_have_the_standard_options(instrument: Instrument) -> None:
 
 @pytest.mark.parametrize("instrument", list(Instrument))
 def test_sources_are_cited(instrument: Instrument) -> None:
-    source = load(instrument).source
+    source = load(instrument).sources["en"]
     if instrument is Instrument.PCL5:
         assert "National Center for PTSD" in source
         assert "Public domain" in source
