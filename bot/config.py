@@ -310,10 +310,7 @@ def load_config(
     except (QuestionnaireError, RulesError, EscalationRulesError) as exc:
         raise ConfigError(str(exc)) from None
     renderer = renderer or Renderer()
-    try:
-        alert_names = load_alert_names(renderer.locales, (rules_path, escalation_path))
-    except AlertNamesError as exc:
-        raise ConfigError(str(exc)) from None
+    # What patients are asked first, then what the team is shown.
     for cohort in cohorts:
         if cohort.locale not in renderer.locales:
             raise ConfigError(
@@ -321,6 +318,10 @@ def load_config(
                 f"templates (have: {', '.join(renderer.locales)})"
             )
         _check_locales(path, cohort, questionnaires, renderer.locales)
+    try:
+        alert_names = load_alert_names(renderer.locales, (rules_path, escalation_path))
+    except AlertNamesError as exc:
+        raise ConfigError(str(exc)) from None
     return AppConfig(
         cohorts=cohorts,
         questionnaires=questionnaires,

@@ -117,6 +117,14 @@ def test_spanish_templates_render_without_english() -> None:
         values = dict(TEMPLATE_VALUES.get(name, {}))
         if "question" in values:
             values["question"] = "¿Cómo está?"  # the sample question is English
+        # Rule names and values come from the rule files in the team's language; the samples
+        # are English.
+        if "rules" in values:
+            values["rules"] = [{"name": "Ánimo bajo", "what": "ánimo 1"}]
+        if "alerts" in values and name == "provider_alerts":
+            values["alerts"] = [
+                {**a, "name": "Ánimo bajo", "what": "ánimo 1"} for a in values["alerts"]
+            ]
         found = english_words(renderer.render(name, "es", **values))
         if found:
             english[name] = found
