@@ -129,18 +129,21 @@ INSTRUMENT_COHORTS = f"""
 [[cohort]]
 name = "{PHQ9_ONLY.name}"
 provider_chat_id = {PHQ9_ONLY.group_id}
+coverage = "24/7"
 region = "UK"
 weekly_instruments = ["phq9"]
 
 [[cohort]]
 name = "{GAD7_ONLY.name}"
 provider_chat_id = {GAD7_ONLY.group_id}
+coverage = "24/7"
 region = "UK"
 weekly_instruments = ["gad7"]
 
 [[cohort]]
 name = "{PCL5_ONLY.name}"
 provider_chat_id = {PCL5_ONLY.group_id}
+coverage = "24/7"
 region = "UK"
 pcl5_every_weeks = 4
 """

@@ -29,6 +29,7 @@ coverage = { days = ["mon", "tue", "wed", "thu", "fri"], start = "09:00", end = 
 [[cohort]]
 name = "clinic-b"
 provider_chat_id = -100222
+coverage = "24/7"
 timezone = "Europe/London"
 region = "UK"
 """
