@@ -86,7 +86,8 @@ class Regions:
 
     def get(self, code: str | None) -> Region:
         """Return a region by code; an unknown or missing code gets the fallback card."""
-        code = ALIASES.get(code or "", code or "")
+        code = (code or "").upper()
+        code = ALIASES.get(code, code)
         return self.by_code.get(code) or self.by_code[FALLBACK]
 
     def for_zone(self, zone: str | None, fallback: str) -> str:
