@@ -4,6 +4,7 @@ can be changed in /settings, and the cohort's region (clinic-a: US) is only the 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -21,7 +22,7 @@ async def _patient(h: Harness, label: str) -> Patient:
     return patient
 
 
-async def _onboard_in_madrid(h: Harness, user_id: int, label: str) -> object:
+async def _onboard_in_madrid(h: Harness, user_id: int, label: str) -> Any:
     lucia = h.server.user(user_id, first_name="Lucía", language_code="es")
     link = await h.runtime.services.enrolment.create_invite("clinic-a", label, "test")
     await h.send(lucia, f"/start {link.code}")
@@ -32,8 +33,8 @@ async def _onboard_in_madrid(h: Harness, user_id: int, label: str) -> object:
     return lucia
 
 
-def _card(user: object, needle: str) -> str:
-    cards = [m.text for m in user.messages if needle in m.text]  # type: ignore[attr-defined]
+def _card(user: Any, needle: str) -> str:
+    cards: list[str] = [m.text for m in user.messages if needle in m.text]
     assert len(cards) == 1, cards
     return cards[0]
 
