@@ -99,6 +99,7 @@ NEVER = [
     "press 3",  # US 988 option 3, ended 2025-07-17
     "192",  # Colombia 192 option 4, no source after 2021
     "iasp.info",  # low confidence
+    "273-8255",  # US legacy number: no confirmation after 2022
 ]
 
 
