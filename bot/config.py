@@ -33,7 +33,6 @@ from prompts.regions import REGIONS, RegionsError, load_regions
 from prompts.render import Renderer
 from prompts.rules import RULES, RulesError, check_rules_against, load_rules
 
-
 _COVERAGE_UNION = ("CoverageConfig", "literal['24/7']")
 """How pydantic names the two forms of ``coverage`` in an error's location (left out)."""
 _COVERAGE_HELP = (

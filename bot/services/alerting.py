@@ -169,12 +169,6 @@ class Alerting:
             await self.announcer.flush(uow, now, cohort, lone=True)
         return created
 
-    def review_by_text(self, cohort: Cohort, patient: Patient, raised_at: datetime) -> str:
-        """When the care team will review an URGENT event, in the patient's time zone: the
-        ``review_by`` of the crisis cards (REFERENCE.md 3.2, URGENT row)."""
-        when = self.announcer.review_time(cohort, raised_at)
-        return when.astimezone(zone_or_error(patient.timezone)).strftime("%Y-%m-%d %H:%M")
-
     async def _tell_patient(
         self,
         uow: UnitOfWork,
@@ -187,7 +181,7 @@ class Alerting:
     ) -> None:
         """REFERENCE.md 3.2, URGENT: "your care team will review this by <time>" with the
         short crisis card. An answer that shows the full card (a safety answer) has it
-        already: the card says when, given ``review_by`` (see :meth:`review_by_text`)."""
+        already, and says when (``bot.services.crisis_card``)."""
         carded = {r.id for r in self._rt.config.rules if r.crisis_card or r.emergency_card}
         if any(r.rule in carded for r in raises):
             return
