@@ -103,7 +103,7 @@ def test_at_3am_on_a_sunday_no_one_is_watching_and_no_review_is_promised_before_
     assert "will review it by Mon 2026-01-12 12:00" in text
     assert "07:00" not in text  # the old card's "now + 4 h"
     assert "Your care team's hours: Mon–Fri, 09:00–17:00 (New York time)." in text
-    assert "If you need help now, use the numbers above." in text
+    assert "If you need help now, use the numbers in this message." in text
 
 
 @pytest.mark.parametrize(
