@@ -148,10 +148,10 @@ class SettingsService:
             buttons = [_button(at, step.field, at) for at in cohort.common_times]
             return render("settings_time", locale, **values), _rows(buttons, 3)
         if step.name == "region":
-            buttons = [
-                _button(_name(regions.get(code).name, locale), step.field, code)
-                for code in regions.codes
-            ]
+            names = {code: _name(regions.get(code).name, locale) for code in regions.codes}
+            # Alphabetical in the patient's language, "another country" last.
+            order = sorted((c for c in names if c != FALLBACK), key=names.__getitem__)
+            buttons = [_button(names[c], step.field, c) for c in (*order, FALLBACK)]
             other = _name(regions.get(FALLBACK).name, locale)
             return render("settings_region", locale, other=other, **values), _rows(buttons, 2)
         menu = [

@@ -63,6 +63,7 @@ async def test_changing_the_region_in_settings_changes_the_card(harness: Harness
     chooser = last(lucia)
     assert chooser.message_id == summary.message_id  # edited in place
     assert {"España", "México", "Estados Unidos", "Otro país"} <= set(chooser.labels)
+    assert chooser.labels[0] == "Argentina" and chooser.labels[-1] == "Otro país"
     await h.press(lucia, "México")
     assert "Números de crisis de: México" in last(lucia).text
     assert (await _patient(h, "P-MAD2")).region == "MX"
