@@ -47,6 +47,7 @@ def _config(cohorts: int) -> AppConfig:
                 timezone="UTC",
                 locale="en",
                 region="US",
+                coverage="24/7",
                 reminder_after_hours=None,
             )
             for n in range(cohorts)

@@ -47,6 +47,7 @@ provider_chat_id = {PROVIDER_CHAT}
 timezone = "UTC"
 locale = "en"
 region = "US"
+coverage = "24/7"
 # Out of the way: a digest (a chart drawn for seconds) is not what is measured here.
 digest_weekday = "sun"
 digest_time = "23:59"

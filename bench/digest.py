@@ -55,7 +55,12 @@ CHUNK = 5000
 
 def _config() -> AppConfig:
     cohort = CohortConfig(
-        name="bench", provider_chat_id=-100999, timezone="UTC", locale="es", region="EU"
+        name="bench",
+        provider_chat_id=-100999,
+        timezone="UTC",
+        locale="es",
+        region="EU",
+        coverage="24/7",
     )
     return AppConfig(
         cohorts=(cohort,),

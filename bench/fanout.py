@@ -34,6 +34,7 @@ from bot import eventloop
 from bot.app import BotRuntime, build
 from bot.config import AppConfig, CohortConfig
 from bot.domain.clock import SystemClock
+from bot.services.crisis_card import crisis_card
 from bot.services.outbox import Priority, queue_send
 from bot.settings import Settings
 from prompts.questionnaires import load_questionnaire, questionnaire_path
@@ -47,7 +48,12 @@ FIRST_USER = 10_000_000
 
 def _config() -> AppConfig:
     cohort = CohortConfig(
-        name="bench", provider_chat_id=-100999, timezone="UTC", locale="en", region="US"
+        name="bench",
+        provider_chat_id=-100999,
+        timezone="UTC",
+        locale="en",
+        region="US",
+        coverage="24/7",
     )
     return AppConfig(
         cohorts=(cohort,),
@@ -67,8 +73,15 @@ async def _crisis_cards(bot: BotRuntime, every: float, chats: int, ids: list[int
                 uow,
                 now=runtime.clock.now(),
                 chat_id=FIRST_USER + (len(ids) * 7919) % chats,
-                text=runtime.renderer.render(
-                    "crisis_card", "en", region="US", team_notified=False
+                text=crisis_card(
+                    runtime.renderer,
+                    runtime.config.regions,
+                    kind="crisis_card",
+                    locale="en",
+                    region="US",
+                    coverage="24/7",
+                    now=runtime.clock.now(),
+                    team_notified=False,
                 ),
                 priority=Priority.CRISIS,
                 dedup_key=key,

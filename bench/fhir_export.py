@@ -46,6 +46,7 @@ def _config() -> AppConfig:
         locale="es",
         region="EU",
         weekly_instruments=["phq9", "gad7"],
+        coverage="24/7",
     )
     return AppConfig(
         cohorts=(cohort,),

@@ -52,7 +52,7 @@ def _config(folder: Path) -> tuple[Path, list[str]]:
     names = [f"clinic-{n:02d}" for n in range(COHORTS)]
     text = "".join(
         f'[[cohort]]\nname = "{name}"\nprovider_chat_id = {-1_000_000 - n}\n'
-        'timezone = "America/New_York"\nregion = "US"\n\n'
+        'timezone = "America/New_York"\nregion = "US"\ncoverage = "24/7"\n\n'
         for n, name in enumerate(names)
     )
     path = folder / "moodcheck.toml"

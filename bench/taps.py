@@ -105,6 +105,7 @@ def _config() -> AppConfig:
         timezone="UTC",
         locale="en",
         region="US",
+        coverage="24/7",
         reminder_after_hours=None,
     )
     return AppConfig(

@@ -23,15 +23,23 @@ from bot.domain.alerts import ItemRule
 from bot.domain.coverage import WEEKDAYS, Coverage
 from bot.domain.escalation_rules import EscalationRules
 from bot.domain.questionnaire import Questionnaire, QuestionnaireError
+from bot.domain.regions import ALIASES, FALLBACK, Regions
 from bot.domain.schedule import parse_hhmm, zone_or_error
+from bot.domain.team_hours import ALWAYS
 from bot.domain.weekly import PCL5, WEEKLY, composite_id
 from prompts.alert_names import AlertNames, AlertNamesError, load_alert_names
 from prompts.escalation import ESCALATION, EscalationRulesError, load_escalation_rules
 from prompts.questionnaires import load_questionnaire, questionnaire_path
+from prompts.regions import REGIONS, RegionsError, load_regions
 from prompts.render import Renderer
 from prompts.rules import RULES, RulesError, check_rules_against, load_rules
 
-REGIONS = {"US", "CA", "UK", "GB", "IE", "EU", "OTHER"}
+_COVERAGE_UNION = ("CoverageConfig", "literal['24/7']")
+"""How pydantic names the two forms of ``coverage`` in an error's location (left out)."""
+_COVERAGE_HELP = (
+    'the care team\'s hours, e.g. coverage = { days = ["mon", "tue", "wed", "thu", '
+    '"fri"], start = "09:00", end = "17:00" }, or coverage = "24/7"'
+)
 
 
 class ConfigError(ValueError):
@@ -81,7 +89,9 @@ class CohortConfig(BaseModel):
     provider_chat_id: int = Field(lt=0, description="Telegram group ids are negative")
     timezone: str = "UTC"
     locale: str = "en"
-    region: str = "OTHER"
+    region: str = FALLBACK
+    """The crisis card's region for patients whose time zone does not say where they are
+    (UTC and the like); a patient's own region comes from their zone (prompts/regions.yaml)."""
     questionnaire: str = "daily"
     checkin_time: str = "09:00"
     invite_valid_days: int = Field(default=7, ge=1, le=90)
@@ -131,9 +141,11 @@ class CohortConfig(BaseModel):
     raised; the last step also mentions ``on_call``. Empty: never raise again."""
     on_call: tuple[str, ...] = ()
     """Telegram handles (``@name``) mentioned when an IMMEDIATE alert is raised the last time."""
-    coverage: CoverageConfig | None = None
-    """When the team watches the group. Unset: the bot never says the team is away, and
-    URGENT alerts are not raised again at the end of a business day (there is none)."""
+    coverage: CoverageConfig | Literal["24/7"]
+    """When the team watches the group: weekly hours, or "24/7". Required: the crisis card
+    states the hours and, outside them, that no one is watching now (REFERENCE.md 3.3).
+    With "24/7" URGENT alerts are not raised again at the end of a business day (there is
+    none)."""
     fhir_identifier_system: str | None = Field(
         default=None, pattern=r"^(urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}:\S+|https?://\S+)$"
     )
@@ -163,8 +175,13 @@ class CohortConfig(BaseModel):
 
     @property
     def coverage_hours(self) -> Coverage | None:
-        """Return the cohort's coverage in its time zone, if it has any."""
-        return None if self.coverage is None else self.coverage.at(self.zone)
+        """Return the cohort's coverage hours in its time zone; None: around the clock."""
+        return None if self.coverage == ALWAYS else self.coverage.at(self.zone)
+
+    @property
+    def card_coverage(self) -> Coverage | Literal["24/7"]:
+        """Return the coverage as the crisis card states it."""
+        return self.coverage_hours or ALWAYS
 
     @field_validator("timezone")
     @classmethod
@@ -217,10 +234,9 @@ class CohortConfig(BaseModel):
     @field_validator("region")
     @classmethod
     def _region(cls, value: str) -> str:
+        # Checked against prompts/regions.yaml in load_config.
         value = value.upper()
-        if value not in REGIONS:
-            raise ValueError(f"must be one of {', '.join(sorted(REGIONS))}")
-        return value
+        return ALIASES.get(value, value)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -253,6 +269,9 @@ class AppConfig:
     )
     """Rule id -> locale -> display name, from the rule files (``prompts/alert_names.py``)."""
 
+    regions: Regions = dataclasses.field(default_factory=lambda: load_regions(Renderer().locales))
+    """The crisis card's regions (``prompts/regions.yaml``)."""
+
     @property
     def untranslated(self) -> dict[str, frozenset[str]]:
         """Return, per instrument in use, the locales it has no validated translation in
@@ -276,6 +295,7 @@ def load_config(
     renderer: Renderer | None = None,
     rules_path: Path = RULES,
     escalation_path: Path = ESCALATION,
+    regions_path: Path = REGIONS,
 ) -> AppConfig:
     """Load and check the configuration file and everything it refers to."""
     try:
@@ -290,8 +310,12 @@ def load_config(
         parsed = _File.model_validate(raw)
     except ValidationError as exc:
         error = exc.errors()[0]
-        where = _where(raw, error["loc"])
-        raise ConfigError(f"config file {path}: {where}: {error['msg']}") from None
+        loc = tuple(p for p in error["loc"] if p not in _COVERAGE_UNION)
+        where = _where(raw, loc)
+        message = error["msg"]
+        if loc[-1:] == ("coverage",):
+            message = ("required: " if error["type"] == "missing" else "") + _COVERAGE_HELP
+        raise ConfigError(f"config file {path}: {where}: {message}") from None
     cohorts = tuple(parsed.cohort)
     for field in ("name", "provider_chat_id"):
         values = [getattr(c, field) for c in cohorts]
@@ -310,13 +334,13 @@ def load_config(
     except (QuestionnaireError, RulesError, EscalationRulesError) as exc:
         raise ConfigError(str(exc)) from None
     renderer = renderer or Renderer()
-    # What patients are asked first, then what the team is shown.
+    try:
+        regions = load_regions(renderer.locales, regions_path)
+    except RegionsError as exc:
+        raise ConfigError(str(exc)) from None
+    # What patients are asked and shown first, then what the team is shown.
+    _check_content(path, cohorts, renderer, regions)
     for cohort in cohorts:
-        if cohort.locale not in renderer.locales:
-            raise ConfigError(
-                f"config file {path}: cohort {cohort.name!r}: locale {cohort.locale!r} has no "
-                f"templates (have: {', '.join(renderer.locales)})"
-            )
         _check_locales(path, cohort, questionnaires, renderer.locales)
     try:
         alert_names = load_alert_names(renderer.locales, (rules_path, escalation_path))
@@ -328,7 +352,25 @@ def load_config(
         rules=rules,
         escalation=escalation,
         alert_names=alert_names,
+        regions=regions,
     )
+
+
+def _check_content(
+    path: Path, cohorts: tuple[CohortConfig, ...], renderer: Renderer, regions: Regions
+) -> None:
+    """Every cohort's locale has templates and its region a crisis card."""
+    for cohort in cohorts:
+        if cohort.locale not in renderer.locales:
+            raise ConfigError(
+                f"config file {path}: cohort {cohort.name!r}: locale {cohort.locale!r} has no "
+                f"templates (have: {', '.join(renderer.locales)})"
+            )
+        if cohort.region not in regions.by_code:
+            raise ConfigError(
+                f"config file {path}: cohort {cohort.name!r}, field 'region': "
+                f"{cohort.region!r} is not one of {', '.join(regions.codes)}"
+            )
 
 
 def _check_locales(

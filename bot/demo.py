@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.app import BotRuntime, build
-from bot.config import AppConfig, CohortConfig
+from bot.config import AppConfig, CohortConfig, CoverageConfig
 from bot.domain.clock import ManualClock
 from bot.sandbox.server import FakeBotApi
 from bot.sandbox.users import SimUser
@@ -55,6 +55,9 @@ def _config() -> AppConfig:
         timezone="Europe/London",
         locale="en",
         region="UK",
+        coverage=CoverageConfig(
+            days=("mon", "tue", "wed", "thu", "fri"), start="09:00", end="17:00"
+        ),
         checkin_time="09:00",
     )
     return AppConfig(

@@ -98,6 +98,9 @@ class Patient(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     checkin_time: Mapped[str] = mapped_column(String(5))
     """Local wall-clock time of the daily prompt, HH:MM."""
+    region: Mapped[str | None] = mapped_column(String(8))
+    """The crisis card's region (prompts/regions.yaml): set from the time zone at onboarding,
+    changeable in /settings. None: the region the time zone gives, else the cohort's."""
     next_prompt_at: Mapped[datetime | None] = mapped_column(index=True)
     consented_at: Mapped[datetime]
     unreachable_since: Mapped[datetime | None]

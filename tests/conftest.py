@@ -27,6 +27,7 @@ CONFIG = """
 [[cohort]]
 name = "clinic-a"
 provider_chat_id = -100111
+coverage = "24/7"
 timezone = "America/New_York"
 locale = "en"
 region = "US"
@@ -35,6 +36,7 @@ checkin_time = "09:00"
 [[cohort]]
 name = "clinic-b"
 provider_chat_id = -100222
+coverage = "24/7"
 timezone = "Europe/London"
 locale = "en"
 region = "UK"
@@ -44,6 +46,7 @@ invite_valid_days = 2
 [[cohort]]
 name = "clinic-c"
 provider_chat_id = -100333
+coverage = "24/7"
 timezone = "UTC"
 locale = "en"
 region = "EU"
@@ -52,6 +55,7 @@ questionnaire = "daily_note"
 [[cohort]]
 name = "clinic-d"
 provider_chat_id = -100444
+coverage = "24/7"
 timezone = "UTC"
 locale = "en"
 region = "UK"

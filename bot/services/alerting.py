@@ -24,6 +24,7 @@ from bot.domain.alerts import Tier
 from bot.domain.coverage import next_reraise
 from bot.domain.schedule import zone_or_error
 from bot.services.announcer import Announcer
+from bot.services.crisis_card import CardKind, crisis_card, patient_region
 from bot.services.outbox import Priority, queue_send
 from bot.services.runtime import Runtime
 from storage.models import Alert, Cohort, Patient
@@ -76,6 +77,33 @@ class Alerting:
     def local_time(self, cohort: Cohort, instant: datetime) -> str:
         """Format an instant in the cohort's time zone, as group messages show it."""
         return self.announcer.local_time(cohort, instant)
+
+    def card(
+        self,
+        kind: CardKind,
+        cohort: Cohort,
+        patient: Patient,
+        now: datetime,
+        *,
+        team_notified: bool = True,
+        urgent: bool = False,
+    ) -> str:
+        """Render a crisis card for a patient: their region's lines, their language, the
+        cohort's hours (``bot.services.crisis_card``)."""
+        config = self.cohort_config(cohort)
+        regions = self._rt.config.regions
+        return crisis_card(
+            self._rt.renderer,
+            regions,
+            kind=kind,
+            locale=patient.locale,
+            region=patient_region(regions, patient.region, patient.timezone, cohort.region),
+            coverage=None if config is None else config.card_coverage,
+            now=now,
+            zone=zone_or_error(patient.timezone),
+            team_notified=team_notified,
+            urgent=urgent,
+        )
 
     async def raise_(
         self,
@@ -146,12 +174,6 @@ class Alerting:
             await self.announcer.flush(uow, now, cohort, lone=True)
         return created
 
-    def review_by_text(self, cohort: Cohort, patient: Patient, raised_at: datetime) -> str:
-        """When the care team will review an URGENT event, in the patient's time zone: the
-        ``review_by`` of the crisis cards (REFERENCE.md 3.2, URGENT row)."""
-        when = self.announcer.review_time(cohort, raised_at)
-        return when.astimezone(zone_or_error(patient.timezone)).strftime("%Y-%m-%d %H:%M")
-
     async def _tell_patient(
         self,
         uow: UnitOfWork,
@@ -164,7 +186,7 @@ class Alerting:
     ) -> None:
         """REFERENCE.md 3.2, URGENT: "your care team will review this by <time>" with the
         short crisis card. An answer that shows the full card (a safety answer) has it
-        already: the card says when, given ``review_by`` (see :meth:`review_by_text`)."""
+        already, and says when (``bot.services.crisis_card``)."""
         carded = {r.id for r in self._rt.config.rules if r.crisis_card or r.emergency_card}
         if any(r.rule in carded for r in raises):
             return
@@ -175,10 +197,5 @@ class Alerting:
             priority=Priority.INTERACTIVE,
             dedup_key=f"review:{head.id}",
             patient_id=patient.id,
-            text=self._rt.renderer.render(
-                "crisis_card_short",
-                patient.locale,
-                region=cohort.region,
-                review_by=self.review_by_text(cohort, patient, now),
-            ),
+            text=self.card("crisis_card_short", cohort, patient, now, urgent=True),
         )

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.config import CohortConfig, ConfigError
+from bot.config import CohortConfig, ConfigError, CoverageConfig
 from bot.domain.alert_layout import (
     TELEGRAM_TEXT_LIMIT,
     Budget,
@@ -264,6 +264,8 @@ class Announcer:
         values = self._values(cohort, events[0], worst_case=worst_case)
         config = self.cohort_config(cohort)
         coverage = None if config is None else config.coverage
+        if not isinstance(coverage, CoverageConfig):  # "24/7": the team is never away
+            coverage = None
         return render(
             "alert_group",
             cohort.locale,

@@ -43,6 +43,7 @@ from bot.domain.questionnaire import NOTE_PREFIX, ItemKind, Questionnaire
 from bot.domain.schedule import local_date, parse_hhmm, window_close, zone_or_error
 from bot.services import views
 from bot.services.alerting import Alerting, Raise
+from bot.services.crisis_card import CardKind
 from bot.services.day_questionnaire import questionnaire_for_day
 from bot.services.history import PatientRules
 from bot.services.outbox import OnSent, Priority, queue_edit, queue_send
@@ -547,7 +548,7 @@ class CheckinService:
             return []
         cohort = await t.uow.cohorts.get(t.patient.cohort_id)
         assert cohort is not None  # noqa: S101 - foreign key
-        card = None
+        card: CardKind | None = None
         if any(trigger.crisis_card for trigger in triggers):
             card = "crisis_card"
         elif any(trigger.emergency_card for trigger in triggers):
@@ -555,11 +556,6 @@ class CheckinService:
         if card is not None:
             # Passive thoughts (D7 yes) are URGENT: the card says when the team will review.
             top = min((tr.tier for tr in triggers), key=lambda tier: tier.rank)
-            review_by = (
-                self._alerting.review_by_text(cohort, t.patient, t.now)
-                if top is Tier.URGENT
-                else None
-            )
             await queue_send(
                 t.uow,
                 now=t.now,
@@ -567,13 +563,8 @@ class CheckinService:
                 priority=Priority.CRISIS,
                 dedup_key=f"{card}:{t.checkin.id}:{t.checkin.position}",
                 patient_id=t.patient.id,
-                text=self._render(
-                    card,
-                    t.locale,
-                    region=cohort.region,
-                    team_notified=True,
-                    after_hours=self._alerting.after_hours(cohort, t.now),
-                    review_by=review_by,
+                text=self._alerting.card(
+                    card, cohort, t.patient, t.now, urgent=top is Tier.URGENT
                 ),
             )
         return await self._alerting.raise_(

@@ -19,6 +19,7 @@ from bot.domain.schedule import zone_or_error
 from bot.domain.timezones import looks_like_setting_input
 from bot.services.alerting import Alerting, Raise
 from bot.services.checkins import CheckinService
+from bot.services.crisis_card import crisis_card, patient_region
 from bot.services.outbox import Priority, queue_send
 from bot.services.runtime import Runtime
 from bot.services.settings import SettingsService, cohort_of
@@ -128,18 +129,26 @@ class MessageService:
         """Someone not (or no longer) enrolled wrote: store nothing, explain, and show the
         crisis card if they may be in danger (no team is told: there is none to tell)."""
         locale = patient.locale if patient else self._rt.locale_for(language_code, "en")
-        region = "OTHER"
+        region = None
         if patient is not None:
             cohort, _ = await cohort_of(self._rt, uow, patient)
-            region = cohort.region
+            regions = self._rt.config.regions
+            region = patient_region(regions, patient.region, patient.timezone, cohort.region)
         if crisis:
             await queue_send(
                 uow,
                 now=now,
                 chat_id=chat_id,
                 priority=Priority.CRISIS,
-                text=self._rt.renderer.render(
-                    "crisis_card", locale, region=region, team_notified=False
+                text=crisis_card(
+                    self._rt.renderer,
+                    self._rt.config.regions,
+                    kind="crisis_card",
+                    locale=locale,
+                    region=region,
+                    coverage=None,  # no team follows them: nothing is said about one
+                    now=now,
+                    team_notified=False,
                 ),
             )
         await queue_send(
@@ -263,13 +272,7 @@ class MessageService:
             priority=Priority.CRISIS,
             dedup_key=f"crisis:message:{message.id}",
             patient_id=patient.id,
-            text=self._rt.renderer.render(
-                "crisis_card",
-                patient.locale,
-                region=cohort.region,
-                team_notified=True,
-                after_hours=self._alerting.after_hours(cohort, now),
-            ),
+            text=self._alerting.card("crisis_card", cohort, patient, now),
         )
         await self._alerting.raise_(
             uow,

@@ -6,28 +6,37 @@ answer is expected; it is answered with a new message, since the bot cannot know
 message to edit.
 
 Button fields (``s|<field>|<value>``): ``ob_lang``, ``ob_tz``, ``ob_time`` during onboarding
-(each leads to the next step), ``lang``, ``tz``, ``time`` from /settings (each leads back to
-the summary), and ``menu`` (which setting to change).
+(each leads to the next step), ``lang``, ``tz``, ``time``, ``region`` from /settings (each
+leads back to the summary), and ``menu`` (which setting to change).
+
+The crisis card's region follows the time zone: choosing a zone (at onboarding or later) sets
+the region it gives (``Regions.for_zone``); /settings can then pick another region.
 """
 
 from __future__ import annotations
 
 import functools
 import zoneinfo
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.config import CohortConfig, ConfigError
 from bot.domain.callback_data import SettingButton, encode
+from bot.domain.regions import FALLBACK
 from bot.domain.schedule import next_occurrence, parse_hhmm, zone_or_error
 from bot.domain.timezones import city_of, find_zone, parse_time_of_day
+from bot.services.crisis_card import patient_region
 from bot.services.outbox import Keyboard, Priority, queue_edit, queue_send
 from bot.services.runtime import Runtime
+from prompts.render import DEFAULT_LOCALE
 from storage.models import Cohort, Patient
 from storage.statuses import LEFT
 from storage.uow import UnitOfWork
 
 STEPS = ("lang", "tz", "time")
+SETTINGS_ONLY = ("region",)
+"""Steps /settings offers that onboarding does not ask (the zone chose the region)."""
 ONBOARDING = "ob_"
 AWAITING_TTL = timedelta(minutes=30)
 """Typed text stops counting as a setting this long after the question was asked, so a
@@ -58,7 +67,8 @@ class Step:
         """Return the step a button field or ``awaiting`` value names, if any."""
         onboarding = field.startswith(ONBOARDING)
         name = field.removeprefix(ONBOARDING)
-        return cls(name, onboarding) if name in STEPS else None
+        known = name in STEPS or (not onboarding and name in SETTINGS_ONLY)
+        return cls(name, onboarding) if known else None
 
     def after(self) -> Step:
         """Return the step that follows a choice made at this one."""
@@ -84,7 +94,15 @@ async def cohort_of(rt: Runtime, uow: UnitOfWork, patient: Patient) -> tuple[Coh
             timezone=cohort.timezone,
             locale=cohort.locale,
             region=cohort.region,
+            # Only the settings read this stand-in; the crisis card treats a cohort missing
+            # from the file as having unknown hours (``Alerting.card``).
+            coverage="24/7",
         )
+
+
+def _name(names: Mapping[str, str], locale: str) -> str:
+    """A region's name in a locale (every template locale has one: checked at start-up)."""
+    return names.get(locale) or names[DEFAULT_LOCALE]
 
 
 def _rows(buttons: list[dict[str, str]], per_row: int) -> Keyboard:
@@ -108,10 +126,13 @@ class SettingsService:
     ) -> tuple[str, Keyboard]:
         """Return the text and buttons of a step for a patient (``zones``: offer these)."""
         render, locale = self._rt.renderer.render, patient.locale
+        regions = self._rt.config.regions
+        region = patient_region(regions, patient.region, patient.timezone, cohort.region)
         values = {
             "checkin_time": patient.checkin_time,
             "timezone": patient.timezone,
             "language": render("language_name", locale),
+            "region": _name(regions.get(region).name, locale),
         }
         if step.name == "lang":
             buttons = [
@@ -126,10 +147,18 @@ class SettingsService:
         if step.name == "time":
             buttons = [_button(at, step.field, at) for at in cohort.common_times]
             return render("settings_time", locale, **values), _rows(buttons, 3)
+        if step.name == "region":
+            names = {code: _name(regions.get(code).name, locale) for code in regions.codes}
+            # Alphabetical in the patient's language, "another country" last.
+            order = sorted((c for c in names if c != FALLBACK), key=names.__getitem__)
+            buttons = [_button(names[c], step.field, c) for c in (*order, FALLBACK)]
+            other = _name(regions.get(FALLBACK).name, locale)
+            return render("settings_region", locale, other=other, **values), _rows(buttons, 2)
         menu = [
             _button(render("button_change_time", locale), "menu", "time"),
             _button(render("button_change_timezone", locale), "menu", "tz"),
             _button(render("button_change_language", locale), "menu", "lang"),
+            _button(render("button_change_region", locale), "menu", "region"),
         ]
         return render("settings_summary", locale, **values), _rows(menu, 1)
 
@@ -188,7 +217,7 @@ class SettingsService:
                 next_step = step
             else:
                 step = Step.of_field(button.field)
-                if step is None or not self._apply(patient, step.name, button.value, now):
+                if step is None or not self._apply(patient, cohort, step.name, button.value, now):
                     return self._rt.renderer.render("button_refused", patient.locale)
                 next_step = step.after()
             self._await(patient, next_step, now)
@@ -234,7 +263,7 @@ class SettingsService:
             parsed = parse_time_of_day(text)
             value = None if parsed is None else parsed.strftime("%H:%M")
             error = "time_invalid" if parsed is None else None
-        if value is not None and self._apply(patient, step.name, value, now):
+        if value is not None and self._apply(patient, cohort, step.name, value, now):
             next_step = step.after()
             self._await(patient, next_step, now)
             body, keyboard = self.view(patient, cohort, next_step)
@@ -255,8 +284,11 @@ class SettingsService:
 
     # --- helpers ---
 
-    def _apply(self, patient: Patient, name: str, value: str, now: datetime) -> bool:
+    def _apply(
+        self, patient: Patient, cohort: CohortConfig, name: str, value: str, now: datetime
+    ) -> bool:
         """Set one setting; False when the value is not acceptable (forged or stale)."""
+        regions = self._rt.config.regions
         if name == "lang":
             if value not in self._rt.renderer.locales:
                 return False
@@ -265,6 +297,11 @@ class SettingsService:
             if value not in available_zones():
                 return False
             patient.timezone = value
+            patient.region = regions.for_zone(value, cohort.region)
+        elif name == "region":
+            if value not in regions.by_code:
+                return False
+            patient.region = value
         elif name == "time":
             try:
                 patient.checkin_time = parse_hhmm(value).strftime("%H:%M")
@@ -272,7 +309,7 @@ class SettingsService:
                 return False
         else:
             return False
-        if name != "lang" and patient.status == "active":
+        if name in {"tz", "time"} and patient.status == "active":
             patient.next_prompt_at = next_occurrence(
                 parse_hhmm(patient.checkin_time), zone_or_error(patient.timezone), now
             )

@@ -32,6 +32,7 @@ from bot.domain.callback_data import AnswerButton, DoneButton, ToggleButton, dec
 from bot.ratelimit import Limits
 from bot.sandbox.state import BotMessage
 from bot.sandbox.users import SimUser
+from bot.services.crisis_card import CardKind, crisis_card
 from bot.settings import Settings
 from storage.models import OutboxMessage, Patient
 from tests.support.harness import SETTLE_TIMEOUT, Harness, shared_renderer
@@ -129,18 +130,21 @@ INSTRUMENT_COHORTS = f"""
 [[cohort]]
 name = "{PHQ9_ONLY.name}"
 provider_chat_id = {PHQ9_ONLY.group_id}
+coverage = "24/7"
 region = "UK"
 weekly_instruments = ["phq9"]
 
 [[cohort]]
 name = "{GAD7_ONLY.name}"
 provider_chat_id = {GAD7_ONLY.group_id}
+coverage = "24/7"
 region = "UK"
 weekly_instruments = ["gad7"]
 
 [[cohort]]
 name = "{PCL5_ONLY.name}"
 provider_chat_id = {PCL5_ONLY.group_id}
+coverage = "24/7"
 region = "UK"
 pcl5_every_weeks = 4
 """
@@ -326,8 +330,17 @@ def plain(rendered: str) -> str:
 
 def card_heading(h: Harness, card: Card, cohort: Cohort) -> str:
     """Return the first line of a card as rendered for the cohort's region."""
-    text = h.runtime.services.runtime.renderer.render(
-        card.value, "en", region=cohort.region, team_notified=True, after_hours=False
+    runtime = h.runtime.services.runtime
+    kind: CardKind = "crisis_card" if card is Card.CRISIS else "emergency_card"
+    text = crisis_card(
+        runtime.renderer,
+        runtime.config.regions,
+        kind=kind,
+        locale="en",
+        region=cohort.region,
+        coverage="24/7",
+        now=runtime.clock.now(),
+        team_notified=True,
     )
     return plain(text).splitlines()[0]
 

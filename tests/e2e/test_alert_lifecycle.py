@@ -29,6 +29,7 @@ coverage = { days = ["mon", "tue", "wed", "thu", "fri"], start = "09:00", end = 
 [[cohort]]
 name = "clinic-b"
 provider_chat_id = -100222
+coverage = "24/7"
 timezone = "Europe/London"
 region = "UK"
 """
@@ -256,7 +257,9 @@ async def test_after_hours_alert_is_marked_and_the_card_says_nobody_is_watching(
     mid = await _red_flag(h, user)
     card = last(user)
     assert "911" in card.text
-    assert "nobody is watching it right now" in card.text
+    assert "no one is watching right now" in card.text
+    assert "they are back Wed 2026-01-14 09:00" in card.text
+    assert "Your care team's hours: Mon–Fri, 09:00–17:00 (New York time)." in card.text
     assert "has been notified" not in card.text
     alert = await h.scalar(select(Alert))
     assert alert is not None and alert.after_hours
@@ -266,7 +269,7 @@ async def test_after_hours_alert_is_marked_and_the_card_says_nobody_is_watching(
     assert events[0].details["after_hours"] is True
 
 
-async def test_cohort_without_coverage_never_claims_the_team_is_away(harness: Harness) -> None:
+async def test_a_cohort_watching_24_7_never_claims_the_team_is_away(harness: Harness) -> None:
     h = harness
     user = h.server.user(6008, first_name="Pat")
     await enrol(h, user, "P-6008", cohort="clinic-b")
@@ -276,6 +279,7 @@ async def test_cohort_without_coverage_never_claims_the_team_is_away(harness: Ha
     await h.press(user, RED_FLAG)
     await h.press(user, "Done")
     assert "has been notified" in last(user).text
+    assert "Your care team watches for alerts at all hours." in last(user).text
     alert = await h.scalar(select(Alert))
     assert alert is not None and not alert.after_hours
     assert "coverage" not in last(h.server.group(GROUP_B)).text
@@ -284,8 +288,8 @@ async def test_cohort_without_coverage_never_claims_the_team_is_away(harness: Ha
 @pytest.mark.parametrize(
     ("raised", "patient_due", "group_due"),
     [
-        (IN_HOURS, "2026-01-13 14:00", "2026-01-13 14:00 EST"),  # 4 business hours
-        (AFTER_HOURS, "2026-01-14 12:00", "2026-01-14 12:00 EST"),  # noon next business day
+        (IN_HOURS, "Tue 2026-01-13 14:00", "2026-01-13 14:00 EST"),  # 4 business hours
+        (AFTER_HOURS, "Wed 2026-01-14 12:00", "2026-01-14 12:00 EST"),  # noon next business day
     ],
 )
 async def test_urgent_says_when_it_will_be_reviewed_with_the_short_card(
@@ -297,7 +301,14 @@ async def test_urgent_says_when_it_will_be_reviewed_with_the_short_card(
     mid = await _took_more(h, user)
     assert f"Review by {group_due}" in message(h.server.group(GROUP_A), mid).text
     card = last(user)
-    assert f"Your care team has been notified and will review this by {patient_due}." in card.text
+    if raised == IN_HOURS:
+        expected = f"Your care team has been notified and will review this by {patient_due}."
+    else:
+        expected = (
+            "no one is watching right now: they are back Wed 2026-01-14 09:00 "
+            f"and will review it by {patient_due}."
+        )
+    assert expected in card.text
     assert "911" in card.text and "988" in card.text
     assert "Someone to talk to" not in card.text  # the short card, not the full one
     assert "not watched around the clock" in card.text
@@ -314,8 +325,8 @@ async def test_a_safety_answer_gets_the_full_card_not_the_short_one(harness: Har
     assert not any("If you ever feel in danger" in t for t in texts)  # not the short one too
     card = next(t for t in texts if "Someone to talk to" in t)
     # Passive thoughts are URGENT: the full card says when (after hours: noon next business day).
-    assert "nobody is watching it right now" in card
-    assert "review it by 2026-01-14 12:00" in card
+    assert "no one is watching right now" in card
+    assert "review it by Wed 2026-01-14 12:00" in card
     await h.press(user, "No")  # the follow-up: not unsafe now
     posted = last(h.server.group(GROUP_A)).text
     assert "URGENT" in posted and "Review by 2026-01-14 12:00 EST" in posted

@@ -25,6 +25,7 @@ OWN_MESSAGE_COHORT = """
 [[cohort]]
 name = "clinic-e"
 provider_chat_id = -100555
+coverage = "24/7"
 timezone = "UTC"
 locale = "en"
 region = "UK"

@@ -10,6 +10,8 @@ from bot.config import ConfigError, load_config
 from bot.settings import Settings, SettingsError, load_settings
 
 EXAMPLE = Path(__file__).parents[2] / "moodcheck.example.toml"
+A = "[[cohort]]\nname='a'\nprovider_chat_id=-5\ncoverage='24/7'\n"
+"""A cohort that loads; each case adds what is wrong."""
 
 
 def test_example_config_loads() -> None:
@@ -22,15 +24,17 @@ def test_example_config_loads() -> None:
     ("body", "message"),
     [
         ("", "field 'cohort'"),
-        ("[[cohort]]\nname='a'\nprovider_chat_id=5\n", "cohort 'a', field 'provider_chat_id'"),
-        ("[[cohort]]\nname='a'\nprovider_chat_id=-5\ntimezone='Mars/Base'\n", "Mars/Base"),
-        ("[[cohort]]\nname='a'\nprovider_chat_id=-5\ncheckin_time='25:00'\n", "checkin_time"),
-        ("[[cohort]]\nname='a'\nprovider_chat_id=-5\nregion='XX'\n", "region"),
-        ("[[cohort]]\nname='a'\nprovider_chat_id=-5\nlocale='fr'\n", "locale 'fr'"),
-        ("[[cohort]]\nname='a'\nprovider_chat_id=-5\ncolour='red'\n", "colour"),
-        ("[[cohort]]\nname='a'\nprovider_chat_id=-5\nquestionnaire='nope'\n", "nope.yaml"),
+        (A.replace("-5", "5"), "cohort 'a', field 'provider_chat_id'"),
+        (A.replace("'24/7'", "'nights'"), "cohort 'a', field 'coverage'"),
+        (A + "region='XX'\n", "cohort 'a', field 'region': 'XX' is not one of"),
+        (A + "timezone='Mars/Base'\n", "Mars/Base"),
+        (A + "checkin_time='25:00'\n", "checkin_time"),
+        (A + "region='XX'\n", "region"),
+        (A + "locale='fr'\n", "locale 'fr'"),
+        (A + "colour='red'\n", "colour"),
+        (A + "questionnaire='nope'\n", "nope.yaml"),
         (
-            "[[cohort]]\nname='a'\nprovider_chat_id=-5\n[[cohort]]\nname='a'\nprovider_chat_id=-6\n",
+            A + "[[cohort]]\nname='a'\nprovider_chat_id=-6\ncoverage='24/7'\n",
             "share a name",
         ),
         ("[[cohort]\n", "config file"),
@@ -41,6 +45,30 @@ def test_bad_config_names_the_problem(tmp_path: Path, body: str, message: str) -
     path.write_text(body)
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+
+
+def test_a_cohort_without_coverage_does_not_start(tmp_path: Path) -> None:
+    path = tmp_path / "moodcheck.toml"
+    path.write_text("[[cohort]]\nname='night-clinic'\nprovider_chat_id=-5\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "cohort 'night-clinic', field 'coverage': required" in message
+    assert 'coverage = "24/7"' in message  # says how to fix it
+
+
+def test_coverage_hours_or_around_the_clock(tmp_path: Path) -> None:
+    path = tmp_path / "moodcheck.toml"
+    hours = 'coverage = { days = ["mon", "fri"], start = "09:00", end = "17:00" }'
+    path.write_text(
+        f"[[cohort]]\nname='a'\nprovider_chat_id=-5\nregion='gb'\n{hours}\n"
+        "[[cohort]]\nname='b'\nprovider_chat_id=-6\ncoverage='24/7'\n"
+    )
+    a, b = load_config(path).cohorts
+    assert a.region == "UK"  # ISO's GB is the card's UK
+    assert a.coverage_hours is not None and a.coverage_hours.days == frozenset({0, 4})
+    assert b.coverage_hours is None and b.card_coverage == "24/7"
 
 
 def test_missing_config_file(tmp_path: Path) -> None:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from jinja2 import UndefinedError
 
 from bot.domain.alerts import Tier, evaluate_answer
 from bot.domain.checkin import CheckinStatus, Tap, TapVerdict, judge_tap
+from bot.domain.coverage import Coverage
 from bot.domain.outcomes import outcomes
 from bot.domain.questionnaire import QuestionnaireError
+from bot.domain.team_hours import team_hours
 from prompts.questionnaires import load_questionnaire, questionnaire_path
 from prompts.render import Renderer
 from prompts.rules import RulesError, check_rules_against, load_rules
@@ -221,6 +224,22 @@ _DIGEST_VALUES: dict[str, dict[str, object]] = {
 
 
 # Values each template needs; a template that needs more fails StrictUndefined below.
+_HOURS = team_hours(
+    Coverage(frozenset(range(5)), time(9), time(17), ZoneInfo("America/New_York")),
+    datetime(2026, 1, 11, 8, 0, tzinfo=UTC),  # 03:00 on a Sunday in New York
+)
+_CARD = {
+    "emergency": "Call <b>911</b>.",
+    "lines": ["Call or text <b>988</b>."],
+    "team_notified": True,
+    "hours": _HOURS,
+    "hours_city": "New York",
+    "other_zone": False,
+    "back_at": {"day": 0, "at": "2026-01-12 09:00"},
+    "review_by": {"day": 0, "at": "2026-01-12 12:00"},
+}
+
+
 TEMPLATE_VALUES: dict[str, dict[str, object]] = {
     **_DIGEST_VALUES,
     "provider_usage": {"command": "pause", "label": None, "status": None, "reason": "bad_days"},
@@ -300,12 +319,26 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
     "enrolled": {"checkin_time": "09:00", "timezone": "Europe/London"},
     "checkin_question": {"position": 1, "total": 4, "question": "How?"},
     "instruments_question": {"position": 1, "total": 17, "question": "How?"},
-    "crisis_card": {"region": "US", "team_notified": True, "after_hours": True},
-    "emergency_card": {"region": "US", "team_notified": True, "after_hours": False},
+    "crisis_card": _CARD,
+    "crisis_card_short": _CARD,
+    "emergency_card": _CARD,
+    "crisis_team": _CARD,
+    "settings_region": {
+        "checkin_time": "09:00",
+        "timezone": "Europe/London",
+        "language": "x",
+        "region": "Spain",
+        "other": "Another country",
+    },
     "settings_language": {"checkin_time": "09:00", "timezone": "Europe/London", "language": "x"},
     "settings_timezone": {"checkin_time": "09:00", "timezone": "Europe/London", "language": "x"},
     "settings_time": {"checkin_time": "09:00", "timezone": "Europe/London", "language": "x"},
-    "settings_summary": {"checkin_time": "09:00", "timezone": "Europe/London", "language": "x"},
+    "settings_summary": {
+        "checkin_time": "09:00",
+        "timezone": "Europe/London",
+        "language": "x",
+        "region": "Spain",
+    },
     "message_received": {"team_hours": "Mon-Fri 9:00-17:00", "shared": False},
     "media_not_read": {"team_hours": None},
     "message_group": {
@@ -382,26 +415,6 @@ def test_strict_undefined_and_escaping() -> None:
         renderer.render("enrolled", "en", checkin_time="09:00")
     text = renderer.render("checkin_question", "en", position=1, total=1, question="<b>&")
     assert "&lt;b&gt;&amp;" in text
-
-
-@pytest.mark.parametrize(
-    ("region", "must", "must_not"),
-    [
-        ("US", ["911", "988"], ["116 123", "findahelpline"]),
-        ("UK", ["999", "116 123"], ["988"]),
-        ("IE", ["112", "116 123"], ["988"]),
-        ("EU", ["112", "findahelpline.com"], ["988", "911"]),
-        ("OTHER", ["findahelpline.com"], ["988"]),
-    ],
-)
-def test_crisis_card_per_region(region: str, must: list[str], must_not: list[str]) -> None:
-    text = Renderer().render("crisis_card", "en", region=region, team_notified=False)
-    for needle in must:
-        assert needle in text
-    for needle in must_not:
-        assert needle not in text
-    assert "notified" not in text  # never claim a human was told unless it is true
-    assert "not watched around the clock" in text
 
 
 def test_missing_locale_falls_back_to_english() -> None:

@@ -28,6 +28,7 @@ COHORT = """
 [[cohort]]
 name = "a"
 provider_chat_id = -5
+coverage = "24/7"
 weekly_instruments = ["phq9", "gad7"]
 pcl5_every_weeks = 4
 """

@@ -14,12 +14,14 @@ COHORTS = """
 [[cohort]]
 name = "a"
 provider_chat_id = -5
+coverage = "24/7"
 weekly_instruments = ["phq9", "gad7"]
 pcl5_every_weeks = 4
 
 [[cohort]]
 name = "b"
 provider_chat_id = -6
+coverage = "24/7"
 weekly_instruments = ["phq9", "gad7"]
 pcl5_every_weeks = 4
 instrument_delivery = "own_message"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
 import yaml
@@ -122,9 +123,8 @@ def test_spanish_templates_render_without_english() -> None:
         if "rules" in values:
             values["rules"] = [{"name": "Ánimo bajo", "what": "ánimo 1"}]
         if "alerts" in values and name == "provider_alerts":
-            values["alerts"] = [
-                {**a, "name": "Ánimo bajo", "what": "ánimo 1"} for a in values["alerts"]
-            ]
+            alerts = cast("list[dict[str, object]]", values["alerts"])
+            values["alerts"] = [{**a, "name": "Ánimo bajo", "what": "ánimo 1"} for a in alerts]
         found = english_words(renderer.render(name, "es", **values))
         if found:
             english[name] = found
