@@ -334,14 +334,14 @@ def load_config(
     except (QuestionnaireError, RulesError, EscalationRulesError) as exc:
         raise ConfigError(str(exc)) from None
     renderer = renderer or Renderer()
+    # What patients are asked first, then the crisis card, then what the team is shown.
+    for cohort in cohorts:
+        _check_locales(path, cohort, questionnaires, renderer.locales)
     try:
         regions = load_regions(renderer.locales, regions_path)
     except RegionsError as exc:
         raise ConfigError(str(exc)) from None
-    # What patients are asked and shown first, then what the team is shown.
-    _check_content(path, cohorts, renderer, regions)
-    for cohort in cohorts:
-        _check_locales(path, cohort, questionnaires, renderer.locales)
+    _check_regions(path, cohorts, regions)
     try:
         alert_names = load_alert_names(renderer.locales, (rules_path, escalation_path))
     except AlertNamesError as exc:
@@ -356,16 +356,9 @@ def load_config(
     )
 
 
-def _check_content(
-    path: Path, cohorts: tuple[CohortConfig, ...], renderer: Renderer, regions: Regions
-) -> None:
-    """Every cohort's locale has templates and its region a crisis card."""
+def _check_regions(path: Path, cohorts: tuple[CohortConfig, ...], regions: Regions) -> None:
+    """Every cohort's region has a crisis card."""
     for cohort in cohorts:
-        if cohort.locale not in renderer.locales:
-            raise ConfigError(
-                f"config file {path}: cohort {cohort.name!r}: locale {cohort.locale!r} has no "
-                f"templates (have: {', '.join(renderer.locales)})"
-            )
         if cohort.region not in regions.by_code:
             raise ConfigError(
                 f"config file {path}: cohort {cohort.name!r}, field 'region': "
@@ -379,10 +372,16 @@ def _check_locales(
     questionnaires: dict[str, Questionnaire],
     locales: list[str],
 ) -> None:
-    """Refuse a questionnaire that lacks the wording of a language its patients may use (the
+    """Refuse a cohort locale without templates, and a questionnaire that lacks the wording
+    of a language its patients may use (the
     cohort's, first, or any other a patient can choose in /settings): never shown in English
     instead. An instrument whose file declares that no validated translation exists in a
     language passes: its patients there are not asked it (bot.domain.weekly.not_asked)."""
+    if cohort.locale not in locales:
+        raise ConfigError(
+            f"config file {path}: cohort {cohort.name!r}: locale {cohort.locale!r} has no "
+            f"templates (have: {', '.join(locales)})"
+        )
     ordered = [cohort.locale, *(locale for locale in locales if locale != cohort.locale)]
     for name in (cohort.questionnaire, *cohort.instruments):
         questionnaire = questionnaires[name]

@@ -136,7 +136,7 @@ def test_spanish_templates_render_without_english() -> None:
 
 def _config(tmp_path: Path, body: str) -> Path:
     path = tmp_path / "moodcheck.toml"
-    path.write_text("[[cohort]]\nname = 'a'\nprovider_chat_id = -5\n" + body)
+    path.write_text("[[cohort]]\nname = 'a'\nprovider_chat_id = -5\ncoverage = '24/7'\n" + body)
     return path
 
 
