@@ -8,6 +8,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from storage.channel import ChannelRepository
 from storage.db import READ_ONLY, SQLITE_BUSY_TIMEOUT_MS
 from storage.repositories import (
     AlertRepository,
@@ -45,6 +46,7 @@ class UnitOfWork:
     provider: ProviderRepository
     digest: DigestRepository
     ops: OpsRepository
+    channel: ChannelRepository
 
     def __init__(
         self,
@@ -84,6 +86,7 @@ class UnitOfWork:
         self.provider = ProviderRepository(session)
         self.digest = DigestRepository(session)
         self.ops = OpsRepository(session)
+        self.channel = ChannelRepository(session)
         return self
 
     async def __aexit__(
