@@ -21,13 +21,19 @@ class ChannelRepository(_Repository):
     """Cohort groups: current chat id, reachability, on-call providers, their outbox rows."""
 
     async def cohort_by_chat(self, chat_id: int) -> Cohort | None:
-        """The cohort whose group is, or was configured as, this chat."""
-        return await self.session.scalar(
+        """The cohort whose group is, or was configured as, this chat, locked for the
+        transaction on PostgreSQL: the two service messages of one migration, or a send's
+        error and a ``my_chat_member`` update, arrive together; one changes it, the other
+        then sees the change (and records nothing twice)."""
+        stmt = (
             select(Cohort)
             .where(or_(Cohort.provider_chat_id == chat_id, Cohort.configured_chat_id == chat_id))
             .order_by(Cohort.provider_chat_id != chat_id)  # the current id first
             .limit(1)
         )
+        if self.dialect == "postgresql":
+            stmt = stmt.with_for_update()
+        return await self.session.scalar(stmt.execution_options(populate_existing=True))
 
     async def move_chat(self, old: int, new: int, now: datetime) -> int:
         """Re-address what waits for ``old`` (pending) or was given up on because it moved

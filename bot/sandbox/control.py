@@ -14,7 +14,7 @@ They let a benchmark or demo drive a sandbox running in another process:
   "press": "Agree"}``: a registered user sends a message or presses a button.
 * ``POST /sandbox/groups`` ``{"action": "create", "chat_id": -100111, "title": "..."}``:
   what happens to a group (``bot.sandbox.groups``); actions: create, migrate
-  (``new_chat_id`` optional), remove_bot (``kicked``, ``notify``), restrict_bot
+  (``new_chat_id``, ``notify``), remove_bot (``kicked``, ``notify``), restrict_bot
   (``notify``), add_bot_back (``notify``).
 """
 
@@ -112,7 +112,7 @@ class _Control:
                 return _json({"ok": False, "description": f"no group {chat_id}"}, 400)
             group = self._server.group(chat_id)
             if action == "migrate":
-                supergroup = group.migrate(body.get("new_chat_id"))
+                supergroup = group.migrate(**body)
                 return _json({"ok": True, "chat_id": supergroup.chat_id})
             if action in {"remove_bot", "restrict_bot", "add_bot_back"}:
                 update_id = getattr(group, str(action))(**body)

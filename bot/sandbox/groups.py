@@ -128,8 +128,12 @@ def migrate(
     new_chat_id: int | None = None,
     *,
     by: dict[str, Any] | None = None,
+    notify: bool = True,
 ) -> ChatState:
-    """Turn a group into a supergroup with a new id; return the supergroup's chat."""
+    """Turn a group into a supergroup with a new id; return the supergroup's chat.
+
+    ``notify=False``: no service messages (the bot then learns of it from ChatMigrated).
+    """
     if chat.type != "group" or chat.migrated_to is not None:
         raise ValueError(f"chat {chat.chat_id} is not a group that can be migrated")
     new_id = new_chat_id if new_chat_id is not None else int(f"-100{abs(chat.chat_id)}")
@@ -139,6 +143,8 @@ def migrate(
     supergroup.bot_status = chat.bot_status
     chat.migrated_to = new_id
     sender = by or _ADMIN
+    if not notify:
+        return supergroup
     for where, field, other in (
         (chat, "migrate_to_chat_id", new_id),
         (supergroup, "migrate_from_chat_id", chat.chat_id),

@@ -296,10 +296,11 @@ class SimGroup:
         """The bot's membership: member, left, kicked or restricted."""
         return self.chat.bot_status
 
-    def migrate(self, new_chat_id: int | None = None) -> SimGroup:
+    def migrate(self, new_chat_id: int | None = None, *, notify: bool = True) -> SimGroup:
         """Telegram turns the group into a supergroup: returns the supergroup (default id
-        ``-100<old digits>``); the old id answers ChatMigrated from now on."""
-        supergroup = migrate(self._state, self.chat, new_chat_id)
+        ``-100<old digits>``); the old id answers ChatMigrated from now on. ``notify=False``:
+        without the service messages."""
+        supergroup = migrate(self._state, self.chat, new_chat_id, notify=notify)
         return SimGroup(self._state, supergroup.chat_id)
 
     def remove_bot(self, *, kicked: bool = True, notify: bool = True) -> int | None:

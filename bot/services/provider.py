@@ -152,7 +152,7 @@ class ProviderService:
         off: bool,
         writable: bool,
     ) -> None:
-        values = {"name": call.first_name or str(call.user_id), "cohort": cohort.name}
+        values = {"provider": call.first_name or str(call.user_id), "cohort": cohort.name}
         if off:
             removed = await uow.channel.remove_on_call(cohort.id, call.user_id)
             template = "provider_oncall_off" if removed else "provider_oncall_not_on"

@@ -404,6 +404,7 @@ async def test_help_and_group_command_menu(harness: Harness) -> None:
         "discharge",
         "export",
         "digest",
+        "oncall",
         "help",
     }
     assert sorted(lang for _, lang in menus) == ["", "es"]
