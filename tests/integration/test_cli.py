@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
 from bot.cli import main
+from bot.config import load_config
 from bot.sandbox.server import FakeBotApi
 from tests.support.databases import sqlite_copy
 
@@ -196,6 +197,8 @@ async def test_moodcheck_run_webhook_serves_until_sigterm(
     """The real command in its own process: registers the webhook, answers a patient,
     serves /healthz and /metrics, writes JSON logs without the token, stops on SIGTERM."""
     async with FakeBotApi() as server:
+        for cohort in load_config(config_path).cohorts:  # the start-up check wants them
+            server.group(cohort.provider_chat_id, title=cohort.name)
         port = _free_port()
         child_env = {
             **os.environ,

@@ -30,7 +30,7 @@ def upgrade() -> None:
     op.create_table(
         "oncall_providers",
         sa.Column("id", BigIntId, nullable=False),
-        sa.Column("cohort_id", sa.BigInteger(), nullable=False),
+        sa.Column("cohort_id", BigIntId, nullable=False),
         sa.Column("telegram_user_id", sa.BigInteger(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
