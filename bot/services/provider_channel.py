@@ -161,6 +161,9 @@ class ProviderChannel:
         in a group: own transaction."""
         now = self._rt.clock.now()
         async with self._rt.uow() as uow:
+            cohort = await uow.channel.cohort_by_chat(chat_id)
+            if cohort is None or cohort.provider_chat_id != chat_id:
+                return  # some other group (or a group's old id): nothing of ours there
             await self.unreachable(uow, chat_id, now, reason)
             await uow.commit()
         self._rt.wake_delivery()
