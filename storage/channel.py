@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 
 from storage.models import AlertPost, Cohort, OnCallProvider, OutboxMessage
 from storage.repositories import _Repository
@@ -37,16 +37,19 @@ class ChannelRepository(_Repository):
 
     async def move_chat(self, old: int, new: int, now: datetime) -> int:
         """Re-address what waits for ``old`` (pending) or was given up on because it moved
-        (dead, ``chat migrated``) to ``new``, due now; return how many rows."""
+        (dead, ``chat migrated``) to ``new``, due now; return how many rows. Rows another
+        delivery round holds are left to it (see ``_set_due``)."""
         rows = (
             await self.session.execute(
-                select(OutboxMessage.id, OutboxMessage.payload).where(
-                    OutboxMessage.chat_id == old,
-                    or_(
-                        OutboxMessage.status == "pending",
-                        (OutboxMessage.status == "dead")
-                        & (OutboxMessage.last_error == MIGRATED_ERROR),
-                    ),
+                self._locking(
+                    select(OutboxMessage.id, OutboxMessage.payload).where(
+                        OutboxMessage.chat_id == old,
+                        or_(
+                            OutboxMessage.status == "pending",
+                            (OutboxMessage.status == "dead")
+                            & (OutboxMessage.last_error == MIGRATED_ERROR),
+                        ),
+                    )
                 )
             )
         ).all()
@@ -70,28 +73,33 @@ class ChannelRepository(_Repository):
 
     async def park(self, chat_id: int, until: datetime) -> None:
         """Hold a chat's pending messages until ``until`` (the group cannot be reached)."""
-        await self.session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.chat_id == chat_id,
-                OutboxMessage.status == "pending",
-                OutboxMessage.next_attempt_at < until,
-            )
-            .values(next_attempt_at=until)
+        await self._set_due(
+            until, OutboxMessage.chat_id == chat_id, OutboxMessage.next_attempt_at < until
         )
 
     async def unpark(self, chat_id: int, now: datetime) -> int:
         """Make a chat's held messages due now; return how many."""
-        result = await self.session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.chat_id == chat_id,
-                OutboxMessage.status == "pending",
-                OutboxMessage.next_attempt_at > now,
-            )
-            .values(next_attempt_at=now)
+        return await self._set_due(
+            now, OutboxMessage.chat_id == chat_id, OutboxMessage.next_attempt_at > now
         )
-        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def _set_due(self, when: datetime, *where: ColumnElement[bool]) -> int:
+        """Set when pending rows are next due. Rows another delivery round holds are skipped
+        (PostgreSQL): that round writes their outcome and, for a moved or lost group, calls
+        the same code in its own transaction; waiting for it here could deadlock with it
+        (each would hold what the other wants: the rows, the cohort row)."""
+        ids = (
+            await self.session.scalars(
+                self._locking(
+                    select(OutboxMessage.id).where(OutboxMessage.status == "pending", *where)
+                )
+            )
+        ).all()
+        if ids:
+            await self.session.execute(
+                update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(next_attempt_at=when)
+            )
+        return len(ids)
 
     async def pending_alert_posts(
         self, chat_id: int, max_priority: int
