@@ -246,3 +246,37 @@ async def test_moodcheck_run_webhook_serves_until_sigterm(
         lines = [json.loads(line) for line in stderr.splitlines()]
         assert any("listening" in line["message"] for line in lines)
         assert "TEST-TOKEN" not in stderr and "cli-test-secret" not in stderr
+
+
+async def test_moodcheck_run_stops_when_the_bot_is_not_in_a_group(
+    env: Path, config_path: Path, sqlite_template_file: Path
+) -> None:
+    """The real command: one cohort's group removed the bot, so the start stops with exit
+    code 2 and one line naming the cohort and the reason, before any update is taken."""
+    async with FakeBotApi() as server:
+        cohorts = load_config(config_path).cohorts
+        for cohort in cohorts:
+            server.group(cohort.provider_chat_id, title=cohort.name)
+        server.group(cohorts[1].provider_chat_id).remove_bot(notify=False)
+        child_env = {
+            **os.environ,
+            "MOODCHECK_TELEGRAM_TOKEN": server.token,
+            "MOODCHECK_TELEGRAM_BASE_URL": server.base_url,
+            "MOODCHECK_DATABASE_URL": sqlite_copy(sqlite_template_file, env),
+            "MOODCHECK_CONFIG": str(config_path),
+            "MOODCHECK_BOT_USERNAME": "moodcheck_test_bot",
+            "PYTHONPATH": str(REPO),
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run",
+            env=child_env, cwd=env, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert process.stderr is not None
+        stderr = (await asyncio.wait_for(process.stderr.read(), 60)).decode()
+        code = await asyncio.wait_for(process.wait(), 30)
+    assert code == 2, stderr
+    assert "Traceback" not in stderr
+    [line] = [line for line in stderr.splitlines() if line.startswith("moodcheck: ")]
+    assert f"cohort '{cohorts[1].name}'" in line
+    assert str(cohorts[1].provider_chat_id) in line and "bot was kicked" in line
+    assert not [r for r in server.requests if r.method in {"getUpdates", "sendMessage"}]
