@@ -21,7 +21,7 @@ from bot.domain.clock import ManualClock
 from bot.sandbox.server import FakeBotApi
 from storage.models import Alert, AuditEvent, Cohort, OnCallProvider, OutboxMessage
 from tests.e2e.conftest import GROUP_A, GROUP_B
-from tests.e2e.flows import enrol, last
+from tests.e2e.flows import answer_all, enrol, last
 from tests.support.harness import Harness
 
 CRISIS_TEXT = "honestly I just want to END   my life..."
@@ -342,3 +342,37 @@ async def test_oncall_counts_only_in_a_provider_group(harness: Harness) -> None:
     await h.send(someone, "/oncall")
     assert "work only in a clinic's provider group" in last(someone).text
     assert await h.count(OnCallProvider) == 0
+
+
+async def test_urgent_alerts_are_relayed_and_routine_notices_wait(harness: Harness) -> None:
+    h = harness
+    group = h.server.group(GROUP_A)
+    nurse = group.member(9001, first_name="Nurse")
+    await h.send(nurse, "/oncall")
+    nurse_private = h.server.user(9001)
+    cy = h.server.user(7004, first_name="Cy")
+    await enrol(h, cy, "P-URG1")
+    _track(h, group.remove_bot(kicked=False))
+    await h.settle()
+    in_private = len(nurse_private.messages)
+    # A note for the team (a NOTICE, not an alert): held for the group, not relayed.
+    await h.send(cy, "Could someone call me about my appointment?")
+    assert len(nurse_private.messages) == in_private
+    # The safety question answered yes: an URGENT alert, relayed.
+    await h.send(cy, "/checkin")
+    await answer_all(h, cy, ["2", "8", "Poor", "Low", "As prescribed", "None", "Yes", "No"])
+    relayed = _texts(nurse_private)[in_private:]
+    assert any("cannot post in the provider group" in t for t in relayed)
+    assert any("URGENT" in t and "P-URG1" in t for t in relayed)
+    assert not any("appointment" in t for t in relayed)
+    held = await h.rows(
+        select(OutboxMessage.priority).where(
+            OutboxMessage.chat_id == GROUP_A, OutboxMessage.status == "pending"
+        )
+    )
+    assert sorted(held) == [1, 2]  # the URGENT alert and the note, both kept for the group
+    _track(h, group.add_bot_back())
+    await h.settle()
+    posted = _texts(group)
+    assert any("URGENT" in t and "P-URG1" in t for t in posted)
+    assert any("P-URG1" in t and "URGENT" not in t for t in posted)  # the note, too
