@@ -36,6 +36,8 @@ from bot.sandbox.state import BotMessage
 from prompts.questionnaires import load_questionnaire, questionnaire_path
 
 TOKEN = "123456:BENCH-TOKEN"
+PROVIDER_CHAT = -100998
+"""The cohort group of `bench.taps` (its configuration names the same id)."""
 EDIT_TIMEOUT = 30.0
 THINK = (1.0, 2.0)
 """Seconds a patient takes between seeing the next question and tapping: about one tap per
@@ -241,6 +243,8 @@ async def _serve() -> None:
         auto_register_chats=True,
         request_log_limit=1000,
     )
+    # The bot checks at start-up that it can post in its cohort's group (bot.channel).
+    server.group(PROVIDER_CHAT, title="bench providers")
     await server.start()
     driver = Driver(server)
     sys.stdout.write(f"SANDBOX_PORT={server.port}\n")

@@ -17,6 +17,7 @@ from telegram import (
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 
 import handlers
+from bot.channel import GroupAccess
 from bot.config import AppConfig
 from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.domain.clock import Clock, SystemClock
@@ -37,7 +38,11 @@ from storage.uow import UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
 
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+ALLOWED_UPDATES = [
+    Update.MESSAGE,
+    Update.CALLBACK_QUERY,
+    Update.MY_CHAT_MEMBER,  # the bot removed from, restricted in or added back to a group
+]
 PATIENT_COMMANDS = (
     "start",
     "checkin",
@@ -70,10 +75,15 @@ class BotRuntime:
     """The webhook, /healthz and /metrics listener (None: not configured)."""
     webhook: Webhook | None = None
     """Set in webhook mode: updates arrive through ``web``, not getUpdates."""
+    group_access: GroupAccess | None = None
+    """Asks Telegram whether the bot can post in each cohort's group (start-up, probe)."""
 
     async def on_startup(self, _app: object = None) -> None:
         """Everything after the bot is initialised and before updates flow."""
         await self.services.cohorts.sync()
+        if self.group_access is not None:
+            # Stops the start (bot.channel.GroupCheckError) when a group is out of reach.
+            await self.group_access.check_at_start()
         renderer = self.services.runtime.renderer
         for locale in renderer.locales:
             commands = [
@@ -157,6 +167,16 @@ async def announce_job(context: BotContext) -> None:
     await context.services.announcer.flush_all()
 
 
+async def group_probe_job(context: BotContext) -> None:
+    """Every minute: ask again about the provider groups the bot could not post in."""
+    access = context.application.bot_data.get(GROUP_ACCESS_KEY)
+    if isinstance(access, GroupAccess):
+        await access.probe()
+
+
+GROUP_ACCESS_KEY = "group_access"
+
+
 async def housekeeping_job(context: BotContext) -> None:
     """Hourly: blank old outbox payloads, forget old processed-update ids."""
     await context.services.housekeeping.run()
@@ -209,6 +229,14 @@ def build(
     runtime.wake_delivery = worker.wake
     services = Services.build(runtime)
     worker.on_blocked = services.reachability.blocked
+    channel = services.provider_channel
+    worker.on_group_migrated = lambda uow, old, new, now: channel.migrated(
+        uow, old, new, now, source="send"
+    )
+    worker.on_group_unreachable = channel.unreachable
+    group_access = GroupAccess(application.bot, channel)
+    runtime.private_chat_open = group_access.private_chat_open
+    application.bot_data[GROUP_ACCESS_KEY] = group_access
     application.bot_data[SERVICES_KEY] = services
     handlers.register(application)
     metrics = Metrics(
@@ -221,7 +249,7 @@ def build(
     endpoint = WebhookEndpoint(hook.path, hook.secret) if hook is not None else None
     web = WebServer(application, metrics, *listen, endpoint) if listen is not None else None
     bot_runtime = BotRuntime(
-        application, services, worker, processor, engine, limiter, metrics, web, hook
+        application, services, worker, processor, engine, limiter, metrics, web, hook, group_access
     )
     application.post_init = bot_runtime.on_startup
     application.post_stop = bot_runtime.on_stop
@@ -246,5 +274,8 @@ def build(
         )
         job_queue.run_repeating(
             announce_job, interval=3.0, first=3.0, name="announce", job_kwargs=JOB_KWARGS
+        )
+        job_queue.run_repeating(
+            group_probe_job, interval=60.0, first=60.0, name="group-probe", job_kwargs=JOB_KWARGS
         )
     return bot_runtime

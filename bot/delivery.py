@@ -36,9 +36,11 @@ from telegram.error import (
 )
 
 from bot.domain.clock import Clock
+from bot.domain.group_access import refusal_means_no_access
 from bot.ratelimit import SlidingWindowRateLimiter, retry_after_seconds, urgent_send
 from bot.services.outbox import OnSent, Priority
 from bot.workers import Partition, WorkerSlots
+from storage.channel import MIGRATED_ERROR
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
@@ -80,11 +82,13 @@ class _Claimed:
 @dataclass(slots=True)
 class _Outcome:
     row: _Claimed
-    kind: str  # sent | retry | deferred | dead | forbidden | released
+    kind: str  # sent | retry | deferred | dead | forbidden | migrated | released
     message_id: int | None = None
     delay: float = 0.0
     error: str | None = None
     counts_attempt: bool = True
+    new_chat_id: int | None = None
+    """For ``migrated``: the supergroup the chat became."""
 
 
 @dataclass(slots=True)
@@ -181,6 +185,16 @@ class DeliveryWorker:
         self.stats = DeliveryStats()
         self.on_blocked: Callable[[UnitOfWork, int, datetime], Awaitable[None]] | None = None
         """Called in the outcome transaction when a private chat answers 403."""
+        self.on_group_migrated: (
+            Callable[[UnitOfWork, int, int, datetime], Awaitable[object]] | None
+        ) = None
+        """Called in the outcome transaction when a group answers ChatMigrated (old, new id):
+        the row stays pending and is re-addressed there (bot.services.provider_channel)."""
+        self.on_group_unreachable: (
+            Callable[[UnitOfWork, int, datetime, str], Awaitable[object]] | None
+        ) = None
+        """Called in the outcome transaction when the bot cannot post in a group (403, or a
+        400 saying it has no right to): the rows stay pending, held by the callback."""
         self._random = random.Random()  # noqa: S311 - jitter, not security
 
     def wake(self) -> None:
@@ -405,17 +419,16 @@ class DeliveryWorker:
                 row, "retry", delay=retry_after_seconds(exc), error="429", counts_attempt=False
             )
         except Forbidden as exc:
-            return _Outcome(row, "forbidden", error=_short(exc))
+            return self._refused(row, exc)
         except ChatMigrated as exc:
-            logger.error(  # noqa: TRY400 - no traceback wanted
-                "chat %s became supergroup %s: update provider_chat_id in the config",
-                row.chat_id,
-                exc.new_chat_id,
-            )
-            return _Outcome(row, "dead", error="chat migrated")
+            if self.on_group_migrated is None:
+                return _Outcome(row, "dead", error=MIGRATED_ERROR)
+            return _Outcome(row, "migrated", error=MIGRATED_ERROR, new_chat_id=exc.new_chat_id)
         except BadRequest as exc:
             if "message is not modified" in exc.message.lower():
                 return _Outcome(row, "sent")
+            if row.chat_id < 0 and refusal_means_no_access(exc.message):
+                return self._refused(row, exc)
             return _Outcome(row, "dead", error=_short(exc))
         except NetworkError as exc:  # 5xx, dropped connections, timeouts
             return _Outcome(row, "retry", delay=self._backoff(row.attempts + 1), error=_short(exc))
@@ -424,6 +437,12 @@ class DeliveryWorker:
             # it rather than abort the round (and hold every other chat's messages back).
             return _Outcome(row, "dead", error=_short(exc))
         return _Outcome(row, "sent", message_id=message_id)
+
+    def _refused(self, row: _Claimed, exc: TelegramError) -> _Outcome:
+        """The bot may not post in the chat: a patient blocked it, or a provider group
+        removed or restricted it (kept and held: ``on_group_unreachable``)."""
+        lost = row.chat_id < 0 and self.on_group_unreachable is not None
+        return _Outcome(row, "group_lost" if lost else "forbidden", error=_short(exc))
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter, so retries of a burst do not come back as one."""
@@ -486,6 +505,29 @@ class DeliveryWorker:
         await uow.alerts.set_group_message_ids(alert_messages)
         for chat_id in blocked_chats:
             await self._blocked(uow, chat_id, now)
+        # A provider group that moved or is lost: its rows stay pending (no branch above),
+        # re-addressed or held by the hooks.
+        await self._groups_changed(uow, outcomes, now)
+
+    async def _groups_changed(
+        self, uow: UnitOfWork, outcomes: Sequence[_Outcome], now: datetime
+    ) -> None:
+        """Tell bot.services.provider_channel, once per chat, of groups that moved or that
+        the bot cannot post in (outcomes made only when the hooks are set)."""
+        moved: dict[int, int] = {}
+        lost: dict[int, str] = {}
+        for outcome in outcomes:
+            if outcome.kind == "migrated" and outcome.new_chat_id is not None:
+                moved[outcome.row.chat_id] = outcome.new_chat_id
+            elif outcome.kind == "group_lost":
+                lost[outcome.row.chat_id] = outcome.error or "forbidden"
+                self.stats.forbidden += 1
+        for old, new in moved.items():
+            if self.on_group_migrated is not None:
+                await self.on_group_migrated(uow, old, new, now)
+        for chat_id, error in lost.items():
+            if self.on_group_unreachable is not None:
+                await self.on_group_unreachable(uow, chat_id, now, error)
 
     async def _blocked(self, uow: UnitOfWork, chat_id: int, now: datetime) -> None:
         """A 403: the chat blocked the bot (or removed it). Stop trying; say so."""

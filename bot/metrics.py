@@ -41,6 +41,8 @@ class DbFigures:
     oldest_due: dict[int, float] = field(default_factory=dict)
     """Seconds the oldest due pending message of each priority has been waiting."""
     alerts: dict[tuple[str, str], int] = field(default_factory=dict)
+    groups: dict[str, bool] = field(default_factory=dict)
+    """Every cohort: can the bot post in its provider group."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +100,13 @@ class OpsReader:
             due = await uow.ops.oldest_due_by_priority(now)
             figures.oldest_due = {p: _seconds(now, oldest) for p, oldest in due.items()}
             figures.alerts = await uow.ops.alerts_by_tier_and_status()
+            figures.groups = await uow.channel.reachability()
         return figures
+
+    async def unreachable_groups(self) -> list[str]:
+        """Names of the cohorts whose provider group the bot cannot post in."""
+        async with self._uow.reading() as uow:
+            return [c.name for c in await uow.channel.unreachable()]
 
 
 def _seconds(now: datetime, then: datetime) -> float:
@@ -153,6 +161,14 @@ class _Collector(Collector):
         for (tier, status), count in sorted(db.alerts.items()):
             alerts.add_metric([tier, status], count)
         yield alerts
+        groups = GaugeMetricFamily(
+            "moodcheck_provider_group_reachable",
+            "1 when the bot can post in the cohort's provider group, 0 while it cannot.",
+            labels=["cohort"],
+        )
+        for cohort, reachable in sorted(db.groups.items()):
+            groups.add_metric([cohort], int(reachable))
+        yield groups
 
 
 class Metrics:
@@ -205,12 +221,16 @@ class Metrics:
             async with asyncio.timeout(self.db_timeout):
                 await self.reader.ping()
                 lag = await self.reader.urgent_lag()
+                lost = await self.reader.unreachable_groups()
         except TimeoutError:
             return Health(False, "timeout", None, "database did not answer in time")
         except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
             logger.warning("health: database unreachable", extra={"reason": type(exc).__name__})
             return Health(False, "unreachable", None, "database unreachable")
         lag = round(lag, 3)
+        if lost:
+            # Alerts go to on-call providers only: someone must bring the bot back.
+            return Health(False, "ok", lag, f"provider group unreachable: {', '.join(lost)}")
         if self.max_outbox_lag and lag > self.max_outbox_lag:
             return Health(False, "ok", lag, f"outbox lag over {self.max_outbox_lag:g} s")
         return Health(True, "ok", lag)

@@ -9,13 +9,14 @@ from telegram import Update
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     MessageHandler,
     TypeHandler,
     filters,
 )
 
-from handlers import alerts, patient, patient_admin, provider
+from handlers import alerts, channel, patient, patient_admin, provider
 from handlers.context import NotApplicable
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,9 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     # Group -1 runs before the others, for every private update: someone who blocked the bot
     # and writes again is reachable again (their update is then handled as usual).
     app.add_handler(TypeHandler(Update, patient.seen), group=-1)
+    # The provider group moved to a supergroup, or the bot's place in a group changed.
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, channel.migration))
+    app.add_handler(ChatMemberHandler(channel.my_member, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(CommandHandler("start", patient.start, filters=private))
     app.add_handler(CommandHandler("checkin", patient.checkin, filters=private))
     app.add_handler(CommandHandler("settings", patient_admin.settings, filters=private))

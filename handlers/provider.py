@@ -18,7 +18,7 @@ PRIVATE_REFUSED = tuple(name for name in COMMANDS if name not in {"pause", "resu
 
 
 async def command(update: Update, context: BotContext) -> None:
-    """/invite, /patients, /patient, /alerts, /pause, /resume, /discharge, /export, /help."""
+    """Every provider command (bot.services.provider.COMMANDS)."""
     user, message = require_user(update), require_message(update)
     name = (message.text or "").split(maxsplit=1)[0].lstrip("/").split("@", 1)[0].lower()
     if name not in COMMANDS:
@@ -33,5 +33,6 @@ async def command(update: Update, context: BotContext) -> None:
             name=name,
             args=tuple(context.args or ()),
             bot_username=context.bot.username,
+            first_name=user.first_name,
         )
     )

@@ -61,6 +61,26 @@ class Cohort(Base):
     """None: a check-in stays open until the end of the patient's local day."""
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    configured_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    """The group id the configuration file gives. ``provider_chat_id`` is where the group is
+    now: the same, or the supergroup Telegram moved it to (bot.services.provider_channel)."""
+    group_unreachable_since: Mapped[datetime | None]
+    """Set while the bot cannot post in the group (removed, restricted): alerts are kept and
+    IMMEDIATE/URGENT ones go to the on-call providers' private chats."""
+    group_unreachable_reason: Mapped[str | None] = mapped_column(String(64))
+
+
+class OnCallProvider(Base):
+    """A provider who asked (``/oncall`` in the group) to get IMMEDIATE and URGENT alerts in
+    their private chat while the bot cannot post in the group."""
+
+    __tablename__ = "oncall_providers"
+    __table_args__ = (UniqueConstraint("cohort_id", "telegram_user_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"))
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
 
 
 class Invite(Base):
@@ -295,6 +315,7 @@ __all__ = [
     "Checkin",
     "Cohort",
     "Invite",
+    "OnCallProvider",
     "OutboxMessage",
     "Patient",
     "PatientMessage",

@@ -8,6 +8,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from storage.channel import ChannelRepository
 from storage.db import READ_ONLY, SQLITE_BUSY_TIMEOUT_MS
 from storage.export import ExportRepository, OutcomeQueries
 from storage.repositories import (
@@ -48,6 +49,7 @@ class UnitOfWork:
     ops: OpsRepository
     export: ExportRepository
     outcomes: OutcomeQueries
+    channel: ChannelRepository
 
     def __init__(
         self,
@@ -89,6 +91,7 @@ class UnitOfWork:
         self.ops = OpsRepository(session)
         self.export = ExportRepository(session)
         self.outcomes = OutcomeQueries(session)
+        self.channel = ChannelRepository(session)
         return self
 
     async def __aexit__(

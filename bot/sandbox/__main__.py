@@ -10,7 +10,9 @@ Control endpoints: ``GET /sandbox/stats``, ``GET /sandbox/transcript[?chat_id=]`
 (``{"user_ids": [...]}``), ``POST /sandbox/faults`` (``{"action": "random", "rate": 0.1,
 ...}``; actions: random, clear, fail_next, rate_limit_next, drop_next, delay) and
 ``POST /sandbox/send`` (``{"user_id": 1, "text": "/start"}`` or ``{"user_id": 1,
-"press": "Agree"}``).
+"press": "Agree"}``) and ``POST /sandbox/groups`` (``{"action": "migrate", "chat_id":
+-100111}``; see ``bot.sandbox.control``). ``--group ID`` (repeatable) registers a group the
+bot is a member of.
 """
 
 from __future__ import annotations
@@ -42,6 +44,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="accept any positive chat id as a private chat",
     )
     parser.add_argument(
+        "--group",
+        type=int,
+        action="append",
+        default=[],
+        help="a group chat id (negative) the bot is a member of; repeatable",
+    )
+    parser.add_argument(
         "--request-log-limit",
         type=int,
         default=10_000,
@@ -65,6 +74,8 @@ async def _serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    for chat_id in args.group:
+        server.group(chat_id, title=f"Group {chat_id}")
     await server.start()
     try:
         sys.stdout.write(f"SANDBOX_PORT={server.port}\n")

@@ -86,6 +86,7 @@ _METHODS: dict[str, str] = {
         "!action:String "
     ),
     "getChat": "!chat_id:Integer|String",
+    "getChatMember": "!chat_id:Integer|String !user_id:Integer",
     "close": "",
     "logOut": "",
 }

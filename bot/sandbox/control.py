@@ -12,6 +12,10 @@ They let a benchmark or demo drive a sandbox running in another process:
   are that method's keyword arguments).
 * ``POST /sandbox/send`` ``{"user_id": 1, "text": "/start"}`` or ``{"user_id": 1,
   "press": "Agree"}``: a registered user sends a message or presses a button.
+* ``POST /sandbox/groups`` ``{"action": "create", "chat_id": -100111, "title": "..."}``:
+  what happens to a group (``bot.sandbox.groups``); actions: create, migrate
+  (``new_chat_id``, ``notify``), remove_bot (``kicked``, ``notify``), restrict_bot
+  (``notify``), add_bot_back (``notify``).
 """
 
 from __future__ import annotations
@@ -94,6 +98,29 @@ class _Control:
             return _json({"ok": False, "description": str(exc)}, 400)
         return _json({"ok": True})
 
+    async def groups(self, request: web.Request) -> web.Response:
+        body = await _control_body(request)
+        action = body.pop("action", None)
+        chat_id = body.pop("chat_id", None)
+        if not isinstance(chat_id, int) or isinstance(chat_id, bool) or chat_id >= 0:
+            return _json({"ok": False, "description": "chat_id must be a negative integer"}, 400)
+        try:
+            if action == "create":
+                group = self._server.group(chat_id, str(body.get("title", "Group")))
+                return _json({"ok": True, "chat_id": group.chat_id})
+            if chat_id not in self._server.state.chats:
+                return _json({"ok": False, "description": f"no group {chat_id}"}, 400)
+            group = self._server.group(chat_id)
+            if action == "migrate":
+                supergroup = group.migrate(**body)
+                return _json({"ok": True, "chat_id": supergroup.chat_id})
+            if action in {"remove_bot", "restrict_bot", "add_bot_back"}:
+                update_id = getattr(group, str(action))(**body)
+                return _json({"ok": True, "update_id": update_id})
+        except (TypeError, ValueError) as exc:
+            return _json({"ok": False, "description": str(exc)}, 400)
+        return _json({"ok": False, "description": f"unknown action {action!r}"}, 400)
+
     async def send(self, request: web.Request) -> web.Response:
         body = await _control_body(request)
         user_id = body.get("user_id")
@@ -125,4 +152,5 @@ def control_routes(server: FakeBotApi) -> list[web.RouteDef]:
         web.post("/sandbox/users", control.users),
         web.post("/sandbox/faults", control.faults),
         web.post("/sandbox/send", control.send),
+        web.post("/sandbox/groups", control.groups),
     ]

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from bot.sandbox.groups import access_error, bot_member_json, member_json
 from bot.sandbox.html import ParsedText
 from bot.sandbox.spec import UploadedFile
 from bot.sandbox.state import (
@@ -84,6 +85,10 @@ def _chat(state: SandboxState, params: Params, *, writable: bool = True) -> Chat
         raise ApiError(400, CHAT_NOT_FOUND)
     if writable and chat.blocked:
         raise ApiError(403, BLOCKED)
+    if chat.type != "private":
+        error = access_error(chat, writable=writable)
+        if error is not None:
+            raise ApiError(*error)
     return chat
 
 
@@ -316,6 +321,20 @@ def get_chat(state: SandboxState, params: Params, texts: Texts) -> object:
     }
 
 
+def get_chat_member(state: SandboxState, params: Params, texts: Texts) -> object:
+    """``getChatMember``: the bot's own membership, or a user's (members of groups are the
+    registered users; private chats have their one user)."""
+    del texts
+    chat = _chat(state, params, writable=False)
+    user_id = params["user_id"]
+    if user_id == state.bot_user["id"]:
+        return bot_member_json(state, chat)
+    user = state.users.get(user_id)
+    if user is None or (chat.type == "private" and chat.chat_id != user_id):
+        raise ApiError(400, "Bad Request: PARTICIPANT_ID_INVALID")
+    return member_json(user, "member")
+
+
 def get_me(state: SandboxState, params: Params, texts: Texts) -> object:
     """``getMe``."""
     del params, texts
@@ -433,6 +452,7 @@ HANDLERS: dict[str, Handler] = {
     "answerCallbackQuery": answer_callback_query,
     "sendChatAction": send_chat_action,
     "getChat": get_chat,
+    "getChatMember": get_chat_member,
     "setMyCommands": set_my_commands,
     "getMyCommands": get_my_commands,
     "deleteMyCommands": delete_my_commands,

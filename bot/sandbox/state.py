@@ -274,6 +274,9 @@ class ChatState:
         callback_answers: Answers to button presses in this chat.
         transcript: Events in order.
         blocked: For private chats, whether the user blocked the bot.
+        bot_status: For groups, the bot's membership: member, left, kicked or restricted
+            (see ``groups``).
+        migrated_to: For a group Telegram turned into a supergroup, the new chat id.
     """
 
     chat_id: int
@@ -286,6 +289,8 @@ class ChatState:
     transcript: list[TranscriptEvent] = field(default_factory=list)
     blocked: bool = False
     next_message_id: int = 1
+    bot_status: str = "member"
+    migrated_to: int | None = None
 
     def take_message_id(self) -> int:
         """Allocate the next message id (users and the bot share one sequence per chat)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from bot.sandbox.groups import migrate, set_bot_status
 from bot.sandbox.html import utf16_len
 from bot.sandbox.state import (
     BotMessage,
@@ -287,6 +288,34 @@ class SimGroup:
     def transcript(self) -> list[TranscriptEvent]:
         """Events of this group, in order."""
         return list(self.chat.transcript)
+
+    # -- what can happen to the group (``bot.sandbox.groups``) ----------------------------
+
+    @property
+    def bot_status(self) -> str:
+        """The bot's membership: member, left, kicked or restricted."""
+        return self.chat.bot_status
+
+    def migrate(self, new_chat_id: int | None = None, *, notify: bool = True) -> SimGroup:
+        """Telegram turns the group into a supergroup: returns the supergroup (default id
+        ``-100<old digits>``); the old id answers ChatMigrated from now on. ``notify=False``:
+        without the service messages."""
+        supergroup = migrate(self._state, self.chat, new_chat_id, notify=notify)
+        return SimGroup(self._state, supergroup.chat_id)
+
+    def remove_bot(self, *, kicked: bool = True, notify: bool = True) -> int | None:
+        """An admin removes the bot (kicked, or it just left): calls answer 403. Returns the
+        ``my_chat_member`` update id (None with ``notify=False``)."""
+        status = "kicked" if kicked else "left"
+        return set_bot_status(self._state, self.chat, status, notify=notify)
+
+    def restrict_bot(self, *, notify: bool = True) -> int | None:
+        """An admin takes the bot's right to send messages: sends answer 400."""
+        return set_bot_status(self._state, self.chat, "restricted", notify=notify)
+
+    def add_bot_back(self, *, notify: bool = True) -> int | None:
+        """An admin adds the bot again (or lifts its restriction)."""
+        return set_bot_status(self._state, self.chat, "member", notify=notify)
 
     def __repr__(self) -> str:
         return f"SimGroup(id={self.chat_id}, title={self.title!r})"

@@ -125,6 +125,10 @@ class Announcer:
         are left to the periodic flush, which packs them (IMMEDIATE first) a few seconds on.
         """
         used = await uow.outbox.group_usage(cohort.provider_chat_id, now - WINDOW)
+        if cohort.group_unreachable_since is not None:
+            # Its held messages are not using the minute; the events must be queued to
+            # reach the on-call providers (bot.services.provider_channel).
+            used = 0
         budget = Budget(total=max(0, self.share - used), reserve=self.reserve)
         if budget.total <= 0:
             return 0

@@ -16,10 +16,20 @@ class CohortSync:
         now = self._rt.clock.now()
         async with self._rt.uow() as uow:
             for cohort in self._rt.config.cohorts:
+                stored = await uow.cohorts.by_name(cohort.name)
+                # The configured id is where the group started; once Telegram moved it to a
+                # supergroup, the database knows where it is (bot.services.provider_channel).
+                # A different id in the file is a new starting point.
+                followed = stored is not None and cohort.provider_chat_id in {
+                    stored.configured_chat_id,
+                    stored.provider_chat_id,
+                }
+                current = stored.provider_chat_id if stored is not None and followed else None
                 await uow.cohorts.upsert(
                     {
                         "name": cohort.name,
-                        "provider_chat_id": cohort.provider_chat_id,
+                        "provider_chat_id": current or cohort.provider_chat_id,
+                        "configured_chat_id": cohort.provider_chat_id,
                         "timezone": cohort.timezone,
                         "locale": cohort.locale,
                         "region": cohort.region,

@@ -17,6 +17,7 @@ from bot.services.housekeeping import Housekeeping
 from bot.services.lifecycle import LifecycleService
 from bot.services.messages import MessageService
 from bot.services.provider import ProviderService
+from bot.services.provider_channel import ProviderChannel
 from bot.services.reachability import Reachability
 from bot.services.replies import ReplyService
 from bot.services.runtime import Runtime
@@ -49,6 +50,7 @@ class Services:
     alert_actions: AlertActions
     alert_scan: AlertScan
     patient_rules: PatientRules
+    provider_channel: ProviderChannel
 
     @classmethod
     def build(cls, runtime: Runtime) -> Services:
@@ -81,4 +83,5 @@ class Services:
             alert_actions=AlertActions(runtime, alerting),
             alert_scan=AlertScan(runtime, alerting),
             patient_rules=patient_rules,
+            provider_channel=ProviderChannel(runtime),
         )

@@ -38,6 +38,7 @@ COMMANDS = (
     "export",
     "digest",
     "outcomes",
+    "oncall",
     "help",
 )
 """Every provider command, in the order /help and the command menu show them."""
@@ -62,6 +63,8 @@ class ProviderCall:
     name: str
     args: tuple[str, ...]
     bot_username: str
+    first_name: str = ""
+    """The provider's first name (shown in their own group, e.g. who is on call)."""
 
     @property
     def actor(self) -> str:
@@ -98,6 +101,9 @@ class ProviderService:
         if call.name == "digest":
             await self._send_digest(call)
             return
+        if call.name == "oncall":
+            await self._oncall(call)
+            return
         now = self._rt.clock.now()
         async with self._rt.uow() as uow:
             if not await uow.updates.claim(call.update_id, now):
@@ -129,6 +135,67 @@ class ProviderService:
         self._rt.wake_delivery()
         if cohort is not None:
             await self._digest.send_now(cohort.name, request_key=str(call.update_id))
+
+    async def _oncall(self, call: ProviderCall) -> None:
+        """/oncall: get IMMEDIATE and URGENT alerts privately while the bot cannot post in
+        the group (bot.services.provider_channel); /oncall off: stop. Only someone the bot
+        can write to privately can be on call, so that is asked first (outside the
+        transaction: it is a call to Telegram)."""
+        off = bool(call.args) and call.args[0].lower() == "off"
+        grouped = call.chat_type in {"group", "supergroup"}
+        writable = off or not grouped or await self._rt.private_chat_open(call.user_id)
+        now = self._rt.clock.now()
+        async with self._rt.uow() as uow:
+            if not await uow.updates.claim(call.update_id, now):
+                return
+            cohort = await self._cohort(uow, now, call)
+            if cohort is not None:
+                await self._oncall_change(uow, now, call, cohort, off=off, writable=writable)
+            await uow.commit()
+        self._rt.wake_delivery()
+
+    async def _oncall_change(
+        self,
+        uow: UnitOfWork,
+        now: datetime,
+        call: ProviderCall,
+        cohort: Cohort,
+        *,
+        off: bool,
+        writable: bool,
+    ) -> None:
+        values = {"provider": call.first_name or str(call.user_id), "cohort": cohort.name}
+        if off:
+            removed = await uow.channel.remove_on_call(cohort.id, call.user_id)
+            template = "provider_oncall_off" if removed else "provider_oncall_not_on"
+            audit = "oncall_unregistered" if removed else None
+        elif not writable:
+            template, audit = "provider_oncall_start_first", "oncall_refused_no_private_chat"
+            values["bot_username"] = call.bot_username
+        elif await uow.channel.add_on_call(cohort.id, call.user_id, now):
+            template, audit = "provider_oncall_on", "oncall_registered"
+            await queue_send(
+                uow,
+                now=now,
+                chat_id=call.user_id,
+                priority=Priority.INTERACTIVE,
+                text=self._rt.renderer.render(
+                    "provider_oncall_confirmed", cohort.locale, cohort=cohort.name
+                ),
+            )
+        else:
+            template, audit = "provider_oncall_already", None
+        if audit is not None:
+            uow.audit.record(
+                at=now,
+                actor=call.actor,
+                action=audit,
+                cohort_id=cohort.id,
+                details={"chat_id": call.chat_id},
+            )
+        await self._say(
+            uow, now, call.chat_id, self._rt.renderer.render(template, cohort.locale, **values)
+        )
 
     # --- where commands count ---
 

@@ -191,7 +191,9 @@ class ScenarioHarness(Harness):
     """The e2e harness, with the bot built by ``bot.app.build`` as production builds it, but
     with a renderer whose templates are already compiled, and wide rate limits."""
 
-    async def start_bot(self) -> BotRuntime:
+    async def start_bot(self, *, add_groups: bool = True) -> BotRuntime:
+        if add_groups:
+            self.add_groups()
         settings = Settings(
             telegram_token=self.server.token,
             database_url=self.db_url,

@@ -437,6 +437,7 @@ async def test_help_and_group_command_menu(harness: Harness) -> None:
         "export",
         "digest",
         "outcomes",
+        "oncall",
         "help",
     }
     assert sorted(lang for _, lang in menus) == ["", "es"]

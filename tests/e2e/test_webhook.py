@@ -15,7 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import insert, select
 
-from bot.app import build
+from bot.app import ALLOWED_UPDATES, build
 from bot.config import AppConfig
 from bot.domain.clock import ManualClock
 from bot.sandbox.server import FakeBotApi
@@ -74,7 +74,7 @@ async def test_a_patient_enrols_and_checks_in_over_the_webhook(hooked: Harness) 
     # carried the secret and was answered 200 at the first attempt; nobody polled.
     (registration,) = [r for r in h.server.requests if r.method == "setWebhook"]
     assert registration.params["secret_token"] == WEBHOOK_SECRET
-    assert registration.params["allowed_updates"] == ["message", "callback_query"]
+    assert registration.params["allowed_updates"] == [str(u) for u in ALLOWED_UPDATES]
     assert registration.params["max_connections"] == 40
     deliveries = h.server.webhook_deliveries
     assert len(deliveries) == len(h.update_ids) == 2 + 1 + len(CALM_DAY)

@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
 from bot.cli import main
+from bot.config import load_config
 from bot.sandbox.server import FakeBotApi
 from tests.support.databases import sqlite_copy
 
@@ -197,6 +198,8 @@ async def test_moodcheck_run_webhook_serves_until_sigterm(
     """The real command in its own process: registers the webhook, answers a patient,
     serves /healthz and /metrics, writes JSON logs without the token, stops on SIGTERM."""
     async with FakeBotApi() as server:
+        for cohort in load_config(config_path).cohorts:  # the start-up check wants them
+            server.group(cohort.provider_chat_id, title=cohort.name)
         port = _free_port()
         child_env = {
             **os.environ,
@@ -281,3 +284,37 @@ def test_export_fhir_and_outcomes_from_the_command_line(
     assert "YYYY-MM-DD" in _one_line_error(capsys)
     assert main(["outcomes", "--cohort", "nope"]) == 2
     assert "no cohort named 'nope'" in _one_line_error(capsys)
+
+
+async def test_moodcheck_run_stops_when_the_bot_is_not_in_a_group(
+    env: Path, config_path: Path, sqlite_template_file: Path
+) -> None:
+    """The real command: one cohort's group removed the bot, so the start stops with exit
+    code 2 and one line naming the cohort and the reason, before any update is taken."""
+    async with FakeBotApi() as server:
+        cohorts = load_config(config_path).cohorts
+        for cohort in cohorts:
+            server.group(cohort.provider_chat_id, title=cohort.name)
+        server.group(cohorts[1].provider_chat_id).remove_bot(notify=False)
+        child_env = {
+            **os.environ,
+            "MOODCHECK_TELEGRAM_TOKEN": server.token,
+            "MOODCHECK_TELEGRAM_BASE_URL": server.base_url,
+            "MOODCHECK_DATABASE_URL": sqlite_copy(sqlite_template_file, env),
+            "MOODCHECK_CONFIG": str(config_path),
+            "MOODCHECK_BOT_USERNAME": "moodcheck_test_bot",
+            "PYTHONPATH": str(REPO),
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run",
+            env=child_env, cwd=env, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert process.stderr is not None
+        stderr = (await asyncio.wait_for(process.stderr.read(), 60)).decode()
+        code = await asyncio.wait_for(process.wait(), 30)
+    assert code == 2, stderr
+    assert "Traceback" not in stderr
+    [line] = [line for line in stderr.splitlines() if line.startswith("moodcheck: ")]
+    assert f"cohort '{cohorts[1].name}'" in line
+    assert str(cohorts[1].provider_chat_id) in line and "bot was kicked" in line
+    assert not [r for r in server.requests if r.method in {"getUpdates", "sendMessage"}]

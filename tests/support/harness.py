@@ -72,8 +72,14 @@ class Harness:
         assert self.bot is not None, "the bot is not running"
         return self.bot
 
-    async def start_bot(self) -> BotRuntime:
-        """Build the bot the way production does and start it."""
+    async def start_bot(self, *, add_groups: bool = True) -> BotRuntime:
+        """Build the bot the way production does and start it.
+
+        ``add_groups``: first make sure every configured cohort's group exists in the sandbox
+        with the bot in it (the bot refuses to start otherwise: bot.channel).
+        """
+        if add_groups:
+            self.add_groups()
         hook: dict[str, Any] = {}
         if self.webhook:
             # Port 0 here; the URL gets the real port once the web server listens (below).
@@ -105,6 +111,11 @@ class Harness:
             bot.webhook = dataclasses.replace(bot.webhook, url=url)
         await bot.start(poll_timeout=1)
         return bot
+
+    def add_groups(self) -> None:
+        """Make sure every configured cohort's group exists in the sandbox, the bot in it."""
+        for cohort in self.config.cohorts:
+            self.server.group(cohort.provider_chat_id, title=f"{cohort.name} providers")
 
     async def stop_bot(self) -> None:
         """Stop the bot (the database and the server stay)."""
