@@ -39,6 +39,7 @@ region = "EU"
 weekly_instruments = ["phq9", "gad7"]
 instrument_weekday = "wed"
 pcl5_every_weeks = 4
+coverage = { days = ["mon", "tue", "wed", "thu", "fri"], start = "09:00", end = "17:00" }
 
 [[cohort]]
 name = "clinic-b"
@@ -46,6 +47,7 @@ provider_chat_id = -100222
 timezone = "Europe/London"
 locale = "en"
 region = "UK"
+coverage = "24/7"
 """
 
 CALM_DAY_ES = ["7", "3", "Bien", "Buena", "Como me la recetaron", "Ninguno", "No"]
