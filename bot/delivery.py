@@ -387,11 +387,14 @@ class DeliveryWorker:
         return outcomes
 
     async def _send(self, row: _Claimed) -> _Outcome:
+        # Crisis cards, replies and alerts; in a group, alerts only (``Priority``): they may
+        # take the places of the group's minute the limiter keeps from routine messages.
+        urgent = row.priority <= Priority.INTERACTIVE
         if self._limiter is not None:
-            wait = self._limiter.chat_wait(row.chat_id)
+            wait = self._limiter.chat_wait(row.chat_id, urgent=urgent)
             if wait > self.policy.defer_after:
                 return _Outcome(row, "deferred", delay=wait, counts_attempt=False)
-        token = urgent_send.set(row.priority <= Priority.INTERACTIVE)
+        token = urgent_send.set(urgent)
         try:
             return await self._call(row)
         finally:
