@@ -36,6 +36,7 @@ from telegram.error import (
 )
 
 from bot.domain.clock import Clock
+from bot.domain.message_text import content_rejection
 from bot.ratelimit import SlidingWindowRateLimiter, retry_after_seconds, urgent_send
 from bot.services.outbox import OnSent, Priority
 from bot.workers import Partition, WorkerSlots
@@ -80,11 +81,13 @@ class _Claimed:
 @dataclass(slots=True)
 class _Outcome:
     row: _Claimed
-    kind: str  # sent | retry | deferred | dead | forbidden | released
+    kind: str  # sent | retry | deferred | dead | rejected | forbidden | released
     message_id: int | None = None
     delay: float = 0.0
     error: str | None = None
     counts_attempt: bool = True
+    reason: str | None = None
+    """For ``rejected``: why Telegram refused the content (``content_rejection``)."""
 
 
 @dataclass(slots=True)
@@ -98,6 +101,9 @@ class DeliveryStats:
     rounds: int = 0
     by_error: dict[str, int] = field(default_factory=dict)
     deferred: int = 0
+    rejected: dict[tuple[str, str], int] = field(default_factory=dict)
+    """Messages Telegram refused for their content, by (reason, ``group`` or ``private``):
+    dead-lettered at once (also counted in ``dead``)."""
 
 
 RAW_METHODS = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup"})
@@ -419,6 +425,10 @@ class DeliveryWorker:
         except BadRequest as exc:
             if "message is not modified" in exc.message.lower():
                 return _Outcome(row, "sent")
+            reason = content_rejection(exc.message)
+            if reason is not None:
+                # The same content would be refused forever: dead-letter it, visibly.
+                return _Outcome(row, "rejected", error=_short(exc), reason=reason)
             return _Outcome(row, "dead", error=_short(exc))
         except NetworkError as exc:  # 5xx, dropped connections, timeouts
             return _Outcome(row, "retry", delay=self._backoff(row.attempts + 1), error=_short(exc))
@@ -475,10 +485,9 @@ class DeliveryWorker:
                 change.update(status="failed", last_error=outcome.error)
                 blocked_chats.add(row.chat_id)
                 self.stats.forbidden += 1
-            elif outcome.kind == "dead":
+            elif outcome.kind in {"dead", "rejected"}:
                 change.update(status="dead", attempts=row.attempts + 1, last_error=outcome.error)
-                self.stats.dead += 1
-                logger.error("outbox message %d dead: %s", row.id, outcome.error)
+                self._dead(outcome)
             if outcome.error:
                 self.stats.by_error[outcome.error[:40]] = (
                     self.stats.by_error.get(outcome.error[:40], 0) + 1
@@ -489,6 +498,28 @@ class DeliveryWorker:
         await uow.alerts.set_group_message_ids(alert_messages)
         for chat_id in blocked_chats:
             await self._blocked(uow, chat_id, now)
+
+    def _dead(self, outcome: _Outcome) -> None:
+        """Count and log a message given up on at once. One Telegram refused for its
+        content: one line with the outbox id and the reason only (the row's ``last_error``
+        keeps Telegram's words)."""
+        row = outcome.row
+        self.stats.dead += 1
+        if outcome.kind != "rejected" or outcome.reason is None:
+            logger.error("outbox message %d dead: %s", row.id, outcome.error)
+            return
+        reason = outcome.reason
+        chat = "group" if row.chat_id < 0 else "private"
+        key = (reason, chat)
+        self.stats.rejected[key] = self.stats.rejected.get(key, 0) + 1
+        logger.error(
+            "outbox message %d to a %s chat refused by Telegram for its content (%s): "
+            "dead-lettered, not retried",
+            row.id,
+            chat,
+            reason,
+            extra={"outbox_id": row.id, "reason": reason},
+        )
 
     async def _blocked(self, uow: UnitOfWork, chat_id: int, now: datetime) -> None:
         """A 403: the chat blocked the bot (or removed it). Stop trying; say so."""

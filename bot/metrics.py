@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 
 from bot.delivery import DeliveryStats
 from bot.domain.clock import Clock
+from bot.domain.message_text import CONTENT_REJECTIONS
 from bot.services.outbox import Priority
 from storage.uow import UnitOfWorkFactory
 
@@ -125,6 +126,16 @@ class _Collector(Collector):
         yield CounterMetricFamily(
             "moodcheck_delivery_rounds", "Delivery rounds that held messages.", value=stats.rounds
         )
+        rejected = CounterMetricFamily(
+            "moodcheck_messages_rejected",
+            "Messages Telegram refused for their content (too long, bad markup, empty): "
+            "dead-lettered, never retried. Any increase needs an operator.",
+            labels=["reason", "chat"],
+        )
+        for reason in CONTENT_REJECTIONS:
+            for chat in ("group", "private"):
+                rejected.add_metric([reason, chat], stats.rejected.get((reason, chat), 0))
+        yield rejected
         db = self.db
         yield GaugeMetricFamily(
             "moodcheck_database_up", "1 when the last scrape could read the database.", int(db.up)

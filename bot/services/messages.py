@@ -14,6 +14,7 @@ from pathlib import Path
 import prompts
 from bot.domain.alerts import Tier
 from bot.domain.crisis_words import CrisisMatcher, parse_phrases
+from bot.domain.message_text import cut_to_fit
 from bot.domain.schedule import zone_or_error
 from bot.domain.timezones import looks_like_setting_input
 from bot.services.alerting import Alerting, Raise
@@ -184,19 +185,27 @@ class MessageService:
         )
         if kind == "text" and not crisis:
             shared = body if cohort_config.share_text_with_group else None
+            at = _local(now, cohort)
+
+            def render(shown: str, cut: int) -> str:
+                return self._rt.renderer.render(
+                    "message_group",
+                    cohort.locale,
+                    label=patient.label,
+                    time=at,
+                    text=shown,
+                    cut=cut,
+                )
+
+            # A patient's text may be Telegram's whole 4,096: with the label around it, the
+            # notice would be refused for good. The group sees it cut, and says so.
             await queue_send(
                 uow,
                 now=now,
                 chat_id=cohort.provider_chat_id,
                 priority=Priority.NOTICE,
                 dedup_key=f"message:{message.id}",
-                text=self._rt.renderer.render(
-                    "message_group",
-                    cohort.locale,
-                    label=patient.label,
-                    time=_local(now, cohort),
-                    text=shared,
-                ),
+                text=cut_to_fit(render, shared or ""),
             )
 
     async def _note(

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 
 from bot.domain import invites
 from bot.domain.checkin import CheckinStatus
+from bot.domain.message_text import utf16_len
 
 MESSAGE_LIMIT = 4096
 """Telegram's limit for one message's text (in UTF-16 code units)."""
@@ -96,11 +97,6 @@ def parse_days(text: str) -> int | None:
         return None
     days = int(text)
     return days if days in PAUSE_DAYS else None
-
-
-def utf16_len(text: str) -> int:
-    """Return the length Telegram counts: UTF-16 code units."""
-    return len(text.encode("utf-16-le")) // 2
 
 
 def _blocks(text: str) -> list[str]:

@@ -288,7 +288,7 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
     "settings_summary": {"checkin_time": "09:00", "timezone": "Europe/London", "language": "x"},
     "message_received": {"team_hours": "Mon-Fri 9:00-17:00"},
     "media_not_read": {"team_hours": None},
-    "message_group": {"label": "P-7Q3K", "time": "2026-01-01 09:00 GMT", "text": "hi"},
+    "message_group": {"label": "P-7Q3K", "time": "2026-01-01 09:00 GMT", "text": "hi", "cut": 3},
     "button_pause_days": {"days": 3},
     "paused": {"until": "2026-01-08 09:00"},
     "resumed": {"checkin_time": "09:00", "timezone": "Europe/London"},
