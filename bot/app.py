@@ -222,6 +222,7 @@ def build(
         lambda: worker.stats,
         OpsReader(uow, clock),
         max_outbox_lag=settings.health_max_outbox_lag,
+        dropped=lambda: services.strangers.dropped,
     )
     processor.observe = metrics.observe_update
     listen = settings.listen_address(webhook=webhook)

@@ -109,8 +109,13 @@ def _seconds(now: datetime, then: datetime) -> float:
 class _Collector(Collector):
     """Turns the worker's counters and the last database read into metric families."""
 
-    def __init__(self, stats: Callable[[], DeliveryStats]) -> None:
+    def __init__(
+        self,
+        stats: Callable[[], DeliveryStats],
+        dropped: Callable[[], dict[str, int]] | None = None,
+    ) -> None:
         self._stats = stats
+        self._dropped = dropped
         self.db = DbFigures()
 
     def collect(self) -> Iterator[Metric]:
@@ -136,6 +141,16 @@ class _Collector(Collector):
             for chat in ("group", "private"):
                 rejected.add_metric([reason, chat], stats.rejected.get((reason, chat), 0))
         yield rejected
+        if self._dropped is not None:
+            dropped = CounterMetricFamily(
+                "moodcheck_stranger_messages_dropped",
+                "Messages from people not enrolled left unanswered over the limits, by kind "
+                "(message, invite, crisis); nothing of them was stored.",
+                labels=["kind"],
+            )
+            for kind, count in sorted(self._dropped().items()):
+                dropped.add_metric([kind], count)
+            yield dropped
         db = self.db
         yield GaugeMetricFamily(
             "moodcheck_database_up", "1 when the last scrape could read the database.", int(db.up)
@@ -176,12 +191,13 @@ class Metrics:
         *,
         max_outbox_lag: float = 300.0,
         db_timeout: float = 2.0,
+        dropped: Callable[[], dict[str, int]] | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.reader = reader
         self.max_outbox_lag = max_outbox_lag
         self.db_timeout = db_timeout
-        self._collector = _Collector(stats)
+        self._collector = _Collector(stats, dropped)
         self.registry.register(self._collector)
         self.update_seconds = Histogram(
             "moodcheck_update_handling_seconds",

@@ -15,7 +15,7 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import alerts, patient, patient_admin, provider
+from handlers import alerts, patient, patient_admin, provider, strangers
 from handlers.context import NotApplicable
 
 logger = logging.getLogger(__name__)
@@ -41,6 +41,9 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     # Group -1 runs before the others, for every private update: someone who blocked the bot
     # and writes again is reachable again (their update is then handled as usual).
     app.add_handler(TypeHandler(Update, patient.seen), group=-1)
+    # Group -2 runs first: a message from someone not enrolled, over the limits, stops here
+    # (nothing stored, nothing answered).
+    app.add_handler(TypeHandler(Update, strangers.gate), group=-2)
     app.add_handler(CommandHandler("start", patient.start, filters=private))
     app.add_handler(CommandHandler("checkin", patient.checkin, filters=private))
     app.add_handler(CommandHandler("settings", patient_admin.settings, filters=private))

@@ -22,6 +22,7 @@ from bot.services.replies import ReplyService
 from bot.services.runtime import Runtime
 from bot.services.scanner import DueScan
 from bot.services.settings import SettingsService
+from bot.services.strangers import StrangerService
 from bot.services.windows import WindowScan
 
 
@@ -49,6 +50,7 @@ class Services:
     alert_actions: AlertActions
     alert_scan: AlertScan
     patient_rules: PatientRules
+    strangers: StrangerService
 
     @classmethod
     def build(cls, runtime: Runtime) -> Services:
@@ -73,7 +75,7 @@ class Services:
             announcer=announcer,
             housekeeping=Housekeeping(runtime),
             settings=settings,
-            messages=MessageService(runtime, settings, alerting, checkins),
+            messages=(messages := MessageService(runtime, settings, alerting, checkins)),
             lifecycle=LifecycleService(runtime),
             digest=(digest := DigestService(runtime)),
             digest_scan=DigestScan(runtime, digest),
@@ -81,4 +83,5 @@ class Services:
             alert_actions=AlertActions(runtime, alerting),
             alert_scan=AlertScan(runtime, alerting),
             patient_rules=patient_rules,
+            strangers=StrangerService(runtime, messages.is_crisis),
         )

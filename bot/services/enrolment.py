@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from bot.domain import invites
 from bot.domain.schedule import next_occurrence, parse_hhmm, zone_or_error
 from bot.services import views
-from bot.services.outbox import Priority, queue_edit, queue_send
+from bot.services.outbox import Priority, queue_edit, queue_send, reply_priority
 from bot.services.runtime import Runtime
 from bot.services.settings import SettingsService
 from storage.models import Invite, Patient
@@ -99,7 +99,9 @@ class EnrolmentService:
                     uow,
                     now=now,
                     chat_id=sender.chat_id,
-                    priority=Priority.INTERACTIVE,
+                    # Only a patient is told "already enrolled": every other answer here is
+                    # to someone not (yet) enrolled.
+                    priority=reply_priority(sender.chat_id, enrolled=reply == "already_enrolled"),
                     text=self._rt.renderer.render(reply, locale),
                 )
             await uow.commit()

@@ -19,7 +19,7 @@ from bot.domain.schedule import zone_or_error
 from bot.domain.timezones import looks_like_setting_input
 from bot.services.alerting import Alerting, Raise
 from bot.services.checkins import CheckinService
-from bot.services.outbox import Priority, queue_send
+from bot.services.outbox import Priority, queue_send, reply_priority
 from bot.services.runtime import Runtime
 from bot.services.settings import SettingsService, cohort_of
 from storage.models import Checkin, Cohort, Patient, PatientMessage
@@ -65,6 +65,10 @@ class MessageService:
         self._alerting = alerting
         self._checkins = checkins
         self._matcher = matcher or load_crisis_matcher()
+
+    def is_crisis(self, text: str) -> bool:
+        """Tell whether a text holds crisis words (the reviewed phrases of every locale)."""
+        return self._matcher.matches(text)
 
     async def text(
         self, update_id: int, user_id: int, chat_id: int, language_code: str | None, text: str
@@ -146,7 +150,7 @@ class MessageService:
             uow,
             now=now,
             chat_id=chat_id,
-            priority=Priority.INTERACTIVE,
+            priority=reply_priority(chat_id, enrolled=patient is not None),
             text=self._rt.renderer.render(
                 "start_no_code" if patient is None else "withdrawn_reply", locale
             ),

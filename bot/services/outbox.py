@@ -30,12 +30,19 @@ class Priority(IntEnum):
     """ROUTINE alerts and other provider notices."""
     ROUTINE = 3
     """Scheduled prompts."""
+    STRANGER = 4
+    """Replies to people who are not enrolled (how to join, invite refused): after every
+    patient's prompt, so that a flood of strangers never delays one (``bot.domain.throttle``
+    bounds how many there are)."""
 
 
-def reply_priority(chat_id: int) -> Priority:
+def reply_priority(chat_id: int, *, enrolled: bool = True) -> Priority:
     """Return the priority of a reply to someone's message or command: INTERACTIVE in a
-    private chat, NOTICE in a group (where INTERACTIVE is for alerts only)."""
-    return Priority.NOTICE if chat_id < 0 else Priority.INTERACTIVE
+    private chat (STRANGER to someone not enrolled), NOTICE in a group (where INTERACTIVE is
+    for alerts only)."""
+    if chat_id < 0:
+        return Priority.NOTICE
+    return Priority.INTERACTIVE if enrolled else Priority.STRANGER
 
 
 def alert_priority(tier: Tier) -> Priority:

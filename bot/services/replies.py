@@ -26,7 +26,7 @@ class ReplyService:
                 uow,
                 now=now,
                 chat_id=chat_id,
-                priority=reply_priority(chat_id),
+                priority=reply_priority(chat_id, enrolled=patient is not None),
                 text=self._rt.renderer.render(template, locale),
             )
             await uow.commit()

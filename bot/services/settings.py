@@ -21,7 +21,7 @@ from bot.config import CohortConfig, ConfigError
 from bot.domain.callback_data import SettingButton, encode
 from bot.domain.schedule import next_occurrence, parse_hhmm, zone_or_error
 from bot.domain.timezones import city_of, find_zone, parse_time_of_day
-from bot.services.outbox import Keyboard, Priority, queue_edit, queue_send
+from bot.services.outbox import Keyboard, Priority, queue_edit, queue_send, reply_priority
 from bot.services.runtime import Runtime
 from storage.models import Cohort, Patient
 from storage.statuses import LEFT
@@ -150,7 +150,7 @@ class SettingsService:
             if patient is None or patient.status in LEFT:
                 reply = "not_enrolled" if patient is None else "withdrawn_reply"
                 locale = patient.locale if patient is not None else "en"
-                await self._say(uow, now, chat_id, reply, locale)
+                await self._say(uow, now, chat_id, reply, locale, enrolled=patient is not None)
             else:
                 _, cohort = await cohort_of(self._rt, uow, patient)
                 patient.awaiting = None
@@ -285,12 +285,19 @@ class SettingsService:
         patient.updated_at = now
 
     async def _say(
-        self, uow: UnitOfWork, now: datetime, chat_id: int, template: str, locale: str
+        self,
+        uow: UnitOfWork,
+        now: datetime,
+        chat_id: int,
+        template: str,
+        locale: str,
+        *,
+        enrolled: bool = True,
     ) -> None:
         await queue_send(
             uow,
             now=now,
             chat_id=chat_id,
-            priority=Priority.INTERACTIVE,
+            priority=reply_priority(chat_id, enrolled=enrolled),
             text=self._rt.renderer.render(template, locale),
         )
