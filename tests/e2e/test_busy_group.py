@@ -118,7 +118,11 @@ async def test_an_immediate_alert_is_not_held_behind_the_teams_commands(
 
         started = time.monotonic()
         await user.send_text(CRISIS)
-        await h.server.wait_for(lambda k=n: len(_alerts(h)) > k, timeout=10.0)
+
+        def arrived(seen: int = n) -> bool:
+            return len(_alerts(h)) > seen
+
+        await h.server.wait_for(arrived, timeout=10.0)
         latencies.append(time.monotonic() - started)
         assert f"P-BG{n}" in _alerts(h)[-1].text
         await h.settle()

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from bot.config import AppConfig
 from bot.domain.clock import ManualClock
 from bot.domain.message_text import utf16_len
+from bot.metrics import Metrics
 from bot.sandbox.server import FakeBotApi
 from bot.sandbox.state import BotMessage
 from bot.services.outbox import Priority, queue_send
@@ -26,6 +27,13 @@ from storage.models import OutboxMessage, PatientMessage
 from tests.e2e.conftest import GROUP_A
 from tests.e2e.flows import enrol
 from tests.support.harness import Harness
+
+
+def _metrics(h: Harness) -> Metrics:
+    metrics = h.runtime.metrics
+    assert metrics is not None
+    return metrics
+
 
 SECRET = "Zq9-private-words"
 """Stands for what a patient wrote: it must never reach a log line."""
@@ -107,7 +115,7 @@ async def test_a_message_refused_for_its_content_is_dead_lettered_and_counted(
     assert problems == ["can't parse entities", "message is too long"]
     h.server.violations.clear()  # made on purpose: the fixture checks there are no others
 
-    scrape = (await h.runtime.metrics.scrape()).decode()
+    scrape = (await _metrics(h).scrape()).decode()
     assert 'moodcheck_messages_rejected_total{chat="group",reason="bad_markup"} 1.0' in scrape
     assert 'moodcheck_messages_rejected_total{chat="group",reason="too_long"} 1.0' in scrape
     assert 'moodcheck_messages_rejected_total{chat="private",reason="too_long"} 0.0' in scrape

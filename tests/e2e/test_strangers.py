@@ -9,10 +9,18 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from bot.domain.throttle import StrangerLimits
+from bot.metrics import Metrics
 from bot.services.outbox import Priority
 from storage.models import Invite, OutboxMessage, Patient, ProcessedUpdate
 from tests.e2e.flows import enrol, last
 from tests.support.harness import Harness
+
+
+def _metrics(h: Harness) -> Metrics:
+    metrics = h.runtime.metrics
+    assert metrics is not None
+    return metrics
+
 
 LIMITS = StrangerLimits()
 
@@ -23,7 +31,7 @@ async def _written(h: Harness) -> tuple[int, int]:
 
 
 async def _dropped(h: Harness) -> dict[str, float]:
-    scrape = (await h.runtime.metrics.scrape()).decode()
+    scrape = (await _metrics(h).scrape()).decode()
     found = {}
     for line in scrape.splitlines():
         if line.startswith("moodcheck_stranger_messages_dropped_total{"):

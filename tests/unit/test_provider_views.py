@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.domain.message_text import utf16_len
 from bot.services.provider_views import (
     Adherence,
     adherence,
@@ -16,7 +17,6 @@ from bot.services.provider_views import (
     export_csv,
     parse_days,
     split_message,
-    utf16_len,
 )
 
 TODAY = date(2026, 1, 12)
