@@ -35,11 +35,13 @@ class StrangerLimits:
     per_sender: tuple[int, float] = (3, 60.0)
     """Messages one stranger gets answered (invite attempts included)."""
     overall: tuple[int, float] = (30, 60.0)
-    """Messages of all strangers together that are answered."""
+    """Messages of all strangers together that are answered (a valid invite code aside:
+    a clinic may enrol a whole cohort at once)."""
     invites_per_sender: tuple[int, float] = (5, 600.0)
     """Invite codes one stranger may try."""
     invites_overall: tuple[int, float] = (20, 60.0)
-    """Invite codes all strangers together may try."""
+    """Refused invite codes (unknown, used or expired) of all strangers together: while a
+    minute holds this many, no stranger's code is looked up."""
     crisis_per_sender: tuple[int, float] = (1, 600.0)
     """Crisis texts one stranger gets answered beyond the limits above."""
     max_senders: int = 20_000
@@ -97,14 +99,24 @@ class StrangerThrottle:
                 return True
             else:
                 return False
-        needed = [windows[Kind.MESSAGE], self._overall]
         if kind is Kind.INVITE:
-            needed += [windows[Kind.INVITE], self._invites]
+            # A code is counted overall only once it is refused (``invite_refused``): valid
+            # ones never hold anyone back.
+            needed = [windows[Kind.MESSAGE], windows[Kind.INVITE]]
+            if not self._invites.room(now):
+                return False
+        else:
+            needed = [windows[Kind.MESSAGE], self._overall]
         if not all(window.room(now) for window in needed):
             return False
         for window in needed:
             window.record(now)
         return True
+
+    def invite_refused(self, now: float) -> None:
+        """Count a refused invite code (and the answer that says so) in the overall windows."""
+        self._invites.record(now)
+        self._overall.record(now)
 
     def forget_idle(self, now: float) -> None:
         """Drop senders with nothing left in any window (call now and then)."""

@@ -61,7 +61,9 @@ class Services:
         reachability = Reachability(runtime, alerting)
         checkins = CheckinService(runtime, alerting, patient_rules, reachability)
         settings = SettingsService(runtime)
-        enrolment = EnrolmentService(runtime, settings)
+        messages = MessageService(runtime, settings, alerting, checkins)
+        strangers = StrangerService(runtime, messages.is_crisis)
+        enrolment = EnrolmentService(runtime, settings, strangers.invite_refused)
         return cls(
             runtime=runtime,
             enrolment=enrolment,
@@ -75,7 +77,7 @@ class Services:
             announcer=announcer,
             housekeeping=Housekeeping(runtime),
             settings=settings,
-            messages=(messages := MessageService(runtime, settings, alerting, checkins)),
+            messages=messages,
             lifecycle=LifecycleService(runtime),
             digest=(digest := DigestService(runtime)),
             digest_scan=DigestScan(runtime, digest),
@@ -83,5 +85,5 @@ class Services:
             alert_actions=AlertActions(runtime, alerting),
             alert_scan=AlertScan(runtime, alerting),
             patient_rules=patient_rules,
-            strangers=StrangerService(runtime, messages.is_crisis),
+            strangers=strangers,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,6 +14,9 @@ from bot.services.runtime import Runtime
 from bot.services.settings import SettingsService
 from storage.models import Invite, Patient
 from storage.uow import UnitOfWork
+
+REFUSED = frozenset({"invite_invalid", "invite_used", "invite_expired"})
+"""Answers to an invite code that did not open a consent."""
 
 
 class EnrolmentError(ValueError):
@@ -45,9 +49,16 @@ class Sender:
 class EnrolmentService:
     """Creates invites and turns a valid invite plus consent into an enrolled patient."""
 
-    def __init__(self, runtime: Runtime, settings: SettingsService | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        settings: SettingsService | None = None,
+        on_refused: Callable[[], None] | None = None,
+    ) -> None:
         self._rt = runtime
         self._settings = settings or SettingsService(runtime)
+        self._on_refused = on_refused
+        """Told of each invite code refused (the strangers' throttle counts guessing)."""
 
     async def create_invite(self, cohort_name: str, label: str, created_by: str) -> InviteLink:
         """Create a single-use invite for a pseudonymous label in a cohort."""
@@ -94,6 +105,8 @@ class EnrolmentService:
             if not await uow.updates.claim(update_id, now):
                 return
             reply = await self._start(uow, now, sender, payload, locale)
+            if reply in REFUSED and self._on_refused is not None:
+                self._on_refused()
             if reply is not None:
                 await queue_send(
                     uow,

@@ -63,3 +63,7 @@ class StrangerService:
             return True
         self.dropped[kind.value] += 1
         return False
+
+    def invite_refused(self) -> None:
+        """An invite code was looked up and refused (unknown, used or expired)."""
+        self.throttle.invite_refused(self._rt.clock.now().timestamp())

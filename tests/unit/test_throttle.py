@@ -34,20 +34,33 @@ def test_no_window_ever_admits_more_than_its_limit(events: list[tuple[int, Kind,
         now += gap
         if throttle.admit(sender, kind, now):
             admitted.append((sender, kind, now))
+            if kind is Kind.INVITE:
+                throttle.invite_refused(now)  # every guess is wrong
     ordinary = [t for _, k, t in admitted if k is not Kind.CRISIS]
     invites = [t for _, k, t in admitted if k is Kind.INVITE]
     # A crisis text within the ordinary limits counts as an ordinary message; beyond them,
     # one per sender per ten minutes. Everything else keeps to every window.
-    beyond = [(s, t) for s, k, t in admitted if k is Kind.CRISIS]
     for sender in range(7):
         mine = [t for s, k, t in admitted if s == sender and k is not Kind.CRISIS]
         assert _most_in_window(mine, 60.0) <= limits.per_sender[0]
         mine_invites = [t for s, k, t in admitted if s == sender and k is Kind.INVITE]
         assert _most_in_window(mine_invites, 600.0) <= limits.invites_per_sender[0]
-        crisis = [t for s, t in beyond if s == sender]
-        assert _most_in_window(crisis, 600.0) <= limits.per_sender[0] + 1
+        everything = [t for s, _, t in admitted if s == sender]
+        extra = limits.crisis_per_sender[0]
+        assert _most_in_window(everything, 60.0) <= limits.per_sender[0] + extra
     assert _most_in_window(ordinary, 60.0) <= limits.overall[0]
     assert _most_in_window(invites, 60.0) <= limits.invites_overall[0]
+
+
+def test_valid_codes_never_fill_the_overall_windows() -> None:
+    throttle = StrangerThrottle(StrangerLimits(overall=(2, 60.0), invites_overall=(2, 60.0)))
+    # A clinic enrols 50 people at once: none is held back by the others.
+    assert all(throttle.admit(n, Kind.INVITE, 0.0) for n in range(50))
+    throttle.invite_refused(1.0)
+    throttle.invite_refused(1.0)
+    assert not throttle.admit(99, Kind.INVITE, 2.0)  # two wrong guesses: lookups wait
+    assert not throttle.admit(98, Kind.MESSAGE, 2.0)  # and the answers to them count
+    assert throttle.admit(99, Kind.INVITE, 61.0)
 
 
 def test_memory_is_bounded_and_idle_senders_are_forgotten() -> None:
