@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,6 +190,7 @@ def build(
     *,
     clock: Clock | None = None,
     limits: Limits | None = None,
+    limiter_clock: Callable[[], float] | None = None,
     rate_limited: bool = True,
     delivery: DeliveryPolicy | None = None,
     scan_interval: float | None = 30.0,
@@ -197,6 +200,8 @@ def build(
     """Build the whole bot from settings and configuration (no I/O until started).
 
     ``webhook``: take updates on the web server (settings.webhook() says what is missing).
+    ``limiter_clock``: the rate limiter's monotonic clock (tests and benchmarks that move
+    time themselves); default ``time.monotonic``.
     """
     hook = settings.webhook() if webhook else None
     # PTB 22 warns on every 429 unless durations are opted into timedelta (its documented
@@ -210,7 +215,9 @@ def build(
     runtime = Runtime(uow=uow, clock=clock, config=config, renderer=renderer)
     processor = ChatOrderedUpdateProcessor()
     limits = limits or Limits(overall=(settings.max_messages_per_second, 1.0))
-    limiter = SlidingWindowRateLimiter(limits) if rate_limited else None
+    limiter = (
+        SlidingWindowRateLimiter(limits, limiter_clock or time.monotonic) if rate_limited else None
+    )
     builder = (
         ApplicationBuilder()
         .token(settings.token())
@@ -243,6 +250,7 @@ def build(
         lambda: worker.stats,
         OpsReader(uow, clock),
         max_outbox_lag=settings.health_max_outbox_lag,
+        dropped=lambda: services.strangers.dropped,
     )
     processor.observe = metrics.observe_update
     listen = settings.listen_address(webhook=webhook)

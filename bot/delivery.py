@@ -37,6 +37,7 @@ from telegram.error import (
 
 from bot.domain.clock import Clock
 from bot.domain.group_access import refusal_means_no_access
+from bot.domain.message_text import content_rejection
 from bot.ratelimit import SlidingWindowRateLimiter, retry_after_seconds, urgent_send
 from bot.services.outbox import OnSent, Priority
 from bot.workers import Partition, WorkerSlots
@@ -82,13 +83,15 @@ class _Claimed:
 @dataclass(slots=True)
 class _Outcome:
     row: _Claimed
-    kind: str  # sent | retry | deferred | dead | forbidden | migrated | released
+    kind: str  # sent | retry | deferred | dead | rejected | forbidden | migrated | released
     message_id: int | None = None
     delay: float = 0.0
     error: str | None = None
     counts_attempt: bool = True
     new_chat_id: int | None = None
     """For ``migrated``: the supergroup the chat became."""
+    reason: str | None = None
+    """For ``rejected``: why Telegram refused the content (``content_rejection``)."""
 
 
 @dataclass(slots=True)
@@ -102,6 +105,9 @@ class DeliveryStats:
     rounds: int = 0
     by_error: dict[str, int] = field(default_factory=dict)
     deferred: int = 0
+    rejected: dict[tuple[str, str], int] = field(default_factory=dict)
+    """Messages Telegram refused for their content, by (reason, ``group`` or ``private``):
+    dead-lettered at once (also counted in ``dead``)."""
 
 
 RAW_METHODS = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup"})
@@ -401,11 +407,14 @@ class DeliveryWorker:
         return outcomes
 
     async def _send(self, row: _Claimed) -> _Outcome:
+        # Crisis cards, replies and alerts; in a group, alerts only (``Priority``): they may
+        # take the places of the group's minute the limiter keeps from routine messages.
+        urgent = row.priority <= Priority.INTERACTIVE
         if self._limiter is not None:
-            wait = self._limiter.chat_wait(row.chat_id)
+            wait = self._limiter.chat_wait(row.chat_id, urgent=urgent)
             if wait > self.policy.defer_after:
                 return _Outcome(row, "deferred", delay=wait, counts_attempt=False)
-        token = urgent_send.set(row.priority <= Priority.INTERACTIVE)
+        token = urgent_send.set(urgent)
         try:
             return await self._call(row)
         finally:
@@ -429,6 +438,10 @@ class DeliveryWorker:
                 return _Outcome(row, "sent")
             if row.chat_id < 0 and refusal_means_no_access(exc.message):
                 return self._refused(row, exc)
+            reason = content_rejection(exc.message)
+            if reason is not None:
+                # The same content would be refused forever: dead-letter it, visibly.
+                return _Outcome(row, "rejected", error=_short(exc), reason=reason)
             return _Outcome(row, "dead", error=_short(exc))
         except NetworkError as exc:  # 5xx, dropped connections, timeouts
             return _Outcome(row, "retry", delay=self._backoff(row.attempts + 1), error=_short(exc))
@@ -491,10 +504,9 @@ class DeliveryWorker:
                 change.update(status="failed", last_error=outcome.error)
                 blocked_chats.add(row.chat_id)
                 self.stats.forbidden += 1
-            elif outcome.kind == "dead":
+            elif outcome.kind in {"dead", "rejected"}:
                 change.update(status="dead", attempts=row.attempts + 1, last_error=outcome.error)
-                self.stats.dead += 1
-                logger.error("outbox message %d dead: %s", row.id, outcome.error)
+                self._dead(outcome)
             if outcome.error:
                 self.stats.by_error[outcome.error[:40]] = (
                     self.stats.by_error.get(outcome.error[:40], 0) + 1
@@ -528,6 +540,28 @@ class DeliveryWorker:
         for chat_id, error in lost.items():
             if self.on_group_unreachable is not None:
                 await self.on_group_unreachable(uow, chat_id, now, error)
+
+    def _dead(self, outcome: _Outcome) -> None:
+        """Count and log a message given up on at once. One Telegram refused for its
+        content: one line with the outbox id and the reason only (the row's ``last_error``
+        keeps Telegram's words)."""
+        row = outcome.row
+        self.stats.dead += 1
+        if outcome.kind != "rejected" or outcome.reason is None:
+            logger.error("outbox message %d dead: %s", row.id, outcome.error)
+            return
+        reason = outcome.reason
+        chat = "group" if row.chat_id < 0 else "private"
+        key = (reason, chat)
+        self.stats.rejected[key] = self.stats.rejected.get(key, 0) + 1
+        logger.error(
+            "outbox message %d to a %s chat refused by Telegram for its content (%s): "
+            "dead-lettered, not retried",
+            row.id,
+            chat,
+            reason,
+            extra={"outbox_id": row.id, "reason": reason},
+        )
 
     async def _blocked(self, uow: UnitOfWork, chat_id: int, now: datetime) -> None:
         """A 403: the chat blocked the bot (or removed it). Stop trying; say so."""

@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 
 from bot.delivery import DeliveryStats
 from bot.domain.clock import Clock
+from bot.domain.message_text import CONTENT_REJECTIONS
 from bot.services.outbox import Priority
 from storage.uow import UnitOfWorkFactory
 
@@ -116,8 +117,13 @@ def _seconds(now: datetime, then: datetime) -> float:
 class _Collector(Collector):
     """Turns the worker's counters and the last database read into metric families."""
 
-    def __init__(self, stats: Callable[[], DeliveryStats]) -> None:
+    def __init__(
+        self,
+        stats: Callable[[], DeliveryStats],
+        dropped: Callable[[], dict[str, int]] | None = None,
+    ) -> None:
         self._stats = stats
+        self._dropped = dropped
         self.db = DbFigures()
 
     def collect(self) -> Iterator[Metric]:
@@ -133,6 +139,26 @@ class _Collector(Collector):
         yield CounterMetricFamily(
             "moodcheck_delivery_rounds", "Delivery rounds that held messages.", value=stats.rounds
         )
+        rejected = CounterMetricFamily(
+            "moodcheck_messages_rejected",
+            "Messages Telegram refused for their content (too long, bad markup, empty): "
+            "dead-lettered, never retried. Any increase needs an operator.",
+            labels=["reason", "chat"],
+        )
+        for reason in CONTENT_REJECTIONS:
+            for chat in ("group", "private"):
+                rejected.add_metric([reason, chat], stats.rejected.get((reason, chat), 0))
+        yield rejected
+        if self._dropped is not None:
+            dropped = CounterMetricFamily(
+                "moodcheck_stranger_messages_dropped",
+                "Messages from people not enrolled left unanswered over the limits, by kind "
+                "(message, invite, crisis); nothing of them was stored.",
+                labels=["kind"],
+            )
+            for kind, count in sorted(self._dropped().items()):
+                dropped.add_metric([kind], count)
+            yield dropped
         db = self.db
         yield GaugeMetricFamily(
             "moodcheck_database_up", "1 when the last scrape could read the database.", int(db.up)
@@ -181,12 +207,13 @@ class Metrics:
         *,
         max_outbox_lag: float = 300.0,
         db_timeout: float = 2.0,
+        dropped: Callable[[], dict[str, int]] | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.reader = reader
         self.max_outbox_lag = max_outbox_lag
         self.db_timeout = db_timeout
-        self._collector = _Collector(stats)
+        self._collector = _Collector(stats, dropped)
         self.registry.register(self._collector)
         self.update_seconds = Histogram(
             "moodcheck_update_handling_seconds",

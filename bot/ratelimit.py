@@ -24,6 +24,8 @@ from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.domain.alert_layout import ALERT_RESERVE
+
 PRUNE_EVERY = 1000
 """Sends between two sweeps of idle per-chat windows."""
 PACE_SLICES = 4
@@ -36,7 +38,10 @@ URGENT_TICK = 0.005
 
 urgent_send: ContextVar[bool] = ContextVar("urgent_send", default=False)
 """Set by the delivery worker around a crisis card or an alert: such a send takes the next
-free place in the overall window before any routine send that is waiting for one."""
+free place in the overall window before any routine send that is waiting for one. In a group
+only alerts are urgent (``bot.services.outbox.Priority``): every other group send (command
+replies, notices, digests, edits, and any send made outside the delivery worker) leaves the
+group's last ``Limits.group_reserve`` places of the minute to alerts."""
 
 MESSAGE_METHODS = frozenset(
     {
@@ -62,6 +67,9 @@ class Limits:
     group: tuple[int, float] = (20, 60.0)
     private: tuple[int, float] = (3, 1.0)
     margin: float = 0.03
+    group_reserve: int = ALERT_RESERVE
+    """Places of a group's window that only urgent sends (alerts) may take: a routine send
+    waits while the window holds ``group[0] - group_reserve`` sends."""
 
 
 class SlidingWindow:
@@ -83,14 +91,18 @@ class SlidingWindow:
     def limit(self, value: int) -> None:
         self._limit = value
 
-    def wait_time(self, now: float) -> float:
-        """Return how long until one more event fits (0 when it fits now)."""
+    def wait_time(self, now: float, cap: int | None = None) -> float:
+        """Return how long until one more event fits (0 when it fits now); ``cap``: fit
+        below this many events instead of the limit (a routine send's share of a group)."""
         # The epsilon keeps float rounding from asking for a 1e-16 s wait.
         while self._stamps and now - self._stamps[0] >= self._period - 1e-9:
             self._stamps.popleft()
-        if len(self._stamps) < self._limit:
+        limit = self._limit if cap is None else max(1, min(cap, self._limit))
+        count = len(self._stamps)
+        if count < limit:
             return 0.0
-        return self._period - (now - self._stamps[0])
+        # The event that must leave the window before one more fits is the limit-th newest.
+        return self._period - (now - self._stamps[count - limit])
 
     def record(self, now: float) -> None:
         """Count an event at ``now``."""
@@ -181,22 +193,34 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
         """Sends this process allows itself per overall window."""
         return self._overall.limit
 
-    def chat_wait(self, chat: int | str) -> float:
+    def chat_wait(self, chat: int | str, *, urgent: bool = False) -> float:
         """Return how long a message to ``chat`` would wait for its chat's window (a group's
-        20 a minute); the overall window, which frees up within a second, and a 429's pause,
-        which the outbox row's own retry time already covers, aside."""
+        20 a minute, 16 of them for a routine message); the overall window, which frees up
+        within a second, and a 429's pause, which the outbox row's own retry time already
+        covers, aside."""
         window = self._chats.get(chat)
-        return 0.0 if window is None else window.wait_time(self._now())
+        if window is None:
+            return 0.0
+        return window.wait_time(self._now(), self._cap(chat, urgent=urgent))
+
+    def _cap(self, chat: int | str, *, urgent: bool) -> int | None:
+        """The most sends a chat's window may hold before this one: a routine send to a
+        group leaves the alert reserve free (None: the window's own limit)."""
+        if urgent or not is_group(chat):
+            return None
+        return self._limits.group[0] - self._limits.group_reserve
 
     async def acquire(self, chat: int | str | None, *, urgent: bool | None = None) -> None:
         """Wait until a message to ``chat`` fits every window, then count it.
 
         An urgent send (default: the ``urgent_send`` context) whose chat has room goes
         before routine sends waiting for room in the overall window. One still waiting for
-        its own chat's window (a group at 20 a minute) holds nobody back meanwhile.
+        its own chat's window (a group at 20 a minute) holds nobody back meanwhile. A
+        routine send to a group waits while its window holds all but the alert reserve.
         """
         if urgent is None:
             urgent = urgent_send.get()
+        cap = None if chat is None else self._cap(chat, urgent=urgent)
         holding = False
         try:
             while True:
@@ -204,7 +228,8 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
                 chat_wait = 0.0
                 if chat is not None:
                     chat_wait = max(
-                        self._window(chat).wait_time(now), self._paused_until.get(chat, 0.0) - now
+                        self._window(chat).wait_time(now, cap),
+                        self._paused_until.get(chat, 0.0) - now,
                     )
                 wait = max(self._overall.wait_time(now), self._pace.wait_time(now), chat_wait)
                 if urgent:

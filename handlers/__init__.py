@@ -16,7 +16,7 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import alerts, channel, patient, patient_admin, provider
+from handlers import alerts, channel, patient, patient_admin, provider, strangers
 from handlers.context import NotApplicable
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,9 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     # The provider group moved to a supergroup, or the bot's place in a group changed.
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, channel.migration))
     app.add_handler(ChatMemberHandler(channel.my_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    # Group -2 runs first: a message from someone not enrolled, over the limits, stops here
+    # (nothing stored, nothing answered).
+    app.add_handler(TypeHandler(Update, strangers.gate), group=-2)
     app.add_handler(CommandHandler("start", patient.start, filters=private))
     app.add_handler(CommandHandler("checkin", patient.checkin, filters=private))
     app.add_handler(CommandHandler("settings", patient_admin.settings, filters=private))

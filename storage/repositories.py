@@ -782,21 +782,27 @@ class OutboxRepository(_Repository):
             .values(status="cancelled", last_error=reason, lease_until=None)
         )
 
-    async def group_usage(self, chat_id: int, since: datetime) -> int:
+    async def group_usage(
+        self, chat_id: int, since: datetime, *, alert_priority: int
+    ) -> tuple[int, int]:
         """Count a chat's messages that take a place in its rate window: those waiting to be
-        sent and those sent since ``since`` (the alert announcer's budget)."""
-        count = await self.session.scalar(
-            select(func.count())
-            .select_from(OutboxMessage)
-            .where(
-                OutboxMessage.chat_id == chat_id,
-                or_(
-                    OutboxMessage.status == "pending",
-                    and_(OutboxMessage.status == "sent", OutboxMessage.sent_at >= since),
-                ),
+        sent and those sent since ``since`` (the alert announcer's budget), as (alert
+        messages, others); alert messages are those at ``alert_priority`` or more urgent."""
+        alert = OutboxMessage.priority <= alert_priority
+        row = (
+            await self.session.execute(
+                select(func.count().filter(alert), func.count().filter(~alert))
+                .select_from(OutboxMessage)
+                .where(
+                    OutboxMessage.chat_id == chat_id,
+                    or_(
+                        OutboxMessage.status == "pending",
+                        and_(OutboxMessage.status == "sent", OutboxMessage.sent_at >= since),
+                    ),
+                )
             )
-        )
-        return int(count or 0)
+        ).one()
+        return int(row[0] or 0), int(row[1] or 0)
 
 
 class UpdateRepository(_Repository):

@@ -22,6 +22,10 @@ TELEGRAM_TEXT_LIMIT = 4096
 """Characters in one message's text."""
 GROUP_LIMIT = 20
 """Messages Telegram accepts to one group in any 60 s."""
+ALERT_RESERVE = 4
+"""Places of a group's 60 s that only alerts (IMMEDIATE and URGENT) may take: command
+replies, notices, digests, ROUTINE alerts and edits together use at most
+``GROUP_LIMIT - ALERT_RESERVE`` (the rate limiter, ``bot.ratelimit``, holds them to it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,25 @@ class Budget:
         """Tell whether one more message fits (an IMMEDIATE one may use the reserve)."""
         cap = self.total if immediate else self.total - self.reserve
         return messages_so_far < cap
+
+
+def group_budget(*, share: int, reserve: int, alerts_used: int, routine_used: int) -> Budget:
+    """Return the announcer's budget in a group now.
+
+    ``alerts_used`` and ``routine_used``: the group's alert and other messages waiting or
+    sent in the last 60 s. Routine messages never take more than ``GROUP_LIMIT -
+    ALERT_RESERVE`` places (the rate limiter holds the rest back), so however busy the team
+    is with commands, alerts keep ``ALERT_RESERVE`` places; in a calm group they keep to
+    ``share``, which leaves room for the edits acknowledgements cause. When routine messages
+    fill their part, URGENT events may take half of the reserve: they wait for room, but not
+    for as long as the team keeps typing; IMMEDIATE ones keep the other half.
+    """
+    routine_cap = GROUP_LIMIT - ALERT_RESERVE
+    routine = min(routine_used, routine_cap)
+    total = max(0, min(share, GROUP_LIMIT - routine) - alerts_used)
+    if routine >= routine_cap:
+        reserve = min(reserve, ALERT_RESERVE // 2)
+    return Budget(total=total, reserve=reserve)
 
 
 def event_order(tier: Tier, raised_at: datetime, head_id: int) -> tuple[int, datetime, int]:

@@ -16,7 +16,7 @@ from bot.domain.alerts import Tier
 from bot.domain.callback_data import AlertButton
 from bot.services.alerting import Alerting
 from bot.services.announcer import MAX_NAME
-from bot.services.outbox import Priority, queue_edit
+from bot.services.outbox import queue_edit
 from bot.services.runtime import Runtime
 from storage.models import Alert, Cohort
 from storage.uow import UnitOfWork
@@ -132,7 +132,6 @@ class AlertActions:
                 message_id=message_id,
                 text=text,
                 keyboard=self._announcer.keyboard(cohort, events),
-                priority=Priority.INTERACTIVE,
             )
 
 

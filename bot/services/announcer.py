@@ -9,11 +9,13 @@ transaction flushes a lone event at once; during a burst the periodic flush (eve
 seconds, ``bot.app``) packs what waits.
 
 The budget is a share of Telegram's 20 (``share``, 16 by default, leaving room for the
-edits that acknowledgements cause and for re-raises) minus the group's outbox rows that are
-waiting or were sent in the last 60 s (inclusive), by the injected clock. Of that share,
-``reserve`` places are for messages with an IMMEDIATE event, so a burst of URGENT ones never
-makes an IMMEDIATE one wait a minute. The budget is soft (two transactions may both see room); the
-delivery worker's rate limiter stays the hard guard.
+edits that acknowledgements cause and for re-raises) minus the group's alert messages that
+are waiting or were sent in the last 60 s (inclusive), by the injected clock, and minus the
+group's other messages (command replies, notices, digests) up to their part of the minute:
+those never take the last ``ALERT_RESERVE`` places (``bot.domain.alert_layout.group_budget``).
+Of the alerts' places, ``reserve`` are for messages with an IMMEDIATE event, so a burst of
+URGENT ones never makes an IMMEDIATE one wait a minute. The budget is soft (two transactions
+may both see room); the delivery worker's rate limiter stays the hard guard.
 
 Which messages show which events is recorded in ``alert_posts`` (step 0 the announcement,
 n the n-th re-raise): a press is checked against it, and an edit re-renders every event a
@@ -30,8 +32,8 @@ from datetime import datetime, timedelta
 from bot.config import CohortConfig, ConfigError, CoverageConfig
 from bot.domain.alert_layout import (
     TELEGRAM_TEXT_LIMIT,
-    Budget,
     event_order,
+    group_budget,
     pack,
     review_by,
 )
@@ -39,7 +41,7 @@ from bot.domain.alerts import Tier
 from bot.domain.callback_data import AlertButton, encode
 from bot.domain.schedule import zone_or_error
 from bot.services.alert_text import AlertText
-from bot.services.outbox import Keyboard, OnSent, alert_priority, send_row
+from bot.services.outbox import Keyboard, OnSent, Priority, alert_priority, send_row
 from bot.services.runtime import Runtime
 from storage.models import Alert, Cohort
 from storage.uow import UnitOfWork
@@ -124,12 +126,19 @@ class Announcer:
         each new event alone would spend the minute's budget one event a message, so they
         are left to the periodic flush, which packs them (IMMEDIATE first) a few seconds on.
         """
-        used = await uow.outbox.group_usage(cohort.provider_chat_id, now - WINDOW)
+        alerts_used, routine_used = await uow.outbox.group_usage(
+            cohort.provider_chat_id, now - WINDOW, alert_priority=int(Priority.INTERACTIVE)
+        )
         if cohort.group_unreachable_since is not None:
             # Its held messages are not using the minute; the events must be queued to
             # reach the on-call providers (bot.services.provider_channel).
-            used = 0
-        budget = Budget(total=max(0, self.share - used), reserve=self.reserve)
+            alerts_used = routine_used = 0
+        budget = group_budget(
+            share=self.share,
+            reserve=self.reserve,
+            alerts_used=alerts_used,
+            routine_used=routine_used,
+        )
         if budget.total <= 0:
             return 0
         heads = await uow.alerts.waiting(cohort.id, budget.total * self.max_events)

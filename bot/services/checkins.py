@@ -46,7 +46,7 @@ from bot.services.alerting import Alerting, Raise
 from bot.services.crisis_card import CardKind
 from bot.services.day_questionnaire import questionnaire_for_day
 from bot.services.history import PatientRules
-from bot.services.outbox import OnSent, Priority, queue_edit, queue_send
+from bot.services.outbox import OnSent, Priority, queue_edit, queue_send, reply_priority
 from bot.services.reachability import Reachability
 from bot.services.runtime import Runtime
 from storage.models import Alert, Checkin, Patient
@@ -113,7 +113,7 @@ class CheckinService:
                     uow,
                     now=now,
                     chat_id=chat_id,
-                    priority=Priority.INTERACTIVE,
+                    priority=reply_priority(chat_id, enrolled=patient is not None),
                     text=self._render(reply, locale),
                 )
             else:

@@ -23,6 +23,7 @@ from bot.services.replies import ReplyService
 from bot.services.runtime import Runtime
 from bot.services.scanner import DueScan
 from bot.services.settings import SettingsService
+from bot.services.strangers import StrangerService
 from bot.services.windows import WindowScan
 
 
@@ -51,6 +52,7 @@ class Services:
     alert_scan: AlertScan
     patient_rules: PatientRules
     provider_channel: ProviderChannel
+    strangers: StrangerService
 
     @classmethod
     def build(cls, runtime: Runtime) -> Services:
@@ -61,7 +63,9 @@ class Services:
         reachability = Reachability(runtime, alerting)
         checkins = CheckinService(runtime, alerting, patient_rules, reachability)
         settings = SettingsService(runtime)
-        enrolment = EnrolmentService(runtime, settings)
+        messages = MessageService(runtime, settings, alerting, checkins)
+        strangers = StrangerService(runtime, messages.is_crisis)
+        enrolment = EnrolmentService(runtime, settings, strangers.invite_refused)
         return cls(
             runtime=runtime,
             enrolment=enrolment,
@@ -75,7 +79,7 @@ class Services:
             announcer=announcer,
             housekeeping=Housekeeping(runtime),
             settings=settings,
-            messages=MessageService(runtime, settings, alerting, checkins),
+            messages=messages,
             lifecycle=LifecycleService(runtime, alerting),
             digest=(digest := DigestService(runtime)),
             digest_scan=DigestScan(runtime, digest),
@@ -84,4 +88,5 @@ class Services:
             alert_scan=AlertScan(runtime, alerting),
             patient_rules=patient_rules,
             provider_channel=ProviderChannel(runtime),
+            strangers=strangers,
         )

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain import invites
 from bot.domain.schedule import next_occurrence, parse_hhmm, zone_or_error
 from bot.services import views
-from bot.services.outbox import Priority, queue_edit, queue_send
+from bot.services.outbox import Priority, queue_edit, queue_send, reply_priority
 from bot.services.runtime import Runtime
 from bot.services.settings import SettingsService
 from storage.models import Invite, Patient
 from storage.uow import UnitOfWork
+
+REFUSED = frozenset({"invite_invalid", "invite_used", "invite_expired"})
+"""Answers to an invite code that did not open a consent."""
 
 
 class EnrolmentError(ValueError):
@@ -45,9 +49,16 @@ class Sender:
 class EnrolmentService:
     """Creates invites and turns a valid invite plus consent into an enrolled patient."""
 
-    def __init__(self, runtime: Runtime, settings: SettingsService | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        settings: SettingsService | None = None,
+        on_refused: Callable[[], None] | None = None,
+    ) -> None:
         self._rt = runtime
         self._settings = settings or SettingsService(runtime)
+        self._on_refused = on_refused
+        """Told of each invite code refused (the strangers' throttle counts guessing)."""
 
     async def create_invite(self, cohort_name: str, label: str, created_by: str) -> InviteLink:
         """Create a single-use invite for a pseudonymous label in a cohort."""
@@ -94,12 +105,16 @@ class EnrolmentService:
             if not await uow.updates.claim(update_id, now):
                 return
             reply = await self._start(uow, now, sender, payload, locale)
+            if reply in REFUSED and self._on_refused is not None:
+                self._on_refused()
             if reply is not None:
                 await queue_send(
                     uow,
                     now=now,
                     chat_id=sender.chat_id,
-                    priority=Priority.INTERACTIVE,
+                    # Only a patient is told "already enrolled": every other answer here is
+                    # to someone not (yet) enrolled.
+                    priority=reply_priority(sender.chat_id, enrolled=reply == "already_enrolled"),
                     text=self._rt.renderer.render(reply, locale),
                 )
             await uow.commit()

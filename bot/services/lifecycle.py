@@ -17,7 +17,14 @@ from bot.domain.alerts import Tier
 from bot.domain.callback_data import ConfirmButton, SettingButton, encode
 from bot.domain.schedule import next_occurrence, parse_hhmm, zone_or_error
 from bot.services.alerting import Alerting, Raise
-from bot.services.outbox import Keyboard, Priority, queue_document, queue_edit, queue_send
+from bot.services.outbox import (
+    Keyboard,
+    Priority,
+    queue_document,
+    queue_edit,
+    queue_send,
+    reply_priority,
+)
 from bot.services.runtime import Runtime
 from bot.services.settings import cohort_of
 from storage.models import Patient
@@ -59,7 +66,13 @@ class LifecycleService:
                 return
             patient = await uow.patients.by_telegram_user(user_id)
             if patient is None:
-                await self._say(uow, now, chat_id, "not_enrolled", "en")
+                await queue_send(
+                    uow,
+                    now=now,
+                    chat_id=chat_id,
+                    priority=reply_priority(chat_id, enrolled=False),
+                    text=self._rt.renderer.render("not_enrolled", "en"),
+                )
             elif patient.status in LEFT and name not in {"mydata", "delete"}:
                 # Data rights outlive taking part; nothing else does.
                 await self._say(uow, now, chat_id, "withdrawn_reply", patient.locale)

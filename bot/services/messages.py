@@ -15,12 +15,13 @@ from pathlib import Path
 import prompts
 from bot.domain.alerts import Tier
 from bot.domain.crisis_words import CrisisMatcher, parse_phrases
+from bot.domain.message_text import cut_to_fit
 from bot.domain.schedule import zone_or_error
 from bot.domain.timezones import looks_like_setting_input
 from bot.services.alerting import Alerting, Raise
 from bot.services.checkins import CheckinService
 from bot.services.crisis_card import crisis_card, patient_region
-from bot.services.outbox import Priority, queue_send
+from bot.services.outbox import Priority, queue_send, reply_priority
 from bot.services.runtime import Runtime
 from bot.services.settings import SettingsService, cohort_of
 from storage.models import Checkin, Cohort, Patient, PatientMessage
@@ -66,6 +67,10 @@ class MessageService:
         self._alerting = alerting
         self._checkins = checkins
         self._matcher = matcher or load_crisis_matcher()
+
+    def is_crisis(self, text: str) -> bool:
+        """Tell whether a text holds crisis words (the reviewed phrases of every locale)."""
+        return self._matcher.matches(text)
 
     async def text(
         self, update_id: int, user_id: int, chat_id: int, language_code: str | None, text: str
@@ -155,7 +160,7 @@ class MessageService:
             uow,
             now=now,
             chat_id=chat_id,
-            priority=Priority.INTERACTIVE,
+            priority=reply_priority(chat_id, enrolled=patient is not None),
             text=self._rt.renderer.render(
                 "start_no_code" if patient is None else "withdrawn_reply", locale
             ),
@@ -212,20 +217,28 @@ class MessageService:
     ) -> None:
         """Tell the care team's group that a message or a note is waiting: its text when the
         cohort shares text, otherwise how to read it (/messages LABEL)."""
+        at = _local(now, cohort)
+
+        def render(shown: str, cut: int) -> str:
+            return self._rt.renderer.render(
+                "message_group",
+                cohort.locale,
+                label=patient.label,
+                kind=message.kind,
+                time=at,
+                text=shown or None,
+                cut=cut,
+            )
+
+        # A patient's text may be Telegram's whole 4,096: with the label around it, the
+        # notice would be refused for good. The group sees it cut, and says so.
         await queue_send(
             uow,
             now=now,
             chat_id=cohort.provider_chat_id,
             priority=Priority.NOTICE,
             dedup_key=f"message:{message.id}",
-            text=self._rt.renderer.render(
-                "message_group",
-                cohort.locale,
-                label=patient.label,
-                kind=message.kind,
-                time=_local(now, cohort),
-                text=message.body if shared else None,
-            ),
+            text=cut_to_fit(render, (message.body or "") if shared else ""),
         )
 
     async def _note(

@@ -14,7 +14,13 @@ Keyboard = list[list[dict[str, str]]]
 
 
 class Priority(IntEnum):
-    """Send order when the bot is at Telegram's limits: lower goes first."""
+    """Send order when the bot is at Telegram's limits: lower goes first.
+
+    In a provider group only alerts (IMMEDIATE and URGENT, and their re-raises) go at
+    CRISIS or INTERACTIVE: the rate limiter lets those take the places of the group's minute
+    it keeps from everything else (``bot.ratelimit``); every other group message is NOTICE
+    (see :func:`reply_priority`).
+    """
 
     CRISIS = 0
     """Crisis cards and IMMEDIATE alerts: never behind a fan-out."""
@@ -24,6 +30,19 @@ class Priority(IntEnum):
     """ROUTINE alerts and other provider notices."""
     ROUTINE = 3
     """Scheduled prompts."""
+    STRANGER = 4
+    """Replies to people who are not enrolled (how to join, invite refused): after every
+    patient's prompt, so that a flood of strangers never delays one (``bot.domain.throttle``
+    bounds how many there are)."""
+
+
+def reply_priority(chat_id: int, *, enrolled: bool = True) -> Priority:
+    """Return the priority of a reply to someone's message or command: INTERACTIVE in a
+    private chat (STRANGER to someone not enrolled), NOTICE in a group (where INTERACTIVE is
+    for alerts only)."""
+    if chat_id < 0:
+        return Priority.NOTICE
+    return Priority.INTERACTIVE if enrolled else Priority.STRANGER
 
 
 def alert_priority(tier: Tier) -> Priority:
@@ -145,18 +164,19 @@ async def queue_edit(
     chat_id: int,
     message_id: int,
     text: str,
-    priority: Priority = Priority.INTERACTIVE,
+    priority: Priority | None = None,
     keyboard: Keyboard | None = None,
     patient_id: int | None = None,
 ) -> None:
-    """Queue an editMessageText; without a keyboard the message's buttons go away."""
+    """Queue an editMessageText; without a keyboard the message's buttons go away.
+    Default priority: :func:`reply_priority` of the chat."""
     await uow.outbox.enqueue(
         _row(
             now,
             chat_id,
             "editMessageText",
             _payload(chat_id, text, keyboard, message_id),
-            priority,
+            reply_priority(chat_id) if priority is None else priority,
             None,
             None,
             None,
@@ -173,10 +193,11 @@ async def queue_document(
     content: bytes,
     filename: str,
     caption: str,
-    priority: Priority = Priority.INTERACTIVE,
+    priority: Priority | None = None,
     patient_id: int | None = None,
 ) -> None:
     """Queue a sendDocument of a small file made by the bot (e.g. a patient's data export).
+    Default priority: :func:`reply_priority` of the chat.
 
     The bytes travel in the payload as base64 (JSON columns hold text); the delivery worker
     uploads them as ``document`` with ``filename``.
@@ -188,7 +209,17 @@ async def queue_document(
         "caption": caption,
     }
     await uow.outbox.enqueue(
-        _row(now, chat_id, "sendDocument", payload, priority, None, None, None, patient_id)
+        _row(
+            now,
+            chat_id,
+            "sendDocument",
+            payload,
+            reply_priority(chat_id) if priority is None else priority,
+            None,
+            None,
+            None,
+            patient_id,
+        )
     )
 
 

@@ -20,7 +20,7 @@ from bot.services.digest import DigestService
 from bot.services.enrolment import EnrolmentError, EnrolmentService
 from bot.services.fhir_export import FhirExport
 from bot.services.lifecycle import LifecycleService
-from bot.services.outbox import Priority, queue_document, queue_send
+from bot.services.outbox import Priority, queue_document, queue_send, reply_priority
 from bot.services.outcomes import DEFAULT_DAYS, OutcomesService
 from bot.services.runtime import Runtime
 from storage.models import Alert, Cohort, Patient
@@ -765,7 +765,8 @@ class ProviderService:
             )
 
     async def _say(self, uow: UnitOfWork, now: datetime, chat_id: int, text: str) -> None:
-        await queue_send(uow, now=now, chat_id=chat_id, priority=Priority.INTERACTIVE, text=text)
+        priority = reply_priority(chat_id)
+        await queue_send(uow, now=now, chat_id=chat_id, priority=priority, text=text)
 
     async def _tell_patient(
         self, uow: UnitOfWork, now: datetime, patient: Patient, template: str, **values: Any

@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from bot.domain import invites
 from bot.domain.checkin import CheckinStatus
+from bot.domain.message_text import utf16_len
 from bot.domain.questionnaire import MULTI_SEPARATOR, Item, ItemKind, Questionnaire
 
 T = TypeVar("T")
@@ -146,11 +147,6 @@ def parse_days(text: str) -> int | None:
         return None
     days = int(text)
     return days if days in PAUSE_DAYS else None
-
-
-def utf16_len(text: str) -> int:
-    """Return the length Telegram counts: UTF-16 code units."""
-    return len(text.encode("utf-16-le")) // 2
 
 
 def _blocks(text: str) -> list[str]:

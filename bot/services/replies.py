@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.services.outbox import Priority, queue_send
+from bot.services.outbox import queue_send, reply_priority
 from bot.services.runtime import Runtime
 
 
@@ -26,7 +26,7 @@ class ReplyService:
                 uow,
                 now=now,
                 chat_id=chat_id,
-                priority=Priority.INTERACTIVE,
+                priority=reply_priority(chat_id, enrolled=patient is not None),
                 text=self._rt.renderer.render(template, locale),
             )
             await uow.commit()

@@ -27,7 +27,7 @@ from bot.domain.regions import FALLBACK
 from bot.domain.schedule import next_occurrence, parse_hhmm, zone_or_error
 from bot.domain.timezones import city_of, find_zone, parse_time_of_day
 from bot.services.crisis_card import patient_region
-from bot.services.outbox import Keyboard, Priority, queue_edit, queue_send
+from bot.services.outbox import Keyboard, Priority, queue_edit, queue_send, reply_priority
 from bot.services.runtime import Runtime
 from prompts.render import DEFAULT_LOCALE
 from storage.models import Cohort, Patient
@@ -179,7 +179,7 @@ class SettingsService:
             if patient is None or patient.status in LEFT:
                 reply = "not_enrolled" if patient is None else "withdrawn_reply"
                 locale = patient.locale if patient is not None else "en"
-                await self._say(uow, now, chat_id, reply, locale)
+                await self._say(uow, now, chat_id, reply, locale, enrolled=patient is not None)
             else:
                 _, cohort = await cohort_of(self._rt, uow, patient)
                 patient.awaiting = None
@@ -322,12 +322,19 @@ class SettingsService:
         patient.updated_at = now
 
     async def _say(
-        self, uow: UnitOfWork, now: datetime, chat_id: int, template: str, locale: str
+        self,
+        uow: UnitOfWork,
+        now: datetime,
+        chat_id: int,
+        template: str,
+        locale: str,
+        *,
+        enrolled: bool = True,
     ) -> None:
         await queue_send(
             uow,
             now=now,
             chat_id=chat_id,
-            priority=Priority.INTERACTIVE,
+            priority=reply_priority(chat_id, enrolled=enrolled),
             text=self._rt.renderer.render(template, locale),
         )

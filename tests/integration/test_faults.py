@@ -164,8 +164,9 @@ async def test_one_request_in_ten_failing_loses_nothing(
 async def test_a_full_group_window_holds_up_nothing_else(
     db_url: str, config: AppConfig, clock: ManualClock
 ) -> None:
-    # The group's 21st message in a minute would wait ~60 s in the rate limiter, and with it
-    # the whole round (every other chat's messages). It goes back to the queue instead.
+    # The group's 17th notice in a minute (16 of its 20 are for messages other than alerts)
+    # would wait ~60 s in the rate limiter, and with it the whole round (every other chat's
+    # messages). It goes back to the queue instead.
     server = FakeBotApi(limits=SandboxLimits(private=(10, 1.0)))
     await server.start()
     group = server.group(-100111, title="Clinic A providers")
@@ -192,14 +193,14 @@ async def test_a_full_group_window_holds_up_nothing_else(
             )
             await uow.commit()
         await h.settle()
-        assert len(group.messages) == 20
+        assert len(group.messages) == 16
         assert [m.text for m in patient.messages] == ["prompt"]
         waiting = await h.rows(
             select(OutboxMessage.next_attempt_at, OutboxMessage.attempts).where(
                 OutboxMessage.status == "pending"
             )
         )
-        assert len(waiting) == 2  # the 21st, and the 22nd behind it (one chat, in order)
+        assert len(waiting) == 6  # the 17th, and the five behind it (one chat, in order)
         later = [
             at for at, _ in waiting if at.replace(tzinfo=UTC) > clock.now() + timedelta(seconds=50)
         ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -52,12 +53,15 @@ class Harness:
         limits: Limits | None = None,
         delivery: DeliveryPolicy | None = None,
         webhook: bool = False,
+        limiter_clock: Callable[[], float] | None = None,
     ) -> None:
         self.server = server
         self.db_url = db_url
         self.config = config
         self.clock = clock
         self._limits = limits
+        self._limiter_clock = limiter_clock
+        """The bot's rate limiter's monotonic clock (default: the real one)."""
         self._delivery = delivery or DeliveryPolicy(poll_interval=0.2)
         self.bot: BotRuntime | None = None
         self._engine: AsyncEngine = create_engine(db_url)
@@ -99,6 +103,7 @@ class Harness:
             self.config,
             clock=self.clock,
             limits=self._limits,
+            limiter_clock=self._limiter_clock,
             delivery=self._delivery,
             scan_interval=None,
             renderer=shared_renderer(),

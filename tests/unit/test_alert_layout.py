@@ -12,7 +12,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain.alert_layout import Budget, chunk, event_order, pack, review_by
+from bot.domain.alert_layout import (
+    ALERT_RESERVE,
+    GROUP_LIMIT,
+    Budget,
+    chunk,
+    event_order,
+    group_budget,
+    pack,
+    review_by,
+)
 from bot.domain.alerts import Tier
 from bot.domain.coverage import Coverage
 
@@ -162,3 +171,30 @@ def test_review_by_is_after_raising_and_inside_coverage(naive: datetime) -> None
     assert raised < due <= raised + timedelta(days=4, hours=4)
     local = due.astimezone(NY)
     assert local.weekday() < 5 and time(9, 0) < local.time() <= time(17, 0)
+
+
+def test_the_teams_commands_never_take_the_alert_reserve() -> None:
+    # A calm group: the alerts' share, 4 of it for IMMEDIATE.
+    assert group_budget(share=16, reserve=4, alerts_used=0, routine_used=0) == Budget(16, 4)
+    # The team used its minute (and more waits): IMMEDIATE keeps places, URGENT gets two.
+    full = group_budget(share=16, reserve=4, alerts_used=0, routine_used=40)
+    assert full == Budget(ALERT_RESERVE, ALERT_RESERVE // 2)
+    assert full.allows(0, immediate=True) and full.allows(0, immediate=False)
+    assert group_budget(share=16, reserve=4, alerts_used=4, routine_used=40).total == 0
+
+
+@given(
+    share=st.integers(0, GROUP_LIMIT),
+    reserve=st.integers(0, 8),
+    alerts=st.integers(0, 30),
+    routine=st.integers(0, 60),
+)
+def test_alert_room_never_goes_below_the_reserve_for_routine_use(
+    share: int, reserve: int, alerts: int, routine: int
+) -> None:
+    budget = group_budget(share=share, reserve=reserve, alerts_used=alerts, routine_used=routine)
+    assert 0 <= budget.total <= max(0, share - alerts)
+    # However many routine messages, the alerts' room is what a calm group's would be,
+    # down to the reserve.
+    calm = group_budget(share=share, reserve=reserve, alerts_used=alerts, routine_used=0)
+    assert budget.total >= min(calm.total, max(0, ALERT_RESERVE - alerts))

@@ -357,7 +357,8 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
         "label": "P-7Q3K",
         "kind": "note",
         "time": "2026-01-01 09:00 GMT",
-        "text": None,
+        "text": "hi",
+        "cut": 3,
     },
     "provider_messages": {
         "label": "P-7Q3K",

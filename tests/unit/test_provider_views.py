@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.domain.message_text import utf16_len
 from bot.services.provider_views import (
     EXPORT_HEADER,
     Adherence,
@@ -18,7 +19,6 @@ from bot.services.provider_views import (
     export_csv,
     parse_days,
     split_message,
-    utf16_len,
 )
 from prompts.questionnaires import load_questionnaire, questionnaire_path
 

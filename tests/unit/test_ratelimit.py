@@ -79,11 +79,52 @@ async def test_group_gets_at_most_twenty_per_minute(fake_time: FakeTime) -> None
     limiter = SlidingWindowRateLimiter(Limits(margin=0.0), monotonic=fake_time)
     stamps = []
     for _ in range(65):
-        await limiter.acquire(-100123)
+        await limiter.acquire(-100123, urgent=True)
         stamps.append(fake_time.now)
     assert _max_in_window(stamps, 60.0) == 20
     # A leaky bucket would have let the 21st through 3 s after the burst; this does not.
     assert stamps[20] - stamps[0] >= 60.0
+
+
+async def test_routine_group_sends_leave_the_alert_reserve_free(fake_time: FakeTime) -> None:
+    limiter = SlidingWindowRateLimiter(Limits(margin=0.0), monotonic=fake_time)
+    group = -100123
+    stamps = []
+    for _ in range(32):  # the team's commands: 16 a minute, never more
+        await limiter.acquire(group)  # routine: no urgent_send context
+        stamps.append(fake_time.now)
+    assert _max_in_window(stamps, 60.0) == 16
+    assert stamps[16] - stamps[0] >= 60.0
+    # The routine share is full right now; an alert still goes at once, four times.
+    assert limiter.chat_wait(group) > 2.0
+    assert limiter.chat_wait(group, urgent=True) == 0.0
+    before = fake_time.now
+    for _ in range(4):
+        await limiter.acquire(group, urgent=True)
+    assert fake_time.now - before < 1.0  # the overall pace only, not the group
+    assert limiter.chat_wait(group, urgent=True) > 2.0  # and the group's 20 hold
+    # A private chat has no reserve: a routine reply there is not held back.
+    assert SlidingWindowRateLimiter(Limits(margin=0.0), monotonic=fake_time).chat_wait(5) == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(sends=st.lists(st.tuples(st.booleans(), st.floats(0, 10)), min_size=1, max_size=80))
+def test_no_routine_send_takes_a_reserved_place(sends: list[tuple[bool, float]]) -> None:
+    """Whatever mix of alerts and other messages a group gets: at most 20 in any minute,
+    and a routine message never starts while 16 were sent in the last minute."""
+    window, now = SlidingWindow(20, 60.0), 0.0
+    alerts: list[float] = []
+    routine: list[float] = []
+    for urgent, gap in sends:
+        now += gap
+        cap = None if urgent else 16
+        now += window.wait_time(now, cap)
+        assert window.wait_time(now, cap) == 0
+        if not urgent:
+            assert sum(1 for t in [*alerts, *routine] if now - t < 60.0 - 1e-9) < 16
+        window.record(now)
+        (alerts if urgent else routine).append(now)
+    assert _max_in_window(sorted(alerts + routine), 60.0) <= 20
 
 
 async def test_overall_thirty_per_second_across_chats(fake_time: FakeTime) -> None:
@@ -205,10 +246,12 @@ async def test_an_urgent_send_goes_before_waiting_routine_ones() -> None:
 
 
 async def test_an_urgent_send_waiting_for_its_group_holds_nobody() -> None:
-    limiter = SlidingWindowRateLimiter(Limits(overall=(100, 1.0), group=(2, 1.0), margin=0.0))
+    limiter = SlidingWindowRateLimiter(
+        Limits(overall=(100, 1.0), group=(2, 1.0), margin=0.0, group_reserve=0)
+    )
     for _ in range(2):
         await limiter.acquire(-100123)
-    assert limiter.chat_wait(-100123) > 0.5  # the group's window is full
+    assert limiter.chat_wait(-100123, urgent=True) > 0.5  # the group's window is full
     alert = asyncio.create_task(limiter.acquire(-100123, urgent=True))
     await asyncio.sleep(0)
     started = time.monotonic()
