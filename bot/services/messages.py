@@ -13,7 +13,9 @@ from pathlib import Path
 
 import prompts
 from bot.domain.alerts import Tier
-from bot.domain.crisis_words import CrisisMatcher, parse_phrases
+import yaml
+
+from bot.domain.crisis_words import CrisisMatcher, Detection, Lexicon, Level
 from bot.domain.schedule import zone_or_error
 from bot.domain.timezones import looks_like_setting_input
 from bot.services.alerting import Alerting, Raise
@@ -35,17 +37,24 @@ MEDIA_KINDS = frozenset({"sticker", "photo", "voice", "location"})
 
 
 def load_crisis_matcher(folder: Path = CRISIS_WORDS) -> CrisisMatcher:
-    """Load every locale's reviewed crisis phrases into one matcher.
+    """Load every locale's reviewed crisis patterns into one matcher.
 
     All locales at once: a patient may write in a language other than the one they chose.
-    A missing or empty folder is an error at start-up, never a silent "no crisis" at night.
+    A missing, empty or malformed file is an error at start-up (one line naming the file),
+    never a silent "no crisis" at night.
     """
-    phrases: list[str] = []
-    for path in sorted(folder.glob("*.txt")):
-        phrases.extend(parse_phrases(path.read_text(encoding="utf-8")))
-    if not phrases:
-        raise RuntimeError(f"no crisis phrases found in {folder}")
-    return CrisisMatcher.of(phrases)
+    lexicons: list[Lexicon] = []
+    for path in sorted(folder.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise RuntimeError(f"{path}: not a mapping of crisis patterns")
+        try:
+            lexicons.append(Lexicon.from_mapping(data, str(path)))
+        except ValueError as error:
+            raise RuntimeError(str(error)) from None
+    if not lexicons:
+        raise RuntimeError(f"no crisis patterns found in {folder}")
+    return CrisisMatcher(lexicons)
 
 
 class MessageService:
