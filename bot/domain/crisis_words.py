@@ -29,11 +29,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
+from itertools import accumulate
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
+
+from bot.domain.word_patterns import WordPatterns
 
 MIN_TYPO_LENGTH = 6
 """Only words this long (once folded) are matched with one typo: shorter ones have too many
@@ -43,16 +46,23 @@ NEGATION_WINDOW = 3
 MAX_QUOTE = 200
 """Characters of the patient's text quoted to the team at most."""
 
-_APOSTROPHES = str.maketrans("", "", "'’‘ʼ`´")
+_APOSTROPHES = str.maketrans("’‘ʼ`´", "'''''")
+"""Apostrophe look-alikes made one (same length: positions in the text still hold)."""
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a"})
 _LEET_CHARS = frozenset("013457@$")
 _UNIT = re.compile(r"\d+[a-z]{1,3}|[a-z]{1,2}\d+")
 """Numbers with a unit or a short prefix ("10mg", "2x", "x2", "d3"): not leetspeak."""
-_WORD = re.compile(r"(?:[^\W_]|[@$]|(?<=[^\W\d_])[!|](?=[^\W_]))+")
-"""A word: letters and digits, leetspeak symbols, and "!" or "|" between letters ("k!ll")."""
+_WORD = re.compile(r"(?:[^\W_]|[@$]|(?<=[^\W_])[!|'](?=[^\W_]))+")
+"""A word: letters and digits, leetspeak symbols, and "!", "|" or an apostrophe between
+letters ("k!ll", "don't")."""
+_PLAIN_WORD = re.compile(r"[^\W_]+")
+_SYMBOLS = re.compile(r"[@$!|']")
+_COMBINING = dict.fromkeys(c for c in range(0x30000) if unicodedata.combining(chr(c)))
+"""Every combining mark (accents once letters are decomposed), for str.translate."""
 _CLAUSE = re.compile(r"[.,;:!?¿¡\n…()\[\]\"“”«»]")
 _RUNS = re.compile(r"([^\W\d_])\1+")
 _MACRO = re.compile(r"\{([A-Z][A-Z_]*)\}")
+_LITERAL = re.compile(r"[a-z]{2,}")
 
 
 class Level(Enum):
@@ -107,7 +117,9 @@ def _fold(text: str) -> tuple[str, list[int] | None]:
 
 def _fold_word(word: str) -> str:
     """Fold one word once found: symbols between letters, leetspeak, repeated letters."""
-    word = word.replace("!", "i").replace("|", "l")
+    if word.isalpha():
+        return _RUNS.sub(r"\1", word)
+    word = word.replace("'", "").replace("!", "i").replace("|", "l")
     if word.replace("$", "s").isalpha():
         word = word.replace("$", "s")
     elif (
@@ -119,8 +131,7 @@ def _fold_word(word: str) -> str:
     return _RUNS.sub(r"\1", word)
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     """A folded word, its clause, and where it was in the original text."""
 
     text: str
@@ -132,21 +143,32 @@ class Token:
 def tokens(text: str) -> list[Token]:
     """Split text into folded words (see the module's step 1)."""
     folded, origin = _fold(text)
+    breaks = [m.start() for m in _CLAUSE.finditer(folded)]
     found: list[Token] = []
-    clause = 0
-    position = 0
     for match in _WORD.finditer(folded):
-        if _CLAUSE.search(folded, position, match.start()):
-            clause += 1
-        position = match.end()
         word = _fold_word(match.group())
         if not word:
             continue
-        start, end = match.start(), match.end()
+        start, end = match.span()
+        clause = bisect_right(breaks, start)  # a "!" inside a word ("k!ll") is no break
         if origin is not None:
             start, end = origin[start], origin[end - 1] + 1
         found.append(Token(word, clause, start, end))
     return found
+
+
+def _words(text: str) -> list[str]:
+    """Return the folded words of a text: :func:`tokens` without positions, faster (most
+    messages need nothing more)."""
+    text = text.translate(_APOSTROPHES)
+    if text.isascii():
+        folded = text.lower()
+    else:
+        folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+        folded = folded.translate(_COMBINING)
+    if _SYMBOLS.search(folded) is None:
+        return _RUNS.sub(r"\1", " ".join(_PLAIN_WORD.findall(folded))).split()
+    return [_fold_word(w) for w in _WORD.findall(folded)]
 
 
 def normalize(text: str) -> str:
@@ -158,6 +180,7 @@ def fold_pattern(source: str) -> str:
     """Fold a pattern's literal text the way text is folded (case, accents, apostrophes,
     repeated letters), so that patterns are written as people spell."""
     folded = "".join(_fold_char(c) for c in source.translate(_APOSTROPHES))
+    folded = folded.replace("'", "")
     return _RUNS.sub(r"\1", folded)
 
 
@@ -263,20 +286,11 @@ class Lexicon:
         return fold_pattern(pattern)
 
 
-def _alternation(patterns: Iterable[str]) -> re.Pattern[str] | None:
-    branches = [f"(?:{p})" for p in patterns]
-    if not branches:
-        return None
-    # Words are separated by exactly one space and the text is padded with one on each side:
-    # a pattern matches whole words only.
-    return re.compile(f"(?<= )(?:{'|'.join(branches)})(?= )")
-
-
 @dataclass(frozen=True, slots=True)
 class _Hit:
     first: int
     last: int
-    """Token indices, inclusive."""
+    """Word indices, inclusive."""
 
 
 class CrisisMatcher:
@@ -286,20 +300,29 @@ class CrisisMatcher:
     def __init__(self, lexicons: Sequence[Lexicon]) -> None:
         if not lexicons:
             raise ValueError("no crisis patterns")
-        self._clear = _alternation(p for lx in lexicons for p in map(lx.expand, lx.clear))
-        self._possible = _alternation(p for lx in lexicons for p in map(lx.expand, lx.possible))
-        self._idioms = _alternation(p for lx in lexicons for p in map(lx.expand, lx.idioms))
-        self._downgrade = _alternation(
-            p for lx in lexicons for p in map(lx.expand, lx.downgrade)
-        )
+
+        def expanded(group: str) -> list[str]:
+            return [lx.expand(p) for lx in lexicons for p in getattr(lx, group)]
+
+        groups = {g: expanded(g) for g in ("clear", "possible", "idioms", "downgrade")}
+        self._clear = WordPatterns(groups["clear"])
+        self._possible = WordPatterns(groups["possible"])
+        self._idioms = WordPatterns(groups["idioms"])
+        self._downgrade = WordPatterns(groups["downgrade"])
         self._negations = frozenset(fold_pattern(w) for lx in lexicons for w in lx.negations)
         self._breakers = frozenset(
             fold_pattern(w) for lx in lexicons for w in lx.negation_breakers
         )
-        not_typos = frozenset(fold_pattern(w) for lx in lexicons for w in lx.not_typos)
+        # Words a pattern spells out are real words, never typos of another ("suicidar" is
+        # not "suicida" mistyped); so are the listed not_typos.
+        spelled = {w for ps in groups.values() for p in ps for w in _LITERAL.findall(p)}
         vocabulary = {fold_pattern(w) for lx in lexicons for w in lx.vocabulary}
         self._vocabulary = frozenset(w for w in vocabulary if len(w) >= MIN_TYPO_LENGTH)
-        self._not_typos = not_typos | vocabulary
+        self._known = (
+            frozenset(fold_pattern(w) for lx in lexicons for w in lx.not_typos)
+            | vocabulary
+            | spelled
+        )
         # Symmetric deletion index: a word within one edit of a vocabulary word shares one
         # of its one-letter deletions (or is one), so only those candidates are compared.
         index: dict[str, set[str]] = {}
@@ -307,52 +330,58 @@ class CrisisMatcher:
             for key in {word} | _deletions(word):
                 index.setdefault(key, set()).add(word)
         self._typo_index = {k: tuple(sorted(v)) for k, v in index.items()}
-        self._corrections: dict[str, str] = {}
+        self._read: dict[str, str] = {}
 
     def _correct(self, word: str) -> str:
         """Return the vocabulary word a word is a typo of, or the word itself."""
-        if len(word) < MIN_TYPO_LENGTH - 1 or word in self._not_typos or not word.isalpha():
-            return word
-        known = self._corrections.get(word)
-        if known is not None:
-            return known
-        corrected = word
-        for key in {word} | _deletions(word):
-            for candidate in self._typo_index.get(key, ()):
+        read = self._read.get(word)
+        if read is not None:
+            return read
+        read = word
+        if len(word) >= MIN_TYPO_LENGTH - 1 and word not in self._known and word.isalpha():
+            candidates = {
+                c for key in {word} | _deletions(word) for c in self._typo_index.get(key, ())
+            }
+            for candidate in sorted(candidates):
                 if within_one_edit(word, candidate):
-                    corrected = candidate
+                    read = candidate
                     break
-            if corrected != word:
-                break
-        if len(self._corrections) < 65536:
-            self._corrections[word] = corrected
-        return corrected
+        if len(self._read) >= 65536:
+            self._read.clear()
+        self._read[word] = read
+        return read
 
     def detect(self, text: str) -> Detection:
         """Read a message: CLEAR, POSSIBLE or NONE, with the words that matched."""
-        found = tokens(text)
-        if not found:
+        read = self._read
+        words = [read.get(w) or self._correct(w) for w in _words(text)]
+        if not words:
             return NO_CRISIS
-        words = [self._correct(t.text) for t in found]
-        starts: list[int] = []
-        position = 1
-        for word in words:
-            starts.append(position)
-            position += len(word) + 1
+        starts = list(accumulate((len(w) + 1 for w in words[:-1]), initial=1))
         padded = f" {' '.join(words)} "
-        idioms = self._hits(self._idioms, padded, starts)
-        downgrade = self._hits(self._downgrade, padded, starts)
-        clear = self._hits(self._clear, padded, starts, skip=idioms)
-        for hit in clear:
-            negation = self._negation(found, words, hit)
-            if negation is None and not _covered(hit, downgrade):
-                return Detection(Level.CLEAR, _quote(text, found, hit))
+        clear = self._spans(self._clear, words, padded, starts)
+        possible = [] if clear else self._spans(self._possible, words, padded, starts)
+        if not clear and not possible:
+            return NO_CRISIS  # the common case: idioms need no look
+        idioms = self._spans(self._idioms, words, padded, starts)
+        clear = [h for h in clear if not _covered(h, idioms)]
+        found = tokens(text)  # positions and clauses, for the few messages that get here
+        if len(found) != len(words):  # never seen; a quote of the folded words then
+            text = " ".join(words)
+            found = [
+                Token(w, 0, s - 1, s - 1 + len(w)) for w, s in zip(words, starts, strict=True)
+            ]
         if clear:
+            downgrade = self._spans(self._downgrade, words, padded, starts)
+            for hit in clear:
+                if self._negation(found, words, hit) is None and not _covered(hit, downgrade):
+                    return Detection(Level.CLEAR, _quote(text, found, hit))
             hit = clear[0]
             negation = self._negation(found, words, hit)
             first = hit.first if negation is None else negation
             return Detection(Level.POSSIBLE, _quote(text, found, _Hit(first, hit.last)))
-        possible = self._hits(self._possible, padded, starts, skip=idioms)
+        possible = possible or self._spans(self._possible, words, padded, starts)
+        possible = [h for h in possible if not _covered(h, idioms)]
         if possible:
             return Detection(Level.POSSIBLE, _quote(text, found, possible[0]))
         return NO_CRISIS
@@ -362,30 +391,10 @@ class CrisisMatcher:
         return self.detect(text).crisis
 
     @staticmethod
-    def _hits(
-        pattern: re.Pattern[str] | None,
-        padded: str,
-        starts: list[int],
-        skip: Sequence[_Hit] = (),
+    def _spans(
+        patterns: WordPatterns, words: list[str], padded: str, starts: list[int]
     ) -> list[_Hit]:
-        """Every match, as token spans. A match wholly inside a ``skip`` span is dropped and
-        the search goes on from its next word, so an idiom never hides an overlapping match."""
-        if pattern is None:
-            return []
-        hits: list[_Hit] = []
-        position = 0
-        while True:
-            match = pattern.search(padded, position)
-            if match is None:
-                return hits
-            first = bisect_right(starts, match.start()) - 1
-            last = bisect_right(starts, max(match.end() - 1, match.start())) - 1
-            hit = _Hit(first, max(first, last))
-            if not _covered(hit, skip):
-                hits.append(hit)
-                position = match.end()
-            else:
-                position = starts[first + 1] if first + 1 < len(starts) else len(padded)
+        return [_Hit(a, b) for a, b in patterns.spans(words, padded, starts)]
 
     def _negation(self, found: list[Token], words: list[str], hit: _Hit) -> int | None:
         """Return the index of a negation shortly before a match in its clause, if any."""
