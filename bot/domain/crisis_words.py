@@ -50,13 +50,14 @@ _APOSTROPHES = str.maketrans("’‘ʼ`´", "'''''")
 """Apostrophe look-alikes made one (same length: positions in the text still hold)."""
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a"})
 _LEET_CHARS = frozenset("013457@$")
-_UNIT = re.compile(r"\d+[a-z]{1,3}|[a-z]{1,2}\d+")
-"""Numbers with a unit or a short prefix ("10mg", "2x", "x2", "d3"): not leetspeak."""
+_UNIT = re.compile(r"\d+[a-z]{1,3}|[a-z]\d+")
+"""Numbers with a unit or a one-letter prefix ("10mg", "2x", "x2", "b12"): not leetspeak."""
 _WORD = re.compile(r"(?:[^\W_]|[@$]|(?<=[^\W_])[!|'](?=[^\W_]))+")
 """A word: letters and digits, leetspeak symbols, and "!", "|" or an apostrophe between
 letters ("k!ll", "don't")."""
 _PLAIN_WORD = re.compile(r"[^\W_]+")
 _SYMBOLS = re.compile(r"[@$!|']")
+_DIGIT = re.compile(r"\d")
 _COMBINING = dict.fromkeys(c for c in range(0x30000) if unicodedata.combining(chr(c)))
 """Every combining mark (accents once letters are decomposed), for str.translate."""
 _CLAUSE = re.compile(r"[.,;:!?¿¡\n…()\[\]\"“”«»]")
@@ -166,7 +167,7 @@ def _words(text: str) -> list[str]:
     else:
         folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
         folded = folded.translate(_COMBINING)
-    if _SYMBOLS.search(folded) is None:
+    if _SYMBOLS.search(folded) is None and _DIGIT.search(folded) is None:
         return _RUNS.sub(r"\1", " ".join(_PLAIN_WORD.findall(folded))).split()
     return [_fold_word(w) for w in _WORD.findall(folded)]
 
@@ -222,6 +223,8 @@ class Lexicon:
     """Words that, right after a negation, make it about something else ("don't know")."""
     vocabulary: Sequence[str] = ()
     not_typos: Sequence[str] = ()
+    spellings: Mapping[str, str] = field(default_factory=dict)
+    """Chat spellings read as the word they stand for ("kiero": "quiero"), one word each."""
     macros: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -237,6 +240,7 @@ class Lexicon:
             "negation_breakers",
             "vocabulary",
             "not_typos",
+            "spellings",
             "macros",
         }
         unknown = set(data) - known
@@ -249,11 +253,19 @@ class Lexicon:
                 raise ValueError(f"{source}: {key} must be a list of strings")
             return value
 
-        macros = data.get("macros") or {}
-        if not isinstance(macros, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in macros.items()
-        ):
-            raise ValueError(f"{source}: macros must map names to patterns")
+        def mapping(key: str) -> dict[str, str]:
+            value = data.get(key) or {}
+            if not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+            ):
+                raise ValueError(f"{source}: {key} must map strings to strings")
+            return value
+
+        macros = mapping("macros")
+        spellings = mapping("spellings")
+        for typed, meant in spellings.items():
+            if len(normalize(typed).split()) != 1 or len(normalize(meant).split()) != 1:
+                raise ValueError(f"{source}: spellings {typed!r}: one word for one word")
         lexicon = cls(
             clear=strings("clear"),
             possible=strings("possible"),
@@ -263,6 +275,7 @@ class Lexicon:
             negation_breakers=strings("negation_breakers"),
             vocabulary=strings("vocabulary"),
             not_typos=strings("not_typos"),
+            spellings=spellings,
             macros=macros,
         )
         if not lexicon.clear:
@@ -330,6 +343,11 @@ class CrisisMatcher:
             for key in {word} | _deletions(word):
                 index.setdefault(key, set()).add(word)
         self._typo_index = {k: tuple(sorted(v)) for k, v in index.items()}
+        self._spellings = {
+            normalize(typed): normalize(meant)
+            for lx in lexicons
+            for typed, meant in lx.spellings.items()
+        }
         self._read: dict[str, str] = {}
 
     def _correct(self, word: str) -> str:
@@ -337,8 +355,8 @@ class CrisisMatcher:
         read = self._read.get(word)
         if read is not None:
             return read
-        read = word
-        if len(word) >= MIN_TYPO_LENGTH - 1 and word not in self._known and word.isalpha():
+        read = self._spellings.get(word, word)
+        if read == word and len(word) >= MIN_TYPO_LENGTH - 1 and word not in self._known and word.isalpha():
             candidates = {
                 c for key in {word} | _deletions(word) for c in self._typo_index.get(key, ())
             }
