@@ -207,6 +207,9 @@ class Alert(Base):
     acknowledged_by_name: Mapped[str | None] = mapped_column(String(64))
     """The provider's first name, shown whenever a message listing the event is re-rendered."""
     resolved_by_name: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any] | None]
+    """What fired the alert, shown with it: for crisis words ``{"phrase": ...}`` (the
+    patient's words that matched, and ``"text"`` when the cohort shares text)."""
 
 
 class AlertPost(Base):

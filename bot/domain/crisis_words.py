@@ -29,12 +29,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
-from itertools import accumulate
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
-from typing import Any, NamedTuple
+from itertools import accumulate
+from typing import NamedTuple
 
 from bot.domain.word_patterns import WordPatterns
 
@@ -46,7 +46,7 @@ NEGATION_WINDOW = 3
 MAX_QUOTE = 200
 """Characters of the patient's text quoted to the team at most."""
 
-_APOSTROPHES = str.maketrans("’‘ʼ`´", "'''''")
+_APOSTROPHES = str.maketrans("\u2019\u2018\u02bc`\u00b4", "'''''")
 """Apostrophe look-alikes made one (same length: positions in the text still hold)."""
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a"})
 _LEET_CHARS = frozenset("013457@$")
@@ -228,8 +228,10 @@ class Lexicon:
     macros: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], source: str = "crisis words") -> Lexicon:
+    def from_mapping(cls, data: object, source: str = "crisis words") -> Lexicon:
         """Build a lexicon from a parsed file; a malformed one raises ValueError naming it."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"{source}: not a mapping of crisis patterns")  # noqa: TRY004
         known = {
             "locale",
             "clear",
@@ -356,7 +358,12 @@ class CrisisMatcher:
         if read is not None:
             return read
         read = self._spellings.get(word, word)
-        if read == word and len(word) >= MIN_TYPO_LENGTH - 1 and word not in self._known and word.isalpha():
+        if (
+            read == word
+            and len(word) >= MIN_TYPO_LENGTH - 1
+            and word not in self._known
+            and word.isalpha()
+        ):
             candidates = {
                 c for key in {word} | _deletions(word) for c in self._typo_index.get(key, ())
             }

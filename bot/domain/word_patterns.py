@@ -51,15 +51,7 @@ def _element(name: str, value: Any) -> _Prefixes | None:
         char = chr(value)
         return frozenset({("", True)}) if char == " " else frozenset({(char, False)})
     if name == "IN":
-        chars: set[str] = set()
-        for item_op, item in value:
-            if str(item_op) == "LITERAL":
-                chars.add(chr(item))
-            elif str(item_op) == "RANGE" and item[1] - item[0] < 40:
-                chars.update(chr(c) for c in range(item[0], item[1] + 1))
-            else:
-                return None
-        return frozenset((c, False) if c != " " else ("", True) for c in chars)
+        return _class(value)
     if name in {"ASSERT", "ASSERT_NOT", "AT"}:
         return frozenset({("", False)})  # zero width: a superset is still correct
     if name == "SUBPATTERN":
@@ -75,10 +67,23 @@ def _element(name: str, value: Any) -> _Prefixes | None:
     if name in {"MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"}:
         low, high, sub = value
         part = _sequence(sub)
-        if part is None or high > 1 and not all(closed for _, closed in part):
+        if part is None or (high > 1 and not all(closed for _, closed in part)):
             return None  # "[a-z]*": any number of letters
         return part | {("", False)} if low == 0 else part
     return None
+
+
+def _class(items: Any) -> _Prefixes | None:
+    """Prefixes of a character class: each of its characters (a space ends the word)."""
+    chars: set[str] = set()
+    for op, item in items:
+        if str(op) == "LITERAL":
+            chars.add(chr(item))
+        elif str(op) == "RANGE" and item[1] - item[0] < 40:
+            chars.update(chr(c) for c in range(item[0], item[1] + 1))
+        else:
+            return None  # a negated class, \w ...: any word
+    return frozenset((c, False) if c != " " else ("", True) for c in chars)
 
 
 def first_words(pattern: str) -> frozenset[str] | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from bot.config import CohortConfig
 from bot.domain.alerts import Tier
@@ -44,6 +45,8 @@ class Raise:
     announce: bool = True
     """Post it to the group. Patient-level ROUTINE alerts are stored (for the digest and
     /alerts) but not posted (REFERENCE.md 3.2: weekly digest)."""
+    details: dict[str, Any] | None = None
+    """What fired it, stored with the alert and shown in the group (``Alert.details``)."""
 
 
 def top_tier(alerts: Sequence[Alert]) -> Tier:
@@ -105,6 +108,7 @@ class Alerting:
                     "event_key": item.event_key,
                     "created_at": now,
                     "after_hours": after_hours,
+                    "details": item.details,
                 }
             )
             if alert is None:

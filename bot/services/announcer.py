@@ -237,6 +237,11 @@ class Announcer:
             "tier": tier.value,
             "label": event.label,
             "rules": [a.rule for a in event.alerts],
+            "quotes": [
+                {"phrase": a.details.get("phrase"), "text": a.details.get("text")}
+                for a in event.alerts
+                if a.details and a.details.get("phrase")
+            ],
             "time": self.local_time(cohort, head.created_at),
             "review_by": review,
             "after_hours": any(a.after_hours for a in event.alerts),

@@ -1,21 +1,24 @@
 """What a patient writes or sends that is not a tap: typed settings, free text, media.
 
 Free text gets a fixed reply and is kept for the care team; the provider group is told that
-a message came (the label only, unless the cohort shares text). Crisis words in it raise an
-IMMEDIATE alert and show the crisis card before anything else. Nothing here ever repeats
-what the patient wrote back to them.
+a message came (the label only, unless the cohort shares text). Crisis language in it
+(``bot.domain.crisis_words``, docs/crisis-detection.md): a clear statement shows the crisis
+card before anything else and raises an IMMEDIATE alert; an ambiguous or negated one raises
+an URGENT "possible" alert (no card). Either alert quotes the words that matched. Nothing
+here ever repeats what the patient wrote back to them.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 import prompts
 from bot.domain.alerts import Tier
-import yaml
-
-from bot.domain.crisis_words import CrisisMatcher, Detection, Lexicon, Level
+from bot.domain.crisis_words import NO_CRISIS, CrisisMatcher, Detection, Level, Lexicon
 from bot.domain.schedule import zone_or_error
 from bot.domain.timezones import looks_like_setting_input
 from bot.services.alerting import Alerting, Raise
@@ -29,6 +32,10 @@ from storage.uow import UnitOfWork
 
 CRISIS_WORDS = Path(prompts.__file__).with_name("crisis_words")
 CRISIS_RULE = "crisis_words"
+POSSIBLE_CRISIS_RULE = "crisis_words_possible"
+MAX_SHARED = 1000
+"""Characters of a crisis message shown with its alert when the cohort shares text (the
+alert must fit one Telegram message with the rest of its event)."""
 MAX_BODY = 4096
 """Longest text kept; Telegram's own limit, so only an odd client ever reaches it."""
 """Patients no longer taking part: their writing is neither stored nor passed on."""
@@ -46,8 +53,6 @@ def load_crisis_matcher(folder: Path = CRISIS_WORDS) -> CrisisMatcher:
     lexicons: list[Lexicon] = []
     for path in sorted(folder.glob("*.yaml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict):
-            raise RuntimeError(f"{path}: not a mapping of crisis patterns")
         try:
             lexicons.append(Lexicon.from_mapping(data, str(path)))
         except ValueError as error:
@@ -79,7 +84,7 @@ class MessageService:
     ) -> None:
         """Handle text that is not a command: a typed setting or a message for the team."""
         now = self._rt.clock.now()
-        crisis = self._matcher.matches(text)
+        crisis = self._matcher.detect(text)
         async with self._rt.uow() as uow:
             if not await uow.updates.claim(update_id, now):
                 return
@@ -89,7 +94,7 @@ class MessageService:
             else:
                 step = self._settings.expects_input(patient, now)
                 note_for = await self._checkins.note_target(uow, now, patient)
-                if step is not None and not crisis and looks_like_setting_input(text):
+                if step is not None and not crisis.crisis and looks_like_setting_input(text):
                     await self._settings.typed(uow, now, patient, step, text)
                 elif note_for is not None:
                     await self._note(uow, now, patient, note_for, text[:MAX_BODY], crisis=crisis)
@@ -111,7 +116,7 @@ class MessageService:
         """Handle a sticker, photo, voice message, file, location ...: say only taps and text
         are read. A caption is checked for crisis words but not kept."""
         now = self._rt.clock.now()
-        crisis = caption is not None and self._matcher.matches(caption)
+        crisis = NO_CRISIS if caption is None else self._matcher.detect(caption)
         kind = kind if kind in MEDIA_KINDS else "other"
         async with self._rt.uow() as uow:
             if not await uow.updates.claim(update_id, now):
@@ -131,16 +136,17 @@ class MessageService:
         chat_id: int,
         language_code: str | None,
         patient: Patient | None,
-        crisis: bool,
+        crisis: Detection,
     ) -> None:
         """Someone not (or no longer) enrolled wrote: store nothing, explain, and show the
-        crisis card if they may be in danger (no team is told: there is none to tell)."""
+        crisis card if they may be in danger, even a "possible" one (no team is told: there
+        is none to tell, so the card is all there is)."""
         locale = patient.locale if patient else self._rt.locale_for(language_code, "en")
         region = "OTHER"
         if patient is not None:
             cohort, _ = await cohort_of(self._rt, uow, patient)
             region = cohort.region
-        if crisis:
+        if crisis.crisis:
             await queue_send(
                 uow,
                 now=now,
@@ -168,18 +174,18 @@ class MessageService:
         kind: str,
         body: str | None,
         *,
-        crisis: bool,
+        crisis: Detection,
     ) -> None:
         """Store what a patient sent, reply, and tell the care team as the cohort allows."""
         patient.awaiting = None  # they moved on from any question that expected typing
         message = PatientMessage(
-            patient_id=patient.id, received_at=now, kind=kind, body=body, crisis=crisis
+            patient_id=patient.id, received_at=now, kind=kind, body=body, crisis=crisis.crisis
         )
         uow.patient_data.add_message(message)
         await uow.session.flush()
         cohort, cohort_config = await cohort_of(self._rt, uow, patient)
-        if crisis:
-            await self._crisis(uow, now, cohort, patient, message)
+        if crisis.crisis:
+            await self._crisis(uow, now, cohort, patient, message, crisis=crisis)
         reply = "message_received" if kind == "text" else "media_not_read"
         await queue_send(
             uow,
@@ -191,7 +197,7 @@ class MessageService:
                 reply, patient.locale, team_hours=cohort_config.team_hours
             ),
         )
-        if kind == "text" and not crisis:
+        if kind == "text" and not crisis.crisis:  # else the alert tells the team
             shared = body if cohort_config.share_text_with_group else None
             await queue_send(
                 uow,
@@ -216,18 +222,18 @@ class MessageService:
         checkin: Checkin,
         text: str,
         *,
-        crisis: bool,
+        crisis: Detection,
     ) -> None:
         """A typed answer to the check-in's note item: kept like any message (crisis words
         still escalate at once), and the check-in moves on."""
         message = PatientMessage(
-            patient_id=patient.id, received_at=now, kind="note", body=text, crisis=crisis
+            patient_id=patient.id, received_at=now, kind="note", body=text, crisis=crisis.crisis
         )
         uow.patient_data.add_message(message)
         await uow.session.flush()
-        if crisis:
+        if crisis.crisis:
             cohort, _ = await cohort_of(self._rt, uow, patient)
-            await self._crisis(uow, now, cohort, patient, message)
+            await self._crisis(uow, now, cohort, patient, message, crisis=crisis)
         await self._checkins.record_note(uow, now, patient, checkin, message.id)
 
     async def _crisis(
@@ -237,9 +243,31 @@ class MessageService:
         cohort: Cohort,
         patient: Patient,
         message: PatientMessage,
+        *,
+        crisis: Detection,
     ) -> None:
-        """Crisis words in what a patient sent: the crisis card first, at the top priority (it
-        overtakes everything), then the IMMEDIATE alert: label, rule and time, never the text."""
+        """Crisis language in what a patient sent. Clear: the crisis card first, at the top
+        priority (it overtakes everything), then the IMMEDIATE alert. Possible: the URGENT
+        alert only. The alert quotes the words that matched (so a clinician can tell a threat
+        from an idiom); the whole message only when the cohort shares text."""
+        details: dict[str, Any] = {"phrase": crisis.phrase}
+        config = self._alerting.cohort_config(cohort)
+        if config is not None and config.share_text_with_group and message.body:
+            body = message.body
+            details["text"] = body if len(body) <= MAX_SHARED else body[: MAX_SHARED - 1] + "…"
+        if crisis.level is not Level.CLEAR:
+            await self._alerting.raise_(
+                uow,
+                now,
+                cohort,
+                patient,
+                [
+                    Raise(
+                        POSSIBLE_CRISIS_RULE, Tier.URGENT, f"message:{message.id}", details=details
+                    )
+                ],
+            )
+            return
         await queue_send(
             uow,
             now=now,
@@ -260,7 +288,7 @@ class MessageService:
             now,
             cohort,
             patient,
-            [Raise(CRISIS_RULE, Tier.IMMEDIATE, f"message:{message.id}")],
+            [Raise(CRISIS_RULE, Tier.IMMEDIATE, f"message:{message.id}", details=details)],
         )
 
 
