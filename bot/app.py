@@ -37,7 +37,8 @@ from storage.uow import UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
 
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
+"""Edited messages too: a message edited to add crisis words is read again (only for that)."""
 PATIENT_COMMANDS = (
     "start",
     "checkin",

@@ -41,6 +41,9 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     # Group -1 runs before the others, for every private update: someone who blocked the bot
     # and writes again is reachable again (their update is then handled as usual).
     app.add_handler(TypeHandler(Update, patient.seen), group=-1)
+    # Edited messages first: PTB's message and command handlers match edits too, and an
+    # edit is read only for crisis language (no second reply, no command run again).
+    app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, patient.edited))
     app.add_handler(CommandHandler("start", patient.start, filters=private))
     app.add_handler(CommandHandler("checkin", patient.checkin, filters=private))
     app.add_handler(CommandHandler("settings", patient_admin.settings, filters=private))

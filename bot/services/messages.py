@@ -103,6 +103,40 @@ class MessageService:
             await uow.commit()
         self._rt.wake_delivery()
 
+    async def edited(
+        self, update_id: int, user_id: int, chat_id: int, language_code: str | None, text: str
+    ) -> None:
+        """Handle a message edited after it was sent: read only for crisis language. Crisis
+        words added by an edit get the card and the alert as a new message would (the edited
+        text is kept as a message, for the team); any other edit changes nothing and gets no
+        reply (the first version had its reply)."""
+        now = self._rt.clock.now()
+        crisis = self._matcher.detect(text)
+        async with self._rt.uow() as uow:
+            if not await uow.updates.claim(update_id, now):
+                return
+            if crisis.crisis:
+                patient = await uow.patients.by_telegram_user(user_id)
+                if patient is None or patient.status in LEFT:
+                    locale = (
+                        patient.locale if patient else self._rt.locale_for(language_code, "en")
+                    )
+                    await self._card(uow, now, chat_id, locale, patient)
+                else:
+                    message = PatientMessage(
+                        patient_id=patient.id,
+                        received_at=now,
+                        kind="text",
+                        body=text[:MAX_BODY],
+                        crisis=True,
+                    )
+                    uow.patient_data.add_message(message)
+                    await uow.session.flush()
+                    cohort, _ = await cohort_of(self._rt, uow, patient)
+                    await self._crisis(uow, now, cohort, patient, message, crisis=crisis)
+            await uow.commit()
+        self._rt.wake_delivery()
+
     async def media(
         self,
         update_id: int,
@@ -142,20 +176,8 @@ class MessageService:
         crisis card if they may be in danger, even a "possible" one (no team is told: there
         is none to tell, so the card is all there is)."""
         locale = patient.locale if patient else self._rt.locale_for(language_code, "en")
-        region = "OTHER"
-        if patient is not None:
-            cohort, _ = await cohort_of(self._rt, uow, patient)
-            region = cohort.region
         if crisis.crisis:
-            await queue_send(
-                uow,
-                now=now,
-                chat_id=chat_id,
-                priority=Priority.CRISIS,
-                text=self._rt.renderer.render(
-                    "crisis_card", locale, region=region, team_notified=False
-                ),
-            )
+            await self._card(uow, now, chat_id, locale, patient)
         await queue_send(
             uow,
             now=now,
@@ -163,6 +185,29 @@ class MessageService:
             priority=Priority.INTERACTIVE,
             text=self._rt.renderer.render(
                 "start_no_code" if patient is None else "withdrawn_reply", locale
+            ),
+        )
+
+    async def _card(
+        self,
+        uow: UnitOfWork,
+        now: datetime,
+        chat_id: int,
+        locale: str,
+        patient: Patient | None,
+    ) -> None:
+        """The crisis card for someone not (or no longer) enrolled: no team is told."""
+        region = "OTHER"
+        if patient is not None:
+            cohort, _ = await cohort_of(self._rt, uow, patient)
+            region = cohort.region
+        await queue_send(
+            uow,
+            now=now,
+            chat_id=chat_id,
+            priority=Priority.CRISIS,
+            text=self._rt.renderer.render(
+                "crisis_card", locale, region=region, team_notified=False
             ),
         )
 
