@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_right
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -118,8 +118,13 @@ def _fold(text: str) -> tuple[str, list[int] | None]:
 
 def _fold_word(word: str) -> str:
     """Fold one word once found: symbols between letters, leetspeak, repeated letters."""
+    return _RUNS.sub(r"\1", _unsymbol(word))
+
+
+def _unsymbol(word: str) -> str:
+    """Read symbols between letters and leetspeak in one word (repeated letters stay)."""
     if word.isalpha():
-        return _RUNS.sub(r"\1", word)
+        return word
     word = word.replace("'", "").replace("!", "i").replace("|", "l")
     if word.replace("$", "s").isalpha():
         word = word.replace("$", "s")
@@ -129,7 +134,7 @@ def _fold_word(word: str) -> str:
         and any(c in _LEET_CHARS for c in word)
     ):
         word = word.translate(_LEET).replace("$", "s")
-    return _RUNS.sub(r"\1", word)
+    return word
 
 
 class Token(NamedTuple):
@@ -146,12 +151,15 @@ def tokens(text: str) -> list[Token]:
     folded, origin = _fold(text)
     breaks = [m.start() for m in _CLAUSE.finditer(folded)]
     found: list[Token] = []
+    clause = 0
+    previous_end = 0
     for match in _WORD.finditer(folded):
         word = _fold_word(match.group())
-        if not word:
-            continue
         start, end = match.span()
-        clause = bisect_right(breaks, start)  # a "!" inside a word ("k!ll") is no break
+        # A break between this word and the last (a "!" inside "k!ll" is none).
+        if bisect_left(breaks, start) > bisect_left(breaks, previous_end):
+            clause += 1
+        previous_end = end
         if origin is not None:
             start, end = origin[start], origin[end - 1] + 1
         found.append(Token(word, clause, start, end))
@@ -159,8 +167,9 @@ def tokens(text: str) -> list[Token]:
 
 
 def _words(text: str) -> list[str]:
-    """Return the folded words of a text: :func:`tokens` without positions, faster (most
-    messages need nothing more)."""
+    """Return the words of a text folded but for repeated letters: :func:`tokens` without
+    positions, faster (most messages need nothing more). Repeated letters are shortened
+    later (``CrisisMatcher._read_word``): a typo can hide behind them ("suiidal")."""
     text = text.translate(_APOSTROPHES)
     if text.isascii():
         folded = text.lower()
@@ -168,8 +177,8 @@ def _words(text: str) -> list[str]:
         folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
         folded = folded.translate(_COMBINING)
     if _SYMBOLS.search(folded) is None and _DIGIT.search(folded) is None:
-        return _RUNS.sub(r"\1", " ".join(_PLAIN_WORD.findall(folded))).split()
-    return [_fold_word(w) for w in _WORD.findall(folded)]
+        return _PLAIN_WORD.findall(folded)
+    return [_unsymbol(w) for w in _WORD.findall(folded)]
 
 
 def normalize(text: str) -> str:
@@ -180,9 +189,12 @@ def normalize(text: str) -> str:
 def fold_pattern(source: str) -> str:
     """Fold a pattern's literal text the way text is folded (case, accents, apostrophes,
     repeated letters), so that patterns are written as people spell."""
-    folded = "".join(_fold_char(c) for c in source.translate(_APOSTROPHES))
-    folded = folded.replace("'", "")
-    return _RUNS.sub(r"\1", folded)
+    return _RUNS.sub(r"\1", _fold_plain(source))
+
+
+def _fold_plain(source: str) -> str:
+    """Fold case, accents and apostrophes (repeated letters stay)."""
+    return "".join(_fold_char(c) for c in source.translate(_APOSTROPHES)).replace("'", "")
 
 
 def _deletions(word: str) -> set[str]:
@@ -331,8 +343,20 @@ class CrisisMatcher:
         # Words a pattern spells out are real words, never typos of another ("suicidar" is
         # not "suicida" mistyped); so are the listed not_typos.
         spelled = {w for ps in groups.values() for p in ps for w in _LITERAL.findall(p)}
-        vocabulary = {fold_pattern(w) for lx in lexicons for w in lx.vocabulary}
-        self._vocabulary = frozenset(w for w in vocabulary if len(w) >= MIN_TYPO_LENGTH)
+        # Each vocabulary word as written and with repeated letters shortened, either of which
+        # a typo may be one edit from ("suiidal" is one from "suicidal", not from "suicidal"
+        # shortened once its "ii" is).
+        spellings_of: dict[str, set[str]] = {}
+        for lx in lexicons:
+            for written in lx.vocabulary:
+                plain = _fold_plain(written)
+                spellings_of.setdefault(_RUNS.sub(r"\1", plain), set()).add(plain)
+        self._forms = {
+            word: frozenset(forms | {word})
+            for word, forms in spellings_of.items()
+            if len(word) >= MIN_TYPO_LENGTH
+        }
+        vocabulary = set(spellings_of)
         self._known = (
             frozenset(fold_pattern(w) for lx in lexicons for w in lx.not_typos)
             | vocabulary
@@ -341,9 +365,10 @@ class CrisisMatcher:
         # Symmetric deletion index: a word within one edit of a vocabulary word shares one
         # of its one-letter deletions (or is one), so only those candidates are compared.
         index: dict[str, set[str]] = {}
-        for word in self._vocabulary:
-            for key in {word} | _deletions(word):
-                index.setdefault(key, set()).add(word)
+        for word, forms in self._forms.items():
+            for form in forms:
+                for key in {form} | _deletions(form):
+                    index.setdefault(key, set()).add(word)
         self._typo_index = {k: tuple(sorted(v)) for k, v in index.items()}
         self._spellings = {
             normalize(typed): normalize(meant)
@@ -352,28 +377,32 @@ class CrisisMatcher:
         }
         self._read: dict[str, str] = {}
 
-    def _correct(self, word: str) -> str:
-        """Return the vocabulary word a word is a typo of, or the word itself."""
-        read = self._read.get(word)
+    def _correct(self, typed: str) -> str:
+        """Read one word as typed (folded, repeated letters kept): repeated letters shortened,
+        then a chat spelling or a typo of a vocabulary word read as that word."""
+        read = self._read.get(typed)
         if read is not None:
             return read
+        word = _RUNS.sub(r"\1", typed)
         read = self._spellings.get(word, word)
         if (
             read == word
-            and len(word) >= MIN_TYPO_LENGTH - 1
+            and len(typed) >= MIN_TYPO_LENGTH - 1
             and word not in self._known
             and word.isalpha()
         ):
-            candidates = {
-                c for key in {word} | _deletions(word) for c in self._typo_index.get(key, ())
-            }
+            keys = {typed, word} | _deletions(typed) | _deletions(word)
+            candidates = {c for key in keys for c in self._typo_index.get(key, ())}
             for candidate in sorted(candidates):
-                if within_one_edit(word, candidate):
+                if any(
+                    within_one_edit(typed, form) or within_one_edit(word, form)
+                    for form in self._forms[candidate]
+                ):
                     read = candidate
                     break
         if len(self._read) >= 65536:
             self._read.clear()
-        self._read[word] = read
+        self._read[typed] = read
         return read
 
     def detect(self, text: str) -> Detection:
@@ -388,16 +417,18 @@ class CrisisMatcher:
         possible = [] if clear else self._spans(self._possible, words, padded, starts)
         if not clear and not possible:
             return NO_CRISIS  # the common case: idioms need no look
-        idioms = self._spans(self._idioms, words, padded, starts)
-        clear = [h for h in clear if not _covered(h, idioms)]
         found = tokens(text)  # positions and clauses, for the few messages that get here
         if len(found) != len(words):  # never seen; a quote of the folded words then
             text = " ".join(words)
             found = [
                 Token(w, 0, s - 1, s - 1 + len(w)) for w, s in zip(words, starts, strict=True)
             ]
+        # An idiom is read within one clause: "I want to kill myself. At the gym ..." is
+        # not "killing myself at the gym".
+        idioms = _in_clause(self._spans(self._idioms, words, padded, starts), found)
+        clear = [h for h in clear if not _covered(h, idioms)]
         if clear:
-            downgrade = self._spans(self._downgrade, words, padded, starts)
+            downgrade = _in_clause(self._spans(self._downgrade, words, padded, starts), found)
             for hit in clear:
                 if self._negation(found, words, hit) is None and not _covered(hit, downgrade):
                     return Detection(Level.CLEAR, _quote(text, found, hit))
@@ -430,6 +461,10 @@ class CrisisMatcher:
             if words[index] in self._negations and words[index + 1] not in self._breakers:
                 return index
         return None
+
+
+def _in_clause(hits: list[_Hit], found: list[Token]) -> list[_Hit]:
+    return [h for h in hits if found[h.first].clause == found[h.last].clause]
 
 
 def _covered(hit: _Hit, spans: Sequence[_Hit]) -> bool:

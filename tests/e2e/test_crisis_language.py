@@ -91,9 +91,7 @@ async def test_an_idiom_never_hides_a_clear_statement_in_the_same_message(
 async def fx_sharing(
     server: FakeBotApi, db_url: str, config: AppConfig, clock: ManualClock
 ) -> AsyncIterator[Harness]:
-    cohorts = tuple(
-        c.model_copy(update={"share_text_with_group": True}) for c in config.cohorts
-    )
+    cohorts = tuple(c.model_copy(update={"share_text_with_group": True}) for c in config.cohorts)
     harness = Harness(server, db_url, replace(config, cohorts=cohorts), clock)
     server.group(GROUP_A, title="Clinic A providers")
     await harness.start_bot()
@@ -143,9 +141,9 @@ async def test_a_message_edited_to_add_crisis_words_gets_the_card_and_the_alert(
     group = h.server.group(GROUP_A).messages
     assert "“want to end my life”" in group[-1].text
     # An edit without crisis words (or only an idiom) changes nothing and says nothing.
-    before = len(ivo.messages), len(group)
+    counts = len(ivo.messages), len(group)
     await h.edit(ivo, "Had an ok day, this heat is killing me though")
-    assert (len(ivo.messages), len(h.server.group(GROUP_A).messages)) == before
+    assert (len(ivo.messages), len(h.server.group(GROUP_A).messages)) == counts
     assert await h.count(PatientMessage) == 2 and await h.count(Alert) == 1
 
 
