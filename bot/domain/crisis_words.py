@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -102,18 +102,13 @@ def _fold_char(char: str) -> str:
 
 
 def _fold(text: str) -> tuple[str, list[int] | None]:
-    """Return text in lower case without accents, and where each folded character came from
-    (None when every character stayed one character: the positions are the same)."""
+    """Return text in lower case without accents, and where each original character's
+    folding ends in it (None when every character stayed one character: positions hold)."""
     text = text.translate(_APOSTROPHES)
     if text.isascii():
         return text.lower(), None
-    parts: list[str] = []
-    origin: list[int] = []
-    for index, char in enumerate(text):
-        folded = _fold_char(char)
-        parts.append(folded)
-        origin.extend([index] * len(folded))
-    return "".join(parts), origin
+    parts = [_fold_char(c) for c in text]
+    return "".join(parts), list(accumulate(len(p) for p in parts))
 
 
 def _fold_word(word: str) -> str:
@@ -146,24 +141,43 @@ class Token(NamedTuple):
     end: int
 
 
+class _Layout:
+    """Where each word of a text is, and which clause it is in: worked out only for a
+    message that matched, and each word's only when asked."""
+
+    def __init__(self, text: str) -> None:
+        self.folded, self._ends = _fold(text)
+        self.spans = [m.span() for m in _WORD.finditer(self.folded)]
+        self._starts = [start for start, _ in self.spans]
+        # Clause breaks between words (a "!" inside "k!ll" is none).
+        self._breaks: list[int] = []
+        for match in _CLAUSE.finditer(self.folded):
+            word = bisect_right(self._starts, match.start()) - 1
+            if word < 0 or match.start() >= self.spans[word][1]:
+                self._breaks.append(match.start())
+
+    def __len__(self) -> int:
+        return len(self.spans)
+
+    def clause(self, index: int) -> int:
+        """Return the clause of a word: equal for words with no break between them."""
+        return bisect_left(self._breaks, self._starts[index])
+
+    def span(self, index: int) -> tuple[int, int]:
+        """Return where a word was in the original text."""
+        start, end = self.spans[index]
+        if self._ends is None:
+            return start, end
+        return bisect_right(self._ends, start), bisect_right(self._ends, end - 1) + 1
+
+
 def tokens(text: str) -> list[Token]:
     """Split text into folded words (see the module's step 1)."""
-    folded, origin = _fold(text)
-    breaks = [m.start() for m in _CLAUSE.finditer(folded)]
-    found: list[Token] = []
-    clause = 0
-    previous_end = 0
-    for match in _WORD.finditer(folded):
-        word = _fold_word(match.group())
-        start, end = match.span()
-        # A break between this word and the last (a "!" inside "k!ll" is none).
-        if bisect_left(breaks, start) > bisect_left(breaks, previous_end):
-            clause += 1
-        previous_end = end
-        if origin is not None:
-            start, end = origin[start], origin[end - 1] + 1
-        found.append(Token(word, clause, start, end))
-    return found
+    layout = _Layout(text)
+    return [
+        Token(_fold_word(layout.folded[a:b]), layout.clause(i), *layout.span(i))
+        for i, (a, b) in enumerate(layout.spans)
+    ]
 
 
 def _words(text: str) -> list[str]:
@@ -417,12 +431,10 @@ class CrisisMatcher:
         possible = [] if clear else self._spans(self._possible, words, padded, starts)
         if not clear and not possible:
             return NO_CRISIS  # the common case: idioms need no look
-        found = tokens(text)  # positions and clauses, for the few messages that get here
-        if len(found) != len(words):  # never seen; a quote of the folded words then
+        found = _Layout(text)  # positions and clauses, for the few messages that get here
+        if len(found) != len(words):  # never seen; then read the folded words instead
             text = " ".join(words)
-            found = [
-                Token(w, 0, s - 1, s - 1 + len(w)) for w, s in zip(words, starts, strict=True)
-            ]
+            found = _Layout(text)
         # An idiom is read within one clause: "I want to kill myself. At the gym ..." is
         # not "killing myself at the gym".
         idioms = _in_clause(self._spans(self._idioms, words, padded, starts), found)
@@ -452,26 +464,28 @@ class CrisisMatcher:
     ) -> list[_Hit]:
         return [_Hit(a, b) for a, b in patterns.spans(words, padded, starts)]
 
-    def _negation(self, found: list[Token], words: list[str], hit: _Hit) -> int | None:
+    def _negation(self, found: _Layout, words: list[str], hit: _Hit) -> int | None:
         """Return the index of a negation shortly before a match in its clause, if any."""
-        clause = found[hit.first].clause
+        clause = found.clause(hit.first)
         for index in range(hit.first - 1, max(hit.first - NEGATION_WINDOW, 0) - 1, -1):
-            if found[index].clause != clause:
+            if found.clause(index) != clause:
                 return None
             if words[index] in self._negations and words[index + 1] not in self._breakers:
                 return index
         return None
 
 
-def _in_clause(hits: list[_Hit], found: list[Token]) -> list[_Hit]:
-    return [h for h in hits if found[h.first].clause == found[h.last].clause]
+def _in_clause(hits: list[_Hit], found: _Layout) -> list[_Hit]:
+    return [h for h in hits if found.clause(h.first) == found.clause(h.last)]
 
 
 def _covered(hit: _Hit, spans: Sequence[_Hit]) -> bool:
     return any(s.first <= hit.first and hit.last <= s.last for s in spans)
 
 
-def _quote(text: str, found: list[Token], hit: _Hit) -> str:
+def _quote(text: str, found: _Layout, hit: _Hit) -> str:
     """Return the patient's own words for a match, as typed."""
-    quoted = " ".join(text[found[hit.first].start : found[hit.last].end].split())
+    start, _ = found.span(hit.first)
+    _, end = found.span(hit.last)
+    quoted = " ".join(text[start:end].split())
     return quoted if len(quoted) <= MAX_QUOTE else quoted[: MAX_QUOTE - 1] + "…"
