@@ -74,7 +74,11 @@ async def test_a_patient_enrols_and_checks_in_over_the_webhook(hooked: Harness) 
     # carried the secret and was answered 200 at the first attempt; nobody polled.
     (registration,) = [r for r in h.server.requests if r.method == "setWebhook"]
     assert registration.params["secret_token"] == WEBHOOK_SECRET
-    assert registration.params["allowed_updates"] == ["message", "callback_query"]
+    assert registration.params["allowed_updates"] == [
+        "message",
+        "edited_message",
+        "callback_query",
+    ]
     assert registration.params["max_connections"] == 40
     deliveries = h.server.webhook_deliveries
     assert len(deliveries) == len(h.update_ids) == 2 + 1 + len(CALM_DAY)
