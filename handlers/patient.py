@@ -58,7 +58,12 @@ async def edited(update: Update, context: BotContext) -> None:
         return
     sender = _sender(update)
     await context.services.messages.edited(
-        update.update_id, sender.user_id, sender.chat_id, sender.language_code, text
+        update.update_id,
+        sender.user_id,
+        sender.chat_id,
+        sender.language_code,
+        text,
+        caption=message.text is None,
     )
 
 

@@ -104,12 +104,19 @@ class MessageService:
         self._rt.wake_delivery()
 
     async def edited(
-        self, update_id: int, user_id: int, chat_id: int, language_code: str | None, text: str
+        self,
+        update_id: int,
+        user_id: int,
+        chat_id: int,
+        language_code: str | None,
+        text: str,
+        *,
+        caption: bool = False,
     ) -> None:
         """Handle a message edited after it was sent: read only for crisis language. Crisis
         words added by an edit get the card and the alert as a new message would (the edited
-        text is kept as a message, for the team); any other edit changes nothing and gets no
-        reply (the first version had its reply)."""
+        text is kept as a message, for the team; a caption, like any caption, is not); any
+        other edit changes nothing and gets no reply (the first version had its reply)."""
         now = self._rt.clock.now()
         crisis = self._matcher.detect(text)
         async with self._rt.uow() as uow:
@@ -126,8 +133,8 @@ class MessageService:
                     message = PatientMessage(
                         patient_id=patient.id,
                         received_at=now,
-                        kind="text",
-                        body=text[:MAX_BODY],
+                        kind="other" if caption else "text",
+                        body=None if caption else text[:MAX_BODY],
                         crisis=True,
                     )
                     uow.patient_data.add_message(message)

@@ -172,3 +172,35 @@ async def test_a_stranger_who_edits_in_crisis_words_gets_the_card_only(
     assert len(new) == 1 and "emergency" in new[0].text and "notified" not in new[0].text
     assert "invite" not in new[0].text  # the card only: no second explanation
     assert await h.count(PatientMessage) == 0 and await h.count(Alert) == 0
+
+
+async def test_a_caption_edited_to_add_crisis_words_alerts_and_is_not_kept(
+    harness: Harness,
+) -> None:
+    h = harness
+    mia = h.server.user(6108, first_name="Mia")
+    await enrol(h, mia, "P-CRL7")
+    chat = mia.chat
+    photo = {
+        "message_id": chat.take_message_id(),
+        "from": mia.user_json,
+        "chat": chat.chat_json,
+        "date": h.server.state.now_unix(),
+        "photo": [{"file_id": "p1", "file_unique_id": "u1", "width": 9, "height": 9}],
+        "caption": "my view today",
+    }
+    h.track(h.server.state.enqueue({"message": photo}))
+    await h.settle()
+    edited = {**photo, "caption": "my view today. I want to jump off this bridge"}
+    edited["edit_date"] = edited["date"]
+    h.track(h.server.state.enqueue({"edited_message": edited}))
+    await h.settle()
+    assert await _cards(h) == 1
+    alert = await h.scalar(select(Alert))
+    assert alert is not None and alert.rule == "crisis_words"
+    assert alert.details == {"phrase": "jump off this bridge"}
+    stored = await h.rows(select(PatientMessage).order_by(PatientMessage.id))
+    assert [(m.kind, m.body, m.crisis) for m in stored] == [
+        ("photo", None, False),
+        ("other", None, True),
+    ]
