@@ -183,7 +183,7 @@ def tokens(text: str) -> list[Token]:
 def _words(text: str) -> list[str]:
     """Return the words of a text folded but for repeated letters: :func:`tokens` without
     positions, faster (most messages need nothing more). Repeated letters are shortened
-    later (``CrisisMatcher._read_word``): a typo can hide behind them ("suiidal")."""
+    later (``CrisisMatcher._correct``): a typo can hide behind them ("suiidal")."""
     text = text.translate(_APOSTROPHES)
     if text.isascii():
         folded = text.lower()
@@ -341,6 +341,7 @@ class CrisisMatcher:
     def __init__(self, lexicons: Sequence[Lexicon]) -> None:
         if not lexicons:
             raise ValueError("no crisis patterns")
+        self._lexicons = tuple(lexicons)
 
         def expanded(group: str) -> list[str]:
             return [lx.expand(p) for lx in lexicons for p in getattr(lx, group)]
@@ -348,8 +349,8 @@ class CrisisMatcher:
         groups = {g: expanded(g) for g in ("clear", "possible", "idioms", "downgrade")}
         self._clear = WordPatterns(groups["clear"])
         self._possible = WordPatterns(groups["possible"])
-        self._idioms = WordPatterns(groups["idioms"])
-        self._downgrade = WordPatterns(groups["downgrade"])
+        self._idioms = WordPatterns(groups["idioms"], every=True)
+        self._downgrade = WordPatterns(groups["downgrade"], every=True)
         self._negations = frozenset(fold_pattern(w) for lx in lexicons for w in lx.negations)
         self._breakers = frozenset(
             fold_pattern(w) for lx in lexicons for w in lx.negation_breakers

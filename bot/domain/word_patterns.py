@@ -102,7 +102,10 @@ def first_words(pattern: str) -> frozenset[str] | None:
 class WordPatterns:
     """Patterns over ``" word word ... "`` text, matched at word starts only."""
 
-    def __init__(self, patterns: Iterable[str]) -> None:
+    def __init__(self, patterns: Iterable[str], *, every: bool = False) -> None:
+        """``every``: try each pattern on its own, so that every pattern's match is found
+        (for idioms, whose longest match matters); otherwise the patterns that can start
+        at a word are tried as one regex and its first match is the word's (faster)."""
         by_word: dict[str, list[str]] = {}
         anywhere: list[str] = []
         for pattern in patterns:
@@ -112,14 +115,16 @@ class WordPatterns:
                 continue
             for word in words:
                 by_word.setdefault(word, []).append(pattern)
-        compiled: dict[tuple[str, ...], re.Pattern[str]] = {}
-        self._by_word: dict[str, re.Pattern[str]] = {}
+        compiled: dict[tuple[str, ...], tuple[re.Pattern[str], ...]] = {}
+        self._by_word: dict[str, tuple[re.Pattern[str], ...]] = {}
         for word, group in by_word.items():
             key = tuple(group)
             if key not in compiled:
-                compiled[key] = re.compile(_join(key))
+                compiled[key] = tuple(re.compile(_join(g)) for g in _groups(key, every=every))
             self._by_word[word] = compiled[key]
-        self._anywhere = re.compile(f"(?<= ){_join(anywhere)}") if anywhere else None
+        self._anywhere = [
+            re.compile(f"(?<= ){_join(g)}") for g in _groups(anywhere, every=every) if g
+        ]
 
     def spans(
         self, words: Sequence[str], padded: str, starts: Sequence[int]
@@ -132,19 +137,23 @@ class WordPatterns:
         found: set[tuple[int, int]] = set()
         by_word = self._by_word
         for index, word in enumerate(words):
-            pattern = by_word.get(word)
-            if pattern is not None:
+            for pattern in by_word.get(word, ()):
                 match = pattern.match(padded, starts[index])
                 if match is not None and match.end() > match.start():
                     found.add((index, bisect_right(starts, match.end() - 1) - 1))
-        if self._anywhere is not None:
+        for anywhere in self._anywhere:
             position = 0
-            while (match := self._anywhere.search(padded, position)) is not None:
+            while (match := anywhere.search(padded, position)) is not None:
                 if match.end() > match.start():
                     first = bisect_right(starts, match.start()) - 1
                     found.add((first, bisect_right(starts, match.end() - 1) - 1))
                 position = match.start() + 1
         return sorted(found, key=lambda span: (span[0], -span[1]))
+
+
+def _groups(patterns: Sequence[str], *, every: bool) -> list[Sequence[str]]:
+    """The patterns as one group to compile together, or one group each."""
+    return [[p] for p in patterns] if every else [patterns]
 
 
 def _join(patterns: Sequence[str]) -> str:
