@@ -4,7 +4,8 @@ Loads the reviewed patterns (``prompts/crisis_words/``), then reads messages of 
 and 4,096 characters (English and Spanish, ordinary text with no crisis words: the common
 case, where every word is looked at) and the same 4,096 characters ending in a clear
 statement (where positions and idioms are worked out too). Prints the median and best of R
-runs each, and the time to load the patterns.
+runs each (wall time), the median CPU time (``time.process_time``: on a shared machine the
+wall time also counts waiting for a core), and the time to load the patterns.
 
 Usage: ``python -m bench.crisis_words [R]`` (R = 200 by default).
 """
@@ -34,14 +35,16 @@ def main() -> None:
     cases["en 4096 + clear"] = cases["en 4096"][:-25] + " I want to kill myself"
     cases["es 4096 + clear"] = cases["es 4096"][:-20] + " me quiero matar"
     for name, text in cases.items():
-        times = []
+        times, cpu = [], []
         for _ in range(runs):
-            begun = time.perf_counter()
+            begun, begun_cpu = time.perf_counter(), time.process_time()
             matcher.detect(text)
             times.append(time.perf_counter() - begun)
+            cpu.append(time.process_time() - begun_cpu)
         print(
             f"{name:16} median {statistics.median(times) * 1000:6.2f} ms"
             f"   best {min(times) * 1000:6.2f} ms"
+            f"   median CPU {statistics.median(cpu) * 1000:6.2f} ms"
         )
 
 

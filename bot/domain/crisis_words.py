@@ -107,7 +107,10 @@ def _fold(text: str) -> tuple[str, list[int] | None]:
     text = text.translate(_APOSTROPHES)
     if text.isascii():
         return text.lower(), None
-    parts = [_fold_char(c) for c in text]
+    table = {ord(c): _fold_char(c) for c in set(text)}
+    if all(len(folded) == 1 for folded in table.values()):  # "é" is "e": positions hold
+        return text.translate(table), None
+    parts = [table[ord(c)] for c in text]
     return "".join(parts), list(accumulate(len(p) for p in parts))
 
 
