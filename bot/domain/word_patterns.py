@@ -115,13 +115,18 @@ class WordPatterns:
                 continue
             for word in words:
                 by_word.setdefault(word, []).append(pattern)
-        compiled: dict[tuple[str, ...], tuple[re.Pattern[str], ...]] = {}
-        self._by_word: dict[str, tuple[re.Pattern[str], ...]] = {}
-        for word, group in by_word.items():
+        compiled: dict[tuple[str, ...], re.Pattern[str]] = {}
+
+        def compile_(group: Sequence[str]) -> re.Pattern[str]:
             key = tuple(group)
             if key not in compiled:
-                compiled[key] = tuple(re.compile(_join(g)) for g in _groups(key, every=every))
-            self._by_word[word] = compiled[key]
+                compiled[key] = re.compile(_join(key))
+            return compiled[key]
+
+        self._by_word: dict[str, tuple[re.Pattern[str], ...]] = {
+            word: tuple(compile_(g) for g in _groups(group, every=every))
+            for word, group in by_word.items()
+        }
         self._anywhere = [
             re.compile(f"(?<= ){_join(g)}") for g in _groups(anywhere, every=every) if g
         ]

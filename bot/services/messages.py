@@ -11,6 +11,7 @@ here ever repeats what the patient wrote back to them.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +44,14 @@ MEDIA_KINDS = frozenset({"sticker", "photo", "voice", "location"})
 """Kinds stored as themselves (``patient_messages.kind``); anything else is "other"."""
 
 
+@lru_cache(maxsize=8)
 def load_crisis_matcher(folder: Path = CRISIS_WORDS) -> CrisisMatcher:
     """Load every locale's reviewed crisis patterns into one matcher.
 
     All locales at once: a patient may write in a language other than the one they chose.
     A missing, empty or malformed file is an error at start-up (one line naming the file),
-    never a silent "no crisis" at night.
+    never a silent "no crisis" at night. Kept once loaded (compiling takes a second; the
+    files do not change while the bot runs).
     """
     lexicons: list[Lexicon] = []
     for path in sorted(folder.glob("*.yaml")):
