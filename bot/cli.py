@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from telegram import Bot
@@ -101,6 +103,87 @@ async def _invite(settings: Settings, cohort: str, label: str) -> int:
     return 0
 
 
+async def _export(settings: Settings, cohort: str, out: str, *, check_all: bool) -> int:
+    """moodcheck export --format fhir: the cohort's FHIR Bundle, written to a file."""
+    from bot.domain.clock import SystemClock  # noqa: PLC0415
+    from bot.services.fhir_export import FhirExport, FhirExportError  # noqa: PLC0415
+    from bot.services.runtime import Runtime  # noqa: PLC0415
+    from prompts.render import Renderer  # noqa: PLC0415
+    from storage.db import create_engine, create_session_factory  # noqa: PLC0415
+    from storage.migrate import SchemaBehindError, check_schema  # noqa: PLC0415
+    from storage.uow import UnitOfWorkFactory  # noqa: PLC0415
+
+    config = load_config(settings.config)
+    config.cohort(cohort)
+    try:
+        await check_schema(settings.database_url)
+    except SchemaBehindError as exc:
+        return _fail(str(exc))
+    engine = create_engine(settings.database_url)
+    runtime = Runtime(
+        uow=UnitOfWorkFactory(create_session_factory(engine)),
+        clock=SystemClock(),
+        config=config,
+        renderer=Renderer(),
+    )
+    # A one-shot command: blocking file writes hold up nothing else.
+    partial = Path(f"{out}.partial")
+    try:
+        with partial.open("w", encoding="utf-8") as file:  # noqa: ASYNC230
+            result = await FhirExport(runtime).write(cohort, file, check_all=check_all)
+        partial.replace(out)  # noqa: ASYNC240 - a reader never sees half a bundle
+    except FhirExportError as exc:
+        partial.unlink(missing_ok=True)  # noqa: ASYNC240
+        return _fail(str(exc))
+    finally:
+        await engine.dispose()
+    counts = ", ".join(f"{n} {kind}" for kind, n in sorted(result.counts.by_type.items()))
+    print(f"wrote {out}: {counts}; {result.checked} checked with fhir.resources")  # noqa: T201
+    return 0
+
+
+async def _outcomes(settings: Settings, cohort: str, start: str | None, end: str | None) -> int:
+    """moodcheck outcomes: the cohort's outcome figures, as the group's /outcomes shows them."""
+    from datetime import UTC, date, datetime, timedelta  # noqa: PLC0415
+
+    from bot.domain.clock import SystemClock  # noqa: PLC0415
+    from bot.services.outcomes import DEFAULT_DAYS, OutcomesService  # noqa: PLC0415
+    from bot.services.runtime import Runtime  # noqa: PLC0415
+    from prompts.render import Renderer  # noqa: PLC0415
+    from storage.db import create_engine, create_session_factory  # noqa: PLC0415
+    from storage.migrate import SchemaBehindError, check_schema  # noqa: PLC0415
+    from storage.uow import UnitOfWorkFactory  # noqa: PLC0415
+
+    config = load_config(settings.config)
+    config.cohort(cohort)
+    try:
+        last = date.fromisoformat(end) if end else datetime.now(UTC).date()
+        first = date.fromisoformat(start) if start else last - timedelta(days=DEFAULT_DAYS)
+    except ValueError as exc:
+        return _fail(f"--from and --to take dates as YYYY-MM-DD ({exc})")
+    if first >= last:
+        return _fail("--from must be before --to")
+    try:
+        await check_schema(settings.database_url)
+    except SchemaBehindError as exc:
+        return _fail(str(exc))
+    engine = create_engine(settings.database_url)
+    runtime = Runtime(
+        uow=UnitOfWorkFactory(create_session_factory(engine)),
+        clock=SystemClock(),
+        config=config,
+        renderer=Renderer(),
+    )
+    try:
+        text = await OutcomesService(runtime).text(cohort, first, last)
+    except LookupError as exc:
+        return _fail(str(exc))
+    finally:
+        await engine.dispose()
+    print(re.sub(r"</?b>", "", text))  # noqa: T201 - the command's output
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moodcheck", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -116,6 +199,19 @@ def _parser() -> argparse.ArgumentParser:
     invite = sub.add_parser("invite", help="print a single-use invite link for a patient")
     invite.add_argument("--cohort", required=True)
     invite.add_argument("--label", required=True, help="pseudonymous label, e.g. P-7Q3K")
+    export = sub.add_parser("export", help="write a cohort's data as a FHIR R4 Bundle")
+    export.add_argument("--cohort", required=True)
+    export.add_argument("--format", choices=["fhir"], default="fhir")
+    export.add_argument("--out", required=True, help="the JSON file to write")
+    export.add_argument(
+        "--check-all",
+        action="store_true",
+        help="validate every resource with fhir.resources (slow: ~75 us each)",
+    )
+    report = sub.add_parser("outcomes", help="print a cohort's outcome figures")
+    report.add_argument("--cohort", required=True)
+    report.add_argument("--from", dest="start", help="first day, YYYY-MM-DD (default: a year ago)")
+    report.add_argument("--to", dest="end", help="last day, YYYY-MM-DD (default: today, UTC)")
     demo = sub.add_parser("demo", help="run a scripted patient against the sandbox server")
     demo.add_argument("--keep", action="store_true", help="keep the demo database")
     return parser
@@ -133,6 +229,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _db_upgrade(settings)
         if args.command == "invite":
             return asyncio.run(_invite(settings, args.cohort, args.label))
+        if args.command == "outcomes":
+            return asyncio.run(_outcomes(settings, args.cohort, args.start, args.end))
+        if args.command == "export":
+            return asyncio.run(_export(settings, args.cohort, args.out, check_all=args.check_all))
         from bot.demo import run_demo  # noqa: PLC0415
 
         return asyncio.run(run_demo(keep=args.keep))

@@ -25,6 +25,7 @@ from bot.domain.escalation_rules import EscalationRules
 from bot.domain.questionnaire import Questionnaire, QuestionnaireError
 from bot.domain.schedule import parse_hhmm, zone_or_error
 from bot.domain.weekly import PCL5, WEEKLY, composite_id
+from prompts.alert_names import AlertNames, AlertNamesError, load_alert_names
 from prompts.escalation import ESCALATION, EscalationRulesError, load_escalation_rules
 from prompts.questionnaires import load_questionnaire, questionnaire_path
 from prompts.render import Renderer
@@ -106,7 +107,12 @@ class CohortConfig(BaseModel):
     """When the care team reads messages, as shown to patients (e.g. "Mon-Fri 9:00-17:00");
     unset: the reply to free text does not say when to expect an answer."""
     share_text_with_group: bool = False
-    """Show a patient's free text in the provider group (default: the label only)."""
+    """Show a patient's free text in the provider group (default: the label only; the team
+    reads it with /messages LABEL)."""
+    max_self_pause_days: int = Field(default=7, ge=1, le=60)
+    """The longest pause a patient can choose themselves (/pause offers lengths up to it);
+    a longer one is the care team's /pause LABEL DAYS. Every self-pause is posted to the
+    group as a ROUTINE notice."""
     retention_after_delete: Literal["none", "audit"] = "audit"
     """What /delete keeps: "audit" keeps the audit trail (ids and event names) and a
     pseudonymous patient row; "none" keeps nothing about the patient."""
@@ -128,6 +134,13 @@ class CohortConfig(BaseModel):
     coverage: CoverageConfig | None = None
     """When the team watches the group. Unset: the bot never says the team is away, and
     URGENT alerts are not raised again at the end of a business day (there is none)."""
+    fhir_identifier_system: str | None = Field(
+        default=None, pattern=r"^(urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}:\S+|https?://\S+)$"
+    )
+    """The URI under which the FHIR export files patients' labels as identifiers (e.g. the
+    clinic's own namespace); unset: ``urn:moodcheck:cohort:<name>:label``."""
+    export_discharged: bool = False
+    """Include patients who left (discharged or withdrawn) in the FHIR export."""
 
     @field_validator("reraise_minutes")
     @classmethod
@@ -229,6 +242,10 @@ class AppConfig:
     rules: tuple[ItemRule, ...]
     escalation: EscalationRules = dataclasses.field(default_factory=lambda: EscalationRules(()))
     """Patient-level rules (``prompts/escalation.yaml``); empty: none are evaluated."""
+    alert_names: AlertNames = dataclasses.field(
+        default_factory=lambda: load_alert_names(Renderer().locales)
+    )
+    """Rule id -> locale -> display name, from the rule files (``prompts/alert_names.py``)."""
 
     def cohort(self, name: str) -> CohortConfig:
         """Return a cohort by name; raise ConfigError if there is none."""
@@ -277,6 +294,10 @@ def load_config(
     except (QuestionnaireError, RulesError, EscalationRulesError) as exc:
         raise ConfigError(str(exc)) from None
     renderer = renderer or Renderer()
+    try:
+        alert_names = load_alert_names(renderer.locales, (rules_path, escalation_path))
+    except AlertNamesError as exc:
+        raise ConfigError(str(exc)) from None
     for cohort in cohorts:
         if cohort.locale not in renderer.locales:
             raise ConfigError(
@@ -284,7 +305,11 @@ def load_config(
                 f"templates (have: {', '.join(renderer.locales)})"
             )
     return AppConfig(
-        cohorts=cohorts, questionnaires=questionnaires, rules=rules, escalation=escalation
+        cohorts=cohorts,
+        questionnaires=questionnaires,
+        rules=rules,
+        escalation=escalation,
+        alert_names=alert_names,
     )
 
 

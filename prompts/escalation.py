@@ -206,6 +206,7 @@ def _rule(raw: Any, where: str, q: Questionnaire, cooldown_hours: float) -> Rule
     if reader is None:
         raise f.fail("kind", f"{kind!r} is not one of {', '.join(_KINDS)}")
     rule = reader(f, q, f.hours("cooldown_hours", cooldown_hours))
+    f.get("name")  # the display name: read and checked by prompts/alert_names.py
     f.check_all_read()
     return rule
 

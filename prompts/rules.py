@@ -39,6 +39,7 @@ def _rule(raw: Any, where: str) -> ItemRule:
         "crisis_card",
         "stop_checkin",
         "emergency_card",
+        "name",  # the display name: prompts/alert_names.py
     }
     if unknown:
         raise RulesError(f"{where}: unknown fields {sorted(unknown)}")

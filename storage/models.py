@@ -208,8 +208,8 @@ class Alert(Base):
     """The provider's first name, shown whenever a message listing the event is re-rendered."""
     resolved_by_name: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any] | None]
-    """What fired the alert, shown with it: for crisis words ``{"phrase": ...}`` (the
-    patient's words that matched, and ``"text"`` when the cohort shares text)."""
+    """What fired the alert, locale-free (the answer, the values and baseline of a rule, a
+    pause's end): the group message, /alerts, /patient and the digest show it."""
 
 
 class AlertPost(Base):

@@ -861,6 +861,18 @@ class PatientDataRepository(_Repository):
         """Stage a message from a patient (free text or a sticker, photo ...)."""
         self.session.add(message)
 
+    async def recent_messages(
+        self, patient_id: int, since: datetime, limit: int
+    ) -> Sequence[PatientMessage]:
+        """Return what a patient sent since an instant, newest first, at most ``limit``."""
+        result = await self.session.scalars(
+            select(PatientMessage)
+            .where(PatientMessage.patient_id == patient_id, PatientMessage.received_at >= since)
+            .order_by(PatientMessage.received_at.desc(), PatientMessage.id.desc())
+            .limit(limit)
+        )
+        return list(result)
+
     async def checkins_of(self, patient_id: int) -> Sequence[Checkin]:
         """Return a patient's check-ins, oldest first."""
         stmt = select(Checkin).where(Checkin.patient_id == patient_id).order_by(Checkin.local_date)
@@ -1149,6 +1161,26 @@ class DigestRepository(_Repository):
         )
         return [
             (int(r[0]), str(r[1]), str(r[2]), r[3], r[4], r[5])
+            for r in (await self.session.execute(stmt)).all()
+        ]
+
+    async def raised(
+        self, cohort_id: int, start: datetime, end: datetime
+    ) -> Sequence[tuple[str, str, str, dict[str, Any] | None, datetime]]:
+        """Return the alerts a cohort raised in [start, end), oldest first: (label, tier,
+        rule, details, created)."""
+        stmt = (
+            select(Patient.label, Alert.tier, Alert.rule, Alert.details, Alert.created_at)
+            .join(Patient, Patient.id == Alert.patient_id)
+            .where(
+                Alert.cohort_id == cohort_id,
+                Alert.created_at >= start,
+                Alert.created_at < end,
+            )
+            .order_by(Alert.created_at, Alert.id)
+        )
+        return [
+            (str(r[0]), str(r[1]), str(r[2]), r[3], r[4])
             for r in (await self.session.execute(stmt)).all()
         ]
 

@@ -9,6 +9,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.db import READ_ONLY, SQLITE_BUSY_TIMEOUT_MS
+from storage.export import ExportRepository, OutcomeQueries
 from storage.repositories import (
     AlertRepository,
     AuditRepository,
@@ -45,6 +46,8 @@ class UnitOfWork:
     provider: ProviderRepository
     digest: DigestRepository
     ops: OpsRepository
+    export: ExportRepository
+    outcomes: OutcomeQueries
 
     def __init__(
         self,
@@ -84,6 +87,8 @@ class UnitOfWork:
         self.provider = ProviderRepository(session)
         self.digest = DigestRepository(session)
         self.ops = OpsRepository(session)
+        self.export = ExportRepository(session)
+        self.outcomes = OutcomeQueries(session)
         return self
 
     async def __aexit__(

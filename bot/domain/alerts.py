@@ -50,6 +50,9 @@ class Trigger:
     crisis_card: bool
     stop_checkin: bool
     emergency_card: bool = False
+    item: str = ""
+    """The item answered, and the answer (``value``): what the care team is shown."""
+    value: str = ""
 
 
 def evaluate_answer(rules: tuple[ItemRule, ...], item_id: str, value: str) -> list[Trigger]:
@@ -60,7 +63,15 @@ def evaluate_answer(rules: tuple[ItemRule, ...], item_id: str, value: str) -> li
     """
     values = set(value.split(","))
     fired = [
-        Trigger(rule.id, rule.tier, rule.crisis_card, rule.stop_checkin, rule.emergency_card)
+        Trigger(
+            rule.id,
+            rule.tier,
+            rule.crisis_card,
+            rule.stop_checkin,
+            rule.emergency_card,
+            item_id,
+            value,
+        )
         for rule in rules
         if rule.item == item_id and values & rule.values
     ]

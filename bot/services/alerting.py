@@ -14,7 +14,7 @@ event from a check-in also tells the patient when the care team will review it (
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -45,8 +45,9 @@ class Raise:
     announce: bool = True
     """Post it to the group. Patient-level ROUTINE alerts are stored (for the digest and
     /alerts) but not posted (REFERENCE.md 3.2: weekly digest)."""
-    details: dict[str, Any] | None = None
-    """What fired it, stored with the alert and shown in the group (``Alert.details``)."""
+    details: Mapping[str, Any] | None = None
+    """What fired it, locale-free (``bot.domain.alert_details``): the care team sees the
+    values, never only the rule."""
 
 
 def top_tier(alerts: Sequence[Alert]) -> Tier:
@@ -108,7 +109,7 @@ class Alerting:
                     "event_key": item.event_key,
                     "created_at": now,
                     "after_hours": after_hours,
-                    "details": item.details,
+                    "details": dict(item.details) if item.details else None,
                 }
             )
             if alert is None:

@@ -38,6 +38,7 @@ from bot.domain.alert_layout import (
 from bot.domain.alerts import Tier
 from bot.domain.callback_data import AlertButton, encode
 from bot.domain.schedule import zone_or_error
+from bot.services.alert_text import AlertText
 from bot.services.outbox import Keyboard, OnSent, alert_priority, send_row
 from bot.services.runtime import Runtime
 from storage.models import Alert, Cohort
@@ -86,6 +87,7 @@ class Announcer:
         if not 0 <= reserve <= share:
             raise ValueError("reserve must be between 0 and share")
         self._rt = runtime
+        self._text = AlertText(runtime)
         self.share = share
         self.reserve = reserve
         self.max_events = max_events
@@ -236,12 +238,7 @@ class Announcer:
         return {
             "tier": tier.value,
             "label": event.label,
-            "rules": [a.rule for a in event.alerts],
-            "quotes": [
-                {"phrase": a.details.get("phrase"), "text": a.details.get("text")}
-                for a in event.alerts
-                if a.details and a.details.get("phrase")
-            ],
+            "rules": [self._text.view(a.rule, a.details, cohort.locale) for a in event.alerts],
             "time": self.local_time(cohort, head.created_at),
             "review_by": review,
             "after_hours": any(a.after_hours for a in event.alerts),

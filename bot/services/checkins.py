@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from bot.domain.alert_details import answer_details
 from bot.domain.alerts import Tier, Trigger, evaluate_answer
 from bot.domain.callback_data import (
     AnswerButton,
@@ -580,7 +581,15 @@ class CheckinService:
             t.now,
             cohort,
             t.patient,
-            [Raise(tr.rule_id, tr.tier, f"checkin:{t.checkin.id}") for tr in triggers]
+            [
+                Raise(
+                    tr.rule_id,
+                    tr.tier,
+                    f"checkin:{t.checkin.id}",
+                    details=answer_details(tr.item, tr.value),
+                )
+                for tr in triggers
+            ]
             + patient_level,
             checkin_id=t.checkin.id,
         )

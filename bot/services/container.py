@@ -74,7 +74,7 @@ class Services:
             housekeeping=Housekeeping(runtime),
             settings=settings,
             messages=MessageService(runtime, settings, alerting, checkins),
-            lifecycle=LifecycleService(runtime),
+            lifecycle=LifecycleService(runtime, alerting),
             digest=(digest := DigestService(runtime)),
             digest_scan=DigestScan(runtime, digest),
             provider=ProviderService(runtime, enrolment, digest),

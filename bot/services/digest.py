@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from bot.config import CohortConfig, ConfigError
+from bot.domain.alerts import Tier
 from bot.domain.digest import (
     DIGEST_INSTRUMENTS,
     INSTRUMENT_QUESTIONNAIRES,
@@ -38,6 +39,7 @@ from bot.domain.digest import (
 )
 from bot.domain.instruments import SPECS, Instrument
 from bot.domain.schedule import local_date, parse_hhmm
+from bot.services.alert_text import AlertText
 from bot.services.digest_chart import MAX_ROWS, chart_rows, render_chart
 from bot.services.digest_files import (
     chart_text,
@@ -59,6 +61,9 @@ INSTRUMENT_LOOKBACK = timedelta(weeks=12)
 MESSAGE_LIMIT = 4096
 ATTENTION_IN_MESSAGE = 25
 """Patients listed by name in the message; the rest are in the chart and the attachments."""
+RAISED_IN_MESSAGE = 20
+"""Alerts raised in the week listed in the message (most urgent first); /alerts lists every
+open one."""
 
 
 class DigestOutcome(StrEnum):
@@ -89,6 +94,7 @@ class DigestService:
 
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
+        self._text = AlertText(runtime)
 
     async def send_now(
         self, cohort_name: str, *, now: datetime | None = None, request_key: str | None = None
@@ -122,7 +128,10 @@ class DigestService:
                 return DigestOutcome.ALREADY_SENT
             cohort_id, chat_id = cohort.id, cohort.provider_chat_id
             digest = await self.figures(uow, cohort, period)
-        built = await asyncio.to_thread(self.render, digest, config.name, config.locale)
+            raised = await self.raised(uow, cohort, period, config.locale)
+        built = await asyncio.to_thread(
+            self.render, digest, config.name, config.locale, raised=raised
+        )
         async with self._rt.uow() as uow:
             queued = await self._queue(uow, now, chat_id, built, dedup_key)
             if not queued:
@@ -197,12 +206,32 @@ class DigestService:
             for checkin_id, (patient_id, instrument, day) in wanted.items()
         ]
 
-    def render(self, digest: Digest, cohort: str, locale: str) -> BuiltDigest:
+    async def raised(
+        self, uow: UnitOfWork, cohort: Cohort, period: Period, locale: str
+    ) -> list[dict[str, object]]:
+        """The alerts raised in the period, most urgent first, each by its display name and
+        what fired it: ROUTINE ones (a self-pause, a single low day) are only seen here
+        (REFERENCE.md 3.2: weekly digest)."""
+        rows = await uow.digest.raised(cohort.id, period.start_at, period.end_at)
+        ordered = sorted(enumerate(rows), key=lambda r: (Tier(r[1][1]).rank, r[0]))
+        return [
+            {"label": label, "tier": tier, **self._text.view(rule, details, locale)}
+            for _, (label, tier, rule, details, _) in ordered
+        ]
+
+    def render(
+        self,
+        digest: Digest,
+        cohort: str,
+        locale: str,
+        *,
+        raised: Sequence[Mapping[str, object]] = (),
+    ) -> BuiltDigest:
         """Render the message, the chart and the attachments (CPU work: call in a thread)."""
         renderer = self._rt.renderer
         reasons = render_reasons(renderer, digest, locale)
         summary = summary_values(digest, cohort, locale)
-        message = self._message(digest, summary, reasons, locale)
+        message = self._message(digest, summary, reasons, locale, raised)
         period = digest.period
         tag = f"{cohort}-{period.start.isoformat()}_{period.end.isoformat()}"
         captions = {
@@ -224,9 +253,11 @@ class DigestService:
         summary: Mapping[str, object],
         reasons: Mapping[int, object],
         locale: str,
+        raised: Sequence[Mapping[str, object]],
     ) -> str:
         attention = digest.attention
         limit = ATTENTION_IN_MESSAGE
+        raised_limit = RAISED_IN_MESSAGE
         while True:
             listed = [{"label": p.label, "reasons": reasons[p.id]} for p in attention[:limit]]
             text = self._rt.renderer.render(
@@ -234,11 +265,14 @@ class DigestService:
                 locale,
                 attention=listed,
                 more=len(attention) - len(listed),
+                raised=list(raised[:raised_limit]),
+                raised_more=max(0, len(raised) - raised_limit),
                 **summary,
             )
-            if len(text) <= MESSAGE_LIMIT or limit == 0:
+            if len(text) <= MESSAGE_LIMIT or (limit == 0 and raised_limit == 0):
                 return text
             limit //= 2
+            raised_limit //= 2
 
     @staticmethod
     async def _queue(

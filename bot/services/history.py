@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.domain.alert_details import rule_details
 from bot.domain.alerts import Tier
 from bot.domain.checkin import CheckinStatus
 from bot.domain.escalation import evaluate
@@ -77,6 +78,7 @@ class PatientRules:
             return []
         await uow.session.flush()  # the caller's changes (a status, an answer) count
         history = await patient_history(uow, patient)
+        by_id = {rule.id: rule for rule in rules.rules}
         return [
             Raise(
                 alert.rule_id,
@@ -84,6 +86,7 @@ class PatientRules:
                 alert.event_key,
                 patient_scoped=True,
                 announce=alert.tier is not Tier.ROUTINE,
+                details=rule_details(by_id[alert.rule_id], alert.values),
             )
             for alert in evaluate(history, rules, now)
         ]

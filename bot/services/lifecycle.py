@@ -12,8 +12,11 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.domain.alert_details import pause_details
+from bot.domain.alerts import Tier
 from bot.domain.callback_data import ConfirmButton, SettingButton, encode
 from bot.domain.schedule import next_occurrence, parse_hhmm, zone_or_error
+from bot.services.alerting import Alerting, Raise
 from bot.services.outbox import Keyboard, Priority, queue_document, queue_edit, queue_send
 from bot.services.runtime import Runtime
 from bot.services.settings import cohort_of
@@ -22,7 +25,17 @@ from storage.statuses import LEFT
 from storage.uow import UnitOfWork
 
 PAUSE_DAYS = (1, 3, 7, 14)
+"""Pause lengths offered to a patient, up to their cohort's ``max_self_pause_days``."""
 RESUME_BATCH = 500
+PAUSE_RULE = "self_pause"
+"""The ROUTINE alert a patient's own pause raises (named in ``prompts/rules.yaml``): the team
+sees who paused and until when, in the group, /alerts, /patient and the digest."""
+
+
+def pause_choices(max_days: int) -> tuple[int, ...]:
+    """Return the pause lengths a patient may choose: the usual ones up to the cohort's
+    maximum, and the maximum itself. A longer pause is the care team's (/pause LABEL DAYS)."""
+    return tuple(sorted({days for days in PAUSE_DAYS if days <= max_days} | {max_days}))
 
 
 def _confirm(text: str, action: str, step: int) -> dict[str, str]:
@@ -32,8 +45,9 @@ def _confirm(text: str, action: str, step: int) -> dict[str, str]:
 class LifecycleService:
     """Pause, resume, withdraw, export and erase, each one unit of work."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, alerting: Alerting) -> None:
         self._rt = runtime
+        self._alerting = alerting
 
     # --- commands ---
 
@@ -57,18 +71,26 @@ class LifecycleService:
 
     async def _pause(self, uow: UnitOfWork, now: datetime, patient: Patient) -> None:
         render, locale = self._rt.renderer.render, patient.locale
+        _, config = await cohort_of(self._rt, uow, patient)
         buttons = [
             {
                 "text": render("button_pause_days", locale, days=days),
                 "callback_data": encode(SettingButton("pause", str(days))),
             }
-            for days in PAUSE_DAYS
+            for days in pause_choices(config.max_self_pause_days)
         ]
         cancel = {
             "text": render("button_cancel", locale),
             "callback_data": encode(SettingButton("pause", "no")),
         }
-        await self._ask(uow, now, patient, "pause_ask", [buttons, [cancel]])
+        await self._ask(
+            uow,
+            now,
+            patient,
+            "pause_ask",
+            [buttons, [cancel]],
+            max_days=config.max_self_pause_days,
+        )
 
     async def _resume(self, uow: UnitOfWork, now: datetime, patient: Patient) -> None:
         if patient.status != "paused":
@@ -146,7 +168,9 @@ class LifecycleService:
             if patient is None:
                 return self._rt.renderer.render("button_refused", "en")
             days = int(button.value) if button.value.isdigit() else None
-            if button.value != "no" and days not in PAUSE_DAYS:
+            cohort, config = await cohort_of(self._rt, uow, patient)
+            if button.value != "no" and days not in pause_choices(config.max_self_pause_days):
+                # A forged or outdated button: longer pauses are the care team's to give.
                 return self._rt.renderer.render("button_refused", patient.locale)
             if patient.status not in {"active", "paused"}:
                 return self._rt.renderer.render("not_active", patient.locale)
@@ -168,6 +192,21 @@ class LifecycleService:
                 )
                 until = patient.paused_until.astimezone(zone_or_error(patient.timezone))
                 template, values["until"] = "paused", until.strftime("%Y-%m-%d %H:%M")
+                await self._alerting.raise_(
+                    uow,
+                    now,
+                    cohort,
+                    patient,
+                    [
+                        Raise(
+                            PAUSE_RULE,
+                            Tier.ROUTINE,
+                            f"pause:{now.isoformat(timespec='seconds')}",
+                            patient_scoped=True,
+                            details=pause_details(values["until"], patient.timezone, days),
+                        )
+                    ],
+                )
             await self._edit(uow, now, patient, message_id, template, **values)
             await uow.commit()
         self._rt.wake_delivery()

@@ -1,11 +1,12 @@
 """What a patient writes or sends that is not a tap: typed settings, free text, media.
 
 Free text gets a fixed reply and is kept for the care team; the provider group is told that
-a message came (the label only, unless the cohort shares text). Crisis language in it
-(``bot.domain.crisis_words``, docs/crisis-detection.md): a clear statement shows the crisis
-card before anything else and raises an IMMEDIATE alert; an ambiguous or negated one raises
-an URGENT "possible" alert (no card). Either alert quotes the words that matched. Nothing
-here ever repeats what the patient wrote back to them.
+a message (or a daily note) came: the label and how to read it (/messages LABEL), or the text
+itself when the cohort shares text. Crisis language in it (``bot.domain.crisis_words``,
+docs/crisis-detection.md): a clear statement shows the crisis card before anything else and
+raises an IMMEDIATE alert; an ambiguous or negated one raises an URGENT "possible" alert (no
+card). Either alert quotes the words that matched (the whole text when the cohort shares
+text). Nothing here ever repeats what the patient wrote back to them.
 """
 
 from __future__ import annotations
@@ -242,6 +243,7 @@ class MessageService:
         if crisis.crisis:
             await self._crisis(uow, now, cohort, patient, message, crisis=crisis)
         reply = "message_received" if kind == "text" else "media_not_read"
+        shared = cohort_config.share_text_with_group
         await queue_send(
             uow,
             now=now,
@@ -249,25 +251,43 @@ class MessageService:
             priority=Priority.INTERACTIVE,
             patient_id=patient.id,
             text=self._rt.renderer.render(
-                reply, patient.locale, team_hours=cohort_config.team_hours
+                reply,
+                patient.locale,
+                team_hours=cohort_config.team_hours,
+                # A crisis message goes to the team as an alert, with its text when shared.
+                shared=shared,
             ),
         )
         if kind == "text" and not crisis.crisis:  # else the alert tells the team
-            shared = body if cohort_config.share_text_with_group else None
-            await queue_send(
-                uow,
-                now=now,
-                chat_id=cohort.provider_chat_id,
-                priority=Priority.NOTICE,
-                dedup_key=f"message:{message.id}",
-                text=self._rt.renderer.render(
-                    "message_group",
-                    cohort.locale,
-                    label=patient.label,
-                    time=_local(now, cohort),
-                    text=shared,
-                ),
-            )
+            await self._tell_group(uow, now, cohort, patient, message, shared=shared)
+
+    async def _tell_group(
+        self,
+        uow: UnitOfWork,
+        now: datetime,
+        cohort: Cohort,
+        patient: Patient,
+        message: PatientMessage,
+        *,
+        shared: bool,
+    ) -> None:
+        """Tell the care team's group that a message or a note is waiting: its text when the
+        cohort shares text, otherwise how to read it (/messages LABEL)."""
+        await queue_send(
+            uow,
+            now=now,
+            chat_id=cohort.provider_chat_id,
+            priority=Priority.NOTICE,
+            dedup_key=f"message:{message.id}",
+            text=self._rt.renderer.render(
+                "message_group",
+                cohort.locale,
+                label=patient.label,
+                kind=message.kind,
+                time=_local(now, cohort),
+                text=message.body if shared else None,
+            ),
+        )
 
     async def _note(
         self,
@@ -286,9 +306,14 @@ class MessageService:
         )
         uow.patient_data.add_message(message)
         await uow.session.flush()
+        cohort, cohort_config = await cohort_of(self._rt, uow, patient)
         if crisis.crisis:
-            cohort, _ = await cohort_of(self._rt, uow, patient)
             await self._crisis(uow, now, cohort, patient, message, crisis=crisis)
+        else:
+            # The note's question says the team's group is told (prompts/questionnaires/
+            # daily_note.yaml): a note nobody is told of would be read by no one.
+            shared = cohort_config.share_text_with_group
+            await self._tell_group(uow, now, cohort, patient, message, shared=shared)
         await self._checkins.record_note(uow, now, patient, checkin, message.id)
 
     async def _crisis(
@@ -305,7 +330,7 @@ class MessageService:
         priority (it overtakes everything), then the IMMEDIATE alert. Possible: the URGENT
         alert only. The alert quotes the words that matched (so a clinician can tell a threat
         from an idiom); the whole message only when the cohort shares text."""
-        details: dict[str, Any] = {"phrase": crisis.phrase}
+        details: dict[str, Any] = {"kind": "crisis_words", "phrase": crisis.phrase}
         config = self._alerting.cohort_config(cohort)
         if config is not None and config.share_text_with_group and message.body:
             body = message.body

@@ -8,34 +8,43 @@ cohort only. Anywhere else it is refused and audited. The group sees labels, nev
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.domain.schedule import local_date, zone_or_error
 from bot.services import provider_views as pv
+from bot.services.alert_text import AlertText
 from bot.services.digest import DigestService
 from bot.services.enrolment import EnrolmentError, EnrolmentService
+from bot.services.fhir_export import FhirExport
 from bot.services.lifecycle import LifecycleService
 from bot.services.outbox import Priority, queue_document, queue_send
+from bot.services.outcomes import DEFAULT_DAYS, OutcomesService
 from bot.services.runtime import Runtime
-from storage.models import Cohort, Patient
+from storage.models import Alert, Cohort, Patient
 from storage.uow import UnitOfWork
 
 COMMANDS = (
     "invite",
     "patients",
     "patient",
+    "messages",
     "alerts",
     "pause",
     "resume",
     "discharge",
     "export",
     "digest",
+    "outcomes",
     "help",
 )
 """Every provider command, in the order /help and the command menu show them."""
-LABEL_COMMANDS = frozenset({"invite", "patient", "pause", "resume", "discharge"})
+LABEL_COMMANDS = frozenset({"invite", "patient", "messages", "pause", "resume", "discharge"})
+MAX_GROUP_FILE_BYTES = 45 * 1024 * 1024
+"""Largest export sent to the group: Telegram takes files up to 50 MB from bots; the rest is
+room for the request's own overhead. Larger cohorts use ``moodcheck export``."""
 UNDELIVERED_WINDOW = timedelta(days=7)
 """How far back /alerts reports messages that could not be delivered."""
 
@@ -75,8 +84,11 @@ class ProviderService:
         self, runtime: Runtime, enrolment: EnrolmentService, digest: DigestService
     ) -> None:
         self._rt = runtime
+        self._text = AlertText(runtime)
         self._enrolment = enrolment
         self._digest = digest
+        self._fhir = FhirExport(runtime)
+        self._reports = OutcomesService(runtime)
 
     async def command(self, call: ProviderCall) -> None:
         """Handle a provider command typed in any chat."""
@@ -230,11 +242,67 @@ class ProviderService:
                         {"date": r.day.strftime("%m-%d"), "status": r.status, "a": r.answers}
                         for r in rows
                     ],
-                    "alerts": [self._alert_view(a, label, now) for a, label in alerts],
+                    "alerts": [
+                        self._alert_view(a, label, now, cohort.locale) for a, label in alerts
+                    ],
                 },
             ),
             audit="provider_viewed_patient",
             patient=patient,
+        )
+
+    async def _messages(
+        self, uow: UnitOfWork, now: datetime, call: ProviderCall, cohort: Cohort
+    ) -> None:
+        """/messages LABEL: what the patient wrote (free text, daily notes, what they sent
+        that is not read), newest first, in one message. Reading a patient's words is
+        audited like every view of their data."""
+        patient = await self._target(uow, now, call, cohort)
+        if patient is None:
+            return
+        found = await uow.patient_data.recent_messages(
+            patient.id, now - timedelta(days=pv.MESSAGES_DAYS), pv.MESSAGES_LIMIT
+        )
+        zone = zone_or_error(cohort.timezone)
+        items = [
+            {
+                "time": m.received_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                "kind": m.kind,
+                "body": pv.shorten(m.body) if m.body is not None else None,
+                "crisis": m.crisis,
+            }
+            for m in found
+        ]
+        values: dict[str, Any] = {
+            "label": patient.label,
+            "days": pv.MESSAGES_DAYS,
+            "timezone": cohort.timezone,
+        }
+        shown = pv.fit_newest(
+            items,
+            lambda listed: self._rt.renderer.render(
+                "provider_messages",
+                cohort.locale,
+                items=listed,
+                older=len(items) - len(listed),
+                **values,
+            ),
+        )
+        text = self._rt.renderer.render(
+            "provider_messages",
+            cohort.locale,
+            items=shown,
+            older=len(items) - len(shown),
+            **values,
+        )
+        await self._say(uow, now, cohort.provider_chat_id, text)
+        uow.audit.record(
+            at=now,
+            actor=call.actor,
+            action="provider_read_messages",
+            cohort_id=cohort.id,
+            patient_id=patient.id,
+            details={"chat_id": call.chat_id, "shown": len(shown), "found": len(items)},
         )
 
     async def _alerts(
@@ -251,7 +319,9 @@ class ProviderService:
             _Reply(
                 "provider_alerts",
                 {
-                    "alerts": [self._alert_view(a, label, now) for a, label in alerts],
+                    "alerts": [
+                        self._alert_view(a, label, now, cohort.locale) for a, label in alerts
+                    ],
                     "undelivered_group": group,
                     "undelivered_patients": patients,
                 },
@@ -355,18 +425,36 @@ class ProviderService:
     async def _export(
         self, uow: UnitOfWork, now: datetime, call: ProviderCall, cohort: Cohort
     ) -> None:
-        content = pv.export_csv(await uow.provider.export_rows(cohort.id))
+        """/export: every answer as CSV; /export fhir: the cohort as a FHIR R4 Bundle."""
+        if call.args and call.args != ("fhir",):
+            await self._reply(uow, now, call, cohort, _Reply("provider_export_usage", {}))
+            return
+        if call.args == ("fhir",):
+            await self._export_fhir(uow, now, call, cohort)
+            return
+        questionnaires = list(self._rt.config.questionnaires.values())
+        items = {item.id: item for q in questionnaires for item in q.items}
+        content = pv.export_csv(await uow.provider.export_rows(cohort.id), items)
         rows = content.count("\n") - 1
         today = _today(now, cohort.timezone)
+        name = f"moodcheck-{cohort.name}-{today.isoformat()}"
         await queue_document(
             uow,
             now=now,
             chat_id=cohort.provider_chat_id,
             content=content.encode(),
-            filename=f"moodcheck-{cohort.name}-{today.isoformat()}.csv",
+            filename=f"{name}.csv",
             caption=self._rt.renderer.render(
                 "provider_export_caption", cohort.locale, cohort=cohort.name, rows=rows
             ),
+        )
+        await queue_document(
+            uow,
+            now=now,
+            chat_id=cohort.provider_chat_id,
+            content=pv.data_dictionary_csv(questionnaires).encode(),
+            filename=f"{name}-dictionary.csv",
+            caption=self._rt.renderer.render("provider_export_dictionary_caption", cohort.locale),
         )
         uow.audit.record(
             at=now,
@@ -374,6 +462,71 @@ class ProviderService:
             action="provider_exported",
             cohort_id=cohort.id,
             details={"chat_id": call.chat_id, "rows": rows},
+        )
+
+    async def _export_fhir(
+        self, uow: UnitOfWork, now: datetime, call: ProviderCall, cohort: Cohort
+    ) -> None:
+        buffer = io.StringIO()
+        result = await self._fhir.write(cohort.name, buffer, now=now, uow=uow)
+        content = buffer.getvalue().encode()
+        resources = sum(result.counts.by_type.values())
+        details = {"chat_id": call.chat_id, "format": "fhir", "resources": resources}
+        if len(content) > MAX_GROUP_FILE_BYTES:
+            await self._reply(
+                uow,
+                now,
+                call,
+                cohort,
+                _Reply("provider_export_too_large", {"cohort": cohort.name}),
+                audit="provider_export_too_large",
+                details=details,
+            )
+            return
+        today = _today(now, cohort.timezone)
+        await queue_document(
+            uow,
+            now=now,
+            chat_id=cohort.provider_chat_id,
+            content=content,
+            filename=f"moodcheck-{cohort.name}-{today.isoformat()}.fhir.json",
+            caption=self._rt.renderer.render(
+                "provider_export_fhir_caption",
+                cohort.locale,
+                cohort=cohort.name,
+                patients=result.counts.by_type.get("Patient", 0),
+                resources=resources,
+            ),
+        )
+        uow.audit.record(
+            at=now,
+            actor=call.actor,
+            action="provider_exported",
+            cohort_id=cohort.id,
+            details=details,
+        )
+
+    async def _outcomes(
+        self, uow: UnitOfWork, now: datetime, call: ProviderCall, cohort: Cohort
+    ) -> None:
+        """/outcomes [FROM TO]: the cohort's outcome figures (docs/outcomes.md)."""
+        end = _today(now, cohort.timezone)
+        start = end - timedelta(days=DEFAULT_DAYS)
+        if call.args:
+            period = _period(call.args)
+            if period is None or period[1] > end:
+                await self._reply(uow, now, call, cohort, _Reply("provider_outcomes_usage", {}))
+                return
+            start, end = period
+        report = await self._reports.report(uow, cohort, start, end)
+        for part in pv.split_message(self._reports.render(report, cohort.name, cohort.locale)):
+            await self._say(uow, now, cohort.provider_chat_id, part)
+        uow.audit.record(
+            at=now,
+            actor=call.actor,
+            action="provider_viewed_outcomes",
+            cohort_id=cohort.id,
+            details={"chat_id": call.chat_id, "from": start.isoformat(), "to": end.isoformat()},
         )
 
     async def _invite(self, call: ProviderCall) -> None:
@@ -560,16 +713,26 @@ class ProviderService:
             text=self._rt.renderer.render(template, patient.locale, **values),
         )
 
-    @staticmethod
-    def _alert_view(alert: Any, label: str, now: datetime) -> dict[str, Any]:
+    def _alert_view(self, alert: Alert, label: str, now: datetime, locale: str) -> dict[str, Any]:
         minutes = max(0, int((now - alert.created_at).total_seconds() // 60))
         return {
+            **self._text.view(alert.rule, alert.details, locale),
             "label": label,
             "tier": alert.tier,
-            "rule": alert.rule,
             "status": alert.status,
             "age_minutes": minutes,
         }
+
+
+def _period(args: tuple[str, ...]) -> tuple[date, date] | None:
+    """Return (FROM, TO) from two ISO dates, FROM before TO; None for anything else."""
+    if len(args) != 2:
+        return None
+    try:
+        start, end = date.fromisoformat(args[0]), date.fromisoformat(args[1])
+    except ValueError:
+        return None
+    return (start, end) if start < end else None
 
 
 def _today(now: datetime, zone: str) -> date:

@@ -5,18 +5,27 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TypeVar
 
 from bot.domain import invites
 from bot.domain.checkin import CheckinStatus
+from bot.domain.questionnaire import MULTI_SEPARATOR, Item, ItemKind, Questionnaire
 
+T = TypeVar("T")
 MESSAGE_LIMIT = 4096
 """Telegram's limit for one message's text (in UTF-16 code units)."""
 ADHERENCE_DAYS = 7
 TABLE_DAYS = 14
 PAUSE_DAYS = range(1, 61)
+MESSAGES_DAYS = 14
+"""How far back /messages looks: the span of /patient's day table."""
+MESSAGES_LIMIT = 20
+"""At most this many messages in /messages (newest first)."""
+MESSAGE_SHOWN = 1000
+"""Characters of one message /messages shows; a longer one is cut with an ellipsis."""
 
 DONE = frozenset(
     {CheckinStatus.COMPLETED.value, CheckinStatus.PARTIAL.value, CheckinStatus.STOPPED.value}
@@ -27,7 +36,32 @@ NOT_DONE = frozenset({CheckinStatus.MISSED.value, CheckinStatus.SKIPPED.value})
 """Check-ins that were due and not done."""
 EMPTY_EXPORT = frozenset({CheckinStatus.MISSED.value, CheckinStatus.SKIPPED.value})
 """Statuses exported as one row with an empty item when the day has no answers."""
-EXPORT_HEADER = ("label", "local_date", "timezone", "checkin_status", "item", "value")
+EXPORT_HEADER = (
+    "label",
+    "local_date",
+    "timezone",
+    "checkin_status",
+    "item",
+    "value",
+    "value_number",
+)
+EXPORT_COLUMNS = (
+    ("label", "the patient's pseudonymous label"),
+    ("local_date", "the check-in's date in the patient's time zone (YYYY-MM-DD)"),
+    ("timezone", "the patient's IANA time zone that day"),
+    (
+        "checkin_status",
+        "open, completed, stopped (ended at a safety answer), partial, skipped or missed",
+    ),
+    ("item", "the question's id (see the rows below); empty for a day with no answer"),
+    (
+        "value",
+        "the answer as stored; one row per ticked option of a multi-select; empty for a day "
+        "with no answer",
+    ),
+    ("value_number", "the answer as a number where it is one (scales, scores); else empty"),
+)
+"""The columns of the export, as its data dictionary describes them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +117,22 @@ def day_rows(checkins: Iterable[tuple[date, str, dict[str, str]]], today: date) 
         status, answers = by_day.get(day, (None, {}))
         rows.append(DayRow(day=day, status=status, answers=dict(answers)))
     return rows
+
+
+def shorten(text: str, limit: int = MESSAGE_SHOWN) -> str:
+    """Return text cut to ``limit`` characters (an ellipsis marks the cut)."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def fit_newest(
+    items: Sequence[T], render: Callable[[Sequence[T]], str], limit: int = MESSAGE_LIMIT
+) -> list[T]:
+    """Return the longest prefix of ``items`` (newest first) whose rendering fits one
+    Telegram message; the older ones are left out (the rendering says how many)."""
+    count = len(items)
+    while count > 0 and utf16_len(render(items[:count])) > limit:
+        count -= 1
+    return list(items[:count])
 
 
 def is_label(text: str) -> bool:
@@ -148,17 +198,49 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
 
 def export_csv(
     rows: Sequence[tuple[str, date, str, str, str | None, str | None]],
+    items: Mapping[str, Item],
 ) -> str:
-    """Return a cohort's answers as CSV: one row per answer, plus one row with an empty item
-    for each missed or skipped day (rows as :meth:`ProviderRepository.export_rows` gives)."""
+    """Return a cohort's answers as tidy CSV: one row per answer (one per ticked option of a
+    multi-select), plus one row with an empty item for each missed or skipped day (rows as
+    :meth:`ProviderRepository.export_rows` gives). A note's reference to free text is left
+    out: the text is not exported, and the reference means nothing outside the database."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_HEADER)
-    for label, day, zone, status, item, value in rows:
-        if item is None:
+    for label, day, zone, status, item_id, stored in rows:
+        head = [label, day.isoformat(), zone, status]
+        if item_id is None:
             if status not in EMPTY_EXPORT:
                 continue  # an open check-in with nothing answered yet
-            writer.writerow([label, day.isoformat(), zone, status, "", ""])
-        else:
-            writer.writerow([label, day.isoformat(), zone, status, item, value or ""])
+            writer.writerow([*head, "", "", ""])
+            continue
+        item = items.get(item_id)
+        if item is not None and item.kind is ItemKind.NOTE:
+            continue
+        answer = stored or ""
+        multi = item is not None and item.kind is ItemKind.MULTI
+        for value in answer.split(MULTI_SEPARATOR) if multi else [answer]:
+            writer.writerow([*head, item_id, value, value if value.isdigit() else ""])
+    return out.getvalue()
+
+
+def data_dictionary_csv(questionnaires: Sequence[Questionnaire]) -> str:
+    """Return the export's data dictionary: its columns, then every item of the cohort's
+    questionnaires with its type, English wording and the meaning of each value."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(("name", "kind", "description", "values"))
+    for name, description in EXPORT_COLUMNS:
+        writer.writerow((name, "column", description, ""))
+    seen: set[str] = set()
+    for questionnaire in questionnaires:
+        for item in questionnaire.items:
+            if item.id in seen or item.kind is ItemKind.NOTE:
+                continue
+            seen.add(item.id)
+            values = "; ".join(f"{o.value}={o.label('en')}" for o in item.options)
+            text = " ".join(item.text("en").split())
+            writer.writerow(
+                (item.id, f"item ({questionnaire.id}, {item.kind.value})", text, values)
+            )
     return out.getvalue()

@@ -20,7 +20,7 @@ from tests.e2e.conftest import GROUP_A
 from tests.e2e.flows import enrol, last
 from tests.support.harness import Harness
 
-RECEIVED = "passed to your care team"
+RECEIVED = "This chat cannot answer questions"
 
 
 def _count(who: object, words: str) -> int:
@@ -49,7 +49,7 @@ async def test_a_possible_statement_is_an_urgent_alert_without_the_card(
     assert await _cards(h) == 0
     alerts = await h.rows(select(Alert))
     assert [(a.rule, a.tier) for a in alerts] == [("crisis_words_possible", "URGENT")]
-    assert alerts[0].details == {"phrase": "not going to kill myself"}
+    assert alerts[0].details == {"kind": "crisis_words", "phrase": "not going to kill myself"}
     group = h.server.group(GROUP_A).messages
     assert len(group) == 1  # the alert is the notice: no "sent a message" besides
     assert "URGENT" in group[0].text and "P-CRL1" in group[0].text
@@ -81,7 +81,7 @@ async def test_an_idiom_never_hides_a_clear_statement_in_the_same_message(
     assert await _cards(h) == 1 and _count(eva, RECEIVED) == 1
     alert = await h.scalar(select(Alert))
     assert alert is not None and (alert.rule, alert.tier) == ("crisis_words", "IMMEDIATE")
-    assert alert.details == {"phrase": "me quiero matar"}
+    assert alert.details == {"kind": "crisis_words", "phrase": "me quiero matar"}
     group = h.server.group(GROUP_A).messages
     assert "IMMEDIATE" in group[0].text and "“me quiero matar”" in group[0].text
     assert "risa" not in group[0].text
@@ -109,6 +109,7 @@ async def test_a_cohort_that_shares_text_sees_the_whole_message_with_the_alert(
     alert = await h.scalar(select(Alert))
     assert alert is not None and alert.rule == "crisis_words"
     assert alert.details == {
+        "kind": "crisis_words",
         "phrase": "took all my pills",
         "text": "I took all my pills <b>an hour ago</b>",
     }
@@ -132,7 +133,7 @@ async def test_a_message_edited_to_add_crisis_words_gets_the_card_and_the_alert(
     assert "care team has been notified" in new[0].text and await _cards(h) == 1
     alerts = await h.rows(select(Alert))
     assert [(a.rule, a.tier) for a in alerts] == [("crisis_words", "IMMEDIATE")]
-    assert alerts[0].details == {"phrase": "want to end my life"}
+    assert alerts[0].details == {"kind": "crisis_words", "phrase": "want to end my life"}
     stored = await h.rows(select(PatientMessage).order_by(PatientMessage.id))
     assert [(m.body, m.crisis) for m in stored] == [
         ("Had an ok day I guess", False),
@@ -198,7 +199,7 @@ async def test_a_caption_edited_to_add_crisis_words_alerts_and_is_not_kept(
     assert await _cards(h) == 1
     alert = await h.scalar(select(Alert))
     assert alert is not None and alert.rule == "crisis_words"
-    assert alert.details == {"phrase": "jump off this bridge"}
+    assert alert.details == {"kind": "crisis_words", "phrase": "jump off this bridge"}
     stored = await h.rows(select(PatientMessage).order_by(PatientMessage.id))
     assert [(m.kind, m.body, m.crisis) for m in stored] == [
         ("photo", None, False),

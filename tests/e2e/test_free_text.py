@@ -38,7 +38,7 @@ async def test_free_text_is_kept_and_the_group_sees_only_the_label(harness: Harn
     await enrol(h, ivy, "P-TXT1")
     await h.send(ivy, "Should I take another dose? My name is Ivy Smith")
     reply = last(ivy).text
-    assert "passed to your care team" in reply and "cannot give medical advice" in reply
+    assert "group chat is told that you wrote" in reply and "cannot give medical advice" in reply
     assert "dose" not in reply and "Ivy" not in reply
     stored = await h.rows(select(PatientMessage))
     assert [(m.kind, m.body, m.crisis) for m in stored] == [
@@ -61,7 +61,7 @@ async def test_crisis_words_raise_an_immediate_alert_and_show_the_card_first(
     new = kai.messages[before:]
     assert "If you are in danger right now" in new[0].text
     assert "988" in new[0].text and "care team has been notified" in new[0].text
-    assert "passed to your care team" in new[1].text
+    assert "group chat is told that you wrote" in new[1].text
     alerts = await h.rows(select(Alert))
     assert [(a.rule, a.tier, a.checkin_id) for a in alerts] == [
         ("crisis_words", "IMMEDIATE", None)
@@ -162,7 +162,7 @@ async def test_a_long_message_is_kept_and_never_echoed(harness: Harness) -> None
     await h.press(zed, "English")  # a time zone is being asked for
     text = "word " * 800
     await h.send(zed, text)
-    assert "passed to your care team" in last(zed).text
+    assert "group chat is told that you wrote" in last(zed).text
     assert "word word" not in last(zed).text
     stored = await h.rows(select(PatientMessage.body))
     assert stored == [text[:4096]]

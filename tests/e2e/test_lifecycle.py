@@ -59,7 +59,7 @@ async def test_pause_stops_prompts_until_it_ends(harness: Harness) -> None:
     assert patient.next_prompt_at is not None and patient.next_prompt_at > h.clock.now()
     assert await h.runtime.services.lifecycle.resume_due() == 0
     actions = [e.action for e in await h.rows(select(AuditEvent).order_by(AuditEvent.id))]
-    assert actions[-2:] == ["paused", "resumed"]
+    assert actions[-3:] == ["paused", "alert_raised", "resumed"]  # the team was told
 
 
 async def test_resume_early_and_cancel(harness: Harness) -> None:
@@ -73,7 +73,7 @@ async def test_resume_early_and_cancel(harness: Harness) -> None:
     assert "Nothing has changed" in last(rex).text
     assert (await _patient(h, "P-LIF2")).status == "active"
     await h.send(rex, "/pause")
-    await h.press(rex, "14 days")
+    await h.press(rex, "7 days")
     await h.send(rex, "/resume")
     assert "Welcome back" in last(rex).text
     assert (await _patient(h, "P-LIF2")).status == "active"

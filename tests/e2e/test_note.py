@@ -33,9 +33,13 @@ async def test_a_typed_note_answers_the_item_and_finishes(harness: Harness) -> N
     checkin = await h.scalar(select(Checkin))
     assert checkin is not None and checkin.status == "completed"
     assert "done" in message(user, checkin_message).text
-    # It is part of the check-in: no separate "message received" reply, no group notice.
+    # It is part of the check-in: no separate "message received" reply.
     assert last(user).message_id == checkin_message
-    assert h.server.group(GROUP_C).messages == []
+    # The group is told a note is waiting and how to read it, as the note's question says
+    # (clinic-c does not share text, so the note itself is not in the group).
+    [notice] = [m.text for m in h.server.group(GROUP_C).messages]
+    assert "P-6001" in notice and "left a note" in notice and "/messages P-6001" in notice
+    assert "neighbours" not in notice
 
 
 async def test_nothing_to_add(harness: Harness) -> None:

@@ -268,6 +268,7 @@ async def test_patients_patient_alerts_and_export(harness: Harness) -> None:
                     status=status,
                     dedup_key=f"{rule}:test:{patient.id}",
                     created_at=h.clock.now() - timedelta(hours=hours),
+                    details=DETAILS[rule],
                 )
             )
         await session.commit()
@@ -291,14 +292,23 @@ async def test_patients_patient_alerts_and_export(harness: Harness) -> None:
     assert rows[7].split()[:3] == ["01-05", "1", "·"]
     assert rows[13] == "12-30 – no check-in"
     assert "<pre>" in last(nurse).html
-    assert "safety_thoughts · 1d 6h" in text
-    assert "took_more_than_prescribed · 2h 0m · acknowledged" in text
+    # Display names from the rule files and the answer that fired each alert; never an id.
+    assert (
+        "Safety question answered yes (thoughts of death, suicide or self-harm)"
+        " (safety question: Yes) · 1d 6h"
+    ) in text
+    assert (
+        "Took more than the prescribed dose (dose: Took more than prescribed) · 2h 0m"
+        " · acknowledged"
+    ) in text
+    assert "safety_thoughts" not in text and "took_more_than_prescribed" not in text
 
     await h.send(nurse, "/alerts")
     alert_lines = [line for line in last(nurse).text.splitlines() if "P-ADH" in line]
     assert [line.split(" · ")[2] for line in alert_lines] == [
-        "safety_thoughts",
-        "took_more_than_prescribed",
+        "Safety question answered yes (thoughts of death, suicide or self-harm)"
+        " (safety question: Yes)",
+        "Took more than the prescribed dose (dose: Took more than prescribed)",
     ]  # oldest first; the resolved one is not listed
 
     await _check_export(h, nurse)
@@ -312,16 +322,32 @@ async def test_patients_patient_alerts_and_export(harness: Harness) -> None:
     _assert_labels_only(h, GROUP_A)
 
 
+DETAILS = {
+    "safety_thoughts": {"kind": "answer", "item": "safety", "value": "yes"},
+    "took_more_than_prescribed": {"kind": "answer", "item": "dose", "value": "more"},
+    "severe_side_effect": {"kind": "answer", "item": "bother", "value": "severe"},
+}
+
+
 async def _check_export(h: Harness, nurse: Any) -> None:
-    """/export: the CSV holds every answer and every missed or skipped day, as stored."""
+    """/export: a tidy CSV with every answer (one row per ticked option) and every missed or
+    skipped day, as stored, and its data dictionary."""
     await h.send(nurse, "/export")
-    document = last(nurse)
-    assert document.kind == "document" and document.document is not None
-    assert document.filename == "moodcheck-clinic-a-2026-01-12.csv"
+    documents = {m.filename: m for m in h.server.group(GROUP_A).messages if m.kind == "document"}
+    document = documents["moodcheck-clinic-a-2026-01-12.csv"]
+    assert document.document is not None
     table = list(csv.reader(io.StringIO(document.document.decode())))
-    assert table[0] == ["label", "local_date", "timezone", "checkin_status", "item", "value"]
+    assert table[0] == [
+        "label",
+        "local_date",
+        "timezone",
+        "checkin_status",
+        "item",
+        "value",
+        "value_number",
+    ]
     expected = sorted(
-        (label, day.isoformat(), zone, status, item, value)
+        (label, day.isoformat(), zone, status, item, one, one if one.isdigit() else "")
         for label, day, zone, status, item, value in await h.rows(
             select(
                 Patient.label,
@@ -334,9 +360,10 @@ async def _check_export(h: Harness, nurse: Any) -> None:
             .join(Patient, Patient.id == Checkin.patient_id)
             .join(Answer, Answer.checkin_id == Checkin.id)
         )
+        for one in (value.split(",") if item == "side_effects" else [value])
     )
     empty = sorted(
-        (label, day.isoformat(), zone, status, "", "")
+        (label, day.isoformat(), zone, status, "", "", "")
         for label, day, zone, status in await h.rows(
             select(Patient.label, Checkin.local_date, Checkin.timezone, Checkin.status)
             .join(Patient, Patient.id == Checkin.patient_id)
@@ -344,10 +371,14 @@ async def _check_export(h: Harness, nurse: Any) -> None:
         )
     )
     assert sorted(tuple(row) for row in table[1:]) == sorted(expected + empty)
-    assert ("P-ADH2", "2026-01-12", "America/New_York", "open", "mood", "9") in {
+    assert ("P-ADH2", "2026-01-12", "America/New_York", "open", "mood", "9", "9") in {
         tuple(row) for row in table[1:]
     }
-    assert len(table) - 1 == await h.count(Answer) + 3  # + missed, skipped, missed
+    assert len(table) - 1 == len(expected) + 3  # + missed, skipped, missed
+    dictionary = documents["moodcheck-clinic-a-2026-01-12-dictionary.csv"].document
+    assert dictionary is not None
+    names = {row[0] for row in csv.reader(io.StringIO(dictionary.decode()))}
+    assert {"value_number", "mood", "safety", "side_effects"} <= names
 
 
 async def test_long_patient_list_is_split_between_lines(harness: Harness) -> None:
@@ -398,12 +429,14 @@ async def test_help_and_group_command_menu(harness: Harness) -> None:
         "invite",
         "patients",
         "patient",
+        "messages",
         "alerts",
         "pause",
         "resume",
         "discharge",
         "export",
         "digest",
+        "outcomes",
         "help",
     }
     assert sorted(lang for _, lang in menus) == ["", "es"]

@@ -117,7 +117,7 @@ async def test_a_forgotten_question_does_not_swallow_later_messages(harness: Har
     await h.press(cy, "English")  # now asked for a time zone
     await h.advance(timedelta(hours=2))
     await h.send(cy, "hello")
-    assert "passed to your care team" in last(cy).text
+    assert "group chat is told that you wrote" in last(cy).text
     assert (await _patient(h, "P-SET2")).awaiting is None
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from fhir.resources.R4B.bundle import Bundle
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
@@ -243,3 +244,40 @@ async def test_moodcheck_run_webhook_serves_until_sigterm(
         lines = [json.loads(line) for line in stderr.splitlines()]
         assert any("listening" in line["message"] for line in lines)
         assert "TEST-TOKEN" not in stderr and "cli-test-secret" not in stderr
+
+
+def test_export_fhir_and_outcomes_from_the_command_line(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{env / 'reports.db'}"
+    monkeypatch.setenv("MOODCHECK_DATABASE_URL", url)
+    assert main(["db", "upgrade"]) == 0
+    # Before the bot has run, the cohort has no rows: one clear line, no file.
+    assert main(["export", "--cohort", "clinic-d", "--out", str(env / "b.json")]) == 2
+    assert "has no data yet" in _one_line_error(capsys)
+    assert not (env / "b.json").exists() and not (env / "b.json.partial").exists()
+    monkeypatch.setenv("MOODCHECK_TELEGRAM_TOKEN", "1:abc")
+    monkeypatch.setenv("MOODCHECK_BOT_USERNAME", "clinic_checkin_bot")
+    assert main(["invite", "--cohort", "clinic-d", "--label", "P-CLI1"]) == 0  # syncs cohorts
+    capsys.readouterr()
+
+    out = env / "bundle.json"
+    assert main(["export", "--cohort", "clinic-d", "--out", str(out), "--check-all"]) == 0
+    assert "4 Questionnaire" in capsys.readouterr().out
+    bundle = Bundle.model_validate_json(out.read_text())
+    assert bundle.type == "collection"
+    urls = sorted(str(e.resource.url) for e in bundle.entry or [])  # type: ignore[union-attr]
+    assert urls == [
+        f"urn:moodcheck:fhir/Questionnaire/{q}" for q in ("daily", "gad7", "pcl5", "phq9")
+    ]
+
+    assert (
+        main(["outcomes", "--cohort", "clinic-d", "--from", "2026-01-01", "--to", "2026-06-30"])
+        == 0
+    )
+    report = capsys.readouterr().out
+    assert "Outcomes · clinic-d · 2026-01-01 to 2026-06-30" in report and "<b>" not in report
+    assert main(["outcomes", "--cohort", "clinic-d", "--from", "2026-13-01"]) == 2
+    assert "YYYY-MM-DD" in _one_line_error(capsys)
+    assert main(["outcomes", "--cohort", "nope"]) == 2
+    assert "no cohort named 'nope'" in _one_line_error(capsys)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from jinja2 import UndefinedError
 
 from bot.domain.alerts import Tier, evaluate_answer
 from bot.domain.checkin import CheckinStatus, Tap, TapVerdict, judge_tap
+from bot.domain.outcomes import outcomes
 from bot.domain.questionnaire import QuestionnaireError
 from prompts.questionnaires import load_questionnaire, questionnaire_path
 from prompts.render import Renderer
@@ -179,6 +181,10 @@ _DIGEST_VALUES: dict[str, dict[str, object]] = {
         **_DIGEST_SUMMARY,
         "attention": [{"label": "P-7Q3K", "reasons": "2 open URGENT alerts"}],
         "more": 3,
+        "raised": [
+            {"label": "P-7Q3K", "tier": "ROUTINE", "name": "Patient paused", "what": "until x"}
+        ],
+        "raised_more": 2,
     },
     "digest_reasons": {"reasons": _DIGEST_REASONS},
     "digest_caption": {"kind": "chart", **_DIGEST_SUMMARY},
@@ -242,6 +248,12 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
     "provider_patient_paused": {"until": "2026-01-08 09:00"},
     "provider_patient_resumed": {"checkin_time": "09:00", "timezone": "Europe/London"},
     "provider_export_caption": {"cohort": "clinic-a", "rows": 3},
+    "provider_export_fhir_caption": {"cohort": "clinic-a", "patients": 2, "resources": 40},
+    "provider_export_too_large": {"cohort": "clinic-a"},
+    "provider_outcomes": {
+        "cohort": "clinic-a",
+        "r": outcomes([], [], start=date(2026, 1, 1), end=date(2026, 12, 31)),
+    },
     "provider_patients": {
         "cohort": "clinic-a",
         "patients": [
@@ -259,7 +271,14 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
     },
     "provider_alerts": {
         "alerts": [
-            {"label": "P-7Q3K", "tier": "URGENT", "rule": "r", "status": "open", "age_minutes": 90}
+            {
+                "label": "P-7Q3K",
+                "tier": "URGENT",
+                "name": "Mood 2 or lower on two check-ins in a row",
+                "what": "mood 1",
+                "status": "open",
+                "age_minutes": 90,
+            }
         ],
         "undelivered_group": 1,
         "undelivered_patients": 2,
@@ -286,10 +305,32 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
     "settings_timezone": {"checkin_time": "09:00", "timezone": "Europe/London", "language": "x"},
     "settings_time": {"checkin_time": "09:00", "timezone": "Europe/London", "language": "x"},
     "settings_summary": {"checkin_time": "09:00", "timezone": "Europe/London", "language": "x"},
-    "message_received": {"team_hours": "Mon-Fri 9:00-17:00"},
+    "message_received": {"team_hours": "Mon-Fri 9:00-17:00", "shared": False},
     "media_not_read": {"team_hours": None},
-    "message_group": {"label": "P-7Q3K", "time": "2026-01-01 09:00 GMT", "text": "hi"},
+    "message_group": {
+        "label": "P-7Q3K",
+        "kind": "note",
+        "time": "2026-01-01 09:00 GMT",
+        "text": None,
+    },
+    "provider_messages": {
+        "label": "P-7Q3K",
+        "days": 14,
+        "timezone": "UTC",
+        "items": [
+            {"time": "2026-01-01 09:00", "kind": "note", "body": "hi", "crisis": False},
+            {"time": "2026-01-01 08:00", "kind": "photo", "body": None, "crisis": True},
+        ],
+        "older": 2,
+    },
     "button_pause_days": {"days": 3},
+    "pause_ask": {"max_days": 7},
+    "alert_values": {
+        "d": {"kind": "baseline_shift", "item": "mood", "value": 1, "baseline": 6.2, "count": 2},
+        "answer": None,
+        "instrument": None,
+        "number": None,
+    },
     "paused": {"until": "2026-01-08 09:00"},
     "resumed": {"checkin_time": "09:00", "timezone": "Europe/London"},
     "stopped_group": {"label": "P-7Q3K"},
@@ -300,7 +341,7 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
     "alert_group": {
         "tier": "URGENT",
         "label": "P-7Q3K",
-        "rules": ["safety_thoughts", "crisis_words"],
+        "rules": [{"name": "Safety question answered yes", "what": "safety question: Yes"}],
         "time": "2026-01-01 09:00 GMT",
         "after_hours": True,
         "coverage_days": ["mon", "fri"],

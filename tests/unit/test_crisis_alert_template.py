@@ -1,4 +1,4 @@
-"""Crisis alerts in the group quote the words that matched, in every locale and layout."""
+"""Crisis alerts in the group quote the words that matched, in every locale."""
 
 from __future__ import annotations
 
@@ -7,32 +7,26 @@ import pytest
 from prompts.render import Renderer
 
 LOCALES = Renderer().locales
-EVENT = {
-    "tier": "URGENT",
-    "label": "P-7Q3K",
-    "rules": ["crisis_words_possible"],
-    "quotes": [{"phrase": "not going to <kill> myself", "text": None}],
-    "time": "2026-01-13 10:00 EST",
-    "review_by": "2026-01-13 14:00 EST",
-    "after_hours": False,
-    "minutes": None,
-    "acknowledged_by": None,
-    "acknowledged_at": None,
-    "resolved_by": None,
-    "resolved_at": None,
-}
-SHARED = {**EVENT, "quotes": [{"phrase": "took all my pills", "text": "I took all my pills!"}]}
+NONE = {"answer": None, "instrument": None, "number": None}
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-def test_one_event_and_a_burst_quote_the_phrase_escaped(locale: str) -> None:
+def test_the_values_line_quotes_the_phrase_escaped_and_the_text_only_when_shared(
+    locale: str,
+) -> None:
     renderer = Renderer()
-    alone = renderer.render(
-        "alert_group", locale, coverage_days=[], coverage_start="", coverage_end="", **EVENT
+    quoted = renderer.render(
+        "alert_values",
+        locale,
+        d={"kind": "crisis_words", "phrase": "not going to <kill> myself"},
+        **NONE,
     )
-    burst = renderer.render("alert_group", locale, events=[EVENT, SHARED])
-    for text in (alone, burst):
-        assert "not going to &lt;kill&gt; myself" in text  # the patient's words, escaped
-        assert "crisis_words_possible" not in text  # a display name, never the rule id
-    assert "I took all my pills!" in burst  # the whole message only when shared
-    assert "I took all my pills!" not in alone
+    assert "not going to &lt;kill&gt; myself" in quoted  # the patient's words, escaped
+    assert "\n" not in quoted
+    shared = renderer.render(
+        "alert_values",
+        locale,
+        d={"kind": "crisis_words", "phrase": "took all my pills", "text": "I took all my pills!"},
+        **NONE,
+    )
+    assert "took all my pills" in shared and "I took all my pills!" in shared

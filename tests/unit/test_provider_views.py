@@ -10,16 +10,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.services.provider_views import (
+    EXPORT_HEADER,
     Adherence,
     adherence,
+    data_dictionary_csv,
     day_rows,
     export_csv,
     parse_days,
     split_message,
     utf16_len,
 )
+from prompts.questionnaires import load_questionnaire, questionnaire_path
 
 TODAY = date(2026, 1, 12)
+DAILY = load_questionnaire(questionnaire_path("daily"))
+NOTE = load_questionnaire(questionnaire_path("daily_note"))
 
 
 def test_adherence_counts_final_days_in_the_last_seven() -> None:
@@ -72,14 +77,29 @@ def test_split_keeps_a_pre_block_whole() -> None:
 def test_export_csv_rows() -> None:
     rows = [
         ("P-1", TODAY, "UTC", "completed", "mood", "7"),
+        ("P-1", TODAY, "UTC", "completed", "side_effects", "nausea,headache"),
         ("P-1", TODAY - timedelta(days=1), "UTC", "missed", None, None),
         ("P-1", TODAY - timedelta(days=2), "UTC", "skipped", None, None),
         ("P-2", TODAY, "UTC", "open", None, None),  # nothing answered yet: no row
+        ("P-3", TODAY, "UTC", "completed", "note", "note:17"),  # free text: not exported
     ]
-    table = list(csv.reader(io.StringIO(export_csv(rows))))
+    items = {i.id: i for q in (DAILY, NOTE) for i in q.items}
+    table = list(csv.reader(io.StringIO(export_csv(rows, items))))
     assert table == [
-        ["label", "local_date", "timezone", "checkin_status", "item", "value"],
-        ["P-1", "2026-01-12", "UTC", "completed", "mood", "7"],
-        ["P-1", "2026-01-11", "UTC", "missed", "", ""],
-        ["P-1", "2026-01-10", "UTC", "skipped", "", ""],
+        ["label", "local_date", "timezone", "checkin_status", "item", "value", "value_number"],
+        ["P-1", "2026-01-12", "UTC", "completed", "mood", "7", "7"],
+        ["P-1", "2026-01-12", "UTC", "completed", "side_effects", "nausea", ""],
+        ["P-1", "2026-01-12", "UTC", "completed", "side_effects", "headache", ""],
+        ["P-1", "2026-01-11", "UTC", "missed", "", "", ""],
+        ["P-1", "2026-01-10", "UTC", "skipped", "", "", ""],
     ]
+
+
+def test_the_data_dictionary_names_every_column_and_item() -> None:
+    table = list(csv.reader(io.StringIO(data_dictionary_csv([DAILY, NOTE]))))
+    assert table[0] == ["name", "kind", "description", "values"]
+    columns = [row[0] for row in table if row[1] == "column"]
+    assert tuple(columns) == EXPORT_HEADER
+    items = {row[0]: row for row in table if row[1].startswith("item")}
+    assert set(items) == {i.id for i in DAILY.items}  # the note's free text is not exported
+    assert "7=7" in items["mood"][3] and "4=Good" in items["sleep"][3]

@@ -1,6 +1,6 @@
-"""alert details: what fired an alert (the crisis phrase a message matched)
+"""alert details: the values that fired an alert (shown to the care team)
 
-Revision ID: 0012
+Revision ID: 0008
 Revises: 0006
 Create Date: 2026-12-06
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
+revision: str = "0008"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
