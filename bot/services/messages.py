@@ -35,9 +35,6 @@ from storage.uow import UnitOfWork
 CRISIS_WORDS = Path(prompts.__file__).with_name("crisis_words")
 CRISIS_RULE = "crisis_words"
 POSSIBLE_CRISIS_RULE = "crisis_words_possible"
-MAX_SHARED = 1000
-"""Characters of a crisis message shown with its alert when the cohort shares text (the
-alert must fit one Telegram message with the rest of its event)."""
 MAX_BODY = 4096
 """Longest text kept; Telegram's own limit, so only an odd client ever reaches it."""
 """Patients no longer taking part: their writing is neither stored nor passed on."""
@@ -254,11 +251,13 @@ class MessageService:
                 reply,
                 patient.locale,
                 team_hours=cohort_config.team_hours,
-                # A crisis message goes to the team as an alert, with its text when shared.
+                # A crisis message: an alert, and its text too (the notice) when shared.
                 shared=shared,
             ),
         )
-        if kind == "text" and not crisis.crisis:  # else the alert tells the team
+        # A crisis message: the alert tells the team (quoting the words that matched); its
+        # text is posted too when the cohort shares text, as the reply says.
+        if kind == "text" and (shared or not crisis.crisis):
             await self._tell_group(uow, now, cohort, patient, message, shared=shared)
 
     async def _tell_group(
@@ -307,12 +306,12 @@ class MessageService:
         uow.patient_data.add_message(message)
         await uow.session.flush()
         cohort, cohort_config = await cohort_of(self._rt, uow, patient)
+        shared = cohort_config.share_text_with_group
         if crisis.crisis:
             await self._crisis(uow, now, cohort, patient, message, crisis=crisis)
-        else:
+        if shared or not crisis.crisis:
             # The note's question says the team's group is told (prompts/questionnaires/
             # daily_note.yaml): a note nobody is told of would be read by no one.
-            shared = cohort_config.share_text_with_group
             await self._tell_group(uow, now, cohort, patient, message, shared=shared)
         await self._checkins.record_note(uow, now, patient, checkin, message.id)
 
@@ -328,13 +327,10 @@ class MessageService:
     ) -> None:
         """Crisis language in what a patient sent. Clear: the crisis card first, at the top
         priority (it overtakes everything), then the IMMEDIATE alert. Possible: the URGENT
-        alert only. The alert quotes the words that matched (so a clinician can tell a threat
-        from an idiom); the whole message only when the cohort shares text."""
+        alert only. The alert quotes only the words that matched (so a clinician can tell a
+        threat from an idiom); the whole text goes to the group only in the notice of a
+        cohort that shares text."""
         details: dict[str, Any] = {"kind": "crisis_words", "phrase": crisis.phrase}
-        config = self._alerting.cohort_config(cohort)
-        if config is not None and config.share_text_with_group and message.body:
-            body = message.body
-            details["text"] = body if len(body) <= MAX_SHARED else body[: MAX_SHARED - 1] + "…"
         if crisis.level is not Level.CLEAR:
             await self._alerting.raise_(
                 uow,

@@ -99,23 +99,21 @@ async def fx_sharing(
     await harness.close()
 
 
-async def test_a_cohort_that_shares_text_sees_the_whole_message_with_the_alert(
+async def test_a_cohort_that_shares_text_sees_the_whole_message_besides_the_alert(
     sharing: Harness,
 ) -> None:
     h = sharing
     gus = h.server.user(6104, first_name="Gus")
     await enrol(h, gus, "P-CRL4")
     await h.send(gus, "I took all my pills <b>an hour ago</b>")
+    assert "posted in your care team's group chat" in last(gus).text  # true: see below
     alert = await h.scalar(select(Alert))
     assert alert is not None and alert.rule == "crisis_words"
-    assert alert.details == {
-        "kind": "crisis_words",
-        "phrase": "took all my pills",
-        "text": "I took all my pills <b>an hour ago</b>",
-    }
-    text = h.server.group(GROUP_A).messages[-1].text
-    assert "“took all my pills”" in text
-    assert "I took all my pills <b>an hour ago</b>" in text  # escaped, shown as typed
+    assert alert.details == {"kind": "crisis_words", "phrase": "took all my pills"}
+    alert_text, notice = (m.text for m in h.server.group(GROUP_A).messages)
+    assert "IMMEDIATE" in alert_text and "“took all my pills”" in alert_text
+    assert "an hour ago" not in alert_text  # the alert quotes the matched words only
+    assert "I took all my pills <b>an hour ago</b>" in notice  # escaped, shown as typed
 
 
 async def test_a_message_edited_to_add_crisis_words_gets_the_card_and_the_alert(
