@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = [
     Update.MESSAGE,
+    Update.EDITED_MESSAGE,  # a message edited to add crisis words is read again (only for that)
     Update.CALLBACK_QUERY,
     Update.MY_CHAT_MEMBER,  # the bot removed from, restricted in or added back to a group
 ]

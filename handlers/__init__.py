@@ -48,6 +48,9 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     # Group -2 runs first: a message from someone not enrolled, over the limits, stops here
     # (nothing stored, nothing answered).
     app.add_handler(TypeHandler(Update, strangers.gate), group=-2)
+    # Edited messages first: PTB's message and command handlers match edits too, and an
+    # edit is read only for crisis language (no second reply, no command run again).
+    app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, patient.edited))
     app.add_handler(CommandHandler("start", patient.start, filters=private))
     app.add_handler(CommandHandler("checkin", patient.checkin, filters=private))
     app.add_handler(CommandHandler("settings", patient_admin.settings, filters=private))

@@ -47,6 +47,26 @@ async def other_text(update: Update, context: BotContext) -> None:
     )
 
 
+async def edited(update: Update, context: BotContext) -> None:
+    """A message edited after it was sent: in a private chat its new text (or caption) is
+    read for crisis language only; anything else about an edit is ignored."""
+    message = update.edited_message
+    if message is None or message.chat.type != "private" or update.effective_user is None:
+        return
+    text = message.text or message.caption
+    if not text:
+        return
+    sender = _sender(update)
+    await context.services.messages.edited(
+        update.update_id,
+        sender.user_id,
+        sender.chat_id,
+        sender.language_code,
+        text,
+        caption=message.text is None,
+    )
+
+
 def _button_data(update: Update) -> object | None:
     """The decoded data of a button tapped in a private chat (None: nothing we can act on)."""
     query = update.callback_query

@@ -17,6 +17,8 @@ Shapes (``kind`` says which):
 - ``instrument_change``: ``instrument``, ``total``, and for each reference compared
   (``baseline``, ``previous``) ``<reference>_total`` and ``<reference>_delta``.
 - ``pause``: ``until`` (local date and time), ``timezone``, ``days``.
+- ``crisis_words``: ``phrase`` (the patient's words that matched, as typed, at most 200
+  characters): never the whole message.
 """
 
 from __future__ import annotations

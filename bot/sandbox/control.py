@@ -134,6 +134,12 @@ class _Control:
                     str(body["press"]),
                     message_id=message_id if isinstance(message_id, int) else None,
                 )
+            elif "edit" in body:
+                message_id = body.get("message_id")
+                update_id = await user.edit_text(
+                    str(body["edit"]),
+                    message_id=message_id if isinstance(message_id, int) else None,
+                )
             else:
                 update_id = await user.send_text(str(body.get("text", "")))
         except LookupError as exc:

@@ -30,7 +30,13 @@ __all__ = [
 ]
 
 EventKind = Literal[
-    "user_message", "button_press", "bot_message", "bot_edit", "bot_delete", "callback_answer"
+    "user_message",
+    "user_edit",
+    "button_press",
+    "bot_message",
+    "bot_edit",
+    "bot_delete",
+    "callback_answer",
 ]
 MessageKind = Literal["text", "photo", "document"]
 # Update types a bot receives when it passes no (or an empty) allowed_updates list.

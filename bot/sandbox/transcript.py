@@ -52,6 +52,9 @@ def _line(event: TranscriptEvent, chat: ChatState | None, multi: bool) -> str:
     if kind == "user_message":
         place = f" @ {chat.name}" if in_group and chat is not None else ""
         return f"{event.actor}{place} > {_body(event.text)}"
+    if kind == "user_edit":
+        place = f" @ {chat.name}" if in_group and chat is not None else ""
+        return f"{event.actor}{place} edits #{event.message_id} > {_body(event.text)}"
     if kind == "button_press":
         place = f" in {chat.name}" if in_group and chat is not None else ""
         if event.detail == "forged":

@@ -93,6 +93,33 @@ class _Actor:
         await asyncio.sleep(0)
         return update_id
 
+    async def edit_text(self, text: str, message_id: int | None = None) -> int:
+        """Edit a text message this user sent (by default their newest), as Telegram clients
+        do: the bot gets an ``edited_message`` update with the new text.
+
+        Returns:
+            The ``update_id`` of the queued update.
+        """
+        state, chat = self._state, self.chat
+        if message_id is None:
+            if not chat.user_message_ids:
+                raise LookupError(f"user {self.id} has sent no message in chat {chat.chat_id}")
+            message_id = max(chat.user_message_ids)
+        elif message_id not in chat.user_message_ids:
+            raise LookupError(f"user {self.id} did not send message #{message_id}")
+        message: dict[str, Any] = {
+            "message_id": message_id,
+            "from": self.user_json,
+            "chat": chat.chat_json,
+            "date": state.now_unix(),
+            "edit_date": state.now_unix(),
+            "text": text,
+        }
+        state.add_event(chat, "user_edit", self.name, text, message_id=message_id)
+        update_id = state.enqueue({"edited_message": message})
+        await asyncio.sleep(0)
+        return update_id
+
     def _find_button(self, label: str, message_id: int | None) -> tuple[BotMessage, str]:
         chat = self.chat
         if message_id is not None:

@@ -2,19 +2,25 @@
 
 Free text gets a fixed reply and is kept for the care team; the provider group is told that
 a message (or a daily note) came: the label and how to read it (/messages LABEL), or the text
-itself when the cohort shares text. Crisis words in it raise an
-IMMEDIATE alert and show the crisis card before anything else. Nothing here ever repeats
-what the patient wrote back to them.
+itself when the cohort shares text. Crisis language in it (``bot.domain.crisis_words``,
+docs/crisis-detection.md): a clear statement shows the crisis card before anything else and
+raises an IMMEDIATE alert; an ambiguous or negated one raises an URGENT "possible" alert (no
+card). Either alert quotes the words that matched (the whole text when the cohort shares
+text). Nothing here ever repeats what the patient wrote back to them.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 import prompts
 from bot.domain.alerts import Tier
-from bot.domain.crisis_words import CrisisMatcher, parse_phrases
+from bot.domain.crisis_words import NO_CRISIS, CrisisMatcher, Detection, Level, Lexicon
 from bot.domain.message_text import cut_to_fit
 from bot.domain.schedule import zone_or_error
 from bot.domain.timezones import looks_like_setting_input
@@ -30,6 +36,7 @@ from storage.uow import UnitOfWork
 
 CRISIS_WORDS = Path(prompts.__file__).with_name("crisis_words")
 CRISIS_RULE = "crisis_words"
+POSSIBLE_CRISIS_RULE = "crisis_words_possible"
 MAX_BODY = 4096
 """Longest text kept; Telegram's own limit, so only an odd client ever reaches it."""
 """Patients no longer taking part: their writing is neither stored nor passed on."""
@@ -37,18 +44,25 @@ MEDIA_KINDS = frozenset({"sticker", "photo", "voice", "location"})
 """Kinds stored as themselves (``patient_messages.kind``); anything else is "other"."""
 
 
+@lru_cache(maxsize=8)
 def load_crisis_matcher(folder: Path = CRISIS_WORDS) -> CrisisMatcher:
-    """Load every locale's reviewed crisis phrases into one matcher.
+    """Load every locale's reviewed crisis patterns into one matcher.
 
     All locales at once: a patient may write in a language other than the one they chose.
-    A missing or empty folder is an error at start-up, never a silent "no crisis" at night.
+    A missing, empty or malformed file is an error at start-up (one line naming the file),
+    never a silent "no crisis" at night. Kept once loaded (compiling takes a second; the
+    files do not change while the bot runs).
     """
-    phrases: list[str] = []
-    for path in sorted(folder.glob("*.txt")):
-        phrases.extend(parse_phrases(path.read_text(encoding="utf-8")))
-    if not phrases:
-        raise RuntimeError(f"no crisis phrases found in {folder}")
-    return CrisisMatcher.of(phrases)
+    lexicons: list[Lexicon] = []
+    for path in sorted(folder.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        try:
+            lexicons.append(Lexicon.from_mapping(data, str(path)))
+        except ValueError as error:
+            raise RuntimeError(str(error)) from None
+    if not lexicons:
+        raise RuntimeError(f"no crisis patterns found in {folder}")
+    return CrisisMatcher(lexicons)
 
 
 class MessageService:
@@ -77,7 +91,7 @@ class MessageService:
     ) -> None:
         """Handle text that is not a command: a typed setting or a message for the team."""
         now = self._rt.clock.now()
-        crisis = self._matcher.matches(text)
+        crisis = self._matcher.detect(text)
         async with self._rt.uow() as uow:
             if not await uow.updates.claim(update_id, now):
                 return
@@ -87,12 +101,53 @@ class MessageService:
             else:
                 step = self._settings.expects_input(patient, now)
                 note_for = await self._checkins.note_target(uow, now, patient)
-                if step is not None and not crisis and looks_like_setting_input(text):
+                if step is not None and not crisis.crisis and looks_like_setting_input(text):
                     await self._settings.typed(uow, now, patient, step, text)
                 elif note_for is not None:
                     await self._note(uow, now, patient, note_for, text[:MAX_BODY], crisis=crisis)
                 else:
                     await self._keep(uow, now, patient, "text", text[:MAX_BODY], crisis=crisis)
+            await uow.commit()
+        self._rt.wake_delivery()
+
+    async def edited(
+        self,
+        update_id: int,
+        user_id: int,
+        chat_id: int,
+        language_code: str | None,
+        text: str,
+        *,
+        caption: bool = False,
+    ) -> None:
+        """Handle a message edited after it was sent: read only for crisis language. Crisis
+        words added by an edit get the card and the alert as a new message would (the edited
+        text is kept as a message, for the team; a caption, like any caption, is not); any
+        other edit changes nothing and gets no reply (the first version had its reply)."""
+        now = self._rt.clock.now()
+        crisis = self._matcher.detect(text)
+        async with self._rt.uow() as uow:
+            if not await uow.updates.claim(update_id, now):
+                return
+            if crisis.crisis:
+                patient = await uow.patients.by_telegram_user(user_id)
+                if patient is None or patient.status in LEFT:
+                    locale = (
+                        patient.locale if patient else self._rt.locale_for(language_code, "en")
+                    )
+                    await self._card(uow, now, chat_id, locale, patient)
+                else:
+                    message = PatientMessage(
+                        patient_id=patient.id,
+                        received_at=now,
+                        kind="other" if caption else "text",
+                        body=None if caption else text[:MAX_BODY],
+                        crisis=True,
+                    )
+                    uow.patient_data.add_message(message)
+                    await uow.session.flush()
+                    cohort, _ = await cohort_of(self._rt, uow, patient)
+                    await self._crisis(uow, now, cohort, patient, message, crisis=crisis)
             await uow.commit()
         self._rt.wake_delivery()
 
@@ -109,7 +164,7 @@ class MessageService:
         """Handle a sticker, photo, voice message, file, location ...: say only taps and text
         are read. A caption is checked for crisis words but not kept."""
         now = self._rt.clock.now()
-        crisis = caption is not None and self._matcher.matches(caption)
+        crisis = NO_CRISIS if caption is None else self._matcher.detect(caption)
         kind = kind if kind in MEDIA_KINDS else "other"
         async with self._rt.uow() as uow:
             if not await uow.updates.claim(update_id, now):
@@ -129,33 +184,14 @@ class MessageService:
         chat_id: int,
         language_code: str | None,
         patient: Patient | None,
-        crisis: bool,
+        crisis: Detection,
     ) -> None:
         """Someone not (or no longer) enrolled wrote: store nothing, explain, and show the
-        crisis card if they may be in danger (no team is told: there is none to tell)."""
+        crisis card if they may be in danger, even a "possible" one (no team is told: there
+        is none to tell, so the card is all there is)."""
         locale = patient.locale if patient else self._rt.locale_for(language_code, "en")
-        region = None
-        if patient is not None:
-            cohort, _ = await cohort_of(self._rt, uow, patient)
-            regions = self._rt.config.regions
-            region = patient_region(regions, patient.region, patient.timezone, cohort.region)
-        if crisis:
-            await queue_send(
-                uow,
-                now=now,
-                chat_id=chat_id,
-                priority=Priority.CRISIS,
-                text=crisis_card(
-                    self._rt.renderer,
-                    self._rt.config.regions,
-                    kind="crisis_card",
-                    locale=locale,
-                    region=region,
-                    coverage=None,  # no team follows them: nothing is said about one
-                    now=now,
-                    team_notified=False,
-                ),
-            )
+        if crisis.crisis:
+            await self._card(uow, now, chat_id, locale, patient)
         await queue_send(
             uow,
             now=now,
@@ -163,6 +199,37 @@ class MessageService:
             priority=reply_priority(chat_id, enrolled=patient is not None),
             text=self._rt.renderer.render(
                 "start_no_code" if patient is None else "withdrawn_reply", locale
+            ),
+        )
+
+    async def _card(
+        self,
+        uow: UnitOfWork,
+        now: datetime,
+        chat_id: int,
+        locale: str,
+        patient: Patient | None,
+    ) -> None:
+        """The crisis card for someone not (or no longer) enrolled: no team is told."""
+        region = None
+        if patient is not None:
+            cohort, _ = await cohort_of(self._rt, uow, patient)
+            regions = self._rt.config.regions
+            region = patient_region(regions, patient.region, patient.timezone, cohort.region)
+        await queue_send(
+            uow,
+            now=now,
+            chat_id=chat_id,
+            priority=Priority.CRISIS,
+            text=crisis_card(
+                self._rt.renderer,
+                self._rt.config.regions,
+                kind="crisis_card",
+                locale=locale,
+                region=region,
+                coverage=None,  # no team follows them: nothing is said about one
+                now=now,
+                team_notified=False,
             ),
         )
 
@@ -174,18 +241,18 @@ class MessageService:
         kind: str,
         body: str | None,
         *,
-        crisis: bool,
+        crisis: Detection,
     ) -> None:
         """Store what a patient sent, reply, and tell the care team as the cohort allows."""
         patient.awaiting = None  # they moved on from any question that expected typing
         message = PatientMessage(
-            patient_id=patient.id, received_at=now, kind=kind, body=body, crisis=crisis
+            patient_id=patient.id, received_at=now, kind=kind, body=body, crisis=crisis.crisis
         )
         uow.patient_data.add_message(message)
         await uow.session.flush()
         cohort, cohort_config = await cohort_of(self._rt, uow, patient)
-        if crisis:
-            await self._crisis(uow, now, cohort, patient, message)
+        if crisis.crisis:
+            await self._crisis(uow, now, cohort, patient, message, crisis=crisis)
         reply = "message_received" if kind == "text" else "media_not_read"
         shared = cohort_config.share_text_with_group
         await queue_send(
@@ -198,11 +265,13 @@ class MessageService:
                 reply,
                 patient.locale,
                 team_hours=cohort_config.team_hours,
-                # A crisis message goes to the team as an alert, without its text.
-                shared=shared and not crisis,
+                # A crisis message: an alert, and its text too (the notice) when shared.
+                shared=shared,
             ),
         )
-        if kind == "text" and not crisis:
+        # A crisis message: the alert tells the team (quoting the words that matched); its
+        # text is posted too when the cohort shares text, as the reply says.
+        if kind == "text" and (shared or not crisis.crisis):
             await self._tell_group(uow, now, cohort, patient, message, shared=shared)
 
     async def _tell_group(
@@ -249,22 +318,22 @@ class MessageService:
         checkin: Checkin,
         text: str,
         *,
-        crisis: bool,
+        crisis: Detection,
     ) -> None:
         """A typed answer to the check-in's note item: kept like any message (crisis words
         still escalate at once), and the check-in moves on."""
         message = PatientMessage(
-            patient_id=patient.id, received_at=now, kind="note", body=text, crisis=crisis
+            patient_id=patient.id, received_at=now, kind="note", body=text, crisis=crisis.crisis
         )
         uow.patient_data.add_message(message)
         await uow.session.flush()
         cohort, cohort_config = await cohort_of(self._rt, uow, patient)
-        if crisis:
-            await self._crisis(uow, now, cohort, patient, message)
-        else:
+        shared = cohort_config.share_text_with_group
+        if crisis.crisis:
+            await self._crisis(uow, now, cohort, patient, message, crisis=crisis)
+        if shared or not crisis.crisis:
             # The note's question says the team's group is told (prompts/questionnaires/
             # daily_note.yaml): a note nobody is told of would be read by no one.
-            shared = cohort_config.share_text_with_group
             await self._tell_group(uow, now, cohort, patient, message, shared=shared)
         await self._checkins.record_note(uow, now, patient, checkin, message.id)
 
@@ -275,9 +344,28 @@ class MessageService:
         cohort: Cohort,
         patient: Patient,
         message: PatientMessage,
+        *,
+        crisis: Detection,
     ) -> None:
-        """Crisis words in what a patient sent: the crisis card first, at the top priority (it
-        overtakes everything), then the IMMEDIATE alert: label, rule and time, never the text."""
+        """Crisis language in what a patient sent. Clear: the crisis card first, at the top
+        priority (it overtakes everything), then the IMMEDIATE alert. Possible: the URGENT
+        alert only. The alert quotes only the words that matched (so a clinician can tell a
+        threat from an idiom); the whole text goes to the group only in the notice of a
+        cohort that shares text."""
+        details: dict[str, Any] = {"kind": "crisis_words", "phrase": crisis.phrase}
+        if crisis.level is not Level.CLEAR:
+            await self._alerting.raise_(
+                uow,
+                now,
+                cohort,
+                patient,
+                [
+                    Raise(
+                        POSSIBLE_CRISIS_RULE, Tier.URGENT, f"message:{message.id}", details=details
+                    )
+                ],
+            )
+            return
         await queue_send(
             uow,
             now=now,
@@ -292,7 +380,7 @@ class MessageService:
             now,
             cohort,
             patient,
-            [Raise(CRISIS_RULE, Tier.IMMEDIATE, f"message:{message.id}")],
+            [Raise(CRISIS_RULE, Tier.IMMEDIATE, f"message:{message.id}", details=details)],
         )
 
 

@@ -71,7 +71,8 @@ async def test_crisis_words_raise_an_immediate_alert_and_show_the_card_first(
     group = h.server.group(GROUP_A).messages
     assert len(group) == 1
     assert "IMMEDIATE" in group[0].text and "P-TXT2" in group[0].text
-    assert "life" not in group[0].text
+    # Only the words that matched are quoted (tests/e2e/test_crisis_language.py has more).
+    assert "want to END my life" in group[0].text and "honestly" not in group[0].text
     card = await h.scalar(
         select(OutboxMessage.priority).where(OutboxMessage.dedup_key.like("crisis:message:%"))
     )

@@ -58,7 +58,8 @@ async def test_crisis_words_in_a_note_escalate_at_once(harness: Harness) -> None
     alert = await h.scalar(select(Alert))
     assert alert is not None and (alert.rule, alert.tier) == ("crisis_words", "IMMEDIATE")
     group = [m.text for m in h.server.group(GROUP_C).messages]
-    assert len(group) == 1 and "P-6003" in group[0] and "suicide" not in group[0]
+    assert len(group) == 1 and "P-6003" in group[0] and "I keep" not in group[0]
+    assert "thinking about suicide" in group[0]  # only the words that matched
     assert "done" in message(user, checkin_message).text
 
 

@@ -75,6 +75,7 @@ async def test_a_patient_enrols_and_checks_in_over_the_webhook(hooked: Harness) 
     (registration,) = [r for r in h.server.requests if r.method == "setWebhook"]
     assert registration.params["secret_token"] == WEBHOOK_SECRET
     assert registration.params["allowed_updates"] == [str(u) for u in ALLOWED_UPDATES]
+    assert "edited_message" in registration.params["allowed_updates"]
     assert registration.params["max_connections"] == 40
     deliveries = h.server.webhook_deliveries
     assert len(deliveries) == len(h.update_ids) == 2 + 1 + len(CALM_DAY)

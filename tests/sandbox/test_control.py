@@ -62,6 +62,34 @@ async def test_control_endpoints(api: Api, server: FakeBotApi) -> None:
     assert server.stats()["accepted_messages"] == 0 and server.violations == []
 
 
+async def test_a_user_edits_a_message_they_sent(api: Api, server: FakeBotApi) -> None:
+    session = api.session
+    send = f"{server.url}/sandbox/send"
+    async with session.post(f"{server.url}/sandbox/users", json={"user_ids": [21]}) as r:
+        assert r.status == 200
+    async with session.post(send, json={"user_id": 21, "edit": "too soon"}) as r:
+        assert r.status == 400  # nothing sent yet to edit
+    async with session.post(send, json={"user_id": 21, "text": "first"}) as r:
+        assert (await r.json())["ok"] is True
+    (sent,) = await api.ok("getUpdates")
+    message_id = sent["message"]["message_id"]
+    async with session.post(send, json={"user_id": 21, "edit": "second"}) as r:
+        assert (await r.json())["ok"] is True
+    async with session.post(send, json={"user_id": 21, "edit": "x", "message_id": 999}) as r:
+        assert r.status == 400  # not a message of theirs
+    (edited,) = await api.ok("getUpdates", offset=sent["update_id"] + 1)
+    assert edited["edited_message"]["message_id"] == message_id
+    assert edited["edited_message"]["text"] == "second"
+    assert "edit_date" in edited["edited_message"]
+    # A bot that did not ask for edits does not get them (Telegram's default list has them).
+    await api.ok("getUpdates", offset=edited["update_id"] + 1, allowed_updates=["message"])
+    async with session.post(send, json={"user_id": 21, "edit": "third"}) as r:
+        assert (await r.json())["ok"] is True
+    assert await api.ok("getUpdates", offset=edited["update_id"] + 1) == []
+    async with session.get(f"{server.url}/sandbox/transcript", params={"chat_id": "21"}) as r:
+        assert f"User21 edits #{message_id} > second" in await r.text()
+
+
 async def test_standalone_process() -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = await asyncio.create_subprocess_exec(

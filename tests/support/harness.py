@@ -162,6 +162,11 @@ class Harness:
         self.track(await who.send_text(text))
         await self.settle()
 
+    async def edit(self, who: Any, text: str, message_id: int | None = None) -> None:
+        """A user edits a text message they sent (by default their newest)."""
+        self.track(await who.edit_text(text, message_id=message_id))
+        await self.settle()
+
     async def press(self, who: Any, label: str, message_id: int | None = None) -> None:
         """A user presses the button with this label (in the newest message that has it)."""
         self.track(await who.press(label, message_id=message_id))
