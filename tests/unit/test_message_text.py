@@ -49,7 +49,13 @@ def test_the_group_notice_is_cut_in_both_languages() -> None:
 
         def render(shown: str, cut: int, locale: str = locale) -> str:
             return RENDERER.render(
-                "message_group", locale, label="P-7Q3K", time="09:00", text=shown, cut=cut
+                "message_group",
+                locale,
+                label="P-7Q3K",
+                kind="text",
+                time="09:00",
+                text=shown,
+                cut=cut,
             )
 
         message = cut_to_fit(render, text)
