@@ -39,6 +39,7 @@ def _rule(raw: Any, where: str) -> ItemRule:
         "crisis_card",
         "stop_checkin",
         "emergency_card",
+        "top_priority",
     }
     if unknown:
         raise RulesError(f"{where}: unknown fields {sorted(unknown)}")
@@ -53,6 +54,7 @@ def _rule(raw: Any, where: str) -> ItemRule:
         crisis_card=bool(raw.get("crisis_card", False)),
         stop_checkin=bool(raw.get("stop_checkin", False)),
         emergency_card=bool(raw.get("emergency_card", False)),
+        top_priority=bool(raw.get("top_priority", False)),
     )
 
 

@@ -416,6 +416,11 @@ class CheckinService:
         return None
 
     async def _skip(self, t: _Tapped) -> str | None:
+        current = item_at(t.questionnaire, t.checkin.position)
+        if current is not None and current.safety:
+            # A safety question never shows Skip; a Skip from an older copy of the message
+            # is refused rather than ending the day before the answer.
+            return self._render("checkin_safety_no_skip", t.locale)
         if t.apart:
             # Skipping the questions apart leaves them unanswered; the day stays as it was.
             t.checkin.position = len(t.questionnaire.items)
@@ -517,7 +522,7 @@ class CheckinService:
         # Only what reaches the group counts: ROUTINE rows wait for the digest, and telling
         # the patient "your team has been notified" would not be true (REFERENCE.md 3.3).
         notified = (
-            bool(triggers)
+            any(trigger.tier is not Tier.ROUTINE for trigger in triggers)
             or any(alert.head_id is not None for alert in created)
             or await self._alerted_today(t)
         )
@@ -580,7 +585,17 @@ class CheckinService:
             t.now,
             cohort,
             t.patient,
-            [Raise(tr.rule_id, tr.tier, f"checkin:{t.checkin.id}") for tr in triggers]
+            [
+                # A ROUTINE answer ("prefer not to answer") is stored for the digest, /alerts
+                # and /patient, not posted (REFERENCE.md 3.2, ROUTINE row).
+                Raise(
+                    tr.rule_id,
+                    tr.tier,
+                    f"checkin:{t.checkin.id}",
+                    announce=tr.tier is not Tier.ROUTINE,
+                )
+                for tr in triggers
+            ]
             + patient_level,
             checkin_id=t.checkin.id,
         )

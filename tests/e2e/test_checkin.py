@@ -70,7 +70,7 @@ async def test_safety_yes_alerts_the_group_and_shows_the_crisis_card_first(
     # The crisis card came at once (a new message); the check-in goes on in its own message.
     assert "988" in last(bob).text
     follow_up = message(bob, checkin_message).text
-    assert "8/8" in follow_up and "unsafe right now" in follow_up
+    assert "7b/7" in follow_up and "unsafe right now" in follow_up
     await answer_all(h, bob, ["No"])
 
     alert = await h.scalar(select(Alert))

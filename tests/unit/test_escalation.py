@@ -44,6 +44,10 @@ def midnight_after(n: int) -> datetime:
     return datetime.combine(D0 + timedelta(days=n + 1), time(0), tzinfo=UTC)
 
 
+PAST_SAFETY = {"mood": "5", "safety": "yes"}
+"""A partial day that got past the safety question (D7 yes, D7b left open)."""
+
+
 def day(n: int, status: CheckinStatus = OK, /, **answers: str) -> DailyCheckin:
     """A check-in on day ``n``: completed with calm answers overridden by ``answers``."""
     if status is MISSED:
@@ -182,14 +186,28 @@ CASES = {
     "3 missed in a row": Case(
         "missed_checkins",
         history([day(0), day(1, MISSED), day(2, MISSED), day(3, MISSED)]),
-        history([day(0), day(1, MISSED), day(2, CheckinStatus.PARTIAL, mood="5"), day(3, MISSED)]),
+        history([day(0), day(1, MISSED), day(2, CheckinStatus.PARTIAL, **PAST_SAFETY), day(3, MISSED)]),
         Tier.URGENT,
     ),
-    "skipped is not missed": Case(
+    # A day that ended before the safety answer (skipped, or partial) counts as missed; one
+    # that answered it (even "prefer not to answer") breaks the row.
+    "partial before the safety answer is missed": Case(
         "missed_checkins",
-        history([day(0, MISSED), day(1, MISSED)]),
-        history([day(0, MISSED), day(1, CheckinStatus.SKIPPED)]),
+        history([day(0), day(1, MISSED), day(2, CheckinStatus.PARTIAL, mood="5"), day(3, MISSED)]),
+        history([day(0), day(1, MISSED), day(2, safety="declined"), day(3, MISSED)]),
+        Tier.URGENT,
+    ),
+    "skipped before the safety answer is missed": Case(
+        "missed_checkins",
+        history([day(0, MISSED), day(1, CheckinStatus.SKIPPED, mood="4")]),
+        history([day(0, MISSED), day(1, CheckinStatus.STOPPED, side_effects="red_flag")]),
         Tier.ROUTINE,
+    ),
+    "declined after took more": Case(
+        "missed_after_urgent_event",
+        history([day(0), day(1, dose="more"), day(2, safety="declined")]),
+        history([day(0), day(1, dose="more"), day(2, safety="no")]),
+        Tier.URGENT,
     ),
     "missed after took more": Case(
         "missed_after_urgent_event",
