@@ -33,9 +33,9 @@ def question_text(
     questionnaire: Questionnaire,
     position: int,
     locale: str,
-    answers: Mapping[str, str] | None = None,
 ) -> str:
-    """Return the text that asks the item at a position, with "3/7" progress."""
+    """Return the text that asks the item at a position, with "3/7" progress (a total that
+    never changes mid check-in: ``bot.domain.checkin.progress``)."""
     number, total = progress(questionnaire, position)
     return renderer.render(
         "instruments_question" if asked_apart(questionnaire, position) else "checkin_question",
@@ -149,7 +149,7 @@ def question(  # noqa: PLR0917
 ) -> tuple[str, Keyboard]:
     """Return the text and buttons that ask the item at a position of a check-in."""
     return (
-        question_text(renderer, questionnaire, position, locale, answers),
+        question_text(renderer, questionnaire, position, locale),
         question_keyboard(
             renderer, questionnaire, checkin_id, position, locale, answers, selected
         ),

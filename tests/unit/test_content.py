@@ -166,11 +166,16 @@ _DIGEST_SUMMARY: dict[str, object] = {
     "opened": 4,
     "acknowledged": 3,
     "resolved": 2,
+    "open_now": 5,
+    "open_immediate": 1,
+    "open_urgent": 3,
+    "open_routine": 1,
     "median_ack": "35 min",
     "needing": 1,
 }
 _DIGEST_REASONS = [
     {"kind": "urgent_alert", "value": "2", "band": ""},
+    {"kind": "safety_declined", "value": "1", "band": ""},
     {"kind": "phq9_severe", "value": "17", "band": "moderately_severe"},
     {"kind": "low_adherence", "value": "29%", "band": ""},
 ]

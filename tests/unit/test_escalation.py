@@ -186,7 +186,9 @@ CASES = {
     "3 missed in a row": Case(
         "missed_checkins",
         history([day(0), day(1, MISSED), day(2, MISSED), day(3, MISSED)]),
-        history([day(0), day(1, MISSED), day(2, CheckinStatus.PARTIAL, **PAST_SAFETY), day(3, MISSED)]),
+        history(
+            [day(0), day(1, MISSED), day(2, CheckinStatus.PARTIAL, **PAST_SAFETY), day(3, MISSED)]
+        ),
         Tier.URGENT,
     ),
     # A day that ended before the safety answer (skipped, or partial) counts as missed; one
