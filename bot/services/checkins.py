@@ -105,14 +105,14 @@ class CheckinService:
                 return
             patient = await uow.patients.by_telegram_user(user_id)
             if patient is None or patient.status != "active":
-                reply = "not_enrolled" if patient is None else "not_active"
+                reply, values = _inactive_reply(patient)
                 locale = patient.locale if patient is not None else "en"
                 await queue_send(
                     uow,
                     now=now,
                     chat_id=chat_id,
                     priority=Priority.INTERACTIVE,
-                    text=self._render(reply, locale),
+                    text=self._render(reply, locale, **values),
                 )
             else:
                 day = local_date(now, zone_or_error(patient.timezone))
@@ -599,6 +599,23 @@ class CheckinService:
             + patient_level,
             checkin_id=t.checkin.id,
         )
+
+
+def _inactive_reply(patient: Patient | None) -> tuple[str, dict[str, str]]:
+    """What /checkin says to someone without an active check-in: not enrolled, paused (until
+    when, and how to /resume), stopped (as every reply to a patient who left), or otherwise
+    not active (discharged, unreachable)."""
+    if patient is None:
+        return "not_enrolled", {}
+    if patient.status == "paused":
+        until = ""
+        if patient.paused_until is not None:
+            local = patient.paused_until.astimezone(zone_or_error(patient.timezone))
+            until = local.strftime("%Y-%m-%d %H:%M")
+        return "checkin_paused", {"until": until}
+    if patient.status == "withdrawn":
+        return "withdrawn_reply", {}
+    return "not_active", {}
 
 
 def _selected(checkin: Checkin) -> frozenset[str]:

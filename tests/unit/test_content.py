@@ -296,6 +296,7 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
     "message_group": {"label": "P-7Q3K", "time": "2026-01-01 09:00 GMT", "text": "hi"},
     "button_pause_days": {"days": 3},
     "paused": {"until": "2026-01-08 09:00"},
+    "checkin_paused": {"until": "2026-01-08 09:00"},
     "resumed": {"checkin_time": "09:00", "timezone": "Europe/London"},
     "stopped_group": {"label": "P-7Q3K"},
     "deleted_group": {"label": "P-7Q3K"},
@@ -342,7 +343,7 @@ def test_every_template_renders_with_its_values() -> None:
 def test_strict_undefined_and_escaping() -> None:
     renderer = Renderer()
     with pytest.raises(UndefinedError):
-        renderer.render("enrolled", "en", checkin_time="09:00")
+        renderer.render("settings_summary", "en", checkin_time="09:00")
     text = renderer.render("checkin_question", "en", position=1, total=1, question="<b>&")
     assert "&lt;b&gt;&amp;" in text
 

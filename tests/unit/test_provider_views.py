@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.services.provider_views import (
+    TABLE_DAYS,
     Adherence,
     adherence,
     day_rows,
@@ -83,3 +84,13 @@ def test_export_csv_rows() -> None:
         ["P-1", "2026-01-11", "UTC", "missed", "", ""],
         ["P-1", "2026-01-10", "UTC", "skipped", "", ""],
     ]
+
+
+def test_day_rows_start_at_enrolment() -> None:
+    today = date(2026, 1, 12)
+    assert [r.day for r in day_rows([], today, today)] == [today]
+    rows = day_rows([(date(2026, 1, 10), "missed", {})], today, date(2026, 1, 11))
+    # A check-in before the enrolment date (a provider's import) is still shown.
+    assert [r.day.day for r in rows] == [12, 11, 10]
+    assert len(day_rows([], today, date(2025, 1, 1))) == TABLE_DAYS
+    assert len(day_rows([], today)) == TABLE_DAYS
