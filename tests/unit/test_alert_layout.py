@@ -162,3 +162,12 @@ def test_review_by_is_after_raising_and_inside_coverage(naive: datetime) -> None
     assert raised < due <= raised + timedelta(days=4, hours=4)
     local = due.astimezone(NY)
     assert local.weekday() < 5 and time(9, 0) < local.time() <= time(17, 0)
+
+
+def test_top_priority_comes_first_within_its_tier_only() -> None:
+    keys = [
+        event_order(Tier.URGENT, T0, 1),
+        event_order(Tier.URGENT, T0 + timedelta(minutes=5), 2, top=True),
+        event_order(Tier.IMMEDIATE, T0 + timedelta(minutes=9), 3),
+    ]
+    assert sorted(keys) == [keys[2], keys[1], keys[0]]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from jinja2 import UndefinedError
 
-from bot.domain.alerts import Tier, evaluate_answer
+from bot.domain.alerts import Tier, evaluate_answer, top_priority_rules
 from bot.domain.checkin import CheckinStatus, Tap, TapVerdict, judge_tap
 from bot.domain.questionnaire import QuestionnaireError
 from prompts.questionnaires import load_questionnaire, questionnaire_path
@@ -370,3 +370,26 @@ def test_crisis_card_per_region(region: str, must: list[str], must_not: list[str
 
 def test_missing_locale_falls_back_to_english() -> None:
     assert Renderer().render("invite_expired", "xx") == Renderer().render("invite_expired", "en")
+
+
+def test_phq9_item9_rules_and_follow_up() -> None:
+    rules = load_rules()
+    phq9 = load_questionnaire(questionnaire_path("phq9"))
+    check_rules_against(rules, phq9)
+    for value, rule in (("1", "phq9_item9_positive"), ("2", "phq9_item9_frequent")):
+        [fired] = evaluate_answer(rules, "phq9_9", value)
+        assert (fired.rule_id, fired.tier, fired.crisis_card) == (rule, Tier.URGENT, True)
+    assert evaluate_answer(rules, "phq9_9", "0") == []
+    assert top_priority_rules(rules) == frozenset({"phq9_item9_frequent"})
+    for value in ("yes", "not_sure"):
+        [unsafe] = evaluate_answer(rules, "phq9_9_now", value)
+        assert (unsafe.tier, unsafe.stop_checkin) == (Tier.IMMEDIATE, True)
+    follow_up = phq9.items[phq9.position("phq9_9_now")]
+    assert follow_up.safety and follow_up.show_if is not None
+    assert follow_up.show_if.any_of == frozenset({"1", "2", "3"})
+    daily = load_questionnaire(questionnaire_path("daily"))
+    assert follow_up.texts == daily.items[daily.position("safety_now")].texts  # D7b's words
+    safety = [item.id for item in daily.items if item.safety]
+    assert safety == ["safety", "safety_now"]
+    [declined] = evaluate_answer(rules, "safety", "declined")
+    assert (declined.rule_id, declined.tier) == ("safety_declined", Tier.ROUTINE)
