@@ -23,7 +23,8 @@ async def test_enrol_consent_and_full_checkin(harness: Harness) -> None:
     assert "cannot give medical advice" in consent.text
     await h.press(alice, "I agree")
     assert "you are enrolled" in last(alice).text
-    assert "09:00" in last(alice).text
+    # No time is stated before the patient has chosen one (issue 12, item 11).
+    assert "09:00" not in last(alice).text and "America/New_York" not in last(alice).text
 
     patient = await h.scalar(select(Patient).where(Patient.telegram_user_id == 1001))
     assert patient is not None
