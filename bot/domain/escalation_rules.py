@@ -156,11 +156,16 @@ class Unanswered:
     or_values: frozenset[str] = frozenset()
 
     def leaves_unanswered(self, checkin: DailyCheckin) -> bool:
-        """Tell whether a closed check-in ended without an answer to the item."""
+        """Tell whether a closed check-in ended without an answer to the item: skipped or
+        partial without it (a completed one asked everything its questionnaire asks, which
+        a clinic's own questionnaire may not include), or answered with one of
+        ``or_values``."""
         if checkin.status in {CheckinStatus.OPEN, CheckinStatus.STOPPED}:
             return False
         answer = checkin.answers.get(self.item)
-        return answer is None or answer in self.or_values
+        if answer is None:
+            return checkin.status in {CheckinStatus.SKIPPED, CheckinStatus.PARTIAL}
+        return answer in self.or_values
 
 
 def counts_as_missed(

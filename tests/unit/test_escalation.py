@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from bot.domain.alerts import Tier
 from bot.domain.checkin import CheckinStatus
 from bot.domain.escalation import evaluate
-from bot.domain.escalation_rules import Alert, EscalationRules, InstrumentItemRule
+from bot.domain.escalation_rules import Alert, EscalationRules, InstrumentItemRule, Unanswered
 from bot.domain.history import DailyCheckin, InstrumentResult, PastAlert, PatientHistory
 from bot.domain.instruments import Instrument
 from prompts.escalation import load_escalation_rules
@@ -488,3 +488,16 @@ def test_instrument_item_rule_kind() -> None:
     fires = evaluate(history(instruments=[phq9(0, 1, item9=1)]), rules, now)
     assert [(a.rule_id, a.tier) for a in fires] == [("phq9_item9", Tier.URGENT)]
     assert evaluate(history(instruments=[phq9(0, 24)]), rules, now) == []
+
+
+def test_unanswered_counts_only_days_that_ended_early_or_declined() -> None:
+    gap = Unanswered("safety", frozenset({"declined"}))
+    assert gap.leaves_unanswered(day(0, CheckinStatus.SKIPPED))
+    assert gap.leaves_unanswered(day(0, CheckinStatus.PARTIAL, mood="5"))
+    assert gap.leaves_unanswered(day(0, safety="declined"))
+    assert not gap.leaves_unanswered(day(0))  # completed, "no"
+    assert not gap.leaves_unanswered(day(0, CheckinStatus.PARTIAL, mood="5", safety="yes"))
+    assert not gap.leaves_unanswered(day(0, CheckinStatus.STOPPED, side_effects="red_flag"))
+    # A completed day of a questionnaire without the item (a clinic's own) is not missed.
+    own = DailyCheckin(D0, CheckinStatus.COMPLETED, {"mood": "5"}, evening(0), evening(0))
+    assert not gap.leaves_unanswered(own)
