@@ -33,6 +33,7 @@ from bot.domain.escalation_rules import (
     Reference,
     Rule,
     ThresholdRule,
+    Unanswered,
 )
 from bot.domain.instruments import SPECS, Instrument
 from bot.domain.questionnaire import Questionnaire
@@ -53,6 +54,17 @@ def _missed(f: Fields) -> frozenset[CheckinStatus]:
     if not statuses <= _MISSABLE:
         raise f.fail("counts_as_missed", "open and completed check-ins are never missed")
     return statuses
+
+
+def _unanswered(f: Fields, q: Questionnaire) -> Unanswered | None:
+    """``counts_unanswered: {item, or_values}``: a day ended before the item was answered."""
+    if not f.has("counts_unanswered"):
+        return None
+    raw = Fields(f.get("counts_unanswered"), f"{f.where}, field 'counts_unanswered'")
+    item = raw.item(q)
+    or_values = raw.item_values(item, "or_values") if raw.has("or_values") else frozenset()
+    raw.check_all_read()
+    return Unanswered(item.id, or_values)
 
 
 def _threshold(f: Fields, q: Questionnaire, cooldown: timedelta) -> ThresholdRule:
@@ -109,7 +121,7 @@ def _answer_pattern(f: Fields, q: Questionnaire, cooldown: timedelta) -> AnswerP
     )
 
 
-def _missed_streak(f: Fields, _: Questionnaire, cooldown: timedelta) -> MissedStreakRule:
+def _missed_streak(f: Fields, q: Questionnaire, cooldown: timedelta) -> MissedStreakRule:
     raw = f.get("steps")
     if not isinstance(raw, list) or not raw:
         raise f.fail("steps", "must be a non-empty list of {in_a_row, tier}")
@@ -123,7 +135,11 @@ def _missed_streak(f: Fields, _: Questionnaire, cooldown: timedelta) -> MissedSt
     if f.has("tier"):
         raise f.fail("tier", "a missed_streak rule takes its tiers from 'steps'")
     return MissedStreakRule(
-        id=f.text("id"), steps=tuple(steps), missed=_missed(f), cooldown=cooldown
+        id=f.text("id"),
+        steps=tuple(steps),
+        missed=_missed(f),
+        cooldown=cooldown,
+        unanswered=_unanswered(f, q),
     )
 
 
@@ -142,6 +158,7 @@ def _missed_after_event(f: Fields, q: Questionnaire, cooldown: timedelta) -> Mis
         after_answers=tuple(answers),
         missed=_missed(f),
         cooldown=cooldown,
+        unanswered=_unanswered(f, q),
     )
 
 

@@ -68,6 +68,9 @@ def _item(raw: Any, where: str) -> Item:
             for n, option in enumerate(raw_options, start=1)
         )
     none_value = raw.get("none_value")
+    safety = raw.get("safety", False)
+    if not isinstance(safety, bool):
+        raise QuestionnaireError(f"{where}, field 'safety'", ["must be true or false"])
     return Item(
         id=str(item_id),
         kind=kind,
@@ -76,6 +79,7 @@ def _item(raw: Any, where: str) -> Item:
         row_sizes=tuple(rows),
         show_if=_condition(raw.get("show_if"), f"{where}, field 'show_if'"),
         none_value=None if none_value is None else str(none_value),
+        safety=safety,
     )
 
 

@@ -40,6 +40,7 @@ def _rule(raw: Any, where: str) -> ItemRule:
         "stop_checkin",
         "emergency_card",
         "name",  # the display name: prompts/alert_names.py
+        "top_priority",
     }
     if unknown:
         raise RulesError(f"{where}: unknown fields {sorted(unknown)}")
@@ -54,6 +55,7 @@ def _rule(raw: Any, where: str) -> ItemRule:
         crisis_card=bool(raw.get("crisis_card", False)),
         stop_checkin=bool(raw.get("stop_checkin", False)),
         emergency_card=bool(raw.get("emergency_card", False)),
+        top_priority=bool(raw.get("top_priority", False)),
     )
 
 

@@ -652,6 +652,12 @@ class AlertRepository(_Repository):
 class OutboxRepository(_Repository):
     """Messages waiting to be sent, and their delivery state."""
 
+    async def sent_message_id(self, dedup_key: str) -> int | None:
+        """Return the Telegram id of the message queued under a dedup key, once sent."""
+        return await self.session.scalar(
+            select(OutboxMessage.telegram_message_id).where(OutboxMessage.dedup_key == dedup_key)
+        )
+
     async def enqueue(self, values: dict[str, Any]) -> bool:
         """Queue a message; with a dedup key already used, queue nothing and return False."""
         if values.get("dedup_key") is None:

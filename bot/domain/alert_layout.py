@@ -66,9 +66,12 @@ def group_budget(*, share: int, reserve: int, alerts_used: int, routine_used: in
     return Budget(total=total, reserve=reserve)
 
 
-def event_order(tier: Tier, raised_at: datetime, head_id: int) -> tuple[int, datetime, int]:
-    """Sort key of events in a message and in the queue: IMMEDIATE first, then oldest."""
-    return (tier.rank, raised_at, head_id)
+def event_order(
+    tier: Tier, raised_at: datetime, head_id: int, *, top: bool = False
+) -> tuple[int, bool, datetime, int]:
+    """Sort key of events in a message and in the queue: IMMEDIATE first, then within a tier
+    the top-priority events (PHQ-9 item 9 = 2-3, REFERENCE.md 2.1), then oldest."""
+    return (tier.rank, not top, raised_at, head_id)
 
 
 def pack(

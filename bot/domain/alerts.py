@@ -39,6 +39,14 @@ class ItemRule:
     """Ask no more questions after this answer (IMMEDIATE safety answers)."""
     emergency_card: bool = False
     """Show the medical emergency card (emergency numbers only), e.g. for chest pain."""
+    top_priority: bool = False
+    """First among the alerts of its tier (PHQ-9 item 9 = 2-3: "URGENT with top priority",
+    REFERENCE.md 2.1): its group message is sent with the IMMEDIATE ones."""
+
+
+def top_priority_rules(rules: tuple[ItemRule, ...]) -> frozenset[str]:
+    """Return the ids of the rules whose alerts come first within their tier."""
+    return frozenset(rule.id for rule in rules if rule.top_priority)
 
 
 @dataclass(frozen=True, slots=True)

@@ -135,16 +135,24 @@ def accepts_taps(questionnaire: Questionnaire, status: CheckinStatus, position: 
     return status is CheckinStatus.OPEN or in_part_apart(questionnaire, status, position)
 
 
-def progress(
-    questionnaire: Questionnaire, answers: Mapping[str, str], position: int
-) -> tuple[int, int]:
-    """Return (number of the item at ``position``, how many items its message asks as far
-    as the answers so far tell), for a "3/7" display. A follow-up that a later answer may
-    still call up is not counted until it does."""
+def progress(questionnaire: Questionnaire, position: int) -> tuple[str, int]:
+    """Return (number of the item at ``position``, how many items its message asks for
+    sure), for a "3/7" display that never changes its total mid check-in.
+
+    The total counts the items every patient is asked (those without a condition), so it
+    is known from the first question and never jumps or shrinks. A follow-up (an item with a
+    condition: the bother rating, D7b, the PHQ-9 item 9 follow-up) takes the number of the
+    item before it with a letter, as REFERENCE.md names D7b: "6b/7", "7b/7".
+    """
     part = part_of(questionnaire, position)
-    asked = [p for p in range(part.start, position) if is_visible(questionnaire, p, answers)]
-    ahead = [p for p in range(position + 1, part.stop) if is_visible(questionnaire, p, answers)]
-    return len(asked) + 1, len(asked) + 1 + len(ahead)
+    fixed = [p for p in part if questionnaire.items[p].show_if is None]
+    before = [p for p in fixed if p <= position]
+    number = max(len(before), 1)
+    if questionnaire.items[position].show_if is None:
+        return str(number), len(fixed)
+    last_fixed = before[-1] if before else part.start - 1
+    letter = chr(ord("a") + position - last_fixed)  # the first follow-up is "b"
+    return f"{number}{letter}", len(fixed)
 
 
 def judge_tap(

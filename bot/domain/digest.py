@@ -21,9 +21,13 @@ Definitions (what the digest's words mean):
   is this period's mean minus the previous period's (none when either has no answer).
 * **Latest PHQ-9 / GAD-7**: the newest fully answered instrument on or before the period's
   last day (within the look-back the service loads); the change is against the one before it.
-* **Alerts**: opened, acknowledged and resolved *during the period*; the median time to
+* **Alerts**: raised, acknowledged and resolved *during the period*; the median time to
   acknowledge is over alerts acknowledged during the period. "Open" alerts are the ones not
-  resolved yet (open or acknowledged) when the digest is built.
+  resolved yet (open or acknowledged) when the digest is built, whenever raised: the digest
+  shows both figures, each labelled, so "0 raised" in a quiet week beside "3 open" from an
+  earlier one (or from today, after the period) is not a contradiction.
+* **Safety question declined**: days of the period on which D7 was answered "prefer not to
+  answer"; any such day puts the patient on the attention list.
 """
 
 from __future__ import annotations
@@ -76,6 +80,8 @@ class DayRow:
     status: str
     mood: int | None = None
     anxiety: int | None = None
+    safety_declined: bool = False
+    """The safety question (D7) was answered "prefer not to answer"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +163,7 @@ class Reason(StrEnum):
     IMMEDIATE_ALERT = "immediate_alert"
     ITEM9 = "item9"
     URGENT_ALERT = "urgent_alert"
+    SAFETY_DECLINED = "safety_declined"
     PHQ9_SEVERE = "phq9_severe"
     MOOD_DROP = "mood_drop"
     LOW_ADHERENCE = "low_adherence"
@@ -242,6 +249,8 @@ class PatientFigures:
     """Alerts not resolved yet (open or acknowledged), any tier."""
     open_by_tier: Mapping[str, int]
     reasons: tuple[Reason, ...] = ()
+    safety_declined: int = 0
+    """Days of the period on which the safety question was answered "prefer not to answer"."""
 
     @property
     def adherence(self) -> float | None:
@@ -268,6 +277,14 @@ class CohortSummary:
     alerts_resolved: int
     median_to_acknowledge: timedelta | None
     needing_attention: int
+    open_by_tier: Mapping[str, int] = field(default_factory=dict)
+    """Alerts not resolved when the digest is built (raised in any period), by tier: the
+    figure beside the patients' "open alert" reasons, unlike ``alerts_opened``."""
+
+    @property
+    def alerts_open(self) -> int:
+        """Return how many alerts are not resolved now, any tier."""
+        return sum(self.open_by_tier.values())
 
     @property
     def patients(self) -> int:
@@ -318,6 +335,7 @@ def needs_attention(patient: PatientFigures) -> tuple[Reason, ...]:
     """Return why a patient needs the care team's attention (empty: they do not).
 
     * an open (unresolved) IMMEDIATE or URGENT alert;
+    * the safety question answered "prefer not to answer" on a day of the period;
     * latest PHQ-9 item 9 above 0, or its band moderately severe or worse;
     * mean mood down 2 points or more against the previous week;
     * adherence below 50 % of the days due.
@@ -330,6 +348,8 @@ def needs_attention(patient: PatientFigures) -> tuple[Reason, ...]:
         reasons.append(Reason.ITEM9)
     if patient.open_by_tier.get(Tier.URGENT.value, 0):
         reasons.append(Reason.URGENT_ALERT)
+    if patient.safety_declined:
+        reasons.append(Reason.SAFETY_DECLINED)
     if (
         phq9 is not None
         and phq9.band is not None
@@ -444,10 +464,19 @@ def build_digest(
             else None
         ),
         needing_attention=sum(p.needs_attention for p in figures),
+        open_by_tier=_open_by_tier(tally),
     )
     return Digest(
         period=period, summary=summary, patients=tuple(figures), strip=_strip(figures, period)
     )
+
+
+def _open_by_tier(tally: _AlertTally) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for tiers in tally.open_by.values():
+        for tier, count in tiers.items():
+            totals[tier] = totals.get(tier, 0) + count
+    return totals
 
 
 def _split_days(
@@ -533,6 +562,7 @@ def _patient_figures(
         gad7=results.get((patient.id, Instrument.GAD7)),
         open_alerts=sum(tiers.values()),
         open_by_tier=dict(tiers),
+        safety_declined=sum(row.safety_declined for row in own.values()),
     )
     return dataclasses.replace(figures, reasons=needs_attention(figures))
 
@@ -606,6 +636,14 @@ def digest_slot(now: datetime, zone: ZoneInfo, weekday: str, at: time) -> Digest
         week_ends_at=start_of_day(monday + timedelta(days=7), zone),
         period=Period.ending(scheduled_day - timedelta(days=1), zone),
     )
+
+
+def worth_posting(digest: Digest) -> bool:
+    """Tell whether a scheduled digest says anything: a cohort with no enrolled patient and
+    no alert (e.g. on the first start, before any invite was used) gets none. A digest asked
+    for with /digest is always posted: it answers the request."""
+    summary = digest.summary
+    return bool(summary.patients or summary.alerts_opened or summary.alerts_open)
 
 
 def digest_due(slot: DigestSlot, now: datetime) -> bool:

@@ -22,6 +22,7 @@ from bot.domain.escalation_rules import (
     MissedStreakRule,
     ThresholdRule,
     Window,
+    counts_as_missed,
 )
 from bot.domain.history import DailyCheckin, PastAlert
 
@@ -141,7 +142,7 @@ def check_missed_streak(
     tier."""
     streak = 0
     for checkin in reversed(checkins):
-        if checkin.status not in rule.missed:
+        if not counts_as_missed(checkin, rule.missed, rule.unanswered):
             break
         streak += 1
     reached = [tier for length, tier in rule.steps if streak >= length]
@@ -158,7 +159,7 @@ def check_missed_after_event(
     ignored_rules: frozenset[str],
 ) -> Alert | None:
     """Fire when the latest closed check-in was missed within ``within`` after an event."""
-    if not checkins or checkins[-1].status not in rule.missed:
+    if not checkins or not counts_as_missed(checkins[-1], rule.missed, rule.unanswered):
         return None
     missed = checkins[-1]
     missed_at = missed.closed_at

@@ -16,13 +16,14 @@ from typing import TypeAlias
 from bot.domain.alerts import Tier
 from bot.domain.baseline import BaselineConfig
 from bot.domain.checkin import CheckinStatus
+from bot.domain.history import DailyCheckin
 from bot.domain.instruments import Instrument
 
 DEFAULT_COOLDOWN = timedelta(hours=72)
 MISSED_ONLY = frozenset({CheckinStatus.MISSED})
-"""What counts as a missed check-in by default. A partial check-in kept answers and a skipped
-one was an active "Skip today": the patient was there, so neither is missed (REFERENCE.md
-3.5 is silent; this is our reading)."""
+"""What counts as a missed check-in by status alone. A partial or skipped day counts too when
+it ended before the safety question was answered (``Unanswered``, set per rule in
+``prompts/escalation.yaml``): the day never said the patient is safe."""
 
 
 class Direction(StrEnum):
@@ -144,6 +145,39 @@ class AnswerPatternRule:
 
 
 @dataclass(frozen=True, slots=True)
+class Unanswered:
+    """A day that ended before an item was answered (the safety question, D7) counts as missed
+    whatever its status: skipped, or closed by the window with other answers kept. A day
+    stopped early by an IMMEDIATE answer has already reached a human and never counts; nor
+    does an open one. ``or_values``: answers that count as no answer too (e.g. "prefer not to
+    answer" after an urgent event)."""
+
+    item: str
+    or_values: frozenset[str] = frozenset()
+
+    def leaves_unanswered(self, checkin: DailyCheckin) -> bool:
+        """Tell whether a closed check-in ended without an answer to the item: skipped or
+        partial without it (a completed one asked everything its questionnaire asks, which
+        a clinic's own questionnaire may not include), or answered with one of
+        ``or_values``."""
+        if checkin.status in {CheckinStatus.OPEN, CheckinStatus.STOPPED}:
+            return False
+        answer = checkin.answers.get(self.item)
+        if answer is None:
+            return checkin.status in {CheckinStatus.SKIPPED, CheckinStatus.PARTIAL}
+        return answer in self.or_values
+
+
+def counts_as_missed(
+    checkin: DailyCheckin, missed: frozenset[CheckinStatus], unanswered: Unanswered | None
+) -> bool:
+    """Tell whether a check-in counts as missed for a missed-check-in rule."""
+    return checkin.status in missed or (
+        unanswered is not None and unanswered.leaves_unanswered(checkin)
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class MissedStreakRule:
     """Check-ins missed in a row, with a tier per streak length (REFERENCE.md 3.5).
 
@@ -156,6 +190,8 @@ class MissedStreakRule:
     """(streak length, tier), lengths rising; the longest step reached sets the tier."""
     missed: frozenset[CheckinStatus] = MISSED_ONLY
     cooldown: timedelta = DEFAULT_COOLDOWN
+    unanswered: Unanswered | None = None
+    """A day ended before this item was answered counts as missed too."""
 
     def __post_init__(self) -> None:
         lengths = [length for length, _ in self.steps]
@@ -186,6 +222,8 @@ class MissedAfterEventRule:
     after_answers: tuple[AnswerMatch, ...] = ()
     missed: frozenset[CheckinStatus] = MISSED_ONLY
     cooldown: timedelta = DEFAULT_COOLDOWN
+    unanswered: Unanswered | None = None
+    """A day ended before this item was answered counts as missed too."""
 
 
 @dataclass(frozen=True, slots=True)

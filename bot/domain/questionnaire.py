@@ -81,6 +81,9 @@ class Item:
     show_if: Condition | None = None
     none_value: str | None = None
     """For a multi-select: the option that means "none of these"."""
+    safety: bool = False
+    """A safety question (D7, D7b and the PHQ-9 item 9 follow-up): never offered with Skip,
+    so it cannot be passed over silently (docs/safety-questions.md)."""
 
     def text(self, locale: str, fallback: str = "en") -> str:
         """Return the question text in a locale, falling back to the default locale."""

@@ -37,7 +37,7 @@ from bot.domain.alert_layout import (
     pack,
     review_by,
 )
-from bot.domain.alerts import Tier
+from bot.domain.alerts import Tier, top_priority_rules
 from bot.domain.callback_data import AlertButton, encode
 from bot.domain.schedule import zone_or_error
 from bot.services.alert_text import AlertText
@@ -75,9 +75,12 @@ class Event:
         """The event's most urgent tier."""
         return min((Tier(a.tier) for a in self.alerts), key=lambda t: t.rank)
 
-    def order(self) -> tuple[int, datetime, int]:
-        """Sort key: IMMEDIATE first, then oldest."""
-        return event_order(self.tier, self.head.created_at, self.head.id)
+    top: bool = False
+    """Holds an alert of a top-priority rule (``ItemRule.top_priority``)."""
+
+    def order(self) -> tuple[int, bool, datetime, int]:
+        """Sort key: IMMEDIATE first, then top priority, then oldest."""
+        return event_order(self.tier, self.head.created_at, self.head.id, top=self.top)
 
 
 class Announcer:
@@ -94,6 +97,7 @@ class Announcer:
         self.reserve = reserve
         self.max_events = max_events
         """Events in one message: one row of two buttons each keeps the keyboard usable."""
+        self._top_rules = top_priority_rules(runtime.config.rules)
 
     # --- the cohort's settings, as group messages show them ---------------------------------
 
@@ -148,7 +152,7 @@ class Announcer:
         messages = pack(
             events,
             budget=budget,
-            immediate=lambda e: e.tier is Tier.IMMEDIATE,
+            immediate=lambda e: e.tier is Tier.IMMEDIATE or e.top,
             fits=lambda group: self._fits(cohort, group),
         )
         for message in messages:
@@ -194,7 +198,12 @@ class Announcer:
             send_row(
                 now=now,
                 chat_id=cohort.provider_chat_id,
-                priority=alert_priority(min((e.tier for e in events), key=lambda t: t.rank)),
+                # A top-priority URGENT event goes out with the IMMEDIATE ones.
+                priority=(
+                    Priority.CRISIS
+                    if any(e.top for e in events)
+                    else alert_priority(min((e.tier for e in events), key=lambda t: t.rank))
+                ),
                 dedup_key=dedup_key,
                 text=self.announcement_text(cohort, events),
                 keyboard=self.keyboard(cohort, events),
@@ -225,7 +234,8 @@ class Announcer:
             if patient_id not in labels:
                 patient = await uow.patients.get(patient_id)
                 labels[patient_id] = patient.label if patient is not None else "?"
-            events.append(Event(alerts, labels[patient_id]))
+            top = any(a.rule in self._top_rules for a in alerts)
+            events.append(Event(alerts, labels[patient_id], top=top))
         return sorted(events, key=Event.order)
 
     def _values(self, cohort: Cohort, event: Event, *, worst_case: bool) -> dict[str, object]:
@@ -250,6 +260,7 @@ class Announcer:
             review = self.local_time(cohort, self.review_time(cohort, head.created_at))
         return {
             "tier": tier.value,
+            "top_priority": event.top,
             "label": event.label,
             "rules": [self._text.view(a.rule, a.details, cohort.locale) for a in event.alerts],
             "time": self.local_time(cohort, head.created_at),

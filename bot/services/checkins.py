@@ -107,14 +107,14 @@ class CheckinService:
                 return
             patient = await uow.patients.by_telegram_user(user_id)
             if patient is None or patient.status != "active":
-                reply = "not_enrolled" if patient is None else "not_active"
+                reply, values = _inactive_reply(patient)
                 locale = patient.locale if patient is not None else "en"
                 await queue_send(
                     uow,
                     now=now,
                     chat_id=chat_id,
                     priority=reply_priority(chat_id, enrolled=patient is not None),
-                    text=self._render(reply, locale),
+                    text=self._render(reply, locale, **values),
                 )
             else:
                 day = local_date(now, zone_or_error(patient.timezone))
@@ -418,6 +418,11 @@ class CheckinService:
         return None
 
     async def _skip(self, t: _Tapped) -> str | None:
+        current = item_at(t.questionnaire, t.checkin.position)
+        if current is not None and current.safety:
+            # A safety question never shows Skip; a Skip from an older copy of the message
+            # is refused rather than ending the day before the answer.
+            return self._render("checkin_safety_no_skip", t.locale)
         if t.apart:
             # Skipping the questions apart leaves them unanswered; the day stays as it was.
             t.checkin.position = len(t.questionnaire.items)
@@ -519,7 +524,7 @@ class CheckinService:
         # Only what reaches the group counts: ROUTINE rows wait for the digest, and telling
         # the patient "your team has been notified" would not be true (REFERENCE.md 3.3).
         notified = (
-            bool(triggers)
+            any(trigger.tier is not Tier.ROUTINE for trigger in triggers)
             or any(alert.head_id is not None for alert in created)
             or await self._alerted_today(t)
         )
@@ -573,17 +578,37 @@ class CheckinService:
             cohort,
             t.patient,
             [
+                # A ROUTINE answer ("prefer not to answer") is stored for the digest, /alerts
+                # and /patient, not posted (REFERENCE.md 3.2, ROUTINE row).
                 Raise(
                     tr.rule_id,
                     tr.tier,
                     f"checkin:{t.checkin.id}",
                     details=answer_details(tr.item, tr.value),
+                    announce=tr.tier is not Tier.ROUTINE,
                 )
                 for tr in triggers
             ]
             + patient_level,
             checkin_id=t.checkin.id,
         )
+
+
+def _inactive_reply(patient: Patient | None) -> tuple[str, dict[str, str]]:
+    """What /checkin says to someone without an active check-in: not enrolled, paused (until
+    when, and how to /resume), stopped (as every reply to a patient who left), or otherwise
+    not active (discharged, unreachable)."""
+    if patient is None:
+        return "not_enrolled", {}
+    if patient.status == "paused":
+        until = ""
+        if patient.paused_until is not None:
+            local = patient.paused_until.astimezone(zone_or_error(patient.timezone))
+            until = local.strftime("%Y-%m-%d %H:%M")
+        return "checkin_paused", {"until": until}
+    if patient.status == "withdrawn":
+        return "withdrawn_reply", {}
+    return "not_active", {}
 
 
 def _selected(checkin: Checkin) -> frozenset[str]:

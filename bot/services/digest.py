@@ -38,6 +38,7 @@ from bot.domain.digest import (
     build_digest,
     digest_due,
     digest_slot,
+    worth_posting,
 )
 from bot.domain.instruments import SPECS, Instrument
 from bot.domain.schedule import local_date, parse_hhmm
@@ -58,7 +59,9 @@ from storage.uow import UnitOfWork
 
 logger = logging.getLogger(__name__)
 
-DAILY_ITEMS = ("mood", "anxiety")
+DAILY_ITEMS = ("mood", "anxiety", "safety")
+DECLINED = "declined"
+"""The safety question's "prefer not to answer" (prompts/questionnaires/daily.yaml)."""
 INSTRUMENT_LOOKBACK = timedelta(weeks=12)
 """How far back the latest PHQ-9 / GAD-7 (and the one before it) are looked for."""
 MESSAGE_LIMIT = 4096
@@ -76,6 +79,8 @@ class DigestOutcome(StrEnum):
     ALREADY_SENT = "already_sent"
     """This week's (or this request's) digest was queued before: nothing new was queued."""
     UNKNOWN_COHORT = "unknown_cohort"
+    NOTHING_TO_REPORT = "nothing_to_report"
+    """A scheduled digest of a cohort with no enrolled patient and no alert: not posted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,9 +125,18 @@ class DigestService:
         return await self.send_period(config, period, now, key)
 
     async def send_period(
-        self, config: CohortConfig, period: Period, now: datetime, dedup_key: str | None
+        self,
+        config: CohortConfig,
+        period: Period,
+        now: datetime,
+        dedup_key: str | None,
+        *,
+        scheduled: bool = False,
     ) -> DigestOutcome:
-        """Build a cohort's digest of a period and queue it, unless ``dedup_key`` was used."""
+        """Build a cohort's digest of a period and queue it, unless ``dedup_key`` was used.
+
+        ``scheduled``: nobody asked for it, so a digest with nothing to say is not posted
+        (``bot.domain.digest.worth_posting``)."""
         async with self._rt.uow() as uow:
             cohort = await uow.cohorts.by_name(config.name)
             if cohort is None:
@@ -133,6 +147,8 @@ class DigestService:
             digest = await self.figures(uow, cohort, period)
             digest = await self._with_not_asked(uow, cohort.id, config, digest)
             raised = await self.raised(uow, cohort, period, config.locale)
+        if scheduled and not worth_posting(digest):
+            return DigestOutcome.NOTHING_TO_REPORT
         built = await asyncio.to_thread(
             self.render, digest, config.name, config.locale, raised=raised
         )
@@ -164,13 +180,17 @@ class DigestService:
         previous = period.previous
         statuses: dict[tuple[int, date], str] = {}
         values: dict[tuple[int, date], dict[str, int]] = {}
+        declined: set[tuple[int, date]] = set()
         for patient_id, day, status, questionnaire, item, value in await repo.day_answers(
             cohort.id, previous.start, period.end, DAILY_ITEMS
         ):
             if questionnaire in INSTRUMENT_QUESTIONNAIRES:
                 continue  # a check-in that only holds a weekly instrument is not a daily one
             statuses[patient_id, day] = status
-            if item is not None and value is not None and value.isdigit():
+            if item == "safety":
+                if value == DECLINED:
+                    declined.add((patient_id, day))
+            elif item is not None and value is not None and value.isdigit():
                 values.setdefault((patient_id, day), {})[item] = int(value)
         day_rows = [
             DayRow(
@@ -179,6 +199,7 @@ class DigestService:
                 status=status,
                 mood=values.get(key, {}).get("mood"),
                 anxiety=values.get(key, {}).get("anxiety"),
+                safety_declined=key in declined,
             )
             for key, status in statuses.items()
         ]
@@ -349,7 +370,9 @@ class DigestScan:
                 if await uow.digest.queued(key):
                     continue  # the common case: checked before any figure is built
             try:
-                outcome = await self._service.send_period(config, slot.period, now, key)
+                outcome = await self._service.send_period(
+                    config, slot.period, now, key, scheduled=True
+                )
             except Exception:
                 # One cohort's failure must not hold back the others; the next scan retries.
                 logger.exception("digest for cohort %s failed", config.name)

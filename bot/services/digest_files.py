@@ -72,6 +72,8 @@ def reason_values(patient: PatientFigures, locale: str) -> list[dict[str, str]]:
         elif reason is Reason.PHQ9_SEVERE and patient.phq9 is not None:
             value = str(patient.phq9.total)
             band = patient.phq9.band.value if patient.phq9.band is not None else ""
+        elif reason is Reason.SAFETY_DECLINED:
+            value = str(patient.safety_declined)
         elif reason is Reason.MOOD_DROP:
             value = format_signed(patient.mood.change, locale)
         elif reason is Reason.LOW_ADHERENCE:
@@ -97,6 +99,10 @@ def summary_values(digest: Digest, cohort: str, locale: str) -> dict[str, Any]:
         "answered": s.answered,
         "due": s.due,
         "opened": s.alerts_opened,
+        "open_now": s.alerts_open,
+        "open_immediate": s.open_by_tier.get("IMMEDIATE", 0),
+        "open_urgent": s.open_by_tier.get("URGENT", 0),
+        "open_routine": s.open_by_tier.get("ROUTINE", 0),
         "acknowledged": s.alerts_acknowledged,
         "resolved": s.alerts_resolved,
         "median_ack": format_duration(s.median_to_acknowledge),

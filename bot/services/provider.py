@@ -288,8 +288,11 @@ class ProviderService:
             [patient.id], today - timedelta(days=pv.TABLE_DAYS - 1)
         )
         answers = await uow.provider.answers_for([c.id for c in checkins])
+        enrolled_on = _today(patient.consented_at, patient.timezone)
         rows = pv.day_rows(
-            ((c.local_date, c.status, answers.get(c.id, {})) for c in checkins), today
+            ((c.local_date, c.status, answers.get(c.id, {})) for c in checkins),
+            today,
+            enrolled_on,
         )
         alerts = await uow.provider.unresolved_alerts(cohort.id, patient.id)
         await self._reply(

@@ -109,11 +109,20 @@ class DayRow:
     answers: dict[str, str] = field(default_factory=dict)
 
 
-def day_rows(checkins: Iterable[tuple[date, str, dict[str, str]]], today: date) -> list[DayRow]:
-    """Return the last 14 local dates, newest first, each with its check-in (if any)."""
+def day_rows(
+    checkins: Iterable[tuple[date, str, dict[str, str]]],
+    today: date,
+    enrolled_on: date | None = None,
+) -> list[DayRow]:
+    """Return the last 14 local dates, newest first, each with its check-in (if any); never a
+    date before ``enrolled_on`` (a patient enrolled today has one row, not 13 "no check-in"
+    rows), unless a check-in exists for it."""
     by_day = {day: (status, answers) for day, status, answers in checkins}
+    first = today - timedelta(days=TABLE_DAYS - 1)
+    if enrolled_on is not None:
+        first = max(first, min([enrolled_on, today, *by_day]))
     rows = []
-    for back in range(TABLE_DAYS):
+    for back in range((today - first).days + 1):
         day = today - timedelta(days=back)
         status, answers = by_day.get(day, (None, {}))
         rows.append(DayRow(day=day, status=status, answers=dict(answers)))

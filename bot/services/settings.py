@@ -15,7 +15,9 @@ the region it gives (``Regions.for_zone``); /settings can then pick another regi
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import secrets
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from bot.domain.timezones import city_of, find_zone, parse_time_of_day
 from bot.services.crisis_card import patient_region
 from bot.services.outbox import Keyboard, Priority, queue_edit, queue_send, reply_priority
 from bot.services.runtime import Runtime
+from prompts.cities import load_cities
 from prompts.render import DEFAULT_LOCALE
 from storage.models import Cohort, Patient
 from storage.statuses import LEFT
@@ -65,6 +68,7 @@ class Step:
     @classmethod
     def of_field(cls, field: str) -> Step | None:
         """Return the step a button field or ``awaiting`` value names, if any."""
+        field = _awaited(field)[0]
         onboarding = field.startswith(ONBOARDING)
         name = field.removeprefix(ONBOARDING)
         known = name in STEPS or (not onboarding and name in SETTINGS_ONLY)
@@ -105,6 +109,22 @@ def _name(names: Mapping[str, str], locale: str) -> str:
     return names.get(locale) or names[DEFAULT_LOCALE]
 
 
+def _awaited(awaiting: str) -> tuple[str, str | None, int | None]:
+    """Split an ``awaiting`` value into the step's field and where its live buttons are: a
+    Telegram message id (``ob_tz@123``: the message the patient tapped) or the token of an
+    outbox message (``ob_tz~ab12cd34``: the one sent after typed text; its id comes when
+    it is sent)."""
+    field, at, message = awaiting.partition("@")
+    if at and message.isdigit():
+        return field, None, int(message)
+    field, tilde, token = field.partition("~")
+    return field, (token if tilde and token else None), None
+
+
+def _dedup_key(patient: Patient, token: str) -> str:
+    return f"settings:{patient.id}:{token}"
+
+
 def _rows(buttons: list[dict[str, str]], per_row: int) -> Keyboard:
     return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
 
@@ -122,9 +142,14 @@ class SettingsService:
     # --- views ---
 
     def view(
-        self, patient: Patient, cohort: CohortConfig, step: Step, zones: tuple[str, ...] = ()
+        self,
+        patient: Patient,
+        cohort: CohortConfig,
+        step: Step,
+        zones: tuple[tuple[str, str], ...] = (),
     ) -> tuple[str, Keyboard]:
-        """Return the text and buttons of a step for a patient (``zones``: offer these)."""
+        """Return the text and buttons of a step for a patient (``zones``: offer these, as
+        (label, zone) pairs)."""
         render, locale = self._rt.renderer.render, patient.locale
         regions = self._rt.config.regions
         region = patient_region(regions, patient.region, patient.timezone, cohort.region)
@@ -141,8 +166,8 @@ class SettingsService:
             ]
             return render("settings_language", locale, **values), _rows(buttons, 2)
         if step.name == "tz":
-            offered = zones or cohort.offered_timezones
-            buttons = [_button(city_of(zone), step.field, zone) for zone in offered]
+            offered = zones or tuple((city_of(z), z) for z in cohort.offered_timezones)
+            buttons = [_button(label, step.field, zone) for label, zone in offered]
             return render("settings_timezone", locale, **values), _rows(buttons, 2)
         if step.name == "time":
             buttons = [_button(at, step.field, at) for at in cohort.common_times]
@@ -220,7 +245,7 @@ class SettingsService:
                 if step is None or not self._apply(patient, cohort, step.name, button.value, now):
                     return self._rt.renderer.render("button_refused", patient.locale)
                 next_step = step.after()
-            self._await(patient, next_step, now)
+            self._await(patient, next_step, now, f"@{message_id}")
             text, keyboard = self.view(patient, cohort, next_step)
             await queue_edit(
                 uow,
@@ -250,25 +275,31 @@ class SettingsService:
         """
         _, cohort = await cohort_of(self._rt, uow, patient)
         error: str | None = None
-        zones: tuple[str, ...] = ()
+        zones: tuple[tuple[str, str], ...] = ()
         value: str | None = None
         if step.name == "tz":
-            match = find_zone(text, available_zones())
+            # About 34,000 cities, parsed once (a second or so): off the event loop.
+            cities = await asyncio.to_thread(load_cities)
+            match = find_zone(text, available_zones(), cities)
             value = match.zone
             if value is None and match.zones:
-                error, zones = "timezone_ambiguous", match.zones
+                error, zones = "timezone_ambiguous", match.choices()
             elif value is None:
                 error = "timezone_unknown"
         elif step.name == "time":
             parsed = parse_time_of_day(text)
             value = None if parsed is None else parsed.strftime("%H:%M")
             error = "time_invalid" if parsed is None else None
+        # The step's earlier message loses its buttons: only the reply below keeps live
+        # ones, so two messages never offer time zones (or times) at once.
+        await self._retire(uow, now, patient, cohort, step)
+        token = secrets.token_hex(4)
         if value is not None and self._apply(patient, cohort, step.name, value, now):
             next_step = step.after()
-            self._await(patient, next_step, now)
+            self._await(patient, next_step, now, f"~{token}")
             body, keyboard = self.view(patient, cohort, next_step)
         else:
-            self._await(patient, step, now)
+            self._await(patient, step, now, f"~{token}")
             body, keyboard = self.view(patient, cohort, step, zones)
             notice = self._rt.renderer.render(error or "time_invalid", patient.locale)
             body = notice if zones else f"{notice}\n\n{body}"
@@ -279,6 +310,29 @@ class SettingsService:
             priority=Priority.INTERACTIVE,
             text=body,
             keyboard=keyboard,
+            patient_id=patient.id,
+            dedup_key=_dedup_key(patient, token),
+        )
+
+    async def _retire(
+        self, uow: UnitOfWork, now: datetime, patient: Patient, cohort: CohortConfig, step: Step
+    ) -> None:
+        """Take the buttons off the message that asked ``step`` (if it is known and sent):
+        its text stays, as the step's question."""
+        if patient.awaiting is None:
+            return
+        _, token, message_id = _awaited(patient.awaiting)
+        if token is not None:
+            message_id = await uow.outbox.sent_message_id(_dedup_key(patient, token))
+        if message_id is None:
+            return
+        text, _ = self.view(patient, cohort, step)
+        await queue_edit(
+            uow,
+            now=now,
+            chat_id=patient.chat_id,
+            message_id=message_id,
+            text=text,
             patient_id=patient.id,
         )
 
@@ -317,8 +371,10 @@ class SettingsService:
         return True
 
     @staticmethod
-    def _await(patient: Patient, step: Step, now: datetime) -> None:
-        patient.awaiting = step.field if step.name in {"tz", "time"} else None
+    def _await(patient: Patient, step: Step, now: datetime, where: str = "") -> None:
+        """Expect typed text for ``step``; ``where``: which message shows its buttons
+        (``@<message id>`` or ``~<outbox token>``, see ``_awaited``)."""
+        patient.awaiting = f"{step.field}{where}" if step.name in {"tz", "time"} else None
         patient.updated_at = now
 
     async def _say(

@@ -33,10 +33,10 @@ def question_text(
     questionnaire: Questionnaire,
     position: int,
     locale: str,
-    answers: Mapping[str, str] | None = None,
 ) -> str:
-    """Return the text that asks the item at a position, with "3/7" progress."""
-    number, total = progress(questionnaire, answers or {}, position)
+    """Return the text that asks the item at a position, with "3/7" progress (a total that
+    never changes mid check-in: ``bot.domain.checkin.progress``)."""
+    number, total = progress(questionnaire, position)
     return renderer.render(
         "instruments_question" if asked_apart(questionnaire, position) else "checkin_question",
         locale,
@@ -57,9 +57,10 @@ def question_keyboard(  # noqa: PLR0917 - the whole state of one message
 ) -> Keyboard:
     """Return the buttons of the item at a position, for one check-in.
 
-    A multi-select shows its ticks and a Done button; every item has Skip today (Skip
-    questionnaire in a part asked apart), and Back when there is an earlier item of the same
-    message to change.
+    A multi-select shows its ticks and a Done button; every item but a safety question has
+    Skip today (Skip questionnaire in a part asked apart), and Back when there is an earlier
+    item of the same message to change. A safety question is answered (its own "prefer not
+    to answer" included) or left open until the window closes, which counts as missed.
     """
     item = questionnaire.items[position]
     multi = item.kind is ItemKind.MULTI
@@ -88,14 +89,16 @@ def question_keyboard(  # noqa: PLR0917 - the whole state of one message
                 "callback_data": encode(BackButton(checkin_id, position)),
             }
         )
-    skip = "button_skip_instruments" if asked_apart(questionnaire, position) else "button_skip"
-    controls.append(
-        {
-            "text": renderer.render(skip, locale),
-            "callback_data": encode(SkipButton(checkin_id)),
-        }
-    )
-    rows.append(controls)
+    if not item.safety:
+        skip = "button_skip_instruments" if asked_apart(questionnaire, position) else "button_skip"
+        controls.append(
+            {
+                "text": renderer.render(skip, locale),
+                "callback_data": encode(SkipButton(checkin_id)),
+            }
+        )
+    if controls:
+        rows.append(controls)
     return rows
 
 
@@ -146,7 +149,7 @@ def question(  # noqa: PLR0917
 ) -> tuple[str, Keyboard]:
     """Return the text and buttons that ask the item at a position of a check-in."""
     return (
-        question_text(renderer, questionnaire, position, locale, answers),
+        question_text(renderer, questionnaire, position, locale),
         question_keyboard(
             renderer, questionnaire, checkin_id, position, locale, answers, selected
         ),

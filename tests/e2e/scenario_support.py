@@ -28,7 +28,7 @@ import prompts
 from bot.app import BotRuntime, build
 from bot.delivery import DeliveryPolicy
 from bot.domain.alerts import Tier
-from bot.domain.callback_data import AnswerButton, DoneButton, ToggleButton, decode
+from bot.domain.callback_data import AnswerButton, DoneButton, SkipButton, ToggleButton, decode
 from bot.ratelimit import Limits
 from bot.sandbox.state import BotMessage
 from bot.sandbox.users import SimUser
@@ -87,14 +87,22 @@ def instruments(
     phq9: Sequence[int] = (),
     gad7: Sequence[int] = (),
     pcl5: Sequence[int] = (),
+    phq9_now: str = "No",
 ) -> tuple[str, ...]:
     """Return the taps of a calm instrument day: the daily items, then the instruments the day
-    asks (PHQ-9 with its unscored difficulty question, GAD-7, PCL-5), given as item scores."""
+    asks (PHQ-9 with its unscored difficulty question, GAD-7, PCL-5), given as item scores.
+
+    PHQ-9 item 9 above 0 calls up the D7b follow-up, answered ``phq9_now``; "Yes" or "Not
+    sure" there ends the check-in."""
     assert len(phq9) in {0, 9} and len(gad7) in {0, 7} and len(pcl5) in {0, 20}
+    follow_up = (phq9_now,) if phq9 and phq9[8] >= 1 else ()
+    if follow_up and phq9_now != "No":
+        return (*daily(), *(FOUR_POINT[s] for s in phq9), *follow_up)
     difficulty = ("Somewhat difficult",) if phq9 else ()
     return (
         *daily(),
         *(FOUR_POINT[s] for s in phq9),
+        *follow_up,
         *difficulty,
         *(FOUR_POINT[s] for s in gad7),
         *(PCL5_POINT[s] for s in pcl5),
@@ -259,7 +267,7 @@ async def _tap(h: Harness, user: SimUser, label: str, *, telegram: bool) -> None
     # What handlers.patient.button does with the press, minus Telegram's round trips.
     message, data = _button(user, label)
     button = decode(data)
-    assert isinstance(button, AnswerButton | ToggleButton | DoneButton), button
+    assert isinstance(button, AnswerButton | ToggleButton | DoneButton | SkipButton), button
     refusal = await h.runtime.services.checkins.tap(
         next(_SERVICE_UPDATE_IDS), user.id, message.message_id, button
     )

@@ -23,7 +23,8 @@ async def test_enrol_consent_and_full_checkin(harness: Harness) -> None:
     assert "cannot give medical advice" in consent.text
     await h.press(alice, "I agree")
     assert "you are enrolled" in last(alice).text
-    assert "09:00" in last(alice).text
+    # No time is stated before the patient has chosen one (issue 12, item 11).
+    assert "09:00" not in last(alice).text and "America/New_York" not in last(alice).text
 
     patient = await h.scalar(select(Patient).where(Patient.telegram_user_id == 1001))
     assert patient is not None
@@ -70,7 +71,7 @@ async def test_safety_yes_alerts_the_group_and_shows_the_crisis_card_first(
     # The crisis card came at once (a new message); the check-in goes on in its own message.
     assert "988" in last(bob).text
     follow_up = message(bob, checkin_message).text
-    assert "8/8" in follow_up and "unsafe right now" in follow_up
+    assert "7b/7" in follow_up and "unsafe right now" in follow_up
     await answer_all(h, bob, ["No"])
 
     alert = await h.scalar(select(Alert))

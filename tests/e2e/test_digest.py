@@ -288,7 +288,13 @@ async def test_weekly_digest_for_30_patients(harness: Harness) -> None:
     adherence = round(100 * expected["done"] / expected["due"])
     assert f"{adherence}% ({expected['done']} of {expected['due']} days due)" in text.text
     assert (expected["opened"], expected["acknowledged"], expected["resolved"]) == (3, 2, 1)
-    assert "3 opened · 2 acknowledged · 1 resolved" in text.text
+    assert "Alerts in these 7 days: 3 raised · 2 acknowledged · 1 resolved" in text.text
+    # Beside it, labelled apart, what is not resolved now whenever raised (P-D011's URGENT,
+    # P-D012's acknowledged ROUTINE, P-D014's ROUTINE from the week before).
+    assert (
+        "Alerts open now (not resolved, whenever raised): 3 (0 IMMEDIATE · 1 URGENT · 2 ROUTINE)"
+        in text.text
+    )
     assert "Median time to acknowledge: 30 min" in text.text
     attention = text.text.split("Needing attention")[1]
     assert "P-D008: PHQ-9 item 9 is 1" in attention
@@ -332,7 +338,9 @@ async def test_weekly_digest_for_30_patients(harness: Harness) -> None:
 async def test_digest_goes_out_once_a_week_across_a_restart(harness: Harness) -> None:
     h = harness
     await _seed(h, n=15)
-    cohorts = len(h.config.cohorts)  # every cohort's time has come on Monday 13:00 UTC
+    # Every cohort's time has come on Monday 13:00 UTC; only clinic-a has patients (the
+    # others, empty, get no digest nobody asked for).
+    cohorts = 1
     assert await h.runtime.services.digest_scan.run() == cohorts
     await h.settle()
     assert len(_digest_messages(h)) == 4
@@ -361,7 +369,7 @@ async def test_digest_catches_up_after_downtime_within_the_week(harness: Harness
     await h.stop_bot()
     h.clock.set(datetime(2026, 1, 14, 16, 0, tzinfo=UTC))
     await h.start_bot()
-    assert await h.runtime.services.digest_scan.run() == len(h.config.cohorts)
+    assert await h.runtime.services.digest_scan.run() == 1  # clinic-a; the others are empty
     await h.settle()
     messages = _digest_messages(h)
     assert [m.kind for m in messages] == ["text", "photo", "document", "document"]
@@ -396,3 +404,20 @@ async def test_send_now_on_demand(harness: Harness) -> None:
     assert [m.kind for m in messages] == ["text", "photo", "document", "document"]
     # Monday: the 7 days that ended yesterday.
     assert "2026-01-05 – 2026-01-11" in messages[0].text
+
+
+async def test_first_start_posts_no_digest_for_an_empty_cohort_but_digest_answers(
+    harness: Harness,
+) -> None:
+    h = harness
+    # Monday 13:00 UTC: every cohort's digest time has come, and no cohort has a patient.
+    assert await h.runtime.services.digest_scan.run() == 0
+    await h.settle()
+    assert _digest_messages(h) == []
+    assert await h.count(AuditEvent, AuditEvent.action == "digest_queued") == 0
+    # Asked for (what /digest calls), the digest answers even for an empty cohort.
+    outcome = await h.runtime.services.digest.send_now("clinic-a", request_key="asked")
+    assert outcome == "queued"
+    await h.settle()
+    [text] = _digest_messages(h)
+    assert "The cohort has no enrolled patients yet." in text.text

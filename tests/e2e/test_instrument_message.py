@@ -35,13 +35,14 @@ instrument_delivery = "own_message"
 """
 
 LOW_DAY = ["2", *CALM_DAY[1:]]  # mood 2: twice in a row fires mood_low_2_in_a_row (URGENT)
-PHQ9_SEVERE = ["Nearly every day"] * 9 + ["Very difficult"]  # total 27, item 9 = 3
+# Total 27, item 9 = 3: the D7b follow-up ("No") comes before the difficulty question.
+PHQ9_SEVERE = ["Nearly every day"] * 9 + ["No", "Very difficult"]
 GAD7 = ["Several days"] * 7
 SUNDAY = datetime(2026, 1, 11, 10, 0, tzinfo=UTC)
 MONDAY = datetime(2026, 1, 12, 10, 0, tzinfo=UTC)
 TUESDAY = datetime(2026, 1, 13, 10, 0, tzinfo=UTC)
 DAILY_ITEMS = 9  # the daily questionnaire's items, follow-ups included
-ALL_ITEMS = DAILY_ITEMS + 10 + 7
+ALL_ITEMS = DAILY_ITEMS + 11 + 7  # the PHQ-9 with its item 9 follow-up and difficulty
 STALE = "This message is finished. Please answer in the newest message."
 
 
@@ -119,14 +120,15 @@ async def test_daily_part_finishes_first_then_the_instruments_come_apart(
     values = dict(
         await h.rows(select(Answer.item_id, Answer.value).where(Answer.checkin_id == checkin.id))
     )
-    assert len(values) == 7 + 17
+    assert len(values) == 7 + 17 + 1  # and the item 9 follow-up
     assert values["phq9_9"] == "3" and values["difficulty"] == "very" and values["gad7_7"] == "1"
+    assert values["phq9_9_now"] == "no"
     checkin = await _checkin(h)
     assert (checkin.status, checkin.position) == ("completed", ALL_ITEMS)
     assert checkin.completed_at == MONDAY  # the day was done when the daily part was
 
     # Item 9 at its tap (with the crisis card), the total when the PHQ-9 ends: once each.
-    assert await _alerts(h, "phq9_item9_positive") == 1
+    assert await _alerts(h, "phq9_item9_frequent") == 1  # item 9 = 3: top priority
     assert await _alerts(h, "phq9_total_20") == 1
     assert any("116 123" in m.text for m in user.messages)
     assert any("PHQ-9 item 9" in m.text for m in group.messages)
@@ -135,7 +137,7 @@ async def test_daily_part_finishes_first_then_the_instruments_come_apart(
     h.clock.set(TUESDAY)
     await h.send(user, "/checkin")
     await answer_all(h, user, CALM_DAY)
-    assert await _alerts(h, "phq9_item9_positive") == 1
+    assert await _alerts(h, "phq9_item9_frequent") == 1
     assert await _alerts(h, "phq9_total_20") == 1
     assert await _alerts(h, "mood_low_2_in_a_row") == 1
 

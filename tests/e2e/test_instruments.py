@@ -14,7 +14,8 @@ from tests.e2e.conftest import GROUP_D
 from tests.e2e.flows import CALM_DAY, answer_all, enrol, last, message
 from tests.support.harness import Harness
 
-PHQ9 = ["Several days"] * 8 + ["Several days", "Somewhat difficult"]  # item 9 = 1
+# Item 9 = 1, its D7b follow-up answered "No", then the difficulty question.
+PHQ9 = ["Several days"] * 8 + ["Several days", "No", "Somewhat difficult"]
 GAD7 = ["More than half the days"] * 7
 
 

@@ -48,6 +48,13 @@ async def test_pause_stops_prompts_until_it_ends(harness: Harness) -> None:
     await h.advance(timedelta(days=1))
     await h.due_scan()
     assert await h.count(Checkin) == 0
+    # /checkin while paused says so, until when, and how to start again (not "contact
+    # your care team", which sent patients to the clinic for something they did).
+    await h.send(pam, "/checkin")
+    reply = last(pam).text
+    assert "paused until 2026-01-15 08:00" in reply and "/resume" in reply
+    assert "care team" not in reply
+    assert await h.count(Checkin) == 0
     # Not yet over: nothing changes.
     assert await h.runtime.services.lifecycle.resume_due() == 0
     await h.advance(timedelta(days=2, seconds=1))
@@ -100,6 +107,7 @@ async def test_stop_withdraws_and_tells_the_group_the_label_only(harness: Harnes
     await h.due_scan()
     assert await h.count(Checkin) == 0
     await h.send(sid, "/checkin")
+    assert "stopped taking part" in last(sid).text  # not "not active ... contact them"
     await h.send(sid, "are you there?")
     assert "stopped taking part" in last(sid).text
     assert await h.count(PatientMessage) == 0

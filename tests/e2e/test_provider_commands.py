@@ -293,7 +293,9 @@ async def test_patients_patient_alerts_and_export(harness: Harness) -> None:
     assert rows[3] == "01-09 skipped"
     assert rows[5] == "01-07 missed"
     assert rows[7].split()[:3] == ["01-05", "1", "·"]
-    assert rows[13] == "12-30 – no check-in"
+    # Nothing before the patient's first day (enrolled today here, with days written back
+    # to 01-05): no "no check-in" rows for days the patient was not yet followed.
+    assert not rows[8].startswith("01-04") and "no check-in" not in text.split("mood, anx")[0]
     assert "<pre>" in last(nurse).html
     # Display names from the rule files and the answer that fired each alert; never an id.
     assert (

@@ -105,6 +105,7 @@ BASELINE = _days(0, *[daily()] * 7)
 MILD = frozenset({"side_effect_mild_or_moderate"})
 SINGLE_DROP = frozenset({"mood_single_day_drop"})
 TOOK_MORE = "Took more than prescribed"
+DECLINED = "Prefer not to answer"
 
 URGENT, IMMEDIATE, ROUTINE = Tier.URGENT, Tier.IMMEDIATE, Tier.ROUTINE
 FIRES, QUIET = True, False
@@ -221,13 +222,34 @@ SCENARIOS = [
     # --- missed check-ins: prompted at 09:00, closed at local midnight ---
     Scenario("missed_checkins", FIRES, ROUTINE, Missed(1), (Missed(0),), variant="2"),
     Scenario("missed_checkins", FIRES, URGENT, Missed(2), (Missed(0), Missed(1)), variant="3"),
-    # A partial day (mood given, then the window closed) is not missed: it breaks the row.
+    # A partial day that ended before the safety question (mood given, then the window
+    # closed) counts as missed: the day never said the patient is safe.
+    Scenario(
+        "missed_checkins",
+        FIRES,
+        URGENT,
+        Missed(2),
+        (Missed(0), Prompted(1, ("7",), close=True)),
+        variant="partial",
+    ),
+    # So does a day skipped with "Skip today" (not offered at the safety question itself).
+    Scenario(
+        "missed_checkins",
+        FIRES,
+        ROUTINE,
+        Missed(1),
+        (Day(0, ("7", "Skip today")),),
+        variant="skipped",
+    ),
+    # "Prefer not to answer" is an answer: the day breaks the row (and is shown to the team
+    # as safety_declined).
     Scenario(
         "missed_checkins",
         QUIET,
         URGENT,
         Missed(2),
-        (Missed(0), Prompted(1, ("7",), close=True)),
+        (Missed(0), Prompted(1, daily(safety=DECLINED))),
+        others=frozenset({"safety_declined"}),
     ),
     # Took more than prescribed at 23:30 on day 0: day 2 closes 48.5 h later, day 3 72.5 h.
     Scenario(
@@ -237,6 +259,16 @@ SCENARIOS = [
         Missed(2),
         (Prompted(0, daily(dose=TOOK_MORE), clock="23:30"), Prompted(1, daily())),
         others=frozenset({"took_more_than_prescribed"}),
+    ),
+    # Declining the safety question the day after an urgent event counts as a missed day.
+    Scenario(
+        "missed_after_urgent_event",
+        FIRES,
+        URGENT,
+        Day(1, daily(safety=DECLINED)),
+        (Day(0, daily(dose=TOOK_MORE)),),
+        others=frozenset({"took_more_than_prescribed", "safety_declined"}),
+        variant="declined",
     ),
     Scenario(
         "missed_after_urgent_event",
@@ -362,6 +394,9 @@ SCENARIOS = [
         card=Card.CRISIS,
     ),
     Scenario("safety_thoughts", QUIET, URGENT, Day(0, daily())),
+    # "Prefer not to answer": stored as declined, ROUTINE (digest, /alerts, /patient).
+    Scenario("safety_declined", FIRES, ROUTINE, Day(0, daily(safety=DECLINED))),
+    Scenario("safety_declined", QUIET, ROUTINE, Day(0, daily(safety="No"))),
     Scenario(
         "safety_unsafe_now",
         FIRES,
@@ -438,6 +473,54 @@ SCENARIOS = [
         URGENT,
         Day(0, instruments(phq9=(2,) * 8 + (0,))),
         cohort=PHQ9_ONLY,
+    ),
+    # Item 9 = 2-3: URGENT with top priority (its own rule, so the group sees which).
+    Scenario(
+        "phq9_item9_frequent",
+        FIRES,
+        URGENT,
+        Day(0, instruments(phq9=(0,) * 8 + (2,))),
+        cohort=PHQ9_ONLY,
+        card=Card.CRISIS,
+    ),
+    Scenario(
+        "phq9_item9_frequent",
+        QUIET,
+        URGENT,
+        Day(0, instruments(phq9=(1,) * 8 + (0,))),
+        cohort=PHQ9_ONLY,
+    ),
+    # Item 9 >= 1, then the D7b follow-up answered yes: IMMEDIATE, no further questions.
+    Scenario(
+        "phq9_item9_unsafe_now",
+        FIRES,
+        IMMEDIATE,
+        Day(0, instruments(phq9=(0,) * 8 + (1,), phq9_now="Yes")),
+        cohort=PHQ9_ONLY,
+        card=Card.CRISIS,
+        others=frozenset({"phq9_item9_positive"}),
+        stops=True,
+    ),
+    Scenario(
+        "phq9_item9_unsafe_now",
+        FIRES,
+        IMMEDIATE,
+        Day(0, instruments(phq9=(0,) * 8 + (3,), phq9_now="Not sure")),
+        cohort=PHQ9_ONLY,
+        card=Card.CRISIS,
+        others=frozenset({"phq9_item9_frequent"}),
+        stops=True,
+        variant="not-sure",
+    ),
+    Scenario(
+        "phq9_item9_unsafe_now",
+        QUIET,
+        IMMEDIATE,
+        Day(0, instruments(phq9=(0,) * 8 + (1,), phq9_now="No")),
+        cohort=PHQ9_ONLY,
+        card=Card.CRISIS,
+        others=frozenset({"phq9_item9_positive"}),
+        group=URGENT,
     ),
 ]
 

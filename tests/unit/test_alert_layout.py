@@ -198,3 +198,12 @@ def test_alert_room_never_goes_below_the_reserve_for_routine_use(
     # down to the reserve.
     calm = group_budget(share=share, reserve=reserve, alerts_used=alerts, routine_used=0)
     assert budget.total >= min(calm.total, max(0, ALERT_RESERVE - alerts))
+
+
+def test_top_priority_comes_first_within_its_tier_only() -> None:
+    keys = [
+        event_order(Tier.URGENT, T0, 1),
+        event_order(Tier.URGENT, T0 + timedelta(minutes=5), 2, top=True),
+        event_order(Tier.IMMEDIATE, T0 + timedelta(minutes=9), 3),
+    ]
+    assert sorted(keys) == [keys[2], keys[1], keys[0]]

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from jinja2 import UndefinedError
 
-from bot.domain.alerts import Tier, evaluate_answer
+from bot.domain.alerts import Tier, evaluate_answer, top_priority_rules
 from bot.domain.checkin import CheckinStatus, Tap, TapVerdict, judge_tap
 from bot.domain.coverage import Coverage
 from bot.domain.outcomes import outcomes
@@ -171,12 +171,17 @@ _DIGEST_SUMMARY: dict[str, object] = {
     "opened": 4,
     "acknowledged": 3,
     "resolved": 2,
+    "open_now": 5,
+    "open_immediate": 1,
+    "open_urgent": 3,
+    "open_routine": 1,
     "median_ack": "35 min",
     "needing": 1,
     "not_asked": [{"instrument": "pcl5", "locale": "es", "count": 2}],
 }
 _DIGEST_REASONS = [
     {"kind": "urgent_alert", "value": "2", "band": ""},
+    {"kind": "safety_declined", "value": "1", "band": ""},
     {"kind": "phq9_severe", "value": "17", "band": "moderately_severe"},
     {"kind": "low_adherence", "value": "29%", "band": ""},
 ]
@@ -379,6 +384,7 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
         "number": None,
     },
     "paused": {"until": "2026-01-08 09:00"},
+    "checkin_paused": {"until": "2026-01-08 09:00"},
     "resumed": {"checkin_time": "09:00", "timezone": "Europe/London"},
     "stopped_group": {"label": "P-7Q3K"},
     "deleted_group": {"label": "P-7Q3K"},
@@ -425,10 +431,33 @@ def test_every_template_renders_with_its_values() -> None:
 def test_strict_undefined_and_escaping() -> None:
     renderer = Renderer()
     with pytest.raises(UndefinedError):
-        renderer.render("enrolled", "en", checkin_time="09:00")
+        renderer.render("settings_summary", "en", checkin_time="09:00")
     text = renderer.render("checkin_question", "en", position=1, total=1, question="<b>&")
     assert "&lt;b&gt;&amp;" in text
 
 
 def test_missing_locale_falls_back_to_english() -> None:
     assert Renderer().render("invite_expired", "xx") == Renderer().render("invite_expired", "en")
+
+
+def test_phq9_item9_rules_and_follow_up() -> None:
+    rules = load_rules()
+    phq9 = load_questionnaire(questionnaire_path("phq9"))
+    check_rules_against(rules, phq9)
+    for value, rule in (("1", "phq9_item9_positive"), ("2", "phq9_item9_frequent")):
+        [fired] = evaluate_answer(rules, "phq9_9", value)
+        assert (fired.rule_id, fired.tier, fired.crisis_card) == (rule, Tier.URGENT, True)
+    assert evaluate_answer(rules, "phq9_9", "0") == []
+    assert top_priority_rules(rules) == frozenset({"phq9_item9_frequent"})
+    for value in ("yes", "not_sure"):
+        [unsafe] = evaluate_answer(rules, "phq9_9_now", value)
+        assert (unsafe.tier, unsafe.stop_checkin) == (Tier.IMMEDIATE, True)
+    follow_up = phq9.items[phq9.position("phq9_9_now")]
+    assert follow_up.safety and follow_up.show_if is not None
+    assert follow_up.show_if.any_of == frozenset({"1", "2", "3"})
+    daily = load_questionnaire(questionnaire_path("daily"))
+    assert follow_up.texts == daily.items[daily.position("safety_now")].texts  # D7b's words
+    safety = [item.id for item in daily.items if item.safety]
+    assert safety == ["safety", "safety_now"]
+    [declined] = evaluate_answer(rules, "safety", "declined")
+    assert (declined.rule_id, declined.tier) == ("safety_declined", Tier.ROUTINE)

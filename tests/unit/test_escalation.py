@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from bot.domain.alerts import Tier
 from bot.domain.checkin import CheckinStatus
 from bot.domain.escalation import evaluate
-from bot.domain.escalation_rules import Alert, EscalationRules, InstrumentItemRule
+from bot.domain.escalation_rules import Alert, EscalationRules, InstrumentItemRule, Unanswered
 from bot.domain.history import DailyCheckin, InstrumentResult, PastAlert, PatientHistory
 from bot.domain.instruments import Instrument
 from prompts.escalation import load_escalation_rules
@@ -42,6 +42,10 @@ def evening(n: int) -> datetime:
 def midnight_after(n: int) -> datetime:
     """The end of day ``n``, when a missed day closes (REFERENCE.md 3.5)."""
     return datetime.combine(D0 + timedelta(days=n + 1), time(0), tzinfo=UTC)
+
+
+PAST_SAFETY = {"mood": "5", "safety": "yes"}
+"""A partial day that got past the safety question (D7 yes, D7b left open)."""
 
 
 def day(n: int, status: CheckinStatus = OK, /, **answers: str) -> DailyCheckin:
@@ -182,14 +186,30 @@ CASES = {
     "3 missed in a row": Case(
         "missed_checkins",
         history([day(0), day(1, MISSED), day(2, MISSED), day(3, MISSED)]),
-        history([day(0), day(1, MISSED), day(2, CheckinStatus.PARTIAL, mood="5"), day(3, MISSED)]),
+        history(
+            [day(0), day(1, MISSED), day(2, CheckinStatus.PARTIAL, **PAST_SAFETY), day(3, MISSED)]
+        ),
         Tier.URGENT,
     ),
-    "skipped is not missed": Case(
+    # A day that ended before the safety answer (skipped, or partial) counts as missed; one
+    # that answered it (even "prefer not to answer") breaks the row.
+    "partial before the safety answer is missed": Case(
         "missed_checkins",
-        history([day(0, MISSED), day(1, MISSED)]),
-        history([day(0, MISSED), day(1, CheckinStatus.SKIPPED)]),
+        history([day(0), day(1, MISSED), day(2, CheckinStatus.PARTIAL, mood="5"), day(3, MISSED)]),
+        history([day(0), day(1, MISSED), day(2, safety="declined"), day(3, MISSED)]),
+        Tier.URGENT,
+    ),
+    "skipped before the safety answer is missed": Case(
+        "missed_checkins",
+        history([day(0, MISSED), day(1, CheckinStatus.SKIPPED, mood="4")]),
+        history([day(0, MISSED), day(1, CheckinStatus.STOPPED, side_effects="red_flag")]),
         Tier.ROUTINE,
+    ),
+    "declined after took more": Case(
+        "missed_after_urgent_event",
+        history([day(0), day(1, dose="more"), day(2, safety="declined")]),
+        history([day(0), day(1, dose="more"), day(2, safety="no")]),
+        Tier.URGENT,
     ),
     "missed after took more": Case(
         "missed_after_urgent_event",
@@ -468,3 +488,16 @@ def test_instrument_item_rule_kind() -> None:
     fires = evaluate(history(instruments=[phq9(0, 1, item9=1)]), rules, now)
     assert [(a.rule_id, a.tier) for a in fires] == [("phq9_item9", Tier.URGENT)]
     assert evaluate(history(instruments=[phq9(0, 24)]), rules, now) == []
+
+
+def test_unanswered_counts_only_days_that_ended_early_or_declined() -> None:
+    gap = Unanswered("safety", frozenset({"declined"}))
+    assert gap.leaves_unanswered(day(0, CheckinStatus.SKIPPED))
+    assert gap.leaves_unanswered(day(0, CheckinStatus.PARTIAL, mood="5"))
+    assert gap.leaves_unanswered(day(0, safety="declined"))
+    assert not gap.leaves_unanswered(day(0))  # completed, "no"
+    assert not gap.leaves_unanswered(day(0, CheckinStatus.PARTIAL, mood="5", safety="yes"))
+    assert not gap.leaves_unanswered(day(0, CheckinStatus.STOPPED, side_effects="red_flag"))
+    # A completed day of a questionnaire without the item (a clinic's own) is not missed.
+    own = DailyCheckin(D0, CheckinStatus.COMPLETED, {"mood": "5"}, evening(0), evening(0))
+    assert not gap.leaves_unanswered(own)

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from bot.domain.alerts import Tier
-from bot.domain.escalation_rules import MissedStreakRule, ThresholdRule, Window
+from bot.domain.escalation_rules import (
+    MissedAfterEventRule,
+    MissedStreakRule,
+    ThresholdRule,
+    Unanswered,
+    Window,
+)
 from prompts.escalation import ESCALATION, EscalationRulesError, load_escalation_rules
 
 
@@ -23,6 +29,10 @@ def test_default_file_loads() -> None:
     missed = by_id["missed_checkins"]
     assert isinstance(missed, MissedStreakRule)
     assert missed.steps == ((2, Tier.ROUTINE), (3, Tier.URGENT))
+    assert missed.unanswered == Unanswered("safety")  # a day ended before D7 is missed
+    after = by_id["missed_after_urgent_event"]
+    assert isinstance(after, MissedAfterEventRule)
+    assert after.unanswered == Unanswered("safety", frozenset({"declined"}))
     assert rules.baseline.first == 7
     assert rules.baseline.rolling_after == 14
     assert all(rule.cooldown == timedelta(hours=72) for rule in rules.rules)
@@ -162,3 +172,24 @@ def test_bad_baseline_section_is_refused(tmp_path: Path) -> None:
 def test_shipped_path() -> None:
     assert ESCALATION.name == "escalation.yaml"
     assert ESCALATION.is_file()
+
+
+MISSED = """
+  - id: missed
+    kind: missed_streak
+    steps: [{in_a_row: 2, tier: ROUTINE}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("    counts_unanswered: {item: appetite}\n", "'appetite' is not an item"),
+        ("    counts_unanswered: {item: safety, or_values: [maybe]}\n", "has no value maybe"),
+        ("    counts_unanswered: {item: safety, when: x}\n", "'when'"),
+        ("    counts_unanswered: safety\n", "must be a mapping"),
+    ],
+)
+def test_counts_unanswered_is_checked(tmp_path: Path, extra: str, message: str) -> None:
+    with pytest.raises(EscalationRulesError, match=message):
+        load_escalation_rules(write(tmp_path, MISSED + extra))

@@ -93,10 +93,11 @@ def test_each_part_counts_steps_and_goes_back_on_its_own(tmp_path: Path) -> None
     last_daily = q.position("safety")
     # The daily part ends at its last item: the instruments are not "next".
     assert next_position(q, CALM, last_daily) is None
-    assert progress(q, {}, first_position(q)) == (1, 7)
+    assert progress(q, first_position(q)) == ("1", 7)
     start = apart_start(q, CALM)
     assert start == split == q.position("phq9_1")
-    assert progress(q, CALM, start) == (1, 17)
+    assert progress(q, start) == ("1", 17)
+    assert progress(q, q.position("phq9_9_now")) == ("9b", 17)
     assert previous_position(q, CALM, start) is None  # no Back into the finished message
     assert previous_position(q, CALM, start + 1) == start
     assert next_position(q, CALM, len(q.items) - 1) is None

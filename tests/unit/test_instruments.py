@@ -33,7 +33,8 @@ def scored_items(instrument: Instrument) -> list[str]:
 def test_files_load_with_the_scored_items_in_order(instrument: Instrument) -> None:
     questionnaire = load(instrument)
     assert questionnaire.id == instrument.value
-    extra = ["difficulty"] if instrument is Instrument.PHQ9 else []
+    # PHQ-9: the D7b follow-up of item 9 and the difficulty question, neither scored.
+    extra = ["phq9_9_now", "difficulty"] if instrument is Instrument.PHQ9 else []
     assert [item.id for item in questionnaire.items] == scored_items(instrument) + extra
 
 

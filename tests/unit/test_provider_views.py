@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from bot.domain.message_text import utf16_len
 from bot.services.provider_views import (
     EXPORT_HEADER,
+    TABLE_DAYS,
     Adherence,
     adherence,
     data_dictionary_csv,
@@ -103,3 +104,13 @@ def test_the_data_dictionary_names_every_column_and_item() -> None:
     items = {row[0]: row for row in table if row[1].startswith("item")}
     assert set(items) == {i.id for i in DAILY.items}  # the note's free text is not exported
     assert "7=7" in items["mood"][3] and "4=Good" in items["sleep"][3]
+
+
+def test_day_rows_start_at_enrolment() -> None:
+    today = date(2026, 1, 12)
+    assert [r.day for r in day_rows([], today, today)] == [today]
+    rows = day_rows([(date(2026, 1, 10), "missed", {})], today, date(2026, 1, 11))
+    # A check-in before the enrolment date (a provider's import) is still shown.
+    assert [r.day.day for r in rows] == [12, 11, 10]
+    assert len(day_rows([], today, date(2025, 1, 1))) == TABLE_DAYS
+    assert len(day_rows([], today)) == TABLE_DAYS
