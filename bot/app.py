@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,10 @@ import handlers
 from bot.config import AppConfig
 from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.domain.clock import Clock, SystemClock
+from bot.logs import StateLog
 from bot.metrics import Metrics, OpsReader
+from bot.offline import OfflineResponder
+from bot.polling import Poller
 from bot.processor import ChatOrderedUpdateProcessor
 from bot.ratelimit import Limits, SlidingWindowRateLimiter
 from bot.services.container import Services
@@ -32,7 +36,8 @@ from bot.web import WebhookEndpoint, WebServer
 from bot.workers import slots_for
 from handlers.context import SERVICES_KEY, BotContext
 from prompts.render import Renderer
-from storage.db import create_engine, create_session_factory
+from storage.db import create_engine, create_session_factory, is_unavailable
+from storage.directory import Directory
 from storage.uow import UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
@@ -70,10 +75,18 @@ class BotRuntime:
     """The webhook, /healthz and /metrics listener (None: not configured)."""
     webhook: Webhook | None = None
     """Set in webhook mode: updates arrive through ``web``, not getUpdates."""
+    poller: Poller | None = None
+    """Set in polling mode: getUpdates, confirming only what is stored."""
+    offline: OfflineResponder | None = None
+    """What the patient is shown while the database is down."""
+    directory: Directory | None = None
+    """Patients' locales and check-ins' questionnaires, kept for ``offline``."""
 
     async def on_startup(self, _app: object = None) -> None:
         """Everything after the bot is initialised and before updates flow."""
         await self.services.cohorts.sync()
+        if self.directory is not None:
+            await self.directory.warm(self.services.runtime.clock.now())
         renderer = self.services.runtime.renderer
         for locale in renderer.locales:
             commands = [
@@ -120,23 +133,43 @@ class BotRuntime:
                 allowed_updates=ALLOWED_UPDATES,
                 max_connections=self.webhook.max_connections,
             )
-        elif self.application.updater is not None:
-            await self.application.updater.start_polling(
-                poll_interval=0.0, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES
-            )
+        elif self.poller is not None:
+            self.poller.timeout = poll_timeout
+            self.poller.start()
 
     async def stop(self) -> None:
         """Stop in the reverse order of :meth:`start`."""
         if self.web is not None:
             await self.web.stop()
-        updater = self.application.updater
-        if updater is not None and updater.running:
-            await updater.stop()
+        if self.poller is not None:
+            await self.poller.stop()
         if self.application.running:
             await self.application.stop()
         await self.on_stop()
         await self.application.shutdown()
         await self.on_shutdown()
+
+
+_JOBS_DATABASE = StateLog(logger, "database (scheduled jobs)")
+
+
+def _quiet_when_unavailable(job: Any) -> Any:
+    """A job that fails because the database is down logs that once (and its return once),
+    not a traceback every few seconds; any other failure goes to the error handler."""
+
+    async def run(context: BotContext) -> None:
+        try:
+            await job(context)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            _JOBS_DATABASE.failed(exc, time.monotonic())
+            return
+        _JOBS_DATABASE.ok(time.monotonic())
+
+    run.__name__ = job.__name__
+    run.__doc__ = job.__doc__
+    return run
 
 
 async def due_scan_job(context: BotContext) -> None:
@@ -186,7 +219,10 @@ def build(
     renderer = renderer or Renderer()
     renderer.check()
     engine = create_engine(settings.database_url)
-    uow = UnitOfWorkFactory(create_session_factory(engine))
+    sessions = create_session_factory(engine)
+    directory = Directory()
+    directory.watch(sessions)
+    uow = UnitOfWorkFactory(sessions)
     runtime = Runtime(uow=uow, clock=clock, config=config, renderer=renderer)
     processor = ChatOrderedUpdateProcessor()
     limits = limits or Limits(overall=(settings.max_messages_per_second, 1.0))
@@ -201,6 +237,9 @@ def build(
         .request(AiohttpRequest())
         # getUpdates long-polls: its read budget must outlast the poll timeout.
         .get_updates_request(AiohttpRequest(connection_limit=1, read_timeout=70.0))
+        # bot.polling.Poller instead of PTB's Updater, which confirms updates before they
+        # are handled (and so loses them when the database is down).
+        .updater(None)
     )
     if limiter is not None:
         builder = builder.rate_limiter(limiter)
@@ -217,11 +256,34 @@ def build(
         max_outbox_lag=settings.health_max_outbox_lag,
     )
     processor.observe = metrics.observe_update
+    offline = OfflineResponder(
+        application.bot, renderer, config, services.messages.matcher, directory
+    )
+    processor.unstored = offline.unstored
+    processor.slow = offline.slow
     listen = settings.listen_address(webhook=webhook)
     endpoint = WebhookEndpoint(hook.path, hook.secret) if hook is not None else None
-    web = WebServer(application, metrics, *listen, endpoint) if listen is not None else None
+    web = (
+        WebServer(application, metrics, *listen, endpoint, processor=processor)
+        if listen is not None
+        else None
+    )
+    poller = (
+        Poller(application, processor, allowed_updates=ALLOWED_UPDATES) if hook is None else None
+    )
     bot_runtime = BotRuntime(
-        application, services, worker, processor, engine, limiter, metrics, web, hook
+        application,
+        services,
+        worker,
+        processor,
+        engine,
+        limiter,
+        metrics,
+        web,
+        hook,
+        poller,
+        offline,
+        directory,
     )
     application.post_init = bot_runtime.on_startup
     application.post_stop = bot_runtime.on_stop
@@ -231,20 +293,24 @@ def build(
         raise RuntimeError("python-telegram-bot was installed without its job-queue extra")
     if scan_interval is not None:  # tests trigger the scans themselves, on their own clock
         job_queue.run_repeating(
-            housekeeping_job,
+            _quiet_when_unavailable(housekeeping_job),
             interval=3600.0,
             first=60.0,
             name="housekeeping",
             job_kwargs=JOB_KWARGS,
         )
         job_queue.run_repeating(
-            due_scan_job,
+            _quiet_when_unavailable(due_scan_job),
             interval=scan_interval,
             first=1.0,
             name="due-scan",
             job_kwargs=JOB_KWARGS,
         )
         job_queue.run_repeating(
-            announce_job, interval=3.0, first=3.0, name="announce", job_kwargs=JOB_KWARGS
+            _quiet_when_unavailable(announce_job),
+            interval=3.0,
+            first=3.0,
+            name="announce",
+            job_kwargs=JOB_KWARGS,
         )
     return bot_runtime

@@ -65,6 +65,11 @@ class MessageService:
         self._checkins = checkins
         self._matcher = matcher or load_crisis_matcher()
 
+    @property
+    def matcher(self) -> CrisisMatcher:
+        """The crisis-phrase matcher (also used while the database is down: bot/offline.py)."""
+        return self._matcher
+
     async def text(
         self, update_id: int, user_id: int, chat_id: int, language_code: str | None, text: str
     ) -> None:
