@@ -257,7 +257,12 @@ def build(
     )
     processor.observe = metrics.observe_update
     offline = OfflineResponder(
-        application.bot, renderer, config, services.messages.matcher, directory
+        application.bot,
+        renderer,
+        config,
+        services.messages.matcher,
+        directory,
+        runtime.cards_shown,
     )
     processor.unstored = offline.unstored
     processor.slow = offline.slow

@@ -31,6 +31,7 @@ from bot.domain.alerts import evaluate_answer
 from bot.domain.callback_data import AnswerButton, BadCallbackDataError, decode
 from bot.domain.checkin import item_at
 from bot.domain.crisis_words import CrisisMatcher
+from bot.services.runtime import CardsShown
 from prompts.render import Renderer
 from storage.directory import Directory
 
@@ -60,13 +61,16 @@ class OfflineResponder:
         renderer: Renderer,
         config: AppConfig,
         matcher: CrisisMatcher,
+        *,
         directory: Directory,
+        cards_shown: CardsShown,
     ) -> None:
         self._bot = bot
         self._renderer = renderer
         self._config = config
         self._matcher = matcher
         self._directory = directory
+        self._cards_shown = cards_shown
         self._carded: OrderedDict[int, int] = OrderedDict()
         """Update id -> chat id of the updates whose card went out from here."""
         self._told: OrderedDict[int, None] = OrderedDict()
@@ -124,6 +128,7 @@ class OfflineResponder:
             )
             return
         self.cards_sent += 1
+        self._cards_shown.add(chat_id)
         logger.warning(
             "crisis card shown without the database; its alert waits for it",
             extra={"update_id": update.update_id},

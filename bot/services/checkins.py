@@ -567,7 +567,7 @@ class CheckinService:
                 dedup_key=f"{card}:{t.checkin.id}:{t.checkin.position}",
                 patient_id=t.patient.id,
                 text=self._render(
-                    card,
+                    self._rt.card_or_followup(t.patient.chat_id, card),
                     t.locale,
                     region=cohort.region,
                     team_notified=True,

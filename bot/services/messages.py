@@ -136,7 +136,8 @@ class MessageService:
         if patient is not None:
             cohort, _ = await cohort_of(self._rt, uow, patient)
             region = cohort.region
-        if crisis:
+        # Shown already while the database was down: no team to tell, nothing to add.
+        if crisis and not self._rt.cards_shown.take(chat_id):
             await queue_send(
                 uow,
                 now=now,
@@ -244,7 +245,7 @@ class MessageService:
             dedup_key=f"crisis:message:{message.id}",
             patient_id=patient.id,
             text=self._rt.renderer.render(
-                "crisis_card",
+                self._rt.card_or_followup(patient.chat_id, "crisis_card"),
                 patient.locale,
                 region=cohort.region,
                 team_notified=True,
