@@ -261,8 +261,8 @@ def build(
         renderer,
         config,
         services.messages.matcher,
-        directory,
-        runtime.cards_shown,
+        directory=directory,
+        cards_shown=runtime.cards_shown,
     )
     processor.unstored = offline.unstored
     processor.slow = offline.slow
