@@ -251,6 +251,11 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
 
 
+class DatabaseUnavailableError(RuntimeError):
+    """Raised by our own code when the database cannot be used now (e.g. no write
+    transaction could start within the busy budget); :func:`is_unavailable` says yes to it."""
+
+
 def is_unavailable(error: BaseException) -> bool:
     """Tell whether an error means the database could not be reached or written just now
     (worth trying the same work again later), as opposed to a bug or bad data.
@@ -264,7 +269,9 @@ def is_unavailable(error: BaseException) -> bool:
     """
     from sqlalchemy import exc as sa  # noqa: PLC0415 - only needed on the failure path
 
-    if isinstance(error, OSError | TimeoutError | sqlite3.OperationalError):
+    if isinstance(
+        error, DatabaseUnavailableError | OSError | TimeoutError | sqlite3.OperationalError
+    ):
         return True
     if type(error).__module__.startswith("asyncpg") and "Connect" in type(error).__name__:
         return True
