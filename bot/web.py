@@ -33,6 +33,30 @@ MAX_DEPTH = 32
 """Deepest nesting of objects and lists accepted; a real update is about 6 deep."""
 
 
+class _BadHttpInOneLine(logging.Filter):
+    """aiohttp logs a request it cannot even parse (a header with a NUL byte, a broken
+    request line) as an ERROR with a traceback, before any handler runs: that is bad input
+    from outside, so one WARNING line naming it, like every other refusal here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Shorten parse errors; leave everything else alone."""
+        from aiohttp.http_exceptions import HttpProcessingError  # noqa: PLC0415
+
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.msg = "web request refused: %s"
+            record.args = (type(error).__name__,)
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_AIOHTTP_SERVER = logging.getLogger("aiohttp.server")
+if not any(isinstance(f, _BadHttpInOneLine) for f in _AIOHTTP_SERVER.filters):
+    _AIOHTTP_SERVER.addFilter(_BadHttpInOneLine())
+
+
 class BadUpdateError(ValueError):
     """A body that is JSON but not an update we can handle."""
 
