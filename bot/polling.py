@@ -112,8 +112,11 @@ class Poller:
             with contextlib.suppress(TelegramError):
                 await self._application.bot.get_updates(offset=self.offset, timeout=0, limit=1)
 
+    def _backoff(self) -> float:
+        """The pause after a failed poll: ``retry_delay``, doubling up to MAX_BACKOFF."""
+        return min(MAX_BACKOFF, self.retry_delay * 2 ** min(self.api.failures - 1, 16))
+
     async def _run(self) -> None:
-        backoff = self.retry_delay
         while not self._stopping:
             try:
                 updates = await self._fetch()
@@ -125,11 +128,9 @@ class Poller:
                 self.api.failed(exc, time.monotonic())
                 if isinstance(exc, Conflict):
                     self._webhook_cleared = False  # a webhook set after we started
-                await asyncio.sleep(backoff)
-                backoff = min(MAX_BACKOFF, backoff * 2)
+                await asyncio.sleep(self._backoff())
                 continue
             self.api.ok(time.monotonic())
-            backoff = self.retry_delay
             handed = self._hand_over(updates)
             if self._workers:
                 await asyncio.wait(self._workers, timeout=self.overlap)
