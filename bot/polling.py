@@ -114,7 +114,8 @@ class Poller:
 
     def _backoff(self) -> float:
         """The pause after a failed poll: ``retry_delay``, doubling up to MAX_BACKOFF."""
-        return min(MAX_BACKOFF, self.retry_delay * 2 ** min(self.api.failures - 1, 16))
+        doublings = max(0, min(self.api.failures - 1, 16))
+        return min(MAX_BACKOFF, self.retry_delay * float(2**doublings))
 
     async def _run(self) -> None:
         while not self._stopping:

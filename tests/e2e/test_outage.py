@@ -28,7 +28,7 @@ from bot.sandbox.limits import Limits
 from bot.sandbox.server import FakeBotApi
 from storage.models import Alert, Answer, Checkin, Patient, PatientMessage, ProcessedUpdate
 from tests.e2e.conftest import GROUP_A
-from tests.e2e.flows import CALM_DAY, enrol
+from tests.e2e.flows import CALM_DAY, enrol, last
 from tests.support.faults import DatabaseOutage, SqliteLock, TcpProxy
 from tests.support.harness import Harness
 
@@ -171,5 +171,5 @@ async def test_nothing_is_lost_while_the_database_is_down(rig: Rig) -> None:
         assert sum(CARD in t for t in texts) == 1, texts
         assert sum(FOLLOWUP in t for t in texts) == 1, texts
     # The taps' check-ins moved on to the next question.
-    behind = [user.last_message.text for user in tappers if "2/7" not in user.last_message.text]
+    behind = [last(user).text for user in tappers if "2/7" not in last(user).text]
     assert behind == []
