@@ -12,30 +12,19 @@ budget).
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from bot.config import AppConfig
 from bot.domain.clock import ManualClock
 from bot.sandbox.limits import Limits
 from bot.sandbox.server import FakeBotApi
-from storage.models import Alert, Answer, Checkin, Patient, PatientMessage, ProcessedUpdate
 from tests.e2e.conftest import GROUP_A
-from tests.e2e.flows import CALM_DAY, enrol, last
 from tests.support.faults import DatabaseOutage, SqliteLock, TcpProxy
 from tests.support.harness import Harness
-
-CARD = "Someone to talk to, free and 24/7"
-FOLLOWUP = "Your care team has now been notified"
-COULD_NOT_SAVE = "I could not save that. Please try again in a minute."
-CRISIS_TEXT = "some days I want to die"
+from tests.support.outage import run_outage
 
 
 @dataclass
@@ -87,89 +76,29 @@ async def fx_rig(
     assert server.unanswered_callbacks() == [], server.unanswered_callbacks()
 
 
-def _texts(who: Any) -> list[str]:
-    return [m.text for m in who.messages]
-
-
-async def _within(server: FakeBotApi, predicate: Any, seconds: float) -> float:
-    """Wait for a condition; return how long it took (fails after ``seconds``)."""
-    started = time.monotonic()
-    await server.wait_for(predicate, timeout=seconds)
-    return time.monotonic() - started
-
-
 async def test_nothing_is_lost_while_the_database_is_down(rig: Rig) -> None:
-    h, outage = rig.harness, rig.outage
+    h = rig.harness
     sqlite = h.db_url.startswith("sqlite")
-    tappers = [h.server.user(3000 + i, first_name=f"T{i}") for i in range(50)]
-    for i, user in enumerate(tappers):
-        await enrol(h, user, f"P-OUT{i:02d}")
-        await h.send(user, "/checkin")
-    safe = h.server.user(3100, first_name="Sam")
-    await enrol(h, safe, "P-SAFE")
-    await h.send(safe, "/checkin")
-    for label in CALM_DAY[:-1]:
-        await h.press(safe, label)
-    texter = h.server.user(3101, first_name="Tex")
-    await enrol(h, texter, "P-TEXT")
-    alerts_before = await h.count(Alert)
-    group_before = len(h.server.group(GROUP_A).messages)
-
-    await outage.begin()
-    down_at = time.monotonic()
-    taps = [h.track(await user.press("7")) for user in tappers]
-    yes = h.track(await safe.press("Yes"))
-    card_after_yes = await _within(h.server, lambda: any(CARD in t for t in _texts(safe)), 2.0)
-    text = h.track(await texter.send_text(CRISIS_TEXT))
-    card_after_text = await _within(h.server, lambda: any(CARD in t for t in _texts(texter)), 2.0)
-    assert card_after_yes < 2.0 and card_after_text < 2.0
+    # Long enough that writes really fail: SQLite gives up after its 10-s busy budget.
+    r = await run_outage(h, rig.outage, GROUP_A, seconds=12.0 if sqlite else 4.0)
+    # The cards came without the database, at once.
+    assert r.card_after_yes is not None and r.card_after_yes < 2.0
+    assert r.card_after_text is not None and r.card_after_text < 2.0
     if not sqlite:
         # Every tap failed at once and was answered; SQLite's writers wait their turn first.
-        await h.server.wait_for(
-            lambda: all(
-                COULD_NOT_SAVE in [a.text for a in user.callback_answers] for user in tappers
-            ),
-            timeout=10.0,
-        )
-    # Still down: nothing stored, no alert raised, no card yet claims the team knows.
-    outage_seconds = 12.0 if sqlite else 4.0
-    await asyncio.sleep(max(0.0, outage_seconds - (time.monotonic() - down_at)))
-    if not sqlite:  # (the harness's own SQLite connection would wait for the lock too)
-        handled = ProcessedUpdate.update_id.in_([*taps, yes, text])
-        assert await h.count(ProcessedUpdate, handled) == 0
-        assert await h.count(Alert) == alerts_before
-    assert len(h.server.group(GROUP_A).messages) == group_before
-    assert not any(FOLLOWUP in t for t in _texts(safe) + _texts(texter))
-
-    await outage.end()
-    await h.settle(timeout=60.0)
-    # The bot's clock is the test's: let sends that were told to wait (a 429 in the burst
-    # after the outage, a retry of a send that failed on the database) come due.
-    await h.advance(timedelta(seconds=30))
-
-    # Every update stored exactly once.
-    stored = await h.count(ProcessedUpdate, ProcessedUpdate.update_id.in_([*taps, yes, text]))
-    assert stored == len(taps) + 2
-    moods = await h.rows(
-        select(Answer.checkin_id)
-        .join(Checkin, Checkin.id == Answer.checkin_id)
-        .join(Patient, Patient.id == Checkin.patient_id)
-        .where(Answer.item_id == "mood", Patient.label.like("P-OUT%"))
-    )
-    assert len(moods) == len(set(moods)) == 50
-    safety = await h.rows(select(Answer.value).where(Answer.item_id == "safety"))
-    assert safety == ["yes"]
-    kept = await h.rows(select(PatientMessage.crisis))
-    assert kept == [True]
-    # The alerts were raised after the outage, and reached the group.
-    rules = sorted(await h.rows(select(Alert.rule)))
-    assert rules == ["crisis_words", "safety_thoughts"]
-    assert len(h.server.group(GROUP_A).messages) > group_before
+        assert r.taps_told_could_not_save == 50
+        assert r.stored_during_outage == 0
+        assert r.alerts_during_outage == 0
+    # No alert reached the group, and no message claimed the team knew, during the outage.
+    assert r.group_messages_during_outage == 0
+    # After it: every update stored exactly once; the alerts raised and posted.
+    assert r.stored == r.updates == 52
+    assert r.distinct_mood_answers == 50
+    assert r.safety_answers == ["yes"]
+    assert r.crisis_messages == [True]
+    assert r.alert_rules == ["crisis_words", "safety_thoughts"]
     # Each patient saw the card once, then that the team has now been told.
-    for who in (safe, texter):
-        texts = _texts(who)
-        assert sum(CARD in t for t in texts) == 1, texts
-        assert sum(FOLLOWUP in t for t in texts) == 1, texts
+    assert r.cards_seen == [1, 1]
+    assert r.followups_seen == [1, 1]
     # The taps' check-ins moved on to the next question.
-    behind = [last(user).text for user in tappers if "2/7" not in last(user).text]
-    assert behind == []
+    assert r.checkins_moved_on == 50
