@@ -68,7 +68,7 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
         answered as not taken, so it runs again on every attempt: it must remember."""
         self.slow: Callable[[Update], Awaitable[None]] | None = None
         """Called for an update still not handled after ``slow_after`` seconds."""
-        self.slow_after = 1.5
+        self.slow_after = 0.5
         self._slow_tasks: set[asyncio.Future[None]] = set()
 
     async def handle(
