@@ -100,5 +100,7 @@ async def test_nothing_is_lost_while_the_database_is_down(rig: Rig) -> None:
     # Each patient saw the card once, then that the team has now been told.
     assert r.cards_seen == [1, 1]
     assert r.followups_seen == [1, 1]
+    # The offline card knew the patients' cohort (US numbers), though four are configured.
+    assert r.cards_in_cohort_region == 2
     # The taps' check-ins moved on to the next question.
     assert r.checkins_moved_on == 50

@@ -51,6 +51,8 @@ class OutageResult:
     alert_rules: list[str] = field(default_factory=list)
     cards_seen: list[int] = field(default_factory=list)
     followups_seen: list[int] = field(default_factory=list)
+    cards_in_cohort_region: int = 0
+    """Cards with the cohort's own numbers (clinic-a is US: 988), known without the database."""
     checkins_moved_on: int = 0
 
 
@@ -137,6 +139,9 @@ async def run_outage(
     result.alert_rules = sorted(await h.rows(select(Alert.rule)))
     result.cards_seen = [sum(CARD in t for t in _texts(w)) for w in (safe, texter)]
     result.followups_seen = [sum(FOLLOWUP in t for t in _texts(w)) for w in (safe, texter)]
+    result.cards_in_cohort_region = sum(
+        CARD in t and "988" in t for w in (safe, texter) for t in _texts(w)
+    )
     result.checkins_moved_on = sum(
         1 for user in tappers if user.last_message and "2/7" in user.last_message.text
     )
