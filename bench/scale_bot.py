@@ -33,7 +33,7 @@ from types import SimpleNamespace, TracebackType  # noqa: E402
 from typing import Any, Self, cast  # noqa: E402
 
 from bot import eventloop  # noqa: E402
-from bot.app import ALLOWED_UPDATES, BotRuntime, build, due_scan_job  # noqa: E402
+from bot.app import BotRuntime, build, due_scan_job  # noqa: E402
 from bot.config import load_config  # noqa: E402
 from bot.domain.clock import ManualClock  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -232,10 +232,9 @@ async def run(args: argparse.Namespace) -> None:
     await bot.application.initialize()
     await bot.on_startup()
     await bot.application.start()
-    assert bot.application.updater is not None
-    await bot.application.updater.start_polling(
-        poll_interval=0.0, timeout=10, allowed_updates=ALLOWED_UPDATES
-    )
+    assert bot.poller is not None  # bot.polling.Poller, as `moodcheck run` polls
+    bot.poller.timeout = 10
+    bot.poller.start()
     eventloop.keep_startup_objects()  # as `moodcheck run` does
     step("start (getMe, cohort sync, commands, polling, gc.freeze)")
     first = await job(bot)

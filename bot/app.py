@@ -23,7 +23,10 @@ from bot.channel import GroupAccess
 from bot.config import AppConfig
 from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.domain.clock import Clock, SystemClock
+from bot.logs import StateLog
 from bot.metrics import Metrics, OpsReader
+from bot.offline import OfflineResponder
+from bot.polling import Poller
 from bot.processor import ChatOrderedUpdateProcessor
 from bot.ratelimit import Limits, SlidingWindowRateLimiter
 from bot.services.container import Services
@@ -35,7 +38,8 @@ from bot.web import WebhookEndpoint, WebServer
 from bot.workers import slots_for
 from handlers.context import SERVICES_KEY, BotContext
 from prompts.render import Renderer
-from storage.db import create_engine, create_session_factory
+from storage.db import create_engine, create_session_factory, is_unavailable
+from storage.directory import Directory
 from storage.uow import UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
@@ -80,6 +84,12 @@ class BotRuntime:
     """Set in webhook mode: updates arrive through ``web``, not getUpdates."""
     group_access: GroupAccess | None = None
     """Asks Telegram whether the bot can post in each cohort's group (start-up, probe)."""
+    poller: Poller | None = None
+    """Set in polling mode: getUpdates, confirming only what is stored."""
+    offline: OfflineResponder | None = None
+    """What the patient is shown while the database is down."""
+    directory: Directory | None = None
+    """Patients' locales and check-ins' questionnaires, kept for ``offline``."""
 
     async def on_startup(self, _app: object = None) -> None:
         """Everything after the bot is initialised and before updates flow."""
@@ -87,6 +97,8 @@ class BotRuntime:
         if self.group_access is not None:
             # Stops the start (bot.channel.GroupCheckError) when a group is out of reach.
             await self.group_access.check_at_start()
+        if self.directory is not None:
+            await self.directory.warm(self.services.runtime.clock.now())
         renderer = self.services.runtime.renderer
         for locale in renderer.locales:
             commands = [
@@ -133,23 +145,43 @@ class BotRuntime:
                 allowed_updates=ALLOWED_UPDATES,
                 max_connections=self.webhook.max_connections,
             )
-        elif self.application.updater is not None:
-            await self.application.updater.start_polling(
-                poll_interval=0.0, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES
-            )
+        elif self.poller is not None:
+            self.poller.timeout = poll_timeout
+            self.poller.start()
 
     async def stop(self) -> None:
         """Stop in the reverse order of :meth:`start`."""
         if self.web is not None:
             await self.web.stop()
-        updater = self.application.updater
-        if updater is not None and updater.running:
-            await updater.stop()
+        if self.poller is not None:
+            await self.poller.stop()
         if self.application.running:
             await self.application.stop()
         await self.on_stop()
         await self.application.shutdown()
         await self.on_shutdown()
+
+
+_JOBS_DATABASE = StateLog(logger, "database (scheduled jobs)")
+
+
+def _quiet_when_unavailable(job: Any) -> Any:
+    """A job that fails because the database is down logs that once (and its return once),
+    not a traceback every few seconds; any other failure goes to the error handler."""
+
+    async def run(context: BotContext) -> None:
+        try:
+            await job(context)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            _JOBS_DATABASE.failed(exc, time.monotonic())
+            return
+        _JOBS_DATABASE.ok(time.monotonic())
+
+    run.__name__ = job.__name__
+    run.__doc__ = job.__doc__
+    return run
 
 
 async def due_scan_job(context: BotContext) -> None:
@@ -185,6 +217,22 @@ async def housekeeping_job(context: BotContext) -> None:
     await context.services.housekeeping.run()
 
 
+def _follow_groups(
+    application: BotApplication, worker: DeliveryWorker, services: Services, runtime: Runtime
+) -> GroupAccess:
+    """Wire the provider groups' health (bot.services.provider_channel): the delivery worker
+    reports migrations and refusals; GroupAccess asks Telegram (start-up check, probe)."""
+    channel = services.provider_channel
+    worker.on_group_migrated = lambda uow, old, new, now: channel.migrated(
+        uow, old, new, now, source="send"
+    )
+    worker.on_group_unreachable = channel.unreachable
+    group_access = GroupAccess(application.bot, channel)
+    runtime.private_chat_open = group_access.private_chat_open
+    application.bot_data[GROUP_ACCESS_KEY] = group_access
+    return group_access
+
+
 def build(
     settings: Settings,
     config: AppConfig,
@@ -212,7 +260,10 @@ def build(
     renderer = renderer or Renderer()
     renderer.check()
     engine = create_engine(settings.database_url)
-    uow = UnitOfWorkFactory(create_session_factory(engine))
+    sessions = create_session_factory(engine)
+    directory = Directory()
+    directory.watch(sessions)
+    uow = UnitOfWorkFactory(sessions)
     runtime = Runtime(uow=uow, clock=clock, config=config, renderer=renderer)
     processor = ChatOrderedUpdateProcessor()
     limits = limits or Limits(overall=(settings.max_messages_per_second, 1.0))
@@ -229,6 +280,9 @@ def build(
         .request(AiohttpRequest())
         # getUpdates long-polls: its read budget must outlast the poll timeout.
         .get_updates_request(AiohttpRequest(connection_limit=1, read_timeout=70.0))
+        # bot.polling.Poller instead of PTB's Updater, which confirms updates before they
+        # are handled (and so loses them when the database is down).
+        .updater(None)
     )
     if limiter is not None:
         builder = builder.rate_limiter(limiter)
@@ -237,14 +291,7 @@ def build(
     runtime.wake_delivery = worker.wake
     services = Services.build(runtime)
     worker.on_blocked = services.reachability.blocked
-    channel = services.provider_channel
-    worker.on_group_migrated = lambda uow, old, new, now: channel.migrated(
-        uow, old, new, now, source="send"
-    )
-    worker.on_group_unreachable = channel.unreachable
-    group_access = GroupAccess(application.bot, channel)
-    runtime.private_chat_open = group_access.private_chat_open
-    application.bot_data[GROUP_ACCESS_KEY] = group_access
+    group_access = _follow_groups(application, worker, services, runtime)
     application.bot_data[SERVICES_KEY] = services
     handlers.register(application)
     metrics = Metrics(
@@ -254,11 +301,40 @@ def build(
         dropped=lambda: services.strangers.dropped,
     )
     processor.observe = metrics.observe_update
+    offline = OfflineResponder(
+        application.bot,
+        renderer,
+        config,
+        services.messages.matcher,
+        directory=directory,
+        cards_shown=runtime.cards_shown,
+    )
+    processor.unstored = offline.unstored
+    processor.slow = offline.slow
     listen = settings.listen_address(webhook=webhook)
     endpoint = WebhookEndpoint(hook.path, hook.secret) if hook is not None else None
-    web = WebServer(application, metrics, *listen, endpoint) if listen is not None else None
+    web = (
+        WebServer(application, metrics, *listen, endpoint, processor=processor)
+        if listen is not None
+        else None
+    )
+    poller = (
+        Poller(application, processor, allowed_updates=ALLOWED_UPDATES) if hook is None else None
+    )
     bot_runtime = BotRuntime(
-        application, services, worker, processor, engine, limiter, metrics, web, hook, group_access
+        application,
+        services,
+        worker,
+        processor,
+        engine,
+        limiter,
+        metrics,
+        web,
+        hook,
+        group_access=group_access,
+        poller=poller,
+        offline=offline,
+        directory=directory,
     )
     application.post_init = bot_runtime.on_startup
     application.post_stop = bot_runtime.on_stop
@@ -268,21 +344,25 @@ def build(
         raise RuntimeError("python-telegram-bot was installed without its job-queue extra")
     if scan_interval is not None:  # tests trigger the scans themselves, on their own clock
         job_queue.run_repeating(
-            housekeeping_job,
+            _quiet_when_unavailable(housekeeping_job),
             interval=3600.0,
             first=60.0,
             name="housekeeping",
             job_kwargs=JOB_KWARGS,
         )
         job_queue.run_repeating(
-            due_scan_job,
+            _quiet_when_unavailable(due_scan_job),
             interval=scan_interval,
             first=1.0,
             name="due-scan",
             job_kwargs=JOB_KWARGS,
         )
         job_queue.run_repeating(
-            announce_job, interval=3.0, first=3.0, name="announce", job_kwargs=JOB_KWARGS
+            _quiet_when_unavailable(announce_job),
+            interval=3.0,
+            first=3.0,
+            name="announce",
+            job_kwargs=JOB_KWARGS,
         )
         job_queue.run_repeating(
             group_probe_job, interval=60.0, first=60.0, name="group-probe", job_kwargs=JOB_KWARGS

@@ -20,6 +20,7 @@ import base64
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,10 +39,12 @@ from telegram.error import (
 from bot.domain.clock import Clock
 from bot.domain.group_access import refusal_means_no_access
 from bot.domain.message_text import content_rejection
+from bot.logs import StateLog
 from bot.ratelimit import SlidingWindowRateLimiter, retry_after_seconds, urgent_send
 from bot.services.outbox import OnSent, Priority
 from bot.workers import Partition, WorkerSlots
 from storage.channel import MIGRATED_ERROR
+from storage.db import is_unavailable
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
@@ -189,6 +192,8 @@ class DeliveryWorker:
         self._busy_lanes = 0
         self._task: asyncio.Task[None] | None = None
         self.stats = DeliveryStats()
+        self.database = StateLog(logger, "database (delivery worker)")
+        """The outbox's database: its loss and return are logged once each."""
         self.on_blocked: Callable[[UnitOfWork, int, datetime], Awaitable[None]] | None = None
         """Called in the outcome transaction when a private chat answers 403."""
         self.on_group_migrated: (
@@ -306,10 +311,14 @@ class DeliveryWorker:
             self._busy_lanes += 1
             try:
                 sent = await self.deliver_round(urgent=urgent)
-            except Exception:
-                # The database may be briefly unreachable: log, back off, go on.
-                logger.exception("delivery round failed")
+            except Exception as exc:
+                # The database may be briefly unreachable: say so once, back off, go on.
+                if not is_unavailable(exc):
+                    logger.exception("delivery round failed")
+                self.database.failed(exc, time.monotonic())
                 sent = 0
+            else:
+                self.database.ok(time.monotonic())
             finally:
                 self._busy_lanes -= 1
             if sent:

@@ -29,7 +29,15 @@ SAFE_FIELDS = (
 """Fields a log line may carry besides its message (pass them with ``extra={...}``)."""
 # httpx logs request URLs at INFO, and a Bot API URL holds the bot token. Alembic's INFO
 # lines would come before the CLI's one-line errors (and `db upgrade` prints its revision).
-_QUIET = {"httpx": logging.WARNING, "httpcore": logging.WARNING, "alembic": logging.WARNING}
+# APScheduler (PTB's JobQueue) logs "Running job" and "executed successfully" at INFO for every
+# run: two lines every 3 s for the announce job alone, about 57,000 a day (issue 13). Its
+# warnings (a missed run) and errors still show.
+_QUIET = {
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "alembic": logging.WARNING,
+    "apscheduler": logging.WARNING,
+}
 _MARK = "_moodcheck_handler"
 
 
@@ -115,3 +123,50 @@ def configure_logging(
     for name, quiet in _QUIET.items():
         logging.getLogger(name).setLevel(quiet)
     return handler
+
+
+class StateLog:
+    """Logs a dependency going away and coming back: one line each, not one per attempt.
+
+    A bot that cannot reach the Bot API, or its database, tries again every second or so;
+    a traceback per attempt buried the operator's log (issue 13: 4,567 lines in 20 minutes).
+    The first failure is logged as a WARNING naming the exception type (no traceback: the
+    cause is outside this process), the recovery as one INFO line with how long it took.
+    """
+
+    def __init__(self, logger: logging.Logger, what: str) -> None:
+        self._logger = logger
+        self._what = what
+        self._down_since: float | None = None
+        self.failures = 0
+        """Failed attempts since the last success (0 while the dependency works)."""
+
+    @property
+    def down(self) -> bool:
+        """Whether the last attempt failed."""
+        return self._down_since is not None
+
+    def failed(self, error: BaseException, now: float) -> None:
+        """An attempt failed: log it if it is the first since the last success."""
+        self.failures += 1
+        if self._down_since is None:
+            self._down_since = now
+            self._logger.warning(
+                "%s unavailable (%s); retrying quietly until it is back",
+                self._what,
+                type(error).__name__,
+                extra={"reason": type(error).__name__},
+            )
+
+    def ok(self, now: float) -> None:
+        """An attempt worked: log the recovery if it had failed before."""
+        if self._down_since is not None:
+            self._logger.warning(
+                "%s available again after %.1f s (%d failed attempts)",
+                self._what,
+                now - self._down_since,
+                self.failures,
+                extra={"count": self.failures},
+            )
+            self._down_since = None
+        self.failures = 0

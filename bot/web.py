@@ -1,9 +1,10 @@
 """The bot's own web server: the Telegram webhook, ``/healthz`` and ``/metrics`` on one port.
 
 Our own aiohttp server rather than PTB's tornado webhook server, so that one listener serves
-all three and polling workers can expose health and metrics too. The webhook answers 200 as
-soon as the update is on the Application's queue, so a slow handler never holds up Telegram's
-deliveries; the handlers commit their work (and claim the update id) on their own.
+all three and polling workers can expose health and metrics too. The webhook answers 200 once
+the update is handled and its effects committed, and 503 when the database was unavailable, so
+that Telegram delivers the update again rather than it being lost (issue 13). Bad input never
+gets a 500: a bad secret 401/403, a body that is not an update 400, each logged in one line.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.metrics import CONTENT_TYPE, Metrics
+from bot.processor import ChatOrderedUpdateProcessor
 from bot.transport import lighten_update
 
 logger = logging.getLogger(__name__)
@@ -27,6 +29,56 @@ logger = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name, not a secret
 MAX_UPDATE_BYTES = 1024 * 1024
 """Telegram's updates are a few kilobytes; anything far larger is not from Telegram."""
+MAX_DEPTH = 32
+"""Deepest nesting of objects and lists accepted; a real update is about 6 deep."""
+
+
+class _BadHttpInOneLine(logging.Filter):
+    """aiohttp logs a request it cannot even parse (a header with a NUL byte, a broken
+    request line) as an ERROR with a traceback, before any handler runs: that is bad input
+    from outside, so one WARNING line naming it, like every other refusal here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Shorten parse errors; leave everything else alone."""
+        from aiohttp.http_exceptions import HttpProcessingError  # noqa: PLC0415
+
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.msg = "web request refused: %s"
+            record.args = (type(error).__name__,)
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_AIOHTTP_SERVER = logging.getLogger("aiohttp.server")
+if not any(isinstance(f, _BadHttpInOneLine) for f in _AIOHTTP_SERVER.filters):
+    _AIOHTTP_SERVER.addFilter(_BadHttpInOneLine())
+
+
+class BadUpdateError(ValueError):
+    """A body that is JSON but not an update we can handle."""
+
+
+def check_update(data: object) -> dict[str, Any]:
+    """Return the body if it has an update's shape (an object with an integer ``update_id``,
+    nesting within :data:`MAX_DEPTH`), else raise :class:`BadUpdateError`."""
+    if not isinstance(data, dict):
+        raise BadUpdateError("not an object")
+    update_id = data.get("update_id")
+    if not isinstance(update_id, int) or isinstance(update_id, bool) or update_id < 0:
+        raise BadUpdateError("no integer update_id")
+    stack: list[tuple[object, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise BadUpdateError("nested too deep")
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+    return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +99,11 @@ class WebServer:
         host: str,
         port: int,
         webhook: WebhookEndpoint | None = None,
+        *,
+        processor: ChatOrderedUpdateProcessor | None = None,
     ) -> None:
         self._application = application
+        self._processor = processor
         self._metrics = metrics
         self.host = host
         self._requested_port = port
@@ -120,7 +175,8 @@ class WebServer:
         if given is None:
             logger.warning("webhook request without the secret header refused")
             return self._refuse("unauthorized", 401)
-        if not hmac.compare_digest(given.encode(), self._secret):
+        # aiohttp hands a header's non-ASCII bytes over as surrogates: compare the bytes.
+        if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), self._secret):
             logger.warning("webhook request with a wrong secret refused")
             return self._refuse("forbidden", 403)
         application = self._application
@@ -129,15 +185,32 @@ class WebServer:
             return self._refuse("not_running", 503)
         try:
             body = await request.read()
-            data = json.loads(body)
-            if not isinstance(data, dict):
-                raise TypeError("an update is a JSON object")  # noqa: TRY301
-            update = Update.de_json(lighten_update(data), application.bot)
         except web.HTTPRequestEntityTooLarge:
             return self._refuse("too_large", 413)
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        try:
+            data = check_update(json.loads(body))
+            update = Update.de_json(lighten_update(data), application.bot)
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+            # ValueError covers bad JSON, bad UTF-8 and BadUpdateError; the rest are what PTB
+            # raises on a field of the wrong type. One line, no traceback: it is input.
             logger.warning("webhook body refused", extra={"reason": type(exc).__name__})
             return self._refuse("bad_request", 400)
-        await application.update_queue.put(update)
+        processor = self._processor
+        if processor is None:
+            await application.update_queue.put(update)
+        else:
+            try:
+                stored = await processor.handle(update, application)
+            except Exception as exc:  # noqa: BLE001 - logged; never a 500 for an update
+                logger.error(  # noqa: TRY400 - the traceback is in the handler's log line
+                    "update dropped: %s",
+                    type(exc).__name__,
+                    extra={"update_id": data["update_id"]},
+                )
+                stored = True
+            if not stored:
+                # The database is down: Telegram delivers the update again (bot/offline.py
+                # has shown the patient what could not wait).
+                return self._refuse("unavailable", 503)
         self._metrics.webhook_requests.labels("accepted").inc()
         return web.Response(status=200)

@@ -8,6 +8,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import (
     Application,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
@@ -16,6 +17,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.processor import note_failure
 from handlers import alerts, channel, patient, patient_admin, provider, strangers
 from handlers.context import NotApplicable
 
@@ -27,6 +29,10 @@ async def on_error(update: object, context: Any) -> None:
     error = context.error
     if isinstance(error, NotApplicable):
         return
+    if error is not None and note_failure(error):
+        # The database is down: the update is answered as not taken and comes again; the
+        # processor logs the outage once (bot/processor.py), not a traceback per attempt.
+        raise ApplicationHandlerStop
     update_id = update.update_id if isinstance(update, Update) else None
     logger.error(
         "update %s failed: %s",

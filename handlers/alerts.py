@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.domain.callback_data import AlertButton, BadCallbackDataError, decode
-from handlers.context import BotContext, require_query, require_user
+from handlers.context import BotContext, answer, require_query, require_user
 
 _GROUPS = ("group", "supergroup")
 
@@ -32,4 +32,4 @@ async def button(update: Update, context: BotContext) -> None:
                 message_id=message.message_id,
             )
     # Always answer, or the provider's app keeps showing a spinner on the button.
-    await query.answer(text=toast)
+    await answer(query, toast)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from telegram import CallbackQuery, Message, Update, User
+from telegram.error import BadRequest
 from telegram.ext import CallbackContext, ExtBot
 
 from bot.services.container import Services
 
 SERVICES_KEY = "services"
+logger = logging.getLogger(__name__)
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -46,3 +49,18 @@ def require_query(update: Update) -> CallbackQuery:
     if update.callback_query is None:
         raise NotApplicable
     return update.callback_query
+
+
+async def answer(query: CallbackQuery, text: str | None) -> None:
+    """Answer a tap, so the patient's button stops spinning.
+
+    A query answered already (while the database was down: bot/offline.py said "could not
+    save that") or too old to answer (a tap handled again after an outage) is not a failure:
+    the tap's work is committed by now, and the patient has seen a reply.
+    """
+    try:
+        await query.answer(text=text)
+    except BadRequest as exc:
+        if "query is too old" not in exc.message and "query id is invalid" not in exc.message:
+            raise
+        logger.debug("tap answered already or too old to answer")

@@ -15,7 +15,7 @@ from bot.domain.callback_data import (
     decode,
 )
 from bot.services.enrolment import Sender
-from handlers.context import BotContext, require_message, require_query, require_user
+from handlers.context import BotContext, answer, require_message, require_query, require_user
 
 
 def _sender(update: Update) -> Sender:
@@ -109,13 +109,13 @@ async def button(update: Update, context: BotContext) -> None:
             case _:
                 toast = context.services.runtime.renderer.render("button_refused", "en")
     # Always answer, or the patient's app keeps showing a spinner on the button.
-    await query.answer(text=toast)
+    await answer(query, toast)
 
 
 async def unknown_button(update: Update, context: BotContext) -> None:
     """A button whose data no handler knows: refuse it, and answer so the spinner stops."""
     query = require_query(update)
-    await query.answer(text=context.services.runtime.renderer.render("button_refused", "en"))
+    await answer(query, context.services.runtime.renderer.render("button_refused", "en"))
 
 
 async def seen(update: Update, context: BotContext) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from telegram import Message, Update
 
 from bot.domain.callback_data import BadCallbackDataError, ConfirmButton, SettingButton, decode
-from handlers.context import BotContext, require_message, require_query, require_user
+from handlers.context import BotContext, answer, require_message, require_query, require_user
 
 LIFECYCLE_COMMANDS = ("pause", "resume", "stop", "mydata", "delete")
 
@@ -64,7 +64,7 @@ async def button(update: Update, context: BotContext) -> None:
             case _:
                 pass
     # Always answer, or the patient's app keeps showing a spinner on the button.
-    await query.answer(text=toast)
+    await answer(query, toast)
 
 
 def _kind(message: Message) -> str:

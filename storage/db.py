@@ -249,3 +249,39 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Create the session factory; committed objects stay usable without more I/O."""
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+class DatabaseUnavailableError(RuntimeError):
+    """Raised by our own code when the database cannot be used now (e.g. no write
+    transaction could start within the busy budget); :func:`is_unavailable` says yes to it."""
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Tell whether an error means the database could not be reached or written just now
+    (worth trying the same work again later), as opposed to a bug or bad data.
+
+    Connection refused or cut, a pool timeout, SQLite's "database is locked" after the busy
+    budget, "unable to open database file", a disk I/O error: SQLAlchemy raises these as
+    ``OperationalError``/``InterfaceError`` (or a ``DBAPIError`` that invalidated its
+    connection), anywhere in the chain of causes. asyncpg's connect raises a plain
+    ``OSError``/``TimeoutError`` that SQLAlchemy passes on unwrapped; those count only as the
+    error itself, since a Bot API failure also has an ``OSError`` among its causes.
+    """
+    from sqlalchemy import exc as sa  # noqa: PLC0415 - only needed on the failure path
+
+    if isinstance(
+        error, DatabaseUnavailableError | OSError | TimeoutError | sqlite3.OperationalError
+    ):
+        return True
+    if type(error).__module__.startswith("asyncpg") and "Connect" in type(error).__name__:
+        return True
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sa.OperationalError | sa.InterfaceError | sa.TimeoutError):
+            return True
+        if isinstance(current, sa.DBAPIError) and current.connection_invalidated:
+            return True
+        current = current.__cause__ or current.__context__
+    return False

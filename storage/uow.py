@@ -9,7 +9,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.channel import ChannelRepository
-from storage.db import READ_ONLY, SQLITE_BUSY_TIMEOUT_MS
+from storage.db import READ_ONLY, SQLITE_BUSY_TIMEOUT_MS, DatabaseUnavailableError
 from storage.export import ExportRepository, OutcomeQueries
 from storage.repositories import (
     AlertRepository,
@@ -121,7 +121,7 @@ class UnitOfWork:
         await self.session.commit()
 
 
-class WriterBusyError(RuntimeError):
+class WriterBusyError(DatabaseUnavailableError):
     """No write transaction could start within SQLite's busy timeout."""
 
     def __init__(self) -> None:

@@ -131,6 +131,9 @@ class FakeBotApi:
         wall_clock: Unix clock for message ``date`` fields.
         request_log_limit: Keep only about this many newest ``requests`` entries (None: all).
         webhook_retry_delay: Seconds before an update the webhook refused is posted again.
+        webhook_per_chat: Post as Telegram does: each chat's updates in order, different
+            chats' at once (up to the webhook's ``max_connections``), so a refused update
+            holds back only its own chat. Default: one update at a time, in order.
     """
 
     def __init__(
@@ -148,6 +151,7 @@ class FakeBotApi:
         wall_clock: Callable[[], float] = time.time,
         request_log_limit: int | None = None,
         webhook_retry_delay: float = 0.2,
+        webhook_per_chat: bool = False,
     ) -> None:
         self.token = token
         self.host = host
@@ -174,7 +178,10 @@ class FakeBotApi:
         self.webhook_deliveries: list[WebhookDelivery] = []
         """Every attempt to post an update to the webhook, in order."""
         self._pusher = WebhookPusher(
-            self.state, self.webhook_deliveries.append, retry_delay=webhook_retry_delay
+            self.state,
+            self.webhook_deliveries.append,
+            retry_delay=webhook_retry_delay,
+            per_chat=webhook_per_chat,
         )
         self._stats = Stats()
         self._clock = clock

@@ -399,6 +399,13 @@ class UpdateQueue:
             self._returned_max = max(self._returned_max, result[-1]["update_id"])
         return result
 
+    def remove(self, update_id: int) -> None:
+        """Drop one update (a webhook that posts chats in parallel confirms them one by one)."""
+        for item in self._items:
+            if item["update_id"] == update_id:
+                self._items.remove(item)
+                return
+
     def has_deliverable(self) -> bool:
         """Whether ``peek`` would return something."""
         return bool(self._items)

@@ -2,10 +2,11 @@
 
 As Telegram does: the update's JSON in a POST, the secret (if one was set) in
 ``X-Telegram-Bot-Api-Secret-Token``, and a non-2xx answer or a failed connection retried
-later (here after ``retry_delay`` seconds, by default much sooner than Telegram). Unlike
-Telegram, which may use up to ``max_connections`` connections at once, the sandbox posts one
-update at a time, in order; and it only ever posts to this machine (any other host is
-recorded as a failed delivery, never contacted).
+later (here after ``retry_delay`` seconds, by default much sooner than Telegram). By default
+the sandbox posts one update at a time, in order. With ``per_chat`` it posts as Telegram does:
+a chat's next update only once its previous one was accepted, different chats' updates at once
+(up to ``max_connections``), so a refused update holds back its own chat only. It only ever
+posts to this machine (any other host is recorded as a failed delivery, never contacted).
 """
 
 from __future__ import annotations
@@ -44,8 +45,13 @@ class WebhookPusher:
         *,
         retry_delay: float = 0.2,
         timeout: float = 10.0,
+        per_chat: bool = False,
     ) -> None:
         self._state = state
+        self.per_chat = per_chat
+        self._posting: dict[object, asyncio.Task[None]] = {}
+        self._retry_at: dict[object, float] = {}
+        self._stopping = False
         self._record = record
         self.retry_delay = retry_delay
         self._timeout = timeout
@@ -54,11 +60,19 @@ class WebhookPusher:
 
     def start(self) -> None:
         """Start posting in the background."""
+        self._stopping = False
         self._session = aiohttp.ClientSession()
         self._task = asyncio.create_task(self._run(), name="sandbox-webhook")
 
     async def stop(self) -> None:
         """Stop posting (an update being posted stays pending)."""
+        # Also a flag: on Python 3.11 wait_for can swallow a cancellation that arrives as
+        # its wait ends, and the loop would go on.
+        self._stopping = True
+        self._state.notifier.notify()
+        for posting in list(self._posting.values()):
+            posting.cancel()
+        self._posting.clear()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -76,6 +90,9 @@ class WebhookPusher:
         return update
 
     async def _run(self) -> None:
+        if self.per_chat:
+            await self._run_per_chat()
+            return
         notifier = self._state.notifier
         while True:
             update = self._next()
@@ -86,7 +103,40 @@ class WebhookPusher:
                 # Wake early if the webhook changes (deleteWebhook, a new URL).
                 await notifier.wait(self.retry_delay)
 
-    async def _post(self, update: dict[str, Any]) -> bool:
+    async def _run_per_chat(self) -> None:
+        state = self._state
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            started = False
+            if state.webhook.url:
+                now = loop.time()
+                limit = max(1, state.webhook.max_connections)
+                for update in state.updates.peek(100):
+                    chat = _chat_of(update)
+                    if chat in self._posting or self._retry_at.get(chat, 0.0) > now:
+                        continue  # the chat's earlier update is out, or waits: in order
+                    if len(self._posting) >= limit:
+                        break
+                    self._posting[chat] = asyncio.create_task(self._post_chat(chat, update))
+                    started = True
+            if not started:
+                waits = [at - loop.time() for at in self._retry_at.values()]
+                await self._state.notifier.wait(
+                    max(0.01, min(waits)) if waits else self.retry_delay
+                )
+
+    async def _post_chat(self, chat: object, update: dict[str, Any]) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            if await self._post(update, remove=True):
+                self._retry_at.pop(chat, None)
+            else:
+                self._retry_at[chat] = loop.time() + self.retry_delay
+        finally:
+            self._posting.pop(chat, None)
+            self._state.notifier.notify()
+
+    async def _post(self, update: dict[str, Any], *, remove: bool = False) -> bool:
         """Post one update; on success confirm it (it leaves the queue)."""
         state = self._state
         hook = state.webhook
@@ -127,6 +177,23 @@ class WebhookPusher:
             hook.last_error_message = error
             state.notifier.notify()
             return False
-        state.updates.confirm(update["update_id"] + 1)
+        if remove:
+            state.updates.remove(update["update_id"])
+        else:
+            state.updates.confirm(update["update_id"] + 1)
         state.notifier.notify()
         return True
+
+
+def _chat_of(update: dict[str, Any]) -> object:
+    """The chat an update belongs to (Telegram orders updates per chat)."""
+    for value in update.values():
+        if isinstance(value, dict):
+            chat = value.get("chat")
+            if chat is None and isinstance(value.get("message"), dict):
+                chat = value["message"].get("chat")
+            if chat is None:
+                chat = value.get("from")
+            if isinstance(chat, dict) and "id" in chat:
+                return chat["id"]
+    return ("update", update.get("update_id"))

@@ -569,7 +569,11 @@ class CheckinService:
                 dedup_key=f"{card}:{t.checkin.id}:{t.checkin.position}",
                 patient_id=t.patient.id,
                 text=self._alerting.card(
-                    card, cohort, t.patient, t.now, urgent=top is Tier.URGENT
+                    self._rt.card_or_followup(t.patient.chat_id, card),
+                    cohort,
+                    t.patient,
+                    t.now,
+                    urgent=top is Tier.URGENT,
                 ),
             )
         return await self._alerting.raise_(

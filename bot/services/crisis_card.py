@@ -19,7 +19,9 @@ from bot.domain.team_hours import CardCoverage, review_time, team_hours
 from bot.domain.timezones import city_of
 from prompts.render import DEFAULT_LOCALE, Renderer
 
-CardKind = Literal["crisis_card", "crisis_card_short", "emergency_card"]
+CardKind = Literal["crisis_card", "crisis_card_short", "emergency_card", "crisis_card_followup"]
+"""``crisis_card_followup``: sent instead of a card the patient already saw while the
+database was down (bot/offline.py): what is said about the team, not the numbers again."""
 
 
 def _in(texts: Mapping[str, str], locale: str) -> str:
@@ -75,6 +77,7 @@ def crisis_card(
         other_zone=bool(hours.zone) and hours.zone != zone.key,
         back_at=_moment(hours.back_at, zone) if hours.back_at else None,
         review_by=_moment(review, zone) if review else None,
+        followup=kind == "crisis_card_followup",
     )
 
 

@@ -86,6 +86,11 @@ class MessageService:
         """Tell whether a text holds crisis words (the reviewed phrases of every locale)."""
         return self._matcher.matches(text)
 
+    @property
+    def matcher(self) -> CrisisMatcher:
+        """The crisis-phrase matcher (also used while the database is down: bot/offline.py)."""
+        return self._matcher
+
     async def text(
         self, update_id: int, user_id: int, chat_id: int, language_code: str | None, text: str
     ) -> None:
@@ -211,6 +216,8 @@ class MessageService:
         patient: Patient | None,
     ) -> None:
         """The crisis card for someone not (or no longer) enrolled: no team is told."""
+        if self._rt.cards_shown.take(chat_id):
+            return  # shown already while the database was down: no team to tell, nothing to add
         region = None
         if patient is not None:
             cohort, _ = await cohort_of(self._rt, uow, patient)
@@ -373,7 +380,9 @@ class MessageService:
             priority=Priority.CRISIS,
             dedup_key=f"crisis:message:{message.id}",
             patient_id=patient.id,
-            text=self._alerting.card("crisis_card", cohort, patient, now),
+            text=self._alerting.card(
+                self._rt.card_or_followup(patient.chat_id, "crisis_card"), cohort, patient, now
+            ),
         )
         await self._alerting.raise_(
             uow,

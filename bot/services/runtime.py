@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bot.config import AppConfig
 from bot.domain.clock import Clock
+from bot.services.crisis_card import CardKind
 from prompts.render import Renderer
 from storage.uow import UnitOfWorkFactory
 
@@ -18,6 +20,34 @@ def _nothing() -> None:
 async def _assume_open(user_id: int) -> bool:
     del user_id
     return True
+
+
+CARD_MEMORY_SECONDS = 15 * 60.0
+"""How long a card shown without the database replaces the stored one (see CardsShown)."""
+
+
+@dataclass(slots=True)
+class CardsShown:
+    """Chats that were shown a crisis card while the database was down (bot/offline.py).
+
+    When the update is then stored, the patient has seen the card's numbers already: the
+    stored path sends ``crisis_card_followup`` (the team has now been notified) instead of the
+    whole card again. Kept in memory for :data:`CARD_MEMORY_SECONDS`: after longer, or after a
+    restart, the whole card is shown again, which is the safe side.
+    """
+
+    chats: dict[int, float] = field(default_factory=dict)
+
+    def add(self, chat_id: int) -> None:
+        """A card went to this chat without the database."""
+        self.chats[chat_id] = time.monotonic()
+        if len(self.chats) > 10_000:
+            self.chats.pop(next(iter(self.chats)))
+
+    def take(self, chat_id: int) -> bool:
+        """Whether this chat saw a card without the database lately (forgotten once asked)."""
+        shown = self.chats.pop(chat_id, None)
+        return shown is not None and time.monotonic() - shown < CARD_MEMORY_SECONDS
 
 
 @dataclass(slots=True)
@@ -33,6 +63,13 @@ class Runtime:
     private_chat_open: Callable[[int], Awaitable[bool]] = field(default=_assume_open)
     """Whether the bot may write to a user privately (they started it and did not block it);
     the composition root asks Telegram (bot.channel)."""
+    cards_shown: CardsShown = field(default_factory=CardsShown)
+    """Crisis cards shown while the database was down, so the stored path does not repeat."""
+
+    def card_or_followup(self, chat_id: int, card: CardKind) -> CardKind:
+        """The card template to queue for a chat: ``card``, or the follow-up when the chat saw
+        the card while the database was down (one place for the rule, see CardsShown)."""
+        return "crisis_card_followup" if self.cards_shown.take(chat_id) else card
 
     def locale_for(self, language_code: str | None, fallback: str) -> str:
         """Return the locale to talk to someone in: theirs when we have it, else the fallback."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -10,7 +11,11 @@ from datetime import timedelta
 
 import pytest
 
+from bot.app import build
+from bot.config import AppConfig
 from bot.logs import configure_logging
+from bot.sandbox.server import FakeBotApi
+from bot.settings import Settings
 from tests.e2e.flows import answer_all, enrol
 from tests.support.harness import Harness
 
@@ -114,3 +119,56 @@ def test_text_format_appends_the_safe_fields() -> None:
         root.setLevel(level)
     (line,) = stream.getvalue().splitlines()
     assert line.endswith("DEBUG bot.processor: update handled update_id=3")
+
+
+async def test_a_bot_api_that_cannot_be_reached_is_logged_once_and_once_back(
+    harness: Harness, captured: tuple[io.StringIO, io.StringIO]
+) -> None:
+    """Issue 13: 46 tracebacks and 4,567 lines in 20 minutes of polling a Bot API that did
+    not answer. Now: one line when it goes, one when it is back, whatever happened between."""
+    h = harness
+    ours, _ = captured
+    poller = h.runtime.poller
+    assert poller is not None
+    poller.retry_delay = 0.05  # the pause between attempts (1 s in production), not the rule
+    # Dropped connections, then gateway errors: six failed polls in a row.
+    h.server.faults.drop_next(method="getUpdates", times=3)
+    h.server.faults.fail_next(method="getUpdates", status=502, times=3)
+    await h.server.wait_for(lambda: not h.server.faults.pending, timeout=20.0)
+    ann = h.server.user(7101, first_name="Ann")
+    await enrol(h, ann, "P-L0G2")  # polling works again: the patient is answered
+
+    lines = [json.loads(line) for line in ours.getvalue().splitlines()]
+    api = [line for line in lines if line["logger"] == "bot.polling"]
+    assert len(api) == 2, api
+    assert api[0]["message"].startswith("Telegram Bot API unavailable (")
+    assert api[1]["message"].startswith("Telegram Bot API available again after")
+    assert api[1]["message"].endswith("(6 failed attempts)")
+    assert not [line for line in lines if "exc" in line], "a traceback was logged"
+    assert len([line for line in lines if line["level"] != "DEBUG"]) <= 4
+
+
+async def test_the_scheduler_does_not_log_every_run(
+    server: FakeBotApi,
+    db_url: str,
+    config: AppConfig,
+    captured: tuple[io.StringIO, io.StringIO],
+) -> None:
+    """APScheduler's "Running job" and "executed successfully" lines (two every 3 s for the
+    announce job: about 57,000 a day) are not written; the jobs still run."""
+    ours, everything = captured
+    settings = Settings(
+        telegram_token=server.token, database_url=db_url, telegram_base_url=server.base_url
+    )
+    bot = build(settings, config, scan_interval=30.0)
+    await bot.start(poll_timeout=1)
+    try:
+        jobs = {job.name: job for job in bot.application.job_queue.jobs()}  # type: ignore[union-attr]
+        first = jobs["announce"].next_t
+        assert first is not None
+        await asyncio.sleep(3.5)
+        assert jobs["announce"].next_t is not None and jobs["announce"].next_t > first
+    finally:
+        await bot.stop()
+    text = ours.getvalue() + everything.getvalue()
+    assert "Running job" not in text and "executed successfully" not in text

@@ -54,9 +54,13 @@ class Harness:
         delivery: DeliveryPolicy | None = None,
         webhook: bool = False,
         limiter_clock: Callable[[], float] | None = None,
+        bot_db_url: str | None = None,
     ) -> None:
         self.server = server
         self.db_url = db_url
+        self.bot_db_url = bot_db_url or db_url
+        """The bot's own way to the database (through a fault proxy in outage tests); the
+        harness inspects through ``db_url``."""
         self.config = config
         self.clock = clock
         self._limits = limits
@@ -94,7 +98,7 @@ class Harness:
             }
         settings = Settings(
             telegram_token=self.server.token,
-            database_url=self.db_url,
+            database_url=self.bot_db_url,
             telegram_base_url=self.server.base_url,
             **hook,
         )
