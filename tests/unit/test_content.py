@@ -242,6 +242,7 @@ _CARD = {
     "other_zone": False,
     "back_at": {"day": 0, "at": "2026-01-12 09:00"},
     "review_by": {"day": 0, "at": "2026-01-12 12:00"},
+    "followup": False,
 }
 
 
@@ -340,6 +341,7 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
     "crisis_card_short": _CARD,
     "emergency_card": _CARD,
     "crisis_team": _CARD,
+    "crisis_card_followup": {**_CARD, "followup": True},
     "settings_region": {
         "checkin_time": "09:00",
         "timezone": "Europe/London",
