@@ -7,19 +7,21 @@ import asyncio
 import re
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from telegram import Bot
 
 from bot import eventloop
-from bot.config import ConfigError, load_config
+from bot.config import AppConfig, ConfigError, load_config
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from bot.app import BotRuntime
+    from bot.services.runtime import Runtime
 
 EXIT_USAGE = 2
 
@@ -103,40 +105,47 @@ async def _invite(settings: Settings, cohort: str, label: str) -> int:
     return 0
 
 
-async def _export(settings: Settings, cohort: str, out: str, *, check_all: bool) -> int:
-    """moodcheck export --format fhir: the cohort's FHIR Bundle, written to a file."""
+@asynccontextmanager
+async def _reading_runtime(settings: Settings, config: AppConfig) -> AsyncIterator[Runtime]:
+    """The services' runtime for a one-shot command that reads the database (no bot, no
+    Telegram): checks the schema first (SchemaBehindError), disposes of the engine after."""
     from bot.domain.clock import SystemClock  # noqa: PLC0415
-    from bot.services.fhir_export import FhirExport, FhirExportError  # noqa: PLC0415
     from bot.services.runtime import Runtime  # noqa: PLC0415
     from prompts.render import Renderer  # noqa: PLC0415
     from storage.db import create_engine, create_session_factory  # noqa: PLC0415
-    from storage.migrate import SchemaBehindError, check_schema  # noqa: PLC0415
+    from storage.migrate import check_schema  # noqa: PLC0415
     from storage.uow import UnitOfWorkFactory  # noqa: PLC0415
+
+    await check_schema(settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        yield Runtime(
+            uow=UnitOfWorkFactory(create_session_factory(engine)),
+            clock=SystemClock(),
+            config=config,
+            renderer=Renderer(),
+        )
+    finally:
+        await engine.dispose()
+
+
+async def _export(settings: Settings, cohort: str, out: str, *, check_all: bool) -> int:
+    """moodcheck export --format fhir: the cohort's FHIR Bundle, written to a file."""
+    from bot.services.fhir_export import FhirExport, FhirExportError  # noqa: PLC0415
+    from storage.migrate import SchemaBehindError  # noqa: PLC0415
 
     config = load_config(settings.config)
     config.cohort(cohort)
-    try:
-        await check_schema(settings.database_url)
-    except SchemaBehindError as exc:
-        return _fail(str(exc))
-    engine = create_engine(settings.database_url)
-    runtime = Runtime(
-        uow=UnitOfWorkFactory(create_session_factory(engine)),
-        clock=SystemClock(),
-        config=config,
-        renderer=Renderer(),
-    )
     # A one-shot command: blocking file writes hold up nothing else.
     partial = Path(f"{out}.partial")
     try:
-        with partial.open("w", encoding="utf-8") as file:  # noqa: ASYNC230
-            result = await FhirExport(runtime).write(cohort, file, check_all=check_all)
+        async with _reading_runtime(settings, config) as runtime:
+            with partial.open("w", encoding="utf-8") as file:  # noqa: ASYNC230
+                result = await FhirExport(runtime).write(cohort, file, check_all=check_all)
         partial.replace(out)  # noqa: ASYNC240 - a reader never sees half a bundle
-    except FhirExportError as exc:
+    except (FhirExportError, SchemaBehindError) as exc:
         partial.unlink(missing_ok=True)  # noqa: ASYNC240
         return _fail(str(exc))
-    finally:
-        await engine.dispose()
     counts = ", ".join(f"{n} {kind}" for kind, n in sorted(result.counts.by_type.items()))
     print(f"wrote {out}: {counts}; {result.checked} checked with fhir.resources")  # noqa: T201
     return 0
@@ -146,13 +155,8 @@ async def _outcomes(settings: Settings, cohort: str, start: str | None, end: str
     """moodcheck outcomes: the cohort's outcome figures, as the group's /outcomes shows them."""
     from datetime import UTC, date, datetime, timedelta  # noqa: PLC0415
 
-    from bot.domain.clock import SystemClock  # noqa: PLC0415
     from bot.services.outcomes import DEFAULT_DAYS, OutcomesService  # noqa: PLC0415
-    from bot.services.runtime import Runtime  # noqa: PLC0415
-    from prompts.render import Renderer  # noqa: PLC0415
-    from storage.db import create_engine, create_session_factory  # noqa: PLC0415
-    from storage.migrate import SchemaBehindError, check_schema  # noqa: PLC0415
-    from storage.uow import UnitOfWorkFactory  # noqa: PLC0415
+    from storage.migrate import SchemaBehindError  # noqa: PLC0415
 
     config = load_config(settings.config)
     config.cohort(cohort)
@@ -164,22 +168,10 @@ async def _outcomes(settings: Settings, cohort: str, start: str | None, end: str
     if first >= last:
         return _fail("--from must be before --to")
     try:
-        await check_schema(settings.database_url)
-    except SchemaBehindError as exc:
+        async with _reading_runtime(settings, config) as runtime:
+            text = await OutcomesService(runtime).text(cohort, first, last)
+    except (LookupError, SchemaBehindError) as exc:
         return _fail(str(exc))
-    engine = create_engine(settings.database_url)
-    runtime = Runtime(
-        uow=UnitOfWorkFactory(create_session_factory(engine)),
-        clock=SystemClock(),
-        config=config,
-        renderer=Renderer(),
-    )
-    try:
-        text = await OutcomesService(runtime).text(cohort, first, last)
-    except LookupError as exc:
-        return _fail(str(exc))
-    finally:
-        await engine.dispose()
     print(re.sub(r"</?b>", "", text))  # noqa: T201 - the command's output
     return 0
 

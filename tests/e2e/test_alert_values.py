@@ -72,13 +72,17 @@ async def test_an_instrument_alert_shows_the_item_score_and_its_meaning(harness:
     await enrol(h, user, "P-8102", cohort="clinic-d")  # Monday: PHQ-9 and GAD-7 today
     await h.send(user, "/checkin")
     await answer_all(h, user, CALM_DAY)
-    await answer_all(h, user, ["Not at all"] * 8 + ["Nearly every day", "Somewhat difficult"])
-    [alert] = await h.rows(select(Alert).where(Alert.rule == "phq9_item9_positive"))
+    # Item 9 above 0 brings its follow-up (acting on it, or unsafe now?): "No".
+    await answer_all(
+        h, user, ["Not at all"] * 8 + ["Nearly every day", "No", "Somewhat difficult"]
+    )
+    # Item 9 = 3 is the top-priority URGENT rule (item 9 = 1 has its own, below).
+    [alert] = await h.rows(select(Alert).where(Alert.rule == "phq9_item9_frequent"))
     assert alert.details == {"kind": "answer", "item": "phq9_9", "value": "3"}
     text = _group_texts(h, GROUP_D)[0]
-    assert "PHQ-9 item 9 above 0" in text
+    assert "PHQ-9 item 9 = 2 or 3" in text and "top priority" in text
     assert "PHQ-9 item 9 = 3 (Nearly every day)" in text
-    assert "phq9_item9_positive" not in text
+    assert "phq9_item9_frequent" not in text
 
 
 async def test_an_instrument_item_of_one_reads_differently_from_three(harness: Harness) -> None:
@@ -87,7 +91,7 @@ async def test_an_instrument_item_of_one_reads_differently_from_three(harness: H
     await enrol(h, user, "P-8103", cohort="clinic-d")
     await h.send(user, "/checkin")
     await answer_all(h, user, CALM_DAY)
-    await answer_all(h, user, ["Not at all"] * 8 + ["Several days", "Somewhat difficult"])
+    await answer_all(h, user, ["Not at all"] * 8 + ["Several days", "No", "Somewhat difficult"])
     text = _group_texts(h, GROUP_D)[0]
     assert "PHQ-9 item 9 = 1 (Several days)" in text
 
@@ -98,7 +102,7 @@ async def test_an_instrument_total_alert_shows_the_total(harness: Harness) -> No
     await enrol(h, user, "P-8104", cohort="clinic-d")
     await h.send(user, "/checkin")
     await answer_all(h, user, CALM_DAY)
-    await answer_all(h, user, ["Nearly every day"] * 9 + ["Extremely difficult"])
+    await answer_all(h, user, ["Nearly every day"] * 9 + ["No", "Extremely difficult"])
     await answer_all(h, user, ["Not at all"] * 7)  # GAD-7
     await answer_all(h, user, ["A little bit"] * 20)  # PCL-5: the check-in ends
     [alert] = await h.rows(select(Alert).where(Alert.rule == "phq9_total_20"))

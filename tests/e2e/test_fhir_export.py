@@ -20,7 +20,8 @@ from tests.e2e.conftest import GROUP_D
 from tests.e2e.flows import CALM_DAY, CALM_DAY_STORED, answer_all, enrol, last
 from tests.support.harness import Harness
 
-PHQ9 = ["More than half the days"] * 8 + ["Several days", "Somewhat difficult"]  # 16 + 1
+# Item 9 "Several days" (1) brings its follow-up (acting on it / unsafe now?): "No".
+PHQ9 = ["More than half the days"] * 8 + ["Several days", "No", "Somewhat difficult"]  # 17
 GAD7 = ["Nearly every day"] * 7  # 21
 PCL5 = ["A little bit"] * 20  # 20
 LOINC = "http://loinc.org"

@@ -9,7 +9,8 @@ from tests.e2e.conftest import GROUP_D
 from tests.e2e.flows import CALM_DAY, answer_all, enrol, last
 from tests.support.harness import Harness
 
-PHQ9 = ["Nearly every day"] * 4 + ["Several days"] * 5 + ["Very difficult"]  # 17
+# Item 9 "Several days" brings its follow-up: "No".
+PHQ9 = ["Nearly every day"] * 4 + ["Several days"] * 5 + ["No", "Very difficult"]  # 17
 GAD7 = ["Several days"] * 7
 PCL5 = ["Not at all"] * 20
 

@@ -21,7 +21,7 @@ from tests.e2e.flows import CALM_DAY, enrol
 from tests.support.faults import DatabaseOutage
 from tests.support.harness import Harness
 
-CARD = "Someone to talk to, free and 24/7"
+CARD = "Someone to talk to now"
 """A line of the full crisis card only (the enrolment message mentions danger too)."""
 FOLLOWUP = "Your care team has now been notified"
 COULD_NOT_SAVE = "I could not save that. Please try again in a minute."
