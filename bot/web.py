@@ -13,6 +13,7 @@ import hmac
 import json
 import logging
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +70,9 @@ def check_update(data: object) -> dict[str, Any]:
     update_id = data.get("update_id")
     if not isinstance(update_id, int) or isinstance(update_id, bool) or update_id < 0:
         raise BadUpdateError("no integer update_id")
+    problem = _field_problem(data)
+    if problem is not None:
+        raise BadUpdateError(problem)
     stack: list[tuple[object, int]] = [(data, 1)]
     while stack:
         value, depth = stack.pop()
@@ -79,6 +83,58 @@ def check_update(data: object) -> dict[str, Any]:
         elif isinstance(value, list):
             stack.extend((v, depth + 1) for v in value)
     return data
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_str(value: object) -> bool:
+    return isinstance(value, str)
+
+
+_MESSAGE_FIELDS = (
+    (("message_id",), _is_int, True),
+    (("chat", "id"), _is_int, True),
+    (("from", "id"), _is_int, False),
+    (("text",), _is_str, False),
+    (("caption",), _is_str, False),
+)
+_FIELDS: dict[str, tuple[tuple[tuple[str, ...], Callable[[object], bool], bool], ...]] = {
+    "message": _MESSAGE_FIELDS,
+    "edited_message": _MESSAGE_FIELDS,
+    "callback_query": (
+        (("id",), _is_str, True),
+        (("from", "id"), _is_int, True),
+        (("data",), _is_str, False),
+        (("message", "message_id"), _is_int, False),
+        (("message", "chat", "id"), _is_int, False),
+    ),
+    "my_chat_member": ((("chat", "id"), _is_int, True), (("from", "id"), _is_int, True)),
+}
+"""The fields of an update the bot sends back to Telegram (ids) or reads as text, with their
+types: a body that has them wrong is refused, so no request is ever made with a forged
+id of the wrong type (the handlers trust what PTB parsed)."""
+
+
+def _field_problem(data: dict[str, Any]) -> str | None:
+    """Say what is wrong with the fields the bot relies on, or None."""
+    for kind, fields in _FIELDS.items():
+        if kind not in data:
+            continue
+        part = data[kind]
+        if not isinstance(part, dict):
+            return f"{kind} is not an object"
+        for path, ok, required in fields:
+            value: object = part
+            for key in path:
+                value = value.get(key) if isinstance(value, dict) else None
+            if value is None:
+                if required:
+                    return f"{kind}.{'.'.join(path)} is missing"
+            elif not ok(value):
+                return f"{kind}.{'.'.join(path)} has the wrong type"
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,10 +113,19 @@ async def test_bad_secrets_and_bodies_get_4xx_never_500(
     malformed = _sample_update(h)
     malformed["update_id"] = [1]
     assert await _post(h, json.dumps(malformed).encode()) == 400
+    # Ids the bot would send back to Telegram, of the wrong type: refused, never echoed.
+    forged: list[dict[str, object]] = [
+        {"update_id": 7, "callback_query": {"id": [False], "from": {"id": 1}, "data": "x"}},
+        {"update_id": 8, "message": {"message_id": 1, "chat": {"id": "1"}, "text": "hi"}},
+        {"update_id": 9, "edited_message": {"message_id": 1, "chat": {"id": 1}, "text": [1]}},
+        {"update_id": 10, "callback_query": "x"},
+    ]
+    for update in forged:
+        assert await _post(h, json.dumps(update).encode()) == 400, update
     assert _tracebacks(caplog) == []
     # One line per refused request, no more.
     refused = [r for r in caplog.records if r.levelno >= logging.WARNING]
-    assert len(refused) == 3 + 2 + 6 + 1, [r.getMessage() for r in refused]
+    assert len(refused) == 3 + 2 + 6 + 1 + 4, [r.getMessage() for r in refused]
     # Nothing of that was handled; the processor is idle, and a patient is answered.
     await asyncio.wait_for(h.runtime.processor.wait_idle(), 1.0)
     alice = h.server.user(4301, first_name="Alice")
