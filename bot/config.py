@@ -143,7 +143,7 @@ class CohortConfig(BaseModel):
     """Telegram handles (``@name``) mentioned when an IMMEDIATE alert is raised the last time."""
     coverage: CoverageConfig | Literal["24/7"]
     """When the team watches the group: weekly hours, or "24/7". Required: the crisis card
-    states the hours and, outside them, that no one is watching now (REFERENCE.md 3.3).
+    states the hours and, outside them, that no one is watching now (docs/clinical.md §3.3).
     With "24/7" URGENT alerts are not raised again at the end of a business day (there is
     none)."""
     fhir_identifier_system: str | None = Field(

@@ -1,10 +1,10 @@
 """Logging set-up: text or JSON lines, and nothing that could carry patient data.
 
-Patient data must never reach a log (DESIGN.md). Our own code logs ids, counts and exception
-types only; the risk is in libraries, whose DEBUG output carries whole requests: PTB logs every
-Bot API call with its parameters (message texts, names), aiosqlite every statement with its
-bound values. So DEBUG is admitted only from our own packages, and the fields a JSON line may
-carry besides its message are an allow-list, not whatever a caller put in ``extra``.
+Patient data must never reach a log (docs/architecture.md principle 6). Our own code logs ids,
+counts and exception types only; the risk is in libraries, whose DEBUG output carries whole
+requests: PTB logs every Bot API call with its parameters (message texts, names), aiosqlite every
+statement with its bound values. So DEBUG is admitted only from our own packages, and the fields a
+JSON line may carry besides its message are an allow-list, not whatever a caller put in ``extra``.
 """
 
 from __future__ import annotations

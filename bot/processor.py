@@ -45,7 +45,7 @@ def note_failure(error: BaseException) -> bool:
 class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
     """Handles updates of different chats at the same time, and one chat's updates in order.
 
-    Two taps from one patient must be applied in the order they were made (DESIGN.md
+    Two taps from one patient must be applied in the order they were made (docs/architecture.md,
     principle 3), while a slow database write for one patient must not hold up the others.
     It also counts what it has finished, which is how tests and shutdown know it is idle.
     """

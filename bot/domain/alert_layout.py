@@ -70,7 +70,7 @@ def event_order(
     tier: Tier, raised_at: datetime, head_id: int, *, top: bool = False
 ) -> tuple[int, bool, datetime, int]:
     """Sort key of events in a message and in the queue: IMMEDIATE first, then within a tier
-    the top-priority events (PHQ-9 item 9 = 2-3, REFERENCE.md 2.1), then oldest."""
+    the top-priority events (PHQ-9 item 9 = 2-3, docs/clinical.md §2.1), then oldest."""
     return (tier.rank, not top, raised_at, head_id)
 
 
@@ -122,7 +122,7 @@ def chunk(events: Sequence[T], *, fits: Callable[[Sequence[T]], bool]) -> list[l
 
 
 def review_by(raised_at: datetime, coverage: Coverage | None, business_hours: int = 4) -> datetime:
-    """Return when the care team should have reviewed an URGENT event (REFERENCE.md 3.2).
+    """Return when the care team should have reviewed an URGENT event (docs/clinical.md §3.2).
 
     In coverage hours: ``business_hours`` of covered time later (carried into the next
     covered day when today's end comes first). Outside them: noon of the next covered day to

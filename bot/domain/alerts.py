@@ -11,7 +11,7 @@ from enum import StrEnum
 
 
 class Tier(StrEnum):
-    """How fast a human must look (REFERENCE.md section 3.2)."""
+    """How fast a human must look (docs/clinical.md §3.2)."""
 
     IMMEDIATE = "IMMEDIATE"
     URGENT = "URGENT"
@@ -41,7 +41,7 @@ class ItemRule:
     """Show the medical emergency card (emergency numbers only), e.g. for chest pain."""
     top_priority: bool = False
     """First among the alerts of its tier (PHQ-9 item 9 = 2-3: "URGENT with top priority",
-    REFERENCE.md 2.1): its group message is sent with the IMMEDIATE ones."""
+    docs/clinical.md §2.1): its group message is sent with the IMMEDIATE ones."""
 
 
 def top_priority_rules(rules: tuple[ItemRule, ...]) -> frozenset[str]:

@@ -1,9 +1,9 @@
-"""The patient's own baseline for a daily 0-10 (or 1-5) rating (REFERENCE.md 3.4).
+"""The patient's own baseline for a daily 0-10 (or 1-5) rating (docs/clinical.md §3.4).
 
 Baseline = median of the first 7 check-ins that answered the item; once 14 or more exist,
 the median of a rolling 14-day window that leaves out the latest 3 days, so a fresh
 deterioration does not drag its own yardstick down. These are heuristics, not validated
-(REFERENCE.md 3.4 and 6), so every number is configurable.
+(docs/clinical.md §3.4 and §6), so every number is configurable.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class Observation:
 
 @dataclass(frozen=True, slots=True)
 class BaselineConfig:
-    """How the baseline is computed (REFERENCE.md 3.4 defaults).
+    """How the baseline is computed (docs/clinical.md §3.4 defaults).
 
     Attributes:
         first: A baseline exists once this many earlier check-ins answered the item; until
@@ -35,7 +35,7 @@ class BaselineConfig:
         exclude_latest_days: Days before the judged check-in (counting its own day) that the
             rolling window leaves out.
         rolling_min_values: A rolling window with fewer answers than this falls back to the
-            first-check-ins median (REFERENCE.md is silent; a two-point median after a long
+            first-check-ins median (docs/clinical.md is silent; a two-point median after a long
             break would be noise).
     """
 

@@ -2,7 +2,7 @@
 
 Format: ``<kind>|<field>|<field>...`` with short ASCII fields. It lives in the domain, not in
 ``handlers/``, because services compose keyboards inside the transaction that queues the
-message (DESIGN.md principle 2), and services may not import handlers.
+message (docs/architecture.md principle 2), and services may not import handlers.
 
 Decoding is total: any string either decodes to a typed value or raises
 :class:`BadCallbackDataError`, which handlers answer with a refusal. Buttons can be forged by

@@ -142,7 +142,7 @@ def progress(questionnaire: Questionnaire, position: int) -> tuple[str, int]:
     The total counts the items every patient is asked (those without a condition), so it
     is known from the first question and never jumps or shrinks. A follow-up (an item with a
     condition: the bother rating, D7b, the PHQ-9 item 9 follow-up) takes the number of the
-    item before it with a letter, as REFERENCE.md names D7b: "6b/7", "7b/7".
+    item before it with a letter, as docs/clinical.md §1.2 names D7b: "6b/7", "7b/7".
     """
     part = part_of(questionnaire, position)
     fixed = [p for p in part if questionnaire.items[p].show_if is None]

@@ -1,7 +1,7 @@
 """Coverage hours and re-raise scheduling: pure arithmetic on instants, no I/O.
 
 A cohort's care team watches the group on some weekdays between two local wall-clock times
-(REFERENCE.md 3.2). Outside them an alert is *after hours*: the patient is told that nobody is
+(docs/clinical.md §3.2). Outside them an alert is *after hours*: the patient is told that nobody is
 watching now. Unacknowledged alerts are raised again: IMMEDIATE ones after fixed delays (15 and
 30 minutes by default), URGENT ones at the end of the business day.
 """
@@ -115,5 +115,5 @@ def next_reraise(
 
 def mentions_on_call(tier: Tier, step: int, reraise_minutes: Sequence[int]) -> bool:
     """Tell whether re-raise ``step`` (1-based) pages the on-call: the last IMMEDIATE step
-    when there are two or more (REFERENCE.md 3.2: "page the backup/on-call at 30 min")."""
+    when there are two or more (docs/clinical.md §3.2: "page the backup/on-call at 30 min")."""
     return tier is Tier.IMMEDIATE and len(reraise_minutes) >= 2 and step >= len(reraise_minutes)

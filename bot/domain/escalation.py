@@ -69,7 +69,7 @@ def _check_instrument_total(
 def _check_instrument_change(
     rule: InstrumentChangeRule, results: tuple[InstrumentResult, ...]
 ) -> Alert | None:
-    # The first result is the baseline (REFERENCE.md 3.4: the instrument at enrolment), so
+    # The first result is the baseline (docs/clinical.md §3.4: the instrument at enrolment), so
     # a change needs at least two results.
     if len(results) < 2:
         return None

@@ -2,7 +2,7 @@
 
 Item-level rules (one answer fires at once) live in ``bot.domain.alerts``. The rules here look
 at a patient's history: streaks, baselines, missed days, weekly instruments. Defaults are in
-``prompts/escalation.yaml`` (REFERENCE.md 1.2, 2.5, 3.2, 3.4, 3.5); the clinic owns every
+``prompts/escalation.yaml`` (docs/clinical.md §1.2, §2.5, §3.2, §3.4, §3.5); the clinic owns every
 number. Constructors check their own invariants; the loader reports which field is wrong.
 """
 
@@ -38,14 +38,14 @@ class Change(StrEnum):
 
     UP = "up"
     EITHER = "either"
-    """Up or down (the PCL-5 "change of 10 or more", REFERENCE.md 2.5)."""
+    """Up or down (the PCL-5 "change of 10 or more", docs/clinical.md §2.5)."""
 
 
 class Reference(StrEnum):
     """What an instrument total is compared with."""
 
     BASELINE = "baseline"
-    """The patient's first result of that instrument (REFERENCE.md 3.4)."""
+    """The patient's first result of that instrument (docs/clinical.md §3.4)."""
     PREVIOUS = "previous"
     """The result before the latest one."""
 
@@ -77,7 +77,7 @@ class Window:
 class ThresholdRule:
     """A numeric item at or past an absolute floor or ceiling (e.g. mood <= 2 twice in a row).
 
-    Floors apply whatever the baseline (REFERENCE.md 3.4).
+    Floors apply whatever the baseline (docs/clinical.md §3.4).
     """
 
     id: str
@@ -101,8 +101,8 @@ class ThresholdRule:
 
 @dataclass(frozen=True, slots=True)
 class BaselineShiftRule:
-    """Check-ins ``by`` points or more worse than the patient's own baseline (REFERENCE.md
-    3.4). Each check-in is judged against the baseline as it stood when it came in."""
+    """Check-ins ``by`` points or more worse than the patient's own baseline (docs/clinical.md
+    §3.4). Each check-in is judged against the baseline as it stood when it came in."""
 
     id: str
     tier: Tier
@@ -117,7 +117,7 @@ class BaselineShiftRule:
 class BaselineMeanRule:
     """The mean over the last ``days`` local days ``by`` points or more worse than baseline.
 
-    Needs ``min_values`` answers in those days (REFERENCE.md is silent: a one-answer "mean" is
+    Needs ``min_values`` answers in those days (docs/clinical.md is silent: a one-answer "mean" is
     a single day, which has its own rule) and the latest answer itself worse than baseline.
     """
 
@@ -179,7 +179,7 @@ def counts_as_missed(
 
 @dataclass(frozen=True, slots=True)
 class MissedStreakRule:
-    """Check-ins missed in a row, with a tier per streak length (REFERENCE.md 3.5).
+    """Check-ins missed in a row, with a tier per streak length (docs/clinical.md §3.5).
 
     Check-ins are counted as recorded: a day with no check-in at all (paused, not scheduled)
     neither counts nor breaks the streak.
@@ -209,7 +209,7 @@ class AnswerMatch:
 
 @dataclass(frozen=True, slots=True)
 class MissedAfterEventRule:
-    """A check-in missed within some hours after an urgent event (REFERENCE.md 3.5).
+    """A check-in missed within some hours after an urgent event (docs/clinical.md §3.5).
 
     Events are past alerts of ``after_tiers`` (except those of missed-check-in rules, which
     would chain into themselves) and check-ins with an answer in ``after_answers``.

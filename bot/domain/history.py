@@ -2,7 +2,7 @@
 
 Plain frozen values, built by a service from the database and handed to
 ``bot.domain.escalation.evaluate``. Answers are kept as stored strings; a missing answer is
-absent from the mapping, never a zero (REFERENCE.md 1.2, design notes).
+absent from the mapping, never a zero (docs/clinical.md §1.2, design notes).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class DailyCheckin:
         answers: Stored answers by item id; unanswered items are absent.
         completed_at: When the patient finished it (completed or stopped), else None.
         closed_at: When it closed for good: finished, or its window ended (a missed day closes
-            at local midnight, REFERENCE.md 3.5). Required for a missed check-in, because the
+            at local midnight, docs/clinical.md §3.5). Required for a missed check-in, because the
             "missed within 72 h of an event" rule measures from it.
     """
 

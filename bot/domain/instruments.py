@@ -1,6 +1,6 @@
 """The validated instruments as data: item counts, answer ranges, bands and change thresholds.
 
-Figures come from REFERENCE.md section 2. The wording the patient sees lives in
+Figures come from docs/clinical.md §2. The wording the patient sees lives in
 ``prompts/questionnaires/{phq9,gad7,pcl5}.yaml``; this module only knows the numbers.
 """
 
@@ -97,7 +97,7 @@ SPECS: dict[Instrument, InstrumentSpec] = {
         bands=(),
         # Uncertain: NCPTSD guidance (carried over from the DSM-IV PCL) calls 5-10 points
         # reliable and 10-20 clinically meaningful; Marx 2022 found 15-18 needed for reliable
-        # change in veterans. REFERENCE.md recommends flagging 10 for clinician review.
+        # change in veterans. docs/clinical.md §2.5 recommends flagging 10 for clinician review.
         mid=10,
     ),
 }

@@ -1,6 +1,6 @@
 """Scoring of the PHQ-9, GAD-7 and PCL-5, and change against a patient's baseline.
 
-Pure arithmetic over REFERENCE.md section 2. Results are for the care team only: the patient
+Pure arithmetic over docs/clinical.md §2. Results are for the care team only: the patient
 is never shown a score, a band or a flag. Bad input raises ScoringError and never yields a
 number, because a silently wrong total (a skipped item counted as 0, ``True`` counted as 1)
 is worse than no total.
@@ -220,7 +220,7 @@ def change(instrument: Instrument, baseline_total: int, current_total: int) -> C
     spec = _spec(instrument)
     for name, total in (("baseline total", baseline_total), ("current total", current_total)):
         _check_total(spec, name, total)
-    # Response is defined for the PHQ-9 (REFERENCE.md 2.5); the same 50% arithmetic is
+    # Response is defined for the PHQ-9 (docs/clinical.md §2.5); the same 50% arithmetic is
     # reported for the others. Integers only: 2 * current <= baseline avoids float rounding.
     response = None if baseline_total == 0 else 2 * current_total <= baseline_total
     # HEDIS applies remission to baselines above 9; that selection is the caller's.

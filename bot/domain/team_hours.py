@@ -1,4 +1,4 @@
-"""What the crisis card says about the care team's hours (REFERENCE.md 3.2 and 3.3): pure.
+"""What the crisis card says about the care team's hours (docs/clinical.md §3.2 and §3.3): pure.
 
 Every cohort declares its coverage: weekly hours, or around the clock ("24/7"). The card
 states those hours; outside them it says that no one is watching now and when they are back;

@@ -1,7 +1,7 @@
 """Which validated instruments a patient's check-in carries on a given day.
 
 PHQ-9 and GAD-7 come weekly on the cohort's weekday; PCL-5, where a cohort enables it, every
-N weeks (its look-back is a month: REFERENCE.md 2.3), counted from the patient's first
+N weeks (its look-back is a month: docs/clinical.md §2.3), counted from the patient's first
 instrument day so that the first one is a baseline. They are asked in the patient's usual
 slot, after the daily items in the same message or (``instrument_delivery = "own_message"``)
 in a message of their own once the daily part is done or skipped: one check-in row a day.

@@ -1,4 +1,4 @@
-"""The alert scan: raise unacknowledged alert events again (REFERENCE.md 3.2), and post the
+"""The alert scan: raise unacknowledged alert events again (docs/clinical.md §3.2), and post the
 events still waiting for room in their group.
 
 IMMEDIATE: after each of the cohort's ``reraise_minutes`` (15 and 30 by default), the last

@@ -8,8 +8,8 @@ its buttons carry (a provider handles the event, not its rule rows one by one).
 
 The event is then handed to the announcer (``bot.services.announcer``), which posts it at
 once when the group has room this minute, or coalesced with others in a burst. An URGENT
-event from a check-in also tells the patient when the care team will review it (REFERENCE.md
-3.2) with the short crisis card, unless the answer shows the full one (which then says when).
+event from a check-in also tells the patient when the care team will review it (docs/clinical.md
+§3.2) with the short crisis card, unless the answer shows the full one (which then says when).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class Raise:
     the dedup key then includes the patient id."""
     announce: bool = True
     """Post it to the group. Patient-level ROUTINE alerts are stored (for the digest and
-    /alerts) but not posted (REFERENCE.md 3.2: weekly digest)."""
+    /alerts) but not posted (docs/clinical.md §3.2: weekly digest)."""
     details: Mapping[str, Any] | None = None
     """What fired it, locale-free (``bot.domain.alert_details``): the care team sees the
     values, never only the rule."""
@@ -184,7 +184,7 @@ class Alerting:
         head: Alert,
         raises: Sequence[Raise],
     ) -> None:
-        """REFERENCE.md 3.2, URGENT: "your care team will review this by <time>" with the
+        """docs/clinical.md §3.2, URGENT: "your care team will review this by <time>" with the
         short crisis card. An answer that shows the full card (a safety answer) has it
         already, and says when (``bot.services.crisis_card``)."""
         carded = {r.id for r in self._rt.config.rules if r.crisis_card or r.emergency_card}

@@ -522,7 +522,7 @@ class CheckinService:
             return None
         t.checkin.position = len(t.questionnaire.items)
         # Only what reaches the group counts: ROUTINE rows wait for the digest, and telling
-        # the patient "your team has been notified" would not be true (REFERENCE.md 3.3).
+        # the patient "your team has been notified" would not be true (docs/clinical.md §3.3).
         notified = (
             any(trigger.tier is not Tier.ROUTINE for trigger in triggers)
             or any(alert.head_id is not None for alert in created)
@@ -583,7 +583,7 @@ class CheckinService:
             t.patient,
             [
                 # A ROUTINE answer ("prefer not to answer") is stored for the digest, /alerts
-                # and /patient, not posted (REFERENCE.md 3.2, ROUTINE row).
+                # and /patient, not posted (docs/clinical.md §3.2, ROUTINE row).
                 Raise(
                     tr.rule_id,
                     tr.tier,

@@ -1,4 +1,4 @@
-"""The one builder of the crisis cards (REFERENCE.md 3.3): the full card, the short one for
+"""The one builder of the crisis cards (docs/clinical.md §3.3): the full card, the short one for
 URGENT events that are not about safety, and the emergency card for a medical red flag.
 
 A pure function of the patient's locale and region, the cohort's coverage and the time (plus

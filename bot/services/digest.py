@@ -247,7 +247,7 @@ class DigestService:
     ) -> list[dict[str, object]]:
         """The alerts raised in the period, most urgent first, each by its display name and
         what fired it: ROUTINE ones (a self-pause, a single low day) are only seen here
-        (REFERENCE.md 3.2: weekly digest)."""
+        (docs/clinical.md §3.2: weekly digest)."""
         rows = await uow.digest.raised(cohort.id, period.start_at, period.end_at)
         ordered = sorted(enumerate(rows), key=lambda r: (Tier(r[1][1]).rank, r[0]))
         return [

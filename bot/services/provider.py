@@ -1,8 +1,8 @@
 """Provider commands, typed in a cohort's provider group: invites, the patient list, one
 patient's last 14 days, open alerts, pause, resume, discharge and the cohort's export.
 
-Membership of the group is what makes someone a provider (DESIGN.md section 1): a command
-counts only in the group whose chat id is a cohort's ``provider_chat_id``, and acts on that
+Membership of the group is what makes someone a provider (docs/architecture.md, Principles): a
+command counts only in the group whose chat id is a cohort's ``provider_chat_id``, and acts on that
 cohort only. Anywhere else it is refused and audited. The group sees labels, never names.
 """
 

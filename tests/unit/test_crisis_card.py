@@ -1,5 +1,5 @@
 """The one crisis-card builder: the patient's region's lines, in their language, and what is
-truthfully said about the care team's hours (REFERENCE.md 3.3)."""
+truthfully said about the care team's hours (docs/clinical.md §3.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The patient-level escalation engine (REFERENCE.md 3.2, 3.4, 3.5), rule by rule."""
+"""The patient-level escalation engine (docs/clinical.md §3.2, §3.4, §3.5), rule by rule."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def evening(n: int) -> datetime:
 
 
 def midnight_after(n: int) -> datetime:
-    """The end of day ``n``, when a missed day closes (REFERENCE.md 3.5)."""
+    """The end of day ``n``, when a missed day closes (docs/clinical.md §3.5)."""
     return datetime.combine(D0 + timedelta(days=n + 1), time(0), tzinfo=UTC)
 
 
@@ -118,7 +118,7 @@ class Case:
 
 BASE7 = days(0, 7)  # mood 7, anxiety 2: the baseline once 7 check-ins exist
 CASES = {
-    # Absolute floors (REFERENCE.md 1.2 D1-D3): exactly N in a row vs N-1.
+    # Absolute floors (docs/clinical.md §1.2 D1-D3): exactly N in a row vs N-1.
     "mood floor 2 in a row": Case(
         "mood_low_2_in_a_row",
         history(moods(0, 6, 2, 2)),

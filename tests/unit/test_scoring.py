@@ -1,4 +1,4 @@
-"""Scoring of the PHQ-9, GAD-7 and PCL-5 (REFERENCE.md section 2): bands, flags, change."""
+"""Scoring of the PHQ-9, GAD-7 and PCL-5 (docs/clinical.md §2): bands, flags, change."""
 
 from __future__ import annotations
 
