@@ -6,8 +6,9 @@ is back (its alert is raised then). Meanwhile the patient must not be left alone
 
 - crisis words in a text, or a check-in answer whose rule shows the crisis (or emergency)
   card, get the card at once, sent straight to Telegram (the outbox is in the database);
-- a tap that could not be stored is answered "I could not save that, please try again in a
-  minute", so the button stops spinning and the patient knows.
+- a tap that could not be stored is answered that it is not saved yet and will be saved by
+  itself once the database is back (the update is fetched or sent again), so the button
+  stops spinning and the patient knows not to tap again.
 
 Each update gets this once, however often it is tried again (remembered here by update id).
 What the card needs comes from memory: the patient's locale and cohort region

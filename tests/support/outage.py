@@ -24,7 +24,7 @@ from tests.support.harness import Harness
 CARD = "Someone to talk to now"
 """A line of the full crisis card only (the enrolment message mentions danger too)."""
 FOLLOWUP = "Your care team has now been notified"
-COULD_NOT_SAVE = "I could not save that. Please try again in a minute."
+COULD_NOT_SAVE = "I could not save that yet: the system is having trouble."
 CRISIS_TEXT = "some days I want to die"
 
 
@@ -106,7 +106,7 @@ async def run_outage(
     if remaining > 0:
         await asyncio.sleep(remaining)
     result.taps_told_could_not_save = sum(
-        COULD_NOT_SAVE in [a.text for a in user.callback_answers] for user in tappers
+        any(COULD_NOT_SAVE in a.text for a in user.callback_answers) for user in tappers
     )
     if not sqlite:
         result.stored_during_outage = await h.count(
