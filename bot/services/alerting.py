@@ -78,6 +78,13 @@ class Alerting:
         """Format an instant in the cohort's time zone, as group messages show it."""
         return self.announcer.local_time(cohort, instant)
 
+    @staticmethod
+    def team_can_be_told(cohort: Cohort) -> bool:
+        """Whether an alert raised now reaches the care team's group. While the bot cannot
+        post there (bot.services.provider_channel) alerts are kept and relayed only to
+        on-call providers, if any registered: the patient is then not told the team knows."""
+        return cohort.group_unreachable_since is None
+
     def card(
         self,
         kind: CardKind,
@@ -101,7 +108,7 @@ class Alerting:
             coverage=None if config is None else config.card_coverage,
             now=now,
             zone=zone_or_error(patient.timezone),
-            team_notified=team_notified,
+            team_notified=team_notified and self.team_can_be_told(cohort),
             urgent=urgent,
         )
 

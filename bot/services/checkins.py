@@ -523,10 +523,15 @@ class CheckinService:
         t.checkin.position = len(t.questionnaire.items)
         # Only what reaches the group counts: ROUTINE rows wait for the digest, and telling
         # the patient "your team has been notified" would not be true (docs/clinical.md §3.3).
+        cohort = await t.uow.cohorts.get(t.patient.cohort_id)  # in the session already
         notified = (
-            any(trigger.tier is not Tier.ROUTINE for trigger in triggers)
-            or any(alert.head_id is not None for alert in created)
-            or await self._alerted_today(t)
+            cohort is not None
+            and self._alerting.team_can_be_told(cohort)
+            and (
+                any(trigger.tier is not Tier.ROUTINE for trigger in triggers)
+                or any(alert.head_id is not None for alert in created)
+                or await self._alerted_today(t)
+            )
         )
         done = "instruments_done" if apart else "checkin_done"
         await self._finish_message(t, f"{done}_team_notified" if notified else done)

@@ -376,3 +376,22 @@ async def test_urgent_alerts_are_relayed_and_routine_notices_wait(harness: Harne
     posted = _texts(group)
     assert any("URGENT" in t and "P-URG1" in t for t in posted)
     assert any("P-URG1" in t and "URGENT" not in t for t in posted)  # the note, too
+
+
+async def test_the_card_does_not_say_the_team_knows_while_the_group_is_lost(
+    hooked: Harness,
+) -> None:
+    """With no on-call provider and the group lost, nobody reads the alert now: the card
+    and the end of the check-in must not say the care team has been notified."""
+    h = hooked
+    group = h.server.group(GROUP_A)
+    kai = h.server.user(7012, first_name="Kai")
+    await enrol(h, kai, "P-LOST")
+    _track(h, group.remove_bot())
+    await h.settle()
+    await h.send(kai, CRISIS_TEXT)
+    card = next(t for t in reversed(_texts(kai)) if "If you are in danger right now" in t)
+    assert "has been notified" not in card and "has been sent an alert" not in card
+    await h.send(kai, "/checkin")
+    await answer_all(h, kai, ["7", "3", "Good", "Good", "As prescribed", "None", "Yes", "No"])
+    assert all("has been notified" not in t for t in _texts(kai))
