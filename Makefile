@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck contracts pytest bench clean
+.PHONY: demo sandbox test lint typecheck contracts pytest bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "moodcheck needs Python 3.11 or newer (set PYTHON=...)")'
@@ -16,6 +16,11 @@ $(STAMP): pyproject.toml
 ## demo: run the bot on SQLite against the sandbox Bot API with a scripted patient
 demo: $(STAMP)
 	$(BIN)/moodcheck demo
+
+## sandbox: try the bot in a browser (a patient's phone beside the care team's group)
+PORT ?= 8300
+sandbox: $(STAMP)
+	$(BIN)/moodcheck sandbox --port $(PORT)
 
 ## test: every check: ruff, mypy --strict, import contracts, pytest
 test: lint typecheck contracts pytest

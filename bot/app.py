@@ -185,11 +185,14 @@ def _quiet_when_unavailable(job: Any) -> Any:
 
 
 async def due_scan_job(context: BotContext) -> None:
-    """JobQueue trigger for the scans: the state is in the database, not in the job.
+    """JobQueue trigger for the scans: the state is in the database, not in the job."""
+    await run_scans(context.services)
 
-    Ended pauses first, so that a patient back from a pause is prompted in the same scan.
-    """
-    services = context.services
+
+async def run_scans(services: Services) -> None:
+    """Every scan, at the clock's now: what the JobQueue runs every 30 s (and the sandbox's
+    time travel at each step). Ended pauses first, so that a patient back from a pause is
+    prompted in the same scan."""
     await services.lifecycle.resume_due()
     await services.due_scan.run()
     await services.window_scan.run()

@@ -176,6 +176,18 @@ async def _outcomes(settings: Settings, cohort: str, start: str | None, end: str
     return 0
 
 
+def _sandbox(port: int, database: Path | None, config: Path | None) -> int:
+    from bot.tryout.launch import serve  # noqa: PLC0415 - heavy imports, run only
+
+    if not 0 <= port <= 65535:
+        return _fail(f"--port must be 0-65535, not {port}")
+    try:
+        asyncio.run(serve(port, database, config))
+    except OSError as exc:
+        return _fail(f"cannot serve the sandbox on 127.0.0.1:{port}: {exc.strerror or exc}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moodcheck", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -206,6 +218,12 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--to", dest="end", help="last day, YYYY-MM-DD (default: today, UTC)")
     demo = sub.add_parser("demo", help="run a scripted patient against the sandbox server")
     demo.add_argument("--keep", action="store_true", help="keep the demo database")
+    sandbox = sub.add_parser(
+        "sandbox", help="try the bot in a browser: a patient's phone and the care team's group"
+    )
+    sandbox.add_argument("--port", type=int, default=8300, help="on 127.0.0.1; 0 picks one")
+    sandbox.add_argument("--db", type=Path, help="SQLite file (default: a temporary folder)")
+    sandbox.add_argument("--config", type=Path, help="cohort file (default: a sample clinic)")
     return parser
 
 
@@ -225,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_outcomes(settings, args.cohort, args.start, args.end))
         if args.command == "export":
             return asyncio.run(_export(settings, args.cohort, args.out, check_all=args.check_all))
+        if args.command == "sandbox":
+            return _sandbox(args.port, args.db, args.config)
         from bot.demo import run_demo  # noqa: PLC0415
 
         return asyncio.run(run_demo(keep=args.keep))

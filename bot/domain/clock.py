@@ -44,3 +44,32 @@ class ManualClock:
     def advance(self, delta: timedelta) -> None:
         """Move the clock forward by a duration."""
         self.set(self._now + delta)
+
+
+class TravelClock:
+    """The wall clock plus an offset that only grows: ``moodcheck sandbox``'s time travel.
+
+    Time keeps running as it does for a real bot (retries and re-raises come due by
+    themselves), and a jump forward moves every later reading with it.
+    """
+
+    def __init__(self, wall: Clock | None = None) -> None:
+        self._wall = wall or SystemClock()
+        self._offset = timedelta(0)
+
+    def now(self) -> datetime:
+        """Return the wall clock's instant moved by every jump so far."""
+        return self._wall.now() + self._offset
+
+    def set(self, instant: datetime) -> None:
+        """Jump to an instant (never backwards: stored timestamps assume that)."""
+        if instant.tzinfo is None:
+            raise ValueError("TravelClock needs an aware datetime")
+        now = self.now()
+        if instant < now:
+            raise ValueError("time does not run backwards")
+        self._offset += instant - now
+
+    def advance(self, delta: timedelta) -> None:
+        """Move the clock forward by a duration."""
+        self.set(self.now() + delta)
