@@ -88,9 +88,11 @@ async def serve(
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with open_world(database, config_path) as world:
-        runner = web.AppRunner(make_app(world), handle_signals=False, access_log=None)
+        runner = web.AppRunner(
+            make_app(world), handle_signals=False, access_log=None, shutdown_timeout=1.0
+        )
         await runner.setup()
-        site = web.TCPSite(runner, HOST, port, shutdown_timeout=1.0)
+        site = web.TCPSite(runner, HOST, port)
         await site.start()
         bound = runner.addresses[0][1]
         print(  # noqa: T201 - the command's output
