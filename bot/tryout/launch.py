@@ -79,9 +79,7 @@ async def open_world(
         await server.stop()
 
 
-async def serve(
-    port: int, database: Path | None = None, config_path: Path | None = None
-) -> None:
+async def serve(port: int, database: Path | None = None, config_path: Path | None = None) -> None:
     """Run the sandbox and its page until SIGINT or SIGTERM."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -12,11 +12,12 @@ from __future__ import annotations
 import html
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, meta
 
-from prompts.render import TEMPLATES, Renderer
+from prompts.render import DEFAULT_LOCALE, TEMPLATES, Renderer
 
 __all__ = ["SAMPLES", "Sample", "preview_page", "render_all"]
 
@@ -48,6 +49,12 @@ SAMPLES: dict[str, Any] = {
     "coverage_end": "17:00",
     "coverage_days": "Mon-Fri",
     "provider": "@dr_rivera",
+    "reasons": [
+        {"kind": "immediate_alert", "value": "1"},
+        {"kind": "phq9_severe", "value": "21", "band": "severe"},
+        {"kind": "low_adherence", "value": "3/7"},
+        {"kind": "mood_drop", "value": "-2.5"},
+    ],
     "command": "/pause",
     "format": "CSV",
     "tier": "URGENT",
@@ -56,6 +63,15 @@ SAMPLES: dict[str, Any] = {
     "question": "How is your mood today?",
     "text": "I slept badly but I am OK.",
     "resources": 120,
+}
+# Fields of records (an alert event, a digest row) that templates look up in their own
+# tables: the sample must be one of the table's keys.
+FIELDS: dict[str, Any] = {
+    "tier": "URGENT",
+    "band": "moderate",
+    "phq9_band": "moderate",
+    "gad7_band": "mild",
+    "status": "active",
 }
 
 
@@ -66,27 +82,27 @@ class Sample:
         self._name = name
 
     def __str__(self) -> str:
-        return f"‹{self._name}›"
+        return f"«{self._name}»"
 
     __repr__ = __str__
 
     def __html__(self) -> str:
         return html.escape(str(self))
 
-    def __getattr__(self, attr: str) -> Sample:
+    def __getattr__(self, attr: str) -> Any:
         if attr.startswith("__"):
             raise AttributeError(attr)
-        # A record's field named like a known variable (an event's tier) takes its sample.
-        return SAMPLES.get(attr, Sample(f"{self._name}.{attr}"))
+        return FIELDS.get(attr, Sample(f"{self._name}.{attr}"))
 
     def __getitem__(self, key: object) -> Sample:
         return Sample(f"{self._name}[{key}]")
 
     def __iter__(self) -> Iterator[Sample]:
-        return iter((Sample(f"{self._name}[0]"), Sample(f"{self._name}[1]")))
+        # Three: enough for a loop to show its separators and for ``a, b, c in rows``.
+        return iter(Sample(f"{self._name}[{i}]") for i in range(3))
 
     def __len__(self) -> int:
-        return 2
+        return 3
 
     def __bool__(self) -> bool:
         return True
@@ -99,6 +115,9 @@ class Sample:
 
     def __index__(self) -> int:
         return 2
+
+    def __round__(self, digits: int | None = None) -> Sample:
+        return self
 
     def __lt__(self, other: object) -> bool:
         return False
@@ -119,36 +138,39 @@ class Sample:
     __truediv__ = __rtruediv__ = __floordiv__ = __rfloordiv__ = __mod__ = __add__
 
     def __call__(self, *args: object, **kwargs: object) -> Sample:
+        del args, kwargs
         return self
 
     def __format__(self, spec: str) -> str:
         return str(self)
 
 
-def variables(name: str, locale: str) -> set[str]:
-    """The variables ``<locale>/<name>.j2`` uses, those of the templates it includes too
-    (the English template when the locale lacks one)."""
-    path = TEMPLATES / locale / f"{name}"
+def variables(file: str, locale: str, root: Path = TEMPLATES) -> set[str]:
+    """The variables ``<locale>/<file>`` uses, those of the templates it includes too (the
+    English template when the locale lacks one)."""
+    path = root / locale / file
     if not path.exists():
-        path = TEMPLATES / "en" / f"{name}"
-    if not path.exists():
-        path = path.with_name(f"{name}.j2")
-    ast = Environment().parse(path.read_text("utf-8"))
+        path = root / DEFAULT_LOCALE / file
+    ast = Environment(autoescape=True).parse(path.read_text("utf-8"))
     found = set(meta.find_undeclared_variables(ast))
     for included in meta.find_referenced_templates(ast):
         if included is not None:
-            found |= variables(included.split("/", 1)[-1], locale)
+            found |= variables(included.split("/", 1)[-1], locale, root)
     return found
 
 
-def render_all(renderer: Renderer) -> dict[str, dict[str, tuple[bool, str]]]:
-    """Every template in every locale: name -> locale -> (rendered?, text or error)."""
+def render_all(
+    renderer: Renderer, root: Path = TEMPLATES
+) -> dict[str, dict[str, tuple[bool, str]]]:
+    """Every template in every locale: name -> locale -> (rendered?, text or error).
+    ``root``: the renderer's template folder."""
     names = sorted(set().union(*(renderer.template_names(loc) for loc in renderer.locales)))
     shown: dict[str, dict[str, tuple[bool, str]]] = {}
     for name in names:
         shown[name] = {}
         for locale in renderer.locales:
-            values = {v: SAMPLES.get(v, Sample(v)) for v in variables(f"{name}.j2", locale)}
+            names_used = variables(f"{name}.j2", locale, root)
+            values = {v: SAMPLES.get(v, Sample(v)) for v in names_used}
             try:
                 shown[name][locale] = (True, renderer.render(name, locale, **values))
             except Exception as exc:  # noqa: BLE001 - shown on the page, never raised
@@ -156,9 +178,9 @@ def render_all(renderer: Renderer) -> dict[str, dict[str, tuple[bool, str]]]:
     return shown
 
 
-def preview_page(renderer: Renderer) -> str:
+def preview_page(renderer: Renderer, root: Path = TEMPLATES) -> str:
     """The preview as a whole HTML page (a table: a row per template, a column per locale)."""
-    shown = render_all(renderer)
+    shown = render_all(renderer, root)
     locales = renderer.locales
     failed = sum(not ok for per in shown.values() for ok, _ in per.values())
     head = "".join(f'<th scope="col">{html.escape(loc)}</th>' for loc in locales)
@@ -179,7 +201,7 @@ def preview_page(renderer: Renderer) -> str:
 <title>moodcheck templates</title><link rel="stylesheet" href="/static/app.css"></head>
 <body class="preview"><header><h1>Templates</h1>
 <p><a href="/">Back to the sandbox</a>. Sample values stand in for the real ones; a name in
-‹angle quotes› is a value the preview made up. Markup is shown as the bot sends it (Telegram
+«angle quotes» is a value the preview made up. Markup is shown as the bot sends it (Telegram
 HTML).</p><p role="status" id="summary">{summary}</p></header>
 <main><table><thead><tr><th scope="col">template</th>{head}</tr></thead>
 <tbody>{"".join(rows)}</tbody></table></main></body></html>

@@ -9,8 +9,8 @@ markup, so nothing the bot (or a patient) wrote can inject markup into the page.
 from __future__ import annotations
 
 import html
-from itertools import pairwise
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 
 from bot.sandbox.state import BotMessage, ChatState

@@ -62,7 +62,7 @@ async def _local_only(
 
 
 def _json(payload: object, status: int = 200) -> web.Response:
-    return web.json_response(payload, status=status, dumps=lambda v: json.dumps(v))
+    return web.json_response(payload, status=status, dumps=json.dumps)
 
 
 async def _index(request: web.Request) -> web.Response:

@@ -87,8 +87,8 @@ class World:
         runtime = self.bot
         async with asyncio.timeout(SETTLE_TIMEOUT):
             if update_id is not None:
-                while update_id not in runtime.processor.completed:
-                    # The processor has no per-update signal; a short poll costs nothing here.
+                # The processor has no per-update signal; a short poll costs nothing here.
+                while update_id not in runtime.processor.completed:  # noqa: ASYNC110
                     await asyncio.sleep(0.005)
             await runtime.processor.wait_idle()
             runtime.worker.wake()

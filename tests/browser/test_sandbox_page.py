@@ -77,7 +77,8 @@ class Steps:
 
     async def offers(self, chat: Any, label: str) -> bool:
         last = chat.locator("li.bubble.bot").last
-        return await last.get_by_role("button", name=label, exact=True).count() > 0
+        count: int = await last.get_by_role("button", name=label, exact=True).count()
+        return count > 0
 
 
 async def _check_accessible_names(page: Any) -> None:
@@ -104,34 +105,28 @@ async def _tab_through(page: Any) -> list[str]:
     return names
 
 
-async def test_try_the_bot_in_the_browser(
-    browser: Any, page_url: str, world: World, tmp_path: Path
-) -> None:
-    page = await browser.new_page(viewport={"width": 1280, "height": 900})
-    page.set_default_timeout(TIMEOUT_MS)
-    steps = Steps(page, tmp_path)
-    await page.goto(page_url)
-    status = page.get_by_role("status")
-    await status.filter(has_text="Ready").wait_for()
-    await _check_accessible_names(page)
-    assert await _tab_through(page) == HEADER_TAB_ORDER
-    await steps.shot("start")
-
-    # Enrol: the keyboard alone adds the patient (focus on "Add patient", Enter).
+async def _enrol(steps: Steps) -> Any:
+    """The keyboard alone adds the patient (focus on "Add patient", Enter); then the
+    patient taps through consent and onboarding."""
+    page = steps.page
     await page.get_by_role("button", name="Add patient").focus()
     await page.keyboard.press("Enter")
     phone = page.locator("section.phone").first
     await phone.get_by_role("button", name="I agree").wait_for()
     await steps.shot("invite-opened")
-    group = page.locator("#group")
-    assert "/invite P-001EN" in await group.inner_text()
+    assert "/invite P-001EN" in await page.locator("#group").inner_text()
     for label in ("I agree", "English", "London", "09:00"):
         await steps.tap(phone, label)
     await phone.locator("li.bubble.bot", has_text="Every day at 09:00").wait_for()
     await _check_accessible_names(page)
     await steps.shot("enrolled")
+    return phone
 
-    # A whole check-in, typed /checkin then tapped; "Yes" to the safety question.
+
+async def _checkin_with_safety_yes(steps: Steps, phone: Any) -> Any:
+    """A whole check-in, /checkin typed then tapped, "Yes" to the safety question: the
+    crisis card in the phone, the alert in the group. Returns the alert."""
+    page = steps.page
     textbox = phone.get_by_role("textbox")
     await textbox.fill("/checkin")
     await textbox.press("Enter")
@@ -139,25 +134,24 @@ async def test_try_the_bot_in_the_browser(
     for label in DAILY:
         await steps.tap(phone, label)
     await steps.tap(phone, "Yes")
-    card = phone.locator("li.bubble.bot", has_text="Samaritans")
-    await card.wait_for()
+    await phone.locator("li.bubble.bot", has_text="Samaritans").wait_for()
+    group = page.locator("#group")
     alert = group.locator("li.bubble.bot", has_text="Safety question answered yes")
     await alert.get_by_role("button", name="Acknowledge").wait_for()
     assert "P-001EN" in await alert.inner_text()
     assert "Alex" not in await group.inner_text()  # the group sees the label only
     await steps.shot("crisis-card-and-alert")
     await steps.tap(phone, "No")  # the follow-up: not thinking of acting on it
-    while any([await steps.offers(phone, label) for label in INSTRUMENT_CALM]):
-        label = next(x for x in INSTRUMENT_CALM if await steps.offers(phone, x))
-        await steps.tap(phone, label)
+    while offered := [x for x in INSTRUMENT_CALM if await steps.offers(phone, x)]:
+        await steps.tap(phone, offered[0])  # the weekly instruments, on their day
     assert await phone.locator("li.bubble.bot").last.get_by_role("button").count() == 0
+    return alert
 
-    # Acknowledged from the group: the alert is redrawn with who did it.
-    await steps.tap(group, "Acknowledge")
-    await alert.filter(has_text="Acknowledged by Dr. Rivera").wait_for()
-    await steps.shot("acknowledged")
 
-    # To the weekly digest: its chart is shown and loads, its files can be opened.
+async def _digest(steps: Steps, page_url: str) -> None:
+    """To the weekly digest: its chart is shown and loads, its files can be opened."""
+    page = steps.page
+    group = page.locator("#group")
     await page.get_by_role("button", name="To the weekly digest").click()
     chart = group.locator("img[alt$='.png']").last
     await chart.wait_for()
@@ -170,13 +164,36 @@ async def test_try_the_bot_in_the_browser(
     response = await page.request.get(page_url + href.lstrip("/"))
     assert response.ok
     assert "label" in (await response.text()).lower()
-    await status.filter(has_text="The bot's clock is now").wait_for()
-    last = await steps.shot("digest")
+    await page.get_by_role("status").filter(has_text="The bot's clock is now").wait_for()
+    await steps.shot("digest")
+
+
+async def test_try_the_bot_in_the_browser(
+    browser: Any, page_url: str, world: World, tmp_path: Path
+) -> None:
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(TIMEOUT_MS)
+    steps = Steps(page, tmp_path)
+    await page.goto(page_url)
+    await page.get_by_role("status").filter(has_text="Ready").wait_for()
+    await _check_accessible_names(page)
+    assert await _tab_through(page) == HEADER_TAB_ORDER
+    await steps.shot("start")
+
+    phone = await _enrol(steps)
+    alert = await _checkin_with_safety_yes(steps, phone)
+    # Acknowledged from the group: the alert is redrawn with who did it.
+    await steps.tap(page.locator("#group"), "Acknowledge")
+    await alert.filter(has_text="Acknowledged by Dr. Rivera").wait_for()
+    await steps.shot("acknowledged")
+    await _digest(steps, page_url)
+
     target = os.environ.get("MOODCHECK_SANDBOX_SCREENSHOT")
     if target:
         await page.set_viewport_size({"width": 1280, "height": 800})
         await page.screenshot(path=target)
-    assert all(p.stat().st_size > 0 for p in steps.shots), last
+    assert len(steps.shots) == 7
+    assert all(p.stat().st_size > 0 for p in steps.shots)
     await page.close()
 
 

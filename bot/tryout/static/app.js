@@ -37,6 +37,7 @@ function bubble(message, chatId) {
     const img = document.createElement("img");
     img.src = message.file;
     img.alt = message.filename ? "Image " + message.filename : "Image from the bot";
+    img.addEventListener("load", () => follow(li.parentElement));
     li.append(img);
   } else if (message.kind === "document" && message.file) {
     const link = document.createElement("a");
@@ -79,8 +80,20 @@ function bubble(message, chatId) {
   return li;
 }
 
+// A chat follows its newest message unless the reader scrolled up (as Telegram does).
+function atBottom(list) {
+  return list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+}
+
+function follow(list) {
+  if (list.dataset.pinned !== "false") list.scrollTop = list.scrollHeight;
+}
+
+function watchScroll(list) {
+  list.addEventListener("scroll", () => { list.dataset.pinned = String(atBottom(list)); });
+}
+
 function renderMessages(list, messages, chatId) {
-  const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
   const existing = new Map([...list.children].map((li) => [li.dataset.key, li]));
   const keep = new Set();
   let previous = null;
@@ -107,7 +120,7 @@ function renderMessages(list, messages, chatId) {
     previous = li;
   }
   for (const [key, li] of existing) if (!keep.has(key)) li.remove();
-  if (nearBottom) list.scrollTop = list.scrollHeight;
+  follow(list);
 }
 
 function compose(form, chatId) {
@@ -140,6 +153,7 @@ function phoneSection(phone) {
   label.htmlFor = input.id;
   label.textContent = "Message from " + phone.name + " to the bot";
   compose(section.querySelector("form"), () => phone.chat_id);
+  watchScroll(section.querySelector("ol"));
   return section;
 }
 
@@ -175,6 +189,7 @@ document.getElementById("add-patient").addEventListener("submit", (event) => {
   post("/api/patients", { locale: document.getElementById("locale").value });
 });
 compose(document.querySelector("#group form"), () => groupChatId);
+watchScroll(document.querySelector("#group ol"));
 
 const events = new EventSource("/api/events");
 events.onmessage = (event) => render(JSON.parse(event.data));
