@@ -73,3 +73,8 @@ class TravelClock:
     def advance(self, delta: timedelta) -> None:
         """Move the clock forward by a duration."""
         self.set(self.now() + delta)
+
+    @property
+    def offset(self) -> timedelta:
+        """How far every jump so far has moved the clock."""
+        return self._offset

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import signal
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -53,6 +54,12 @@ async def open_world(
     url = f"sqlite+aiosqlite:///{database}"
     await upgrade_async(url)
     clock = TravelClock()
+
+    def monotonic() -> float:
+        # Rate windows (Telegram's, and the bot's own limiter) follow the jumps: a week
+        # travelled in seconds does not crowd one real minute of the group's 20 messages.
+        return time.monotonic() + clock.offset.total_seconds()
+
     config = load_config(config_path or CONFIG)
     if config_path is None:
         config = _with_instrument_day_today(config, clock)
@@ -60,6 +67,7 @@ async def open_world(
     server = FakeBotApi(
         bot_username=BOT_USERNAME,
         limits=Limits(private=(10, 1.0)),
+        clock=monotonic,
         wall_clock=lambda: clock.now().timestamp(),
     )
     await server.start()
@@ -68,7 +76,7 @@ async def open_world(
     settings = Settings(
         telegram_token=server.token, database_url=url, telegram_base_url=server.base_url
     )
-    bot = build(settings, config, clock=clock)
+    bot = build(settings, config, clock=clock, limiter_clock=monotonic)
     try:
         await bot.start(poll_timeout=10)
         try:

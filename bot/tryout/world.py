@@ -133,10 +133,7 @@ class World:
         number = next(self._labels)
         label = f"P-{number:03d}{'ES' if locale == 'es' else 'EN'}"
         await self.send(self.group.chat_id, f"/invite {label}")
-        reply = self.group.last_message
-        match = _INVITE_CODE.search(reply.text) if reply is not None else None
-        if match is None:
-            raise ActionError(f"The bot made no invite for {label}.")
+        match = await self._invite_code(label)
         names = NAMES[locale]
         user_id = next(self._ids)
         name = names[(user_id - FIRST_PATIENT_ID) % len(names)]
@@ -144,8 +141,26 @@ class World:
         phone = Phone(user, label, locale)
         self.phones.append(phone)
         if start:
-            await self.send(phone.chat_id, f"/start {match.group(1)}")
+            await self.send(phone.chat_id, f"/start {match}")
         return phone
+
+    async def _invite_code(self, label: str) -> str:
+        """The code in the bot's answer to ``/invite LABEL`` (it may wait for the group's
+        minute when the team has had many messages: Telegram's 20 a minute)."""
+
+        def find() -> str | None:
+            for message in reversed(self.group.messages):
+                if label in message.text and (match := _INVITE_CODE.search(message.text)):
+                    return match.group(1)
+            return None
+
+        try:
+            code: str | None = await self.server.wait_for(find, timeout=SETTLE_TIMEOUT + 40)
+        except TimeoutError:
+            code = None
+        if code is None:
+            raise ActionError(f"The bot made no invite for {label}.")
+        return code
 
     async def tap(self, phone: Phone, *labels: str) -> None:
         """Tap buttons one after another in the patient's newest message that has each."""
