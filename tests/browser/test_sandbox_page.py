@@ -192,7 +192,7 @@ async def test_try_the_bot_in_the_browser(
     if target:
         await page.set_viewport_size({"width": 1280, "height": 800})
         await page.screenshot(path=target)
-    assert len(steps.shots) == 7
+    assert len(steps.shots) == 6
     assert all(p.stat().st_size > 0 for p in steps.shots)
     await page.close()
 
