@@ -69,6 +69,7 @@ async def open_world(
         limits=Limits(private=(10, 1.0)),
         clock=monotonic,
         wall_clock=lambda: clock.now().timestamp(),
+        request_log_limit=10_000,  # a sandbox left open for days keeps a bounded log
     )
     await server.start()
     for cohort in config.cohorts:
