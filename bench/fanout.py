@@ -24,8 +24,10 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -115,18 +117,33 @@ async def _latencies(url: str, ids: list[int]) -> list[float]:
 
 
 async def run_once(
-    n: int, *, limited: bool, database: str | None, crisis_every: float = 0.0
+    n: int,
+    *,
+    limited: bool,
+    database: str | None,
+    crisis_every: float = 0.0,
+    faults: dict[str, Any] | None = None,
+    sandbox_args: Sequence[str] = (),
+    paid: bool = False,
 ) -> dict[str, float]:
-    """Run one fan-out and return its figures."""
+    """Run one fan-out and return its figures.
+
+    ``faults``: the sandbox's fault injection for the run (``bot.sandbox.faults``);
+    ``sandbox_args``: more command-line options of the sandbox; ``paid``: paid broadcast
+    mode (prompts sent with ``allow_paid_broadcast``, the bot's paid limit on).
+    """
     folder = Path(tempfile.mkdtemp(prefix="moodcheck-bench-"))
     url = database or f"sqlite+aiosqlite:///{folder / 'bench.db'}"
     await asyncio.to_thread(upgrade, url)
-    sandbox = Sandbox(limits=limited)
+    sandbox = Sandbox(limits=limited, extra=sandbox_args)
+    if faults:
+        sandbox.faults(**faults)
     try:
         settings = Settings(
             telegram_token=TOKEN,
             database_url=url,
             telegram_base_url=sandbox.base_url,
+            paid_broadcast=paid,
         )
         bot = build(
             settings, _config(), clock=SystemClock(), rate_limited=limited, scan_interval=None
@@ -189,6 +206,9 @@ async def run_once(
         "crisis_n": len(latencies),
         "crisis_max": max(latencies, default=0.0),
         "crisis_p50": statistics.median(latencies) if latencies else 0.0,
+        "timeouts": sum(
+            count for error, count in bot.worker.stats.by_error.items() if "TimedOut" in error
+        ),
     }
 
 
