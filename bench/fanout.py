@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bench.cluster import TOKEN, Sandbox, seed_cohort_due
+from bench.load import uptime
 from bot import eventloop
 from bot.app import BotRuntime, build
 from bot.config import AppConfig, CohortConfig
@@ -219,7 +220,13 @@ def main() -> None:
     parser.add_argument("--only", choices=["own", "limited"])
     parser.add_argument("--database", default=os.environ.get("MOODCHECK_BENCH_DATABASE_URL"))
     parser.add_argument("--crisis-every", type=float, default=5.0)
+    parser.add_argument(
+        "--paid",
+        action="store_true",
+        help="the limited run in paid broadcast mode, the server enforcing 1,000/s for it",
+    )
     args = parser.parse_args()
+    print(f"before: {uptime()}")
     parts = [f"fanout N={args.n} db={'postgresql' if args.database else 'sqlite'}"]
     if args.only in (None, "own"):
         own = eventloop.run(run_once(args.n, limited=False, database=args.database))
@@ -230,15 +237,24 @@ def main() -> None:
         )
     if args.only in (None, "limited"):
         lim = eventloop.run(
-            run_once(args.n, limited=True, database=args.database, crisis_every=args.crisis_every)
+            run_once(
+                args.n,
+                limited=True,
+                database=args.database,
+                crisis_every=args.crisis_every,
+                paid=args.paid,
+                sandbox_args=("--paid-limit", "1000") if args.paid else (),
+            )
         )
         parts.append(
-            f"limited(30/s): {lim['sustained']:.1f} msg/s sustained over {lim['deliver_s']:.1f}s, "
+            f"limited({'paid 1000' if args.paid else '30'}/s): {lim['sustained']:.1f} msg/s "
+            "sustained over {lim['deliver_s']:.1f}s, "
             f"429s {lim['rate_limited']:.0f}, lost {lim['lost']:.0f}, dup {lim['duplicates']:.0f}"
             f", crisis card queued to sent p50 {lim['crisis_p50']:.2f}s max "
             f"{lim['crisis_max']:.2f}s (n={lim['crisis_n']:.0f})"
         )
     print(" | ".join(parts))
+    print(f"after:  {uptime()}")
 
 
 if __name__ == "__main__":
