@@ -126,12 +126,15 @@ async def run_once(
     faults: dict[str, Any] | None = None,
     sandbox_args: Sequence[str] = (),
     paid: bool = False,
+    window: int = 16,
+    give_up_after: float = 120.0,
 ) -> dict[str, float]:
     """Run one fan-out and return its figures.
 
     ``faults``: the sandbox's fault injection for the run (``bot.sandbox.faults``);
     ``sandbox_args``: more command-line options of the sandbox; ``paid``: paid broadcast
-    mode (prompts sent with ``allow_paid_broadcast``, the bot's paid limit on).
+    mode (prompts sent with ``allow_paid_broadcast``, the bot's paid limit on); ``window``:
+    the delivery worker's requests in flight; ``give_up_after``: seconds to wait at most.
     """
     folder = Path(tempfile.mkdtemp(prefix="moodcheck-bench-"))
     url = database or f"sqlite+aiosqlite:///{folder / 'bench.db'}"
@@ -145,6 +148,7 @@ async def run_once(
             database_url=url,
             telegram_base_url=sandbox.base_url,
             paid_broadcast=paid,
+            delivery_window=window,
         )
         bot = build(
             settings, _config(), clock=SystemClock(), rate_limited=limited, scan_interval=None
@@ -166,7 +170,7 @@ async def run_once(
             if crisis_every
             else None
         )
-        deadline = scanned + max(120.0, n / 20)
+        deadline = scanned + max(give_up_after, n / 20)
         # Watch the worker's own counters: asking the server (blocking HTTP) would steal the
         # event loop from the worker being measured.
         while bot.worker.stats.sent + bot.worker.stats.dead < queued + len(crisis_ids):

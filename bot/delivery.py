@@ -48,19 +48,22 @@ class DeliveryPolicy:
 
     window: int = 16
     """Messages in flight at once, from their claim until their outcome is written: what a
-    crash can resend at most."""
+    crash can resend at most (``MOODCHECK_DELIVERY_WINDOW``). It also bounds throughput: at
+    most ``window`` / (mean answer time) messages a second, so a Telegram whose answers are
+    slow needs a wider window to keep its pace (docs/operations.md, "Delivery")."""
     urgent_reserve: int = 4
     """Places of the window that only crisis cards, alerts and replies may take."""
-    settle_batch: int = 8
-    """Answers written together (a transaction each time) ..."""
+    settle_batch: int | None = None
+    """Answers written together (a transaction each time; default half the window) ..."""
     settle_wait: float = 0.005
     """... unless the first of them has waited this long (seconds), or nothing else is in
     flight, or one is urgent."""
-    claim_ahead: int = 48
-    """Messages claimed ahead of the window, so that a freed place is filled at once."""
+    claim_ahead: int | None = None
+    """Messages claimed ahead of the window (default 3 windows), so that a freed place is
+    filled at once."""
     lease: timedelta = timedelta(seconds=120)
     """Longer than a send can take (the rate limiter's wait below ``defer_after``, then the
-    request's timeouts: ``bot.app.SEND_READ_TIMEOUT``)."""
+    request's timeouts: ``bot.transport.SEND_READ_TIMEOUT``)."""
     max_attempts: int = 10
     backoff_base: float = 2.0
     backoff_cap: float = 300.0
@@ -307,7 +310,7 @@ class DeliveryWorker:
         one (a transaction each), but each waiting answer keeps its place in the window."""
         done = len(self._done)
         return bool(done) and (
-            done >= self.policy.settle_batch
+            done >= (self.policy.settle_batch or max(1, self.policy.window // 2))
             or done >= self._held  # nothing else is in flight
             or self._urgent_done
             or self._stopping
@@ -327,7 +330,8 @@ class DeliveryWorker:
         if self._stopping:
             # Give back what was claimed ahead and never sent: it is due again at once.
             released, self._ahead = self._ahead, []
-        room = 0 if self._stopping else policy.claim_ahead - len(self._ahead)
+        ahead = policy.claim_ahead or 3 * policy.window
+        room = 0 if self._stopping else ahead - len(self._ahead)
         # Everything when something was queued, at the poll, when the messages claimed ahead
         # run short, or when an answer came back with nothing claimed ahead (a chat's next
         # message waits for its previous one); between those, only what is urgent.
@@ -388,7 +392,7 @@ class DeliveryWorker:
         """Send claimed-ahead messages, most urgent first, while the window has places (and
         a routine one only while it leaves the urgent reserve free)."""
         policy = self.policy
-        routine_places = policy.window - policy.urgent_reserve
+        routine_places = max(1, policy.window - policy.urgent_reserve)
         waiting: list[Claimed] = []
         for row in self._ahead:
             if self._held >= policy.window or (

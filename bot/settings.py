@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     max_messages_per_second: int = Field(default=30, ge=1)
     """The bot token's overall send rate, shared by all workers (Telegram: ~30; benchmarks
     set more to measure the bot's own path)."""
+    delivery_window: int = Field(default=16, ge=2, le=512)
+    """Messages the delivery worker has in flight at once: at most this many can go twice
+    after a crash, and at most this many per answer time go out (docs/operations.md)."""
     paid_broadcast: bool = False
     """Send scheduled prompts with ``allow_paid_broadcast``: Telegram lets them go beyond
     the free rate, up to ``paid_messages_per_second``, and charges Stars for each
