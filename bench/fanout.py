@@ -196,13 +196,13 @@ async def run_once(
         per_chat[chat] = per_chat.get(chat, 0) - 1
     delivered = sum(1 for count in per_chat.values() if count >= 1)
     first, last = stats.get("first_message_at"), stats.get("last_message_at")
-    window = (last - first) if first is not None and last is not None else 0.0
+    span = (last - first) if first is not None and last is not None else 0.0
     return {
         "queued": queued,
         "scan_s": scanned - started,
         "deliver_s": finished - scanned,
         "rate": (stats["accepted_messages"] / (finished - scanned)) if finished > scanned else 0,
-        "sustained": ((stats["accepted_messages"] - 1) / window) if window > 0 else 0.0,
+        "sustained": ((stats["accepted_messages"] - 1) / span) if span > 0 else 0.0,
         "lost": n - delivered,
         "duplicates": sum(max(0, c - 1) for c in per_chat.values()),
         "rate_limited": stats.get("rate_limited", 0),
