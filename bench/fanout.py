@@ -24,12 +24,15 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
 from bench.cluster import TOKEN, Sandbox, seed_cohort_due
+from bench.load import uptime
 from bot import eventloop
 from bot.app import BotRuntime, build
 from bot.config import AppConfig, CohortConfig
@@ -115,18 +118,37 @@ async def _latencies(url: str, ids: list[int]) -> list[float]:
 
 
 async def run_once(
-    n: int, *, limited: bool, database: str | None, crisis_every: float = 0.0
+    n: int,
+    *,
+    limited: bool,
+    database: str | None,
+    crisis_every: float = 0.0,
+    faults: dict[str, Any] | None = None,
+    sandbox_args: Sequence[str] = (),
+    paid: bool = False,
+    window: int = 16,
+    give_up_after: float = 120.0,
 ) -> dict[str, float]:
-    """Run one fan-out and return its figures."""
+    """Run one fan-out and return its figures.
+
+    ``faults``: the sandbox's fault injection for the run (``bot.sandbox.faults``);
+    ``sandbox_args``: more command-line options of the sandbox; ``paid``: paid broadcast
+    mode (prompts sent with ``allow_paid_broadcast``, the bot's paid limit on); ``window``:
+    the delivery worker's requests in flight; ``give_up_after``: seconds to wait at most.
+    """
     folder = Path(tempfile.mkdtemp(prefix="moodcheck-bench-"))
     url = database or f"sqlite+aiosqlite:///{folder / 'bench.db'}"
     await asyncio.to_thread(upgrade, url)
-    sandbox = Sandbox(limits=limited)
+    sandbox = Sandbox(limits=limited, extra=sandbox_args)
+    if faults:
+        sandbox.faults(**faults)
     try:
         settings = Settings(
             telegram_token=TOKEN,
             database_url=url,
             telegram_base_url=sandbox.base_url,
+            paid_broadcast=paid,
+            delivery_window=window,
         )
         bot = build(
             settings, _config(), clock=SystemClock(), rate_limited=limited, scan_interval=None
@@ -148,7 +170,7 @@ async def run_once(
             if crisis_every
             else None
         )
-        deadline = scanned + max(120.0, n / 20)
+        deadline = scanned + max(give_up_after, n / 20)
         # Watch the worker's own counters: asking the server (blocking HTTP) would steal the
         # event loop from the worker being measured.
         while bot.worker.stats.sent + bot.worker.stats.dead < queued + len(crisis_ids):
@@ -174,13 +196,13 @@ async def run_once(
         per_chat[chat] = per_chat.get(chat, 0) - 1
     delivered = sum(1 for count in per_chat.values() if count >= 1)
     first, last = stats.get("first_message_at"), stats.get("last_message_at")
-    window = (last - first) if first is not None and last is not None else 0.0
+    span = (last - first) if first is not None and last is not None else 0.0
     return {
         "queued": queued,
         "scan_s": scanned - started,
         "deliver_s": finished - scanned,
         "rate": (stats["accepted_messages"] / (finished - scanned)) if finished > scanned else 0,
-        "sustained": ((stats["accepted_messages"] - 1) / window) if window > 0 else 0.0,
+        "sustained": ((stats["accepted_messages"] - 1) / span) if span > 0 else 0.0,
         "lost": n - delivered,
         "duplicates": sum(max(0, c - 1) for c in per_chat.values()),
         "rate_limited": stats.get("rate_limited", 0),
@@ -189,6 +211,9 @@ async def run_once(
         "crisis_n": len(latencies),
         "crisis_max": max(latencies, default=0.0),
         "crisis_p50": statistics.median(latencies) if latencies else 0.0,
+        "timeouts": sum(
+            count for error, count in bot.worker.stats.by_error.items() if "TimedOut" in error
+        ),
     }
 
 
@@ -199,7 +224,13 @@ def main() -> None:
     parser.add_argument("--only", choices=["own", "limited"])
     parser.add_argument("--database", default=os.environ.get("MOODCHECK_BENCH_DATABASE_URL"))
     parser.add_argument("--crisis-every", type=float, default=5.0)
+    parser.add_argument(
+        "--paid",
+        action="store_true",
+        help="the limited run in paid broadcast mode, the server enforcing 1,000/s for it",
+    )
     args = parser.parse_args()
+    print(f"before: {uptime()}")
     parts = [f"fanout N={args.n} db={'postgresql' if args.database else 'sqlite'}"]
     if args.only in (None, "own"):
         own = eventloop.run(run_once(args.n, limited=False, database=args.database))
@@ -210,15 +241,24 @@ def main() -> None:
         )
     if args.only in (None, "limited"):
         lim = eventloop.run(
-            run_once(args.n, limited=True, database=args.database, crisis_every=args.crisis_every)
+            run_once(
+                args.n,
+                limited=True,
+                database=args.database,
+                crisis_every=args.crisis_every,
+                paid=args.paid,
+                sandbox_args=("--paid-limit", "1000") if args.paid else (),
+            )
         )
         parts.append(
-            f"limited(30/s): {lim['sustained']:.1f} msg/s sustained over {lim['deliver_s']:.1f}s, "
+            f"limited({'paid 1000' if args.paid else '30'}/s): {lim['sustained']:.1f} msg/s "
+            "sustained over {lim['deliver_s']:.1f}s, "
             f"429s {lim['rate_limited']:.0f}, lost {lim['lost']:.0f}, dup {lim['duplicates']:.0f}"
             f", crisis card queued to sent p50 {lim['crisis_p50']:.2f}s max "
             f"{lim['crisis_max']:.2f}s (n={lim['crisis_n']:.0f})"
         )
     print(" | ".join(parts))
+    print(f"after:  {uptime()}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -33,7 +33,7 @@ from bot.services.container import Services
 from bot.services.provider import COMMANDS as PROVIDER_COMMANDS
 from bot.services.runtime import Runtime
 from bot.settings import Settings, Webhook
-from bot.transport import AiohttpRequest
+from bot.transport import SEND_READ_TIMEOUT, AiohttpRequest
 from bot.web import WebhookEndpoint, WebServer
 from bot.workers import slots_for
 from handlers.context import SERVICES_KEY, BotContext
@@ -269,7 +269,13 @@ def build(
     uow = UnitOfWorkFactory(sessions)
     runtime = Runtime(uow=uow, clock=clock, config=config, renderer=renderer)
     processor = ChatOrderedUpdateProcessor()
-    limits = limits or Limits(overall=(settings.max_messages_per_second, 1.0))
+    limits = limits or Limits(
+        overall=(settings.max_messages_per_second, 1.0),
+        paid=(settings.paid_messages_per_second, 1.0) if settings.paid_broadcast else None,
+    )
+    delivery = delivery or DeliveryPolicy(window=settings.delivery_window)
+    if settings.paid_broadcast:
+        delivery = replace(delivery, paid_broadcast=True)
     limiter = (
         SlidingWindowRateLimiter(limits, limiter_clock or time.monotonic) if rate_limited else None
     )
@@ -280,7 +286,9 @@ def build(
         .defaults(Defaults(parse_mode="HTML"))
         .context_types(ContextTypes(context=BotContext))
         .concurrent_updates(processor)
-        .request(AiohttpRequest())
+        # A slow Telegram's answer (seconds, under load) is waited for: one taken for a
+        # timeout is sent again, and the patient gets it twice (docs/operations.md).
+        .request(AiohttpRequest(read_timeout=SEND_READ_TIMEOUT))
         # getUpdates long-polls: its read budget must outlast the poll timeout.
         .get_updates_request(AiohttpRequest(connection_limit=1, read_timeout=70.0))
         # bot.polling.Poller instead of PTB's Updater, which confirms updates before they

@@ -1,49 +1,41 @@
 """The delivery worker: sends what the outbox holds, within Telegram's limits, and never
 loses a message.
 
-Each round leases a batch (most urgent first, one chat's messages in order), sends it with
-bounded concurrency, and writes every outcome in one transaction. A crash between a send and
-that write can resend the messages of one round (at most ``batch_size``, and at most one per
-chat and priority); it can never lose one, because nothing is marked sent before it was.
+A pipeline, not rounds: at most ``window`` messages are in flight at once (sent or being
+sent, their outcome not yet written), and as each answer comes back its place is given to
+the next message due. A slow answer holds one place and its own chat (one chat's messages
+go in order), never the others. Outcomes are written as they come, together with the claim
+of the messages that take their places, in one short transaction.
 
-Two lanes run side by side: the main one takes every priority; the urgent one only crisis
-cards, alerts and replies, so that those never wait for a round of routine prompts to end
-(and the rate limiter lets them go first). On PostgreSQL a round keeps its claim's row locks
-until its outcomes are written, so a worker that dies gives its messages back at once;
-several workers each send to their own share of the chats (``bot.workers``).
+A crash can resend what was in flight (at most ``window`` messages, at most one per chat and
+priority) and never lose one: nothing is marked sent before Telegram said it was. Claims are
+leased (``lease_until``): another worker leaves a leased message alone until the lease ends,
+and a worker alone on its database takes a dead predecessor's leases back when it starts.
+
+``urgent_reserve`` of the places are kept for crisis cards, alerts and replies, so that a
+window full of slow routine answers never holds one up (and the rate limiter lets them go
+first). Several workers each send to their own share of the chats (``bot.workers``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from telegram import Bot, InlineKeyboardMarkup, InputFile
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Forbidden,
-    NetworkError,
-    RetryAfter,
-    TelegramError,
-)
+from telegram import Bot
 
+from bot.delivery_calls import PAID_METHODS, Backoff, Claimed, Outcome, send_row
 from bot.domain.clock import Clock
-from bot.domain.group_access import refusal_means_no_access
-from bot.domain.message_text import content_rejection
 from bot.logs import StateLog
-from bot.ratelimit import SlidingWindowRateLimiter, retry_after_seconds, urgent_send
+from bot.ratelimit import SlidingWindowRateLimiter, urgent_send
 from bot.services.outbox import OnSent, Priority
 from bot.workers import Partition, WorkerSlots
-from storage.channel import MIGRATED_ERROR
 from storage.db import is_unavailable
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -54,58 +46,52 @@ logger = logging.getLogger(__name__)
 class DeliveryPolicy:
     """How hard the worker tries."""
 
-    batch_size: int = 64
-    concurrency: int = 32
-    """Below httpx's pool (256), so a burst never fails with a pool timeout."""
+    window: int = 16
+    """Messages in flight at once, from their claim until their outcome is written: what a
+    crash can resend at most (``MOODCHECK_DELIVERY_WINDOW``). It also bounds throughput: at
+    most ``window`` / (mean answer time) messages a second, so a Telegram whose answers are
+    slow needs a wider window to keep its pace (docs/operations.md, "Delivery")."""
+    urgent_reserve: int = 4
+    """Places of the window that only crisis cards, alerts and replies may take."""
+    settle_batch: int | None = None
+    """Answers written together (a transaction each time; default half the window) ..."""
+    settle_wait: float = 0.005
+    """... unless the first of them has waited this long (seconds), or nothing else is in
+    flight, or one is urgent."""
+    claim_ahead: int | None = None
+    """Messages claimed ahead of the window (default 3 windows), so that a freed place is
+    filled at once."""
     lease: timedelta = timedelta(seconds=120)
+    """Longer than a send can take (the rate limiter's wait below ``defer_after``, then the
+    request's timeouts: ``bot.transport.SEND_READ_TIMEOUT``)."""
     max_attempts: int = 10
     backoff_base: float = 2.0
     backoff_cap: float = 300.0
     poll_interval: float = 1.0
+    """How often the worker looks for messages nobody rang about (retries coming due)."""
     urgent_poll_interval: float = 0.25
-    """The urgent lane looks this often for what another worker queued for its chats."""
+    """How often it looks for urgent ones that another worker queued for its chats."""
     defer_after: float = 2.0
     """A message whose chat's window (a group's 20 a minute) would hold it longer than this
-    goes back to the queue until then, instead of holding up its round."""
+    goes back to the queue until then, instead of holding a place in the window."""
     refresh_interval: float = 3.0
     """How often the worker looks again at how many workers share the database."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Claimed:
-    id: int
-    chat_id: int
-    method: str
-    payload: dict[str, Any]
-    priority: int
-    attempts: int
-    on_sent: str | None
-    ref_id: int | None
-
-
-@dataclass(slots=True)
-class _Outcome:
-    row: _Claimed
-    kind: str  # sent | retry | deferred | dead | rejected | forbidden | migrated | released
-    message_id: int | None = None
-    delay: float = 0.0
-    error: str | None = None
-    counts_attempt: bool = True
-    new_chat_id: int | None = None
-    """For ``migrated``: the supergroup the chat became."""
-    reason: str | None = None
-    """For ``rejected``: why Telegram refused the content (``content_rejection``)."""
+    paid_broadcast: bool = False
+    """Send scheduled prompts with ``allow_paid_broadcast`` (Telegram charges Stars for
+    them; docs/operations.md, "Paid broadcast"): they may then go beyond the free overall
+    rate, up to the rate limiter's paid limit."""
 
 
 @dataclass(slots=True)
 class DeliveryStats:
-    """Counters for logs, benchmarks and (later) /metrics."""
+    """Counters for logs, benchmarks and /metrics."""
 
     sent: int = 0
     retried: int = 0
     dead: int = 0
     forbidden: int = 0
     rounds: int = 0
+    """Claims that found messages to send."""
     by_error: dict[str, int] = field(default_factory=dict)
     deferred: int = 0
     rejected: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -113,53 +99,10 @@ class DeliveryStats:
     dead-lettered at once (also counted in ``dead``)."""
 
 
-RAW_METHODS = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup"})
-"""Text messages and edits: the outbox holds their JSON already, and only the message id of
-the answer is wanted."""
-
-
-async def call_bot(bot: Bot, method: str, payload: dict[str, Any]) -> int | None:
-    """Make one outbox row's Bot API call; return the message id.
-
-    Text messages and edits go through PTB's request path (defaults, rate limiter, errors)
-    without its typed objects: building an ``InlineKeyboardMarkup`` from the stored JSON and
-    parsing the returned ``Message`` with its keyboard cost 1.02 -> 0.57 ms of CPU per message
-    (``python -m bench.fanout 2000 --only own``). The payload is stored in the Bot API's own
-    form. Files still use the typed methods.
-    """
-    params = dict(payload)
-    if method in RAW_METHODS:
-        result = await bot._post(method, params)  # PTB-private: see the docstring
-        if isinstance(result, dict):
-            message_id = result.get("message_id")
-            return message_id if isinstance(message_id, int) else None
-        return None
-    markup_raw = params.pop("reply_markup", None)
-    markup = InlineKeyboardMarkup.de_json(markup_raw, bot) if markup_raw else None
-    if method == "sendMessage":
-        message = await bot.send_message(reply_markup=markup, **params)
-        return message.message_id
-    if method == "editMessageText":
-        result = await bot.edit_message_text(reply_markup=markup, **params)
-        return None if isinstance(result, bool) else result.message_id
-    if method == "editMessageReplyMarkup":
-        await bot.edit_message_reply_markup(reply_markup=markup, **params)
-        return None
-    if method == "sendDocument":
-        content = base64.b64decode(params.pop("document_base64"))
-        document = InputFile(content, filename=params.pop("filename"))
-        message = await bot.send_document(document=document, reply_markup=markup, **params)
-        return message.message_id
-    if method == "sendPhoto":
-        content = base64.b64decode(params.pop("photo_base64"))
-        photo = InputFile(content, filename=params.pop("filename"))
-        message = await bot.send_photo(photo=photo, reply_markup=markup, **params)
-        return message.message_id
-    raise UnknownMethodError(method)
-
-
-class UnknownMethodError(ValueError):
-    """An outbox row names a method this version cannot send (dead-lettered, not retried)."""
+def _urgent(row: Claimed) -> bool:
+    """Crisis cards, replies and alerts; in a group, alerts only (``Priority``): they may
+    take the places kept from routine messages, in the window and in the rate limiter."""
+    return row.priority <= Priority.INTERACTIVE
 
 
 class DeliveryWorker:
@@ -182,15 +125,30 @@ class DeliveryWorker:
         self._slots = slots
         self.partition = Partition()
         """The chats this worker sends to (all of them unless several share the database)."""
+        self._backoff = Backoff(self.policy.backoff_base, self.policy.backoff_cap)
         self._wake = asyncio.Event()
-        self._wake_urgent = asyncio.Event()
+        """Rung when messages were queued, an answer came back, or the worker must stop."""
+        self._rung = False
+        """Messages were queued since the last claim."""
         self._stop = asyncio.Event()
         self._idle = asyncio.Event()
         self._stopping = False
-        self._epoch = 0
-        self._main_idle_epoch = -1
-        self._busy_lanes = 0
         self._task: asyncio.Task[None] | None = None
+        self._sending: set[asyncio.Task[None]] = set()
+        self._done: list[Outcome] = []
+        """Answers back, outcomes not yet written: their places are still taken."""
+        self._held = 0
+        """Places taken: messages claimed whose outcome is not written yet."""
+        self._held_routine = 0
+        self._ahead: list[Claimed] = []
+        """Claimed (leased) and not sent yet, most urgent first: a freed place takes the
+        next one without a trip to the database. Not in flight: a crash resends none."""
+        self._done_since = 0.0
+        """When the oldest answer not yet written came back."""
+        self._urgent_done = False
+        """An urgent message's answer waits to be written (no waiting for more then)."""
+        self._drained = False
+        """The last claim of everything found less than it asked for."""
         self.stats = DeliveryStats()
         self.database = StateLog(logger, "database (delivery worker)")
         """The outbox's database: its loss and return are logged once each."""
@@ -206,17 +164,20 @@ class DeliveryWorker:
         ) = None
         """Called in the outcome transaction when the bot cannot post in a group (403, or a
         400 saying it has no right to): the rows stay pending, held by the callback."""
-        self._random = random.Random()  # noqa: S311 - jitter, not security
+
+    @property
+    def in_flight(self) -> int:
+        """Messages claimed whose outcome is not written yet (at most ``policy.window``)."""
+        return self._held
 
     def wake(self) -> None:
         """Say that new messages are waiting (called after a commit that queued some)."""
-        self._epoch += 1
+        self._rung = True
         self._idle.clear()
         self._wake.set()
-        self._wake_urgent.set()
 
     async def wait_idle(self) -> None:
-        """Return once both lanes found nothing due."""
+        """Return once nothing is in flight and the last look found nothing due."""
         await self._idle.wait()
 
     def start(self) -> None:
@@ -226,11 +187,11 @@ class DeliveryWorker:
         self._task = asyncio.create_task(self._run(), name="moodcheck-delivery")
 
     async def stop(self) -> None:
-        """Finish the rounds in progress, then stop (and give the worker slot up)."""
+        """Claim nothing more, write the outcomes of what is in flight, then stop (and give
+        the worker slot up)."""
         self._stopping = True
         self._stop.set()
         self._wake.set()
-        self._wake_urgent.set()
         if self._task is not None:
             await self._task
             self._task = None
@@ -242,7 +203,7 @@ class DeliveryWorker:
             # Sending alone (full rate, every chat) beats not sending; the slot watcher
             # keeps trying to join.
             logger.exception("could not take a worker slot")
-        tasks = [self._lane(urgent=False), self._lane(urgent=True)]
+        tasks = [self._pump()]
         if self._slots is not None:
             tasks.append(self._watch_slots())
         try:
@@ -302,176 +263,211 @@ class DeliveryWorker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), seconds)
 
-    async def _lane(self, *, urgent: bool) -> None:
-        wake = self._wake_urgent if urgent else self._wake
-        interval = self.policy.urgent_poll_interval if urgent else self.policy.poll_interval
-        while not self._stopping:
-            wake.clear()
-            epoch = self._epoch
-            self._busy_lanes += 1
-            try:
-                sent = await self.deliver_round(urgent=urgent)
-            except Exception as exc:
-                # The database may be briefly unreachable: say so once, back off, go on.
-                if not is_unavailable(exc):
-                    logger.exception("delivery round failed")
-                self.database.failed(exc, time.monotonic())
-                sent = 0
-            else:
-                self.database.ok(time.monotonic())
-            finally:
-                self._busy_lanes -= 1
-            if sent:
-                self._epoch += 1
-                if urgent:
-                    self._wake.set()  # the main lane says when all is done
-                continue
-            if self._stop.is_set():
-                break
-            self._mark_idle(urgent=urgent, epoch=epoch)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), interval)
-
-    def _mark_idle(self, *, urgent: bool, epoch: int) -> None:
-        """Idle: the main lane (which sees every priority) found nothing, nothing was queued
-        or sent since it looked, and neither lane is in the middle of a round."""
-        if epoch != self._epoch:
-            return
-        if not urgent:
-            self._main_idle_epoch = epoch
-        if self._main_idle_epoch == self._epoch and not self._busy_lanes:
-            self._idle.set()
-
-    async def deliver_round(self, *, urgent: bool = False) -> int:
-        """Lease, send and settle one batch; return how many messages it held.
-
-        ``urgent``: only crisis cards, alerts and replies (the fast lane).
-        """
-        now = self._clock.now()
-        async with self._uow() as uow:
-            rows = await uow.outbox.claim(
-                now,
-                self.policy.batch_size,
-                self.policy.lease,
-                shard=self.partition.shard,
-                max_priority=int(Priority.INTERACTIVE) if urgent else None,
-            )
-            claimed = [
-                _Claimed(
-                    r.id,
-                    r.chat_id,
-                    r.method,
-                    dict(r.payload),
-                    r.priority,
-                    r.attempts,
-                    r.on_sent,
-                    r.ref_id,
-                )
-                for r in rows
-            ]
-            if not claimed:
-                return 0
-            self.stats.rounds += 1
-            if uow.outbox.claims_hold_locks:
-                # The row locks keep other workers off until the outcomes are written; if
-                # this process dies first, the rows are free again at once.
-                await self._settle(uow, await self._send_all(claimed))
-                await uow.commit()
-                return len(claimed)
-            await uow.commit()
-        outcomes = await self._send_all(claimed)
-        async with self._uow() as uow:
-            await self._settle(uow, outcomes)
-            await uow.commit()
-        return len(claimed)
-
-    async def _send_all(self, claimed: Sequence[_Claimed]) -> list[_Outcome]:
-        """Send a round in priority waves: crisis cards before the alerts they go with,
-        and those before routine prompts; chats within a wave in parallel, each in order."""
-        gate = asyncio.Semaphore(self.policy.concurrency)
-        outcomes: list[_Outcome] = []
-        stuck: set[int] = set()  # chats whose earlier message failed in this round
-
-        async def one_chat(rows: list[_Claimed]) -> None:
-            async with gate:
-                for index, row in enumerate(rows):
-                    outcome = await self._send(row)
-                    outcomes.append(outcome)
-                    if outcome.kind != "sent":
-                        # Keep the chat's order: what follows waits for this one.
-                        stuck.add(row.chat_id)
-                        outcomes.extend(_Outcome(r, "released") for r in rows[index + 1 :])
-                        return
-
-        for priority in sorted({row.priority for row in claimed}):
-            by_chat: dict[int, list[_Claimed]] = {}
-            for row in sorted(claimed, key=lambda r: r.id):
-                if row.priority != priority:
+    async def _pump(self) -> None:
+        """Write outcomes as answers come back, claim ahead, and start the next message as
+        soon as a place is free; until stopped and nothing is left in flight."""
+        policy = self.policy
+        next_poll = next_urgent_poll = time.monotonic()
+        while not (self._stopping and not self._held and not self._ahead):
+            self._wake.clear()
+            now = time.monotonic()
+            poll = not self._stopping and now >= next_poll
+            urgent_poll = not self._stopping and now >= next_urgent_poll
+            short = len(self._ahead) < policy.window and not self._drained
+            if self._settle_due(now) or self._rung or poll or urgent_poll or short:
+                rung, self._rung = self._rung, False
+                try:
+                    everything = await self._cycle(rung=rung or poll, urgent_poll=urgent_poll)
+                except Exception as exc:
+                    # The database may be briefly unreachable: say so once, keep the answers
+                    # (their places stay taken), try again shortly.
+                    if not is_unavailable(exc):
+                        logger.exception("delivery cycle failed")
+                    self.database.failed(exc, time.monotonic())
+                    if self._stopping:
+                        return  # what is in flight is taken back at the next start
+                    self._rung = self._rung or rung
+                    await asyncio.sleep(policy.urgent_poll_interval)
                     continue
-                if row.chat_id in stuck:
-                    outcomes.append(_Outcome(row, "released"))
-                else:
-                    by_chat.setdefault(row.chat_id, []).append(row)
-            await asyncio.gather(*(one_chat(rows) for rows in by_chat.values()))
-        return outcomes
+                self.database.ok(time.monotonic())
+                now = time.monotonic()
+                if everything:
+                    next_poll = now + policy.poll_interval
+                next_urgent_poll = now + policy.urgent_poll_interval
+            if not (self._held or self._ahead or self._rung or self._done):
+                self._idle.set()
+            wake_at = min(next_poll, next_urgent_poll)
+            if self._done:
+                wake_at = min(wake_at, self._done_since + policy.settle_wait)
+            wait = max(0.0, wake_at - time.monotonic())
+            if self._stopping:
+                wait = 1.0  # only answers matter now
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
 
-    async def _send(self, row: _Claimed) -> _Outcome:
-        # Crisis cards, replies and alerts; in a group, alerts only (``Priority``): they may
-        # take the places of the group's minute the limiter keeps from routine messages.
-        urgent = row.priority <= Priority.INTERACTIVE
+    def _settle_due(self, now: float) -> bool:
+        """Whether to write the answers back now: several together cost little more than
+        one (a transaction each), but each waiting answer keeps its place in the window."""
+        done = len(self._done)
+        return bool(done) and (
+            done >= (self.policy.settle_batch or max(1, self.policy.window // 2))
+            or done >= self._held  # nothing else is in flight
+            or self._urgent_done
+            or self._stopping
+            or now >= self._done_since + self.policy.settle_wait
+        )
+
+    async def _cycle(self, *, rung: bool, urgent_poll: bool) -> bool:
+        """In one transaction: write the outcomes that came back (which frees their places)
+        and claim ahead what is due; then start what the free places allow. Return whether
+        everything due was looked for (not only the urgent messages)."""
+        outcomes, self._done = self._done, []
+        self._urgent_done = False
+        policy = self.policy
+        now = self._clock.now()
+        claimed: list[Claimed] = []
+        released: list[Claimed] = []
+        if self._stopping:
+            # Give back what was claimed ahead and never sent: it is due again at once.
+            released, self._ahead = self._ahead, []
+        ahead = policy.claim_ahead or 3 * policy.window
+        room = 0 if self._stopping else ahead - len(self._ahead)
+        # Everything when something was queued, at the poll, when the messages claimed ahead
+        # run short, or when an answer came back with nothing claimed ahead (a chat's next
+        # message waits for its previous one); between those, only what is urgent.
+        short = len(self._ahead) < policy.window and not self._drained
+        everything = room > 0 and (rung or short or (bool(outcomes) and self._drained))
+        urgent = not self._stopping and (rung or urgent_poll)
+        if not (outcomes or released or everything or urgent):
+            return False
+        try:
+            async with self._uow() as uow:
+                if outcomes or released:
+                    changes = outcomes + [Outcome(row, "released") for row in released]
+                    await self._settle(uow, changes)
+                if everything:
+                    claimed = await self._claim(uow, now, room, urgent=False)
+                    self._drained = len(claimed) < room
+                if urgent and not (everything and self._drained):
+                    # However full the claimed-ahead list, urgent messages join it at once.
+                    claimed += await self._claim(uow, now, policy.window, urgent=True)
+                await uow.commit()
+        except BaseException:
+            self._done = outcomes + self._done  # written next time
+            self._ahead = released + self._ahead
+            raise
+        for outcome in outcomes:
+            self._release(outcome.row)
+        if claimed:
+            self.stats.rounds += 1
+            self._ahead = sorted(self._ahead + claimed, key=lambda r: (r.priority, r.id))
+        self._start_next()
+        return everything
+
+    async def _claim(
+        self, uow: UnitOfWork, now: datetime, limit: int, *, urgent: bool
+    ) -> list[Claimed]:
+        rows = await uow.outbox.claim(
+            now,
+            limit,
+            self.policy.lease,
+            shard=self.partition.shard,
+            max_priority=int(Priority.INTERACTIVE) if urgent else None,
+        )
+        return [
+            Claimed(
+                r.id,
+                r.chat_id,
+                r.method,
+                dict(r.payload),
+                r.priority,
+                r.attempts,
+                r.on_sent,
+                r.ref_id,
+            )
+            for r in rows
+        ]
+
+    def _start_next(self) -> None:
+        """Send claimed-ahead messages, most urgent first, while the window has places (and
+        a routine one only while it leaves the urgent reserve free)."""
+        policy = self.policy
+        routine_places = max(1, policy.window - policy.urgent_reserve)
+        waiting: list[Claimed] = []
+        for row in self._ahead:
+            if self._held >= policy.window or (
+                not _urgent(row) and self._held_routine >= routine_places
+            ):
+                waiting.append(row)
+            else:
+                self._launch(row)
+        self._ahead = waiting
+
+    def _launch(self, row: Claimed) -> None:
+        self._held += 1
+        if not _urgent(row):
+            self._held_routine += 1
+        task = asyncio.create_task(self._send_one(row))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    def _release(self, row: Claimed) -> None:
+        self._held -= 1
+        if not _urgent(row):
+            self._held_routine -= 1
+
+    async def _send_one(self, row: Claimed) -> None:
+        try:
+            outcome = await self._send(row)
+        except Exception as exc:
+            # A bug, not Telegram's answer: try again later rather than lose the message.
+            logger.exception("sending outbox message %d failed", row.id)
+            delay = self._backoff(row.attempts + 1)
+            outcome = Outcome(row, "retry", delay=delay, error=type(exc).__name__)
+        if not self._done:
+            self._done_since = time.monotonic()
+        self._done.append(outcome)
+        if _urgent(row):
+            self._urgent_done = True
+        self._wake.set()
+
+    async def _send(self, row: Claimed) -> Outcome:
+        urgent = _urgent(row)
         if self._limiter is not None:
             wait = self._limiter.chat_wait(row.chat_id, urgent=urgent)
             if wait > self.policy.defer_after:
-                return _Outcome(row, "deferred", delay=wait, counts_attempt=False)
+                return Outcome(row, "deferred", delay=wait, counts_attempt=False)
+        if (
+            self.policy.paid_broadcast
+            and row.priority >= Priority.ROUTINE
+            and row.method in PAID_METHODS
+            and row.chat_id > 0
+        ):
+            row = Claimed(
+                row.id,
+                row.chat_id,
+                row.method,
+                {**row.payload, "allow_paid_broadcast": True},
+                row.priority,
+                row.attempts,
+                row.on_sent,
+                row.ref_id,
+            )
         token = urgent_send.set(urgent)
         try:
-            return await self._call(row)
+            return await send_row(
+                self._bot,
+                row,
+                self._backoff,
+                groups_followed=(
+                    self.on_group_migrated is not None,
+                    self.on_group_unreachable is not None,
+                ),
+            )
         finally:
             urgent_send.reset(token)
 
-    async def _call(self, row: _Claimed) -> _Outcome:
-        try:
-            message_id = await call_bot(self._bot, row.method, row.payload)
-        except RetryAfter as exc:
-            return _Outcome(
-                row, "retry", delay=retry_after_seconds(exc), error="429", counts_attempt=False
-            )
-        except Forbidden as exc:
-            return self._refused(row, exc)
-        except ChatMigrated as exc:
-            if self.on_group_migrated is None:
-                return _Outcome(row, "dead", error=MIGRATED_ERROR)
-            return _Outcome(row, "migrated", error=MIGRATED_ERROR, new_chat_id=exc.new_chat_id)
-        except BadRequest as exc:
-            if "message is not modified" in exc.message.lower():
-                return _Outcome(row, "sent")
-            if row.chat_id < 0 and refusal_means_no_access(exc.message):
-                return self._refused(row, exc)
-            reason = content_rejection(exc.message)
-            if reason is not None:
-                # The same content would be refused forever: dead-letter it, visibly.
-                return _Outcome(row, "rejected", error=_short(exc), reason=reason)
-            return _Outcome(row, "dead", error=_short(exc))
-        except NetworkError as exc:  # 5xx, dropped connections, timeouts
-            return _Outcome(row, "retry", delay=self._backoff(row.attempts + 1), error=_short(exc))
-        except (TelegramError, UnknownMethodError, KeyError, TypeError) as exc:
-            # A payload this code cannot send would fail the same way forever: dead-letter
-            # it rather than abort the round (and hold every other chat's messages back).
-            return _Outcome(row, "dead", error=_short(exc))
-        return _Outcome(row, "sent", message_id=message_id)
-
-    def _refused(self, row: _Claimed, exc: TelegramError) -> _Outcome:
-        """The bot may not post in the chat: a patient blocked it, or a provider group
-        removed or restricted it (kept and held: ``on_group_unreachable``)."""
-        lost = row.chat_id < 0 and self.on_group_unreachable is not None
-        return _Outcome(row, "group_lost" if lost else "forbidden", error=_short(exc))
-
-    def _backoff(self, attempt: int) -> float:
-        """Exponential backoff with full jitter, so retries of a burst do not come back as one."""
-        ceiling = min(self.policy.backoff_cap, self.policy.backoff_base**attempt)
-        return max(0.5, self._random.uniform(0, ceiling))
-
-    async def _settle(self, uow: UnitOfWork, outcomes: Sequence[_Outcome]) -> None:
+    async def _settle(self, uow: UnitOfWork, outcomes: Sequence[Outcome]) -> None:
         """Write a round's outcomes in the caller's transaction."""
         now = self._clock.now()
         changes: list[dict[str, Any]] = []
@@ -531,7 +527,7 @@ class DeliveryWorker:
         await self._groups_changed(uow, outcomes, now)
 
     async def _groups_changed(
-        self, uow: UnitOfWork, outcomes: Sequence[_Outcome], now: datetime
+        self, uow: UnitOfWork, outcomes: Sequence[Outcome], now: datetime
     ) -> None:
         """Tell bot.services.provider_channel, once per chat, of groups that moved or that
         the bot cannot post in (outcomes made only when the hooks are set)."""
@@ -550,7 +546,7 @@ class DeliveryWorker:
             if self.on_group_unreachable is not None:
                 await self.on_group_unreachable(uow, chat_id, now, error)
 
-    def _dead(self, outcome: _Outcome) -> None:
+    def _dead(self, outcome: Outcome) -> None:
         """Count and log a message given up on at once. One Telegram refused for its
         content: one line with the outbox id and the reason only (the row's ``last_error``
         keeps Telegram's words)."""
@@ -580,8 +576,3 @@ class DeliveryWorker:
                 await self.on_blocked(uow, chat_id, now)
         else:
             logger.error("the bot cannot post to group %s (removed from it?)", chat_id)
-
-
-def _short(exc: Exception) -> str:
-    """An error for the outbox row: the exception's kind and message, never a payload."""
-    return f"{type(exc).__name__}: {exc}"[:200]

@@ -67,6 +67,9 @@ class Limits:
     group: tuple[int, float] = (20, 60.0)
     private: tuple[int, float] = (3, 1.0)
     margin: float = 0.03
+    paid: tuple[int, float] | None = None
+    """Sends allowed per window with ``allow_paid_broadcast`` (paid broadcast mode; Telegram:
+    1,000 a second). Those do not count in ``overall``; every send counts in this one."""
     group_reserve: int = ALERT_RESERVE
     """Places of a group's window that only urgent sends (alerts) may take: a routine send
     waits while the window holds ``group[0] - group_reserve`` sends."""
@@ -156,6 +159,9 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
         self._pace = SlidingWindow(
             _slice(self._limits.overall[0]), self._limits.overall[1] * scale / PACE_SLICES
         )
+        paid = self._limits.paid or self._limits.overall
+        self._paid = SlidingWindow(paid[0], paid[1] * scale)
+        self._paid_pace = SlidingWindow(_slice(paid[0]), paid[1] * scale / PACE_SLICES)
         self._chats: dict[int | str, SlidingWindow] = {}
         self._paused_until: dict[int | str, float] = {}
         self._scale = scale
@@ -187,6 +193,14 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
         spare = 1 if workers > 1 else 0
         self._overall.limit = max(1, (self._limits.overall[0] - spare) // workers)
         self._pace.limit = _slice(self._overall.limit)
+        paid = (self._limits.paid or self._limits.overall)[0]
+        self._paid.limit = max(1, (paid - spare) // workers)
+        self._paid_pace.limit = _slice(self._paid.limit)
+
+    @property
+    def paid_limit(self) -> int:
+        """Paid broadcasts this process allows itself per window (``Limits.paid``)."""
+        return self._paid.limit
 
     @property
     def overall_limit(self) -> int:
@@ -210,8 +224,23 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
             return None
         return self._limits.group[0] - self._limits.group_reserve
 
-    async def acquire(self, chat: int | str | None, *, urgent: bool | None = None) -> None:
+    def _overall_wait(self, now: float, *, paid: bool) -> float:
+        """How long until the overall windows have room: a paid broadcast's only the paid
+        ones (all sends count there), any other send's the free ones as well."""
+        wait = 0.0
+        if self._limits.paid is not None:
+            wait = max(self._paid.wait_time(now), self._paid_pace.wait_time(now))
+            if paid:
+                return wait
+        return max(wait, self._overall.wait_time(now), self._pace.wait_time(now))
+
+    async def acquire(
+        self, chat: int | str | None, *, urgent: bool | None = None, paid: bool = False
+    ) -> None:
         """Wait until a message to ``chat`` fits every window, then count it.
+
+        ``paid``: sent with ``allow_paid_broadcast`` (it counts in the paid windows only;
+        without ``Limits.paid`` it is an ordinary send).
 
         An urgent send (default: the ``urgent_send`` context) whose chat has room goes
         before routine sends waiting for room in the overall window. One still waiting for
@@ -231,7 +260,7 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
                         self._window(chat).wait_time(now, cap),
                         self._paused_until.get(chat, 0.0) - now,
                     )
-                wait = max(self._overall.wait_time(now), self._pace.wait_time(now), chat_wait)
+                wait = max(self._overall_wait(now, paid=paid), chat_wait)
                 if urgent:
                     if holding != (chat_wait <= 0):
                         holding = not holding
@@ -239,19 +268,23 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
                 elif self._urgent_waiting:
                     wait = max(wait, URGENT_TICK)
                 if wait <= 0:
-                    self._record(chat, now)
+                    self._record(chat, now, paid=paid)
                     return
                 await asyncio.sleep(wait)
         finally:
             if holding:
                 self._urgent_waiting -= 1
 
-    def _record(self, chat: int | str | None, now: float) -> None:
+    def _record(self, chat: int | str | None, now: float, *, paid: bool = False) -> None:
         self._acquired += 1
         if self._acquired % PRUNE_EVERY == 0:
             self.forget_idle_chats()
-        self._overall.record(now)
-        self._pace.record(now)
+        if self._limits.paid is not None:
+            self._paid.record(now)
+            self._paid_pace.record(now)
+        if not paid or self._limits.paid is None:
+            self._overall.record(now)
+            self._pace.record(now)
         if chat is not None:
             self._window(chat).record(now)
             self._paused_until.pop(chat, None)
@@ -288,7 +321,7 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
         """
         chat = chat_key(data)
         if endpoint in MESSAGE_METHODS:
-            await self.acquire(chat)
+            await self.acquire(chat, paid=data.get("allow_paid_broadcast") is True)
         try:
             return await callback(*args, **kwargs)
         except RetryAfter as exc:

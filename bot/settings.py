@@ -53,8 +53,17 @@ class Settings(BaseSettings):
     health_max_outbox_lag: float = Field(default=300.0, ge=0)
     """Seconds an urgent due message may wait before /healthz says 503; 0 turns it off."""
     max_messages_per_second: int = Field(default=30, ge=1)
-    """The bot token's overall send rate, shared by all workers (Telegram: ~30; up to 1,000
-    with paid broadcasts; benchmarks set more to measure the bot's own path)."""
+    """The bot token's overall send rate, shared by all workers (Telegram: ~30; benchmarks
+    set more to measure the bot's own path)."""
+    delivery_window: int = Field(default=16, ge=2, le=512)
+    """Messages the delivery worker has in flight at once: at most this many can go twice
+    after a crash, and at most this many per answer time go out (docs/operations.md)."""
+    paid_broadcast: bool = False
+    """Send scheduled prompts with ``allow_paid_broadcast``: Telegram lets them go beyond
+    the free rate, up to ``paid_messages_per_second``, and charges Stars for each
+    (docs/operations.md, "Paid broadcast")."""
+    paid_messages_per_second: int = Field(default=1000, ge=1, le=1000)
+    """With ``paid_broadcast``: the overall rate for prompts sent so (Telegram: 1,000)."""
 
     @field_validator("telegram_base_url")
     @classmethod

@@ -40,6 +40,12 @@ def lighten_update(update: dict[str, Any]) -> dict[str, Any]:
     return update
 
 
+SEND_READ_TIMEOUT = 30.0
+"""Seconds the bot waits for a Bot API answer. Telegram answers a send within a second or
+two as a rule, and within 10 s when it is slow; a send taken for timed out is tried again
+(Telegram may have sent it: a duplicate), so the wait outlasts the slow answers."""
+
+
 class AiohttpRequest(BaseRequest):
     """PTB request backend on one aiohttp ``ClientSession``."""
 

@@ -2,7 +2,8 @@
 
 Usage::
 
-    python -m bot.sandbox --port 0 [--no-limits] [--spec PATH] [--auto-register-chats]
+    python -m bot.sandbox --port 0 [--no-limits] [--paid-limit N] [--global-limit N]
+        [--spec PATH] [--auto-register-chats]
 
 Prints ``SANDBOX_PORT=<port>`` on stdout once listening and serves until SIGTERM/SIGINT.
 Control endpoints: ``GET /sandbox/stats``, ``GET /sandbox/transcript[?chat_id=]``,
@@ -39,6 +40,18 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-limits", action="store_true", help="disable Telegram flood limits")
     parser.add_argument(
+        "--paid-limit",
+        type=int,
+        default=Limits().paid_per_second,
+        help="messages/s allowed with allow_paid_broadcast (Telegram: 1000)",
+    )
+    parser.add_argument(
+        "--global-limit",
+        type=int,
+        default=Limits().global_per_second,
+        help="messages/s allowed without it (Telegram: 30)",
+    )
+    parser.add_argument(
         "--auto-register-chats",
         action="store_true",
         help="accept any positive chat id as a private chat",
@@ -64,7 +77,11 @@ async def _serve(args: argparse.Namespace) -> None:
         token=args.token,
         bot_username=args.bot_username,
         spec_path=args.spec,
-        limits=Limits(enabled=not args.no_limits),
+        limits=Limits(
+            global_per_second=args.global_limit,
+            paid_per_second=args.paid_limit,
+            enabled=not args.no_limits,
+        ),
         auto_register_chats=args.auto_register_chats,
         host=args.host,
         port=args.port,

@@ -36,12 +36,16 @@ class Limits:
         global_per_second: At most this many messages in any 1.0 s, over all chats.
         private: ``(count, window_seconds)`` for one private chat (positive chat id).
         group: ``(count, window_seconds)`` for one group chat (negative chat id).
+        paid_per_second: At most this many messages in any 1.0 s when they are sent with
+            ``allow_paid_broadcast`` (Telegram: 1,000); those do not count against
+            ``global_per_second``, every message counts against this one.
         enabled: ``False`` turns every limit off.
     """
 
     global_per_second: int = 30
     private: tuple[int, float] = (3, 1.0)
     group: tuple[int, float] = (20, 60.0)
+    paid_per_second: int = 1000
     enabled: bool = True
 
 
@@ -79,6 +83,7 @@ class RateLimiter:
         self.limits = limits
         self._clock = clock
         self._global = _Window(limits.global_per_second, 1.0)
+        self._paid = _Window(limits.paid_per_second, 1.0)
         self._chats: dict[int, _Window] = {}
 
     def _chat_window(self, chat_id: int) -> _Window:
@@ -88,11 +93,13 @@ class RateLimiter:
             window = self._chats[chat_id] = _Window(count, seconds)
         return window
 
-    def retry_after(self, chat_id: int | None) -> int | None:
+    def retry_after(self, chat_id: int | None, *, paid: bool = False) -> int | None:
         """Check a request without counting it.
 
         Args:
             chat_id: The target chat, or ``None`` when only the global limit applies.
+            paid: Sent with ``allow_paid_broadcast``: the paid overall limit applies
+                instead of the free one.
 
         Returns:
             ``None`` if the request is admitted now, else whole seconds to wait (at least 1).
@@ -100,34 +107,39 @@ class RateLimiter:
         if not self.limits.enabled:
             return None
         now = self._clock()
-        wait = self._global.wait(now)
+        wait = self._paid.wait(now)
+        if not paid:
+            wait = max(wait, self._global.wait(now))
         if chat_id is not None:
             wait = max(wait, self._chat_window(chat_id).wait(now))
         if wait <= 0:
             return None
         return max(1, math.ceil(wait))
 
-    def record(self, chat_id: int | None) -> None:
+    def record(self, chat_id: int | None, *, paid: bool = False) -> None:
         """Count an admitted request (call only after ``retry_after`` returned ``None``)."""
         if not self.limits.enabled:
             return
         now = self._clock()
-        self._global.events.append(now)
+        self._paid.events.append(now)
+        if not paid:
+            self._global.events.append(now)
         if chat_id is not None:
             self._chat_window(chat_id).events.append(now)
 
-    def try_acquire(self, chat_id: int | None) -> int | None:
+    def try_acquire(self, chat_id: int | None, *, paid: bool = False) -> int | None:
         """Check and, when admitted, count a request in one step.
 
         Returns:
             ``None`` when admitted (and counted), else the ``retry_after`` seconds.
         """
-        wait = self.retry_after(chat_id)
+        wait = self.retry_after(chat_id, paid=paid)
         if wait is None:
-            self.record(chat_id)
+            self.record(chat_id, paid=paid)
         return wait
 
     def reset(self) -> None:
         """Forget every counted request."""
         self._global = _Window(self.limits.global_per_second, 1.0)
+        self._paid = _Window(self.limits.paid_per_second, 1.0)
         self._chats.clear()

@@ -470,8 +470,9 @@ class FakeBotApi:
             error = ApiError(404, f"Not Found: method {name} is not implemented by the sandbox")
             return self._error(name, params, started, error)
         counted = name in MESSAGE_METHODS
+        paid = params.get("allow_paid_broadcast") is True
         if counted:
-            retry = self.limiter.retry_after(chat_key)
+            retry = self.limiter.retry_after(chat_key, paid=paid)
             if retry is not None:
                 return self._error(name, params, started, _too_many(retry))
         try:
@@ -479,7 +480,7 @@ class FakeBotApi:
         except ApiError as error:
             return self._error(name, params, started, error, fault)
         if counted:
-            self.limiter.record(chat_key)
+            self.limiter.record(chat_key, paid=paid)
             parsed = validation.parsed.get("text") or validation.parsed.get("caption")
             self._stats.record_message(
                 chat_key,

@@ -95,3 +95,20 @@ def test_reset_forgets_everything() -> None:
         limiter.record(1)
     limiter.reset()
     assert limiter.try_acquire(1) is None
+
+
+def test_paid_broadcasts_go_to_the_paid_limit_and_leave_the_free_one_alone() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(Limits(paid_per_second=100), clock)
+    for chat in range(100):
+        assert limiter.try_acquire(chat + 1, paid=True) is None
+    assert limiter.try_acquire(500, paid=True) == 1  # the paid limit holds
+    assert limiter.try_acquire(501) == 1  # and every message counts in it
+    clock.advance(1.0)
+    for chat in range(30):  # paid sends took none of the free 30 ...
+        assert limiter.try_acquire(1000 + chat) is None
+    assert limiter.try_acquire(2000) == 1  # ... whose limit still holds without the flag
+    for chat in range(70):  # and with it, the rest of the 100
+        assert limiter.try_acquire(3000 + chat, paid=True) is None
+    assert limiter.try_acquire(4000, paid=True) == 1
+    assert limiter.try_acquire(1, paid=True) == 1  # a chat's own limit holds

@@ -260,3 +260,33 @@ async def test_an_urgent_send_waiting_for_its_group_holds_nobody() -> None:
     assert time.monotonic() - started < 0.3
     assert not alert.done()
     await alert
+
+
+async def test_paid_broadcasts_keep_to_the_paid_limit_apart_from_the_free_one(
+    fake_time: FakeTime,
+) -> None:
+    limiter = SlidingWindowRateLimiter(
+        Limits(overall=(30, 1.0), paid=(200, 1.0), margin=0.0), monotonic=fake_time
+    )
+    paid, free = [], []
+    for chat in range(600):
+        await limiter.acquire(chat + 1, paid=True)
+        paid.append(fake_time.now)
+    assert _max_in_window(paid, 1.0) == 200
+    assert paid[-1] - paid[0] < 3.1  # ~200 a second, not 30
+    for chat in range(90):
+        await limiter.acquire(10_000 + chat)
+        free.append(fake_time.now)
+    assert _max_in_window(free, 1.0) == 30  # without the flag: the free limit
+    limiter.share(2)
+    assert limiter.overall_limit == 14
+    assert limiter.paid_limit == 99
+
+
+async def test_without_paid_limits_the_flag_changes_nothing(fake_time: FakeTime) -> None:
+    limiter = SlidingWindowRateLimiter(Limits(margin=0.0), monotonic=fake_time)
+    stamps = []
+    for chat in range(90):
+        await limiter.acquire(chat + 1, paid=True)
+        stamps.append(fake_time.now)
+    assert _max_in_window(stamps, 1.0) == 30
