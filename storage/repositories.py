@@ -33,6 +33,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain import lifecycle
 from storage.models import (
     Alert,
     AlertPost,
@@ -291,7 +292,7 @@ class PatientRepository(_Repository):
         stmt = (
             select(*(getattr(Patient, name) for name in DuePatient._fields))
             .where(
-                Patient.status == "active",
+                Patient.status == lifecycle.PatientStatus.ACTIVE,
                 Patient.next_prompt_at <= bindparam("now", type_=UTCDateTime()),
             )
             .order_by(Patient.next_prompt_at, Patient.id)
@@ -320,14 +321,13 @@ class PatientRepository(_Repository):
     async def mark_unreachable_by_chat(self, chat_id: int, now: datetime) -> Patient | None:
         """Mark the patient in this private chat unreachable (they blocked the bot)."""
         patient = await self.session.scalar(select(Patient).where(Patient.chat_id == chat_id))
-        # Only someone still followed can become unreachable: a discharged or withdrawn
-        # patient who blocks the bot stays discharged or withdrawn (and is never re-activated).
-        if patient is not None and patient.status in {"active", "paused"}:
-            patient.status = "unreachable"
-            patient.unreachable_since = now
-            patient.updated_at = now
-            return patient
-        return None
+        if patient is None:
+            return None
+        try:
+            patient.move(lifecycle.mark_unreachable(patient.lifecycle(), now), now)
+        except lifecycle.Refused:  # withdrawn, discharged, or unreachable already
+            return None
+        return patient
 
 
 class CheckinRepository(_Repository):
@@ -468,7 +468,7 @@ class CheckinRepository(_Repository):
                 Checkin.reminded_at.is_(None),
                 Checkin.closes_at > now,
                 Checkin.opened_at <= opened_before,
-                Patient.status == "active",
+                Patient.status == lifecycle.PatientStatus.ACTIVE,
             )
             .order_by(Checkin.opened_at, Checkin.id)
             .limit(limit)
@@ -947,7 +947,7 @@ class PatientDataRepository(_Repository):
         """Return paused patients whose pause has ended, locked for this scan."""
         stmt = (
             select(Patient)
-            .where(Patient.status == "paused", Patient.paused_until <= now)
+            .where(Patient.status == lifecycle.PatientStatus.PAUSED, Patient.paused_until <= now)
             .order_by(Patient.paused_until, Patient.id)
             .limit(limit)
         )
@@ -1041,7 +1041,7 @@ class ProviderRepository(_Repository):
         stmt = (
             select(Alert, Patient.label)
             .join(Patient, Patient.id == Alert.patient_id)
-            .where(Alert.cohort_id == cohort_id, Alert.status != "resolved")
+            .where(Alert.cohort_id == cohort_id, Alert.status != lifecycle.AlertStatus.RESOLVED)
             .order_by(Alert.created_at, Alert.id)
         )
         if patient_id is not None:
@@ -1174,7 +1174,7 @@ class DigestRepository(_Repository):
         ).where(
             Alert.cohort_id == cohort_id,
             or_(
-                Alert.status != "resolved",
+                Alert.status != lifecycle.AlertStatus.RESOLVED,
                 Alert.created_at >= since,
                 Alert.acknowledged_at >= since,
                 Alert.resolved_at >= since,

@@ -51,6 +51,10 @@ class TapVerdict(StrEnum):
     ALREADY_ANSWERED = "already_answered"
     CLOSED = "closed"
     INVALID = "invalid"
+    NEED_SELECTION = "need_selection"
+    """Done on a multi-select with nothing ticked."""
+    SAFETY_NO_SKIP = "safety_no_skip"
+    """Skip while a safety question is asked (its message never shows Skip)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,3 +204,67 @@ def item_at(questionnaire: Questionnaire, position: int) -> Item | None:
     if 0 <= position < len(questionnaire.items):
         return questionnaire.items[position]
     return None
+
+
+def judge_done(
+    questionnaire: Questionnaire, current_position: int, position: int, selected: frozenset[str]
+) -> TapVerdict:
+    """Decide what Done on a multi-select means: record the ticked options, or why not."""
+    item = item_at(questionnaire, position)
+    if item is None or item.kind is not ItemKind.MULTI:
+        return TapVerdict.INVALID
+    if position < current_position:
+        return TapVerdict.ALREADY_ANSWERED
+    if position != current_position:
+        return TapVerdict.INVALID
+    return TapVerdict.RECORD if selected else TapVerdict.NEED_SELECTION
+
+
+@dataclass(frozen=True, slots=True)
+class BackStep:
+    """Back: ask the item at ``position`` again, forgetting its answer (item ``forget``)."""
+
+    position: int
+    forget: str
+
+
+def judge_back(
+    questionnaire: Questionnaire, answers: Mapping[str, str], current_position: int, position: int
+) -> BackStep | TapVerdict:
+    """Decide what Back from the item at ``position`` does: the step back, or why not (a Back
+    from an item already behind us changes nothing; the first item of a part has none)."""
+    if position != current_position:
+        return TapVerdict.ALREADY_ANSWERED
+    previous = previous_position(questionnaire, answers, position)
+    if previous is None:
+        return TapVerdict.INVALID
+    return BackStep(previous, questionnaire.items[previous].id)
+
+
+@dataclass(frozen=True, slots=True)
+class SkipStep:
+    """Skip today: what the check-in becomes.
+
+    Skipping the daily part marks the day skipped (a weekly part asked apart is still offered,
+    since it does not depend on the day); skipping the part apart leaves its questions
+    unanswered and the day as it was.
+    """
+
+    status: CheckinStatus | None
+    """The check-in's new status (None: unchanged)."""
+    position: int | None
+    """The check-in's new position (None: unchanged until the part apart is asked)."""
+    offers_apart: bool
+
+
+def judge_skip(
+    questionnaire: Questionnaire, status: CheckinStatus, position: int
+) -> SkipStep | TapVerdict:
+    """Decide what Skip does. A safety question never shows Skip: a Skip from an older copy
+    of the message is refused rather than ending the day before the answer."""
+    current = item_at(questionnaire, position)
+    if current is not None and current.safety:
+        return TapVerdict.SAFETY_NO_SKIP
+    if in_part_apart(questionnaire, status, position):
+        return SkipStep(None, len(questionnaire.items), offers_apart=False)
+    return SkipStep(CheckinStatus.SKIPPED, None, offers_apart=True)

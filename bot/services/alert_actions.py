@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.domain import lifecycle as lc
 from bot.domain.alerts import Tier
 from bot.domain.callback_data import AlertButton
 from bot.services.alerting import Alerting
@@ -58,18 +59,20 @@ class AlertActions:
                 return self._render("alert_already_toast", cohort.locale)
             # A provider's first name is shown in the group, never logged or audited.
             name = first_name[:MAX_NAME]
+            move = lc.resolve if resolve else lc.acknowledge
             for alert in alerts:
                 alert.next_reraise_at = None
+                state = lc.AlertState(alert.status, alert.acknowledged_at, alert.resolved_at)
+                try:
+                    after = move(state, now)
+                except lc.Refused:
+                    continue  # this alert of the event is there already
                 if alert.acknowledged_at is None:
-                    alert.acknowledged_at = now
-                    alert.acknowledged_by = user_id
-                    alert.acknowledged_by_name = name
-                    alert.status = "acknowledged"
-                if resolve and alert.resolved_at is None:
-                    alert.resolved_at = now
-                    alert.resolved_by = user_id
-                    alert.resolved_by_name = name
-                    alert.status = "resolved"
+                    alert.acknowledged_by, alert.acknowledged_by_name = user_id, name
+                if resolve:
+                    alert.resolved_by, alert.resolved_by_name = user_id, name
+                alert.status = after.status
+                alert.acknowledged_at, alert.resolved_at = after.acknowledged_at, after.resolved_at
             uow.audit.record(
                 at=now,
                 actor=f"provider:{user_id}",

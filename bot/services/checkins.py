@@ -34,11 +34,14 @@ from bot.domain.checkin import (
     first_position,
     in_part_apart,
     item_at,
+    judge_back,
+    judge_done,
+    judge_skip,
     judge_tap,
     next_position,
-    previous_position,
     toggle,
 )
+from bot.domain.lifecycle import PatientStatus
 from bot.domain.questionnaire import NOTE_PREFIX, ItemKind, Questionnaire
 from bot.domain.schedule import local_date, parse_hhmm, window_close, zone_or_error
 from bot.services import views
@@ -51,6 +54,13 @@ from bot.services.reachability import Reachability
 from bot.services.runtime import Runtime
 from storage.models import Alert, Checkin, Patient
 from storage.uow import UnitOfWork
+
+REFUSALS = {
+    TapVerdict.ALREADY_ANSWERED: "answer_already_recorded",
+    TapVerdict.NEED_SELECTION: "checkin_need_selection",
+    TapVerdict.SAFETY_NO_SKIP: "checkin_safety_no_skip",
+}
+"""The notice for each refused tap (any other refusal: ``button_refused``)."""
 
 CheckinButton = AnswerButton | ToggleButton | DoneButton | BackButton | SkipButton
 
@@ -106,7 +116,7 @@ class CheckinService:
             if not await uow.updates.claim(update_id, now):
                 return
             patient = await uow.patients.by_telegram_user(user_id)
-            if patient is None or patient.status != "active":
+            if patient is None or patient.status != PatientStatus.ACTIVE:
                 reply, values = _inactive_reply(patient)
                 locale = patient.locale if patient is not None else "en"
                 await queue_send(
@@ -281,7 +291,7 @@ class CheckinService:
             if found is None or found[1].telegram_user_id != user_id:
                 # Someone else's check-in, or an id we never issued: store nothing at all.
                 return self._render("button_refused", "en"), True
-            look = found[1].status == "unreachable"
+            look = found[1].status == PatientStatus.UNREACHABLE
             loaded = await self._load(uow, now, message_id, *found)
             if isinstance(loaded, str):
                 return loaded, look
@@ -362,11 +372,13 @@ class CheckinService:
             current_position=t.checkin.position,
             tap=Tap(t.checkin.id, position, value),
         )
-        if verdict is TapVerdict.ALREADY_ANSWERED:
-            return self._render("answer_already_recorded", t.locale)
-        if verdict is not TapVerdict.RECORD:
-            return self._render("button_refused", t.locale)
-        return None
+        return self._refusal(verdict, t.locale)
+
+    def _refusal(self, verdict: TapVerdict, locale: str) -> str | None:
+        """The notice that answers a tap the check-in's rules refuse (None: go ahead)."""
+        if verdict is TapVerdict.RECORD:
+            return None
+        return self._render(REFUSALS.get(verdict, "button_refused"), locale)
 
     async def _answer(self, t: _Tapped, position: int, value: str) -> str | None:
         refusal = self._judge(t, position, value)
@@ -391,51 +403,38 @@ class CheckinService:
         return None
 
     async def _done(self, t: _Tapped, position: int) -> str | None:
-        item = t.questionnaire.items[position] if position < len(t.questionnaire.items) else None
-        if item is None or item.kind is not ItemKind.MULTI:
-            return self._render("button_refused", t.locale)
-        if position < t.checkin.position:
-            return self._render("answer_already_recorded", t.locale)
-        if position != t.checkin.position:
-            return self._render("button_refused", t.locale)
         selected = _selected(t.checkin)
-        if not selected:
-            return self._render("checkin_need_selection", t.locale)
-        return await self._record(t, item.join(set(selected)))
+        verdict = judge_done(t.questionnaire, t.checkin.position, position, selected)
+        if verdict is not TapVerdict.RECORD:
+            return self._refusal(verdict, t.locale)
+        return await self._record(t, t.questionnaire.items[position].join(set(selected)))
 
     async def _back(self, t: _Tapped, position: int) -> str | None:
-        if position != t.checkin.position:
-            return self._render("answer_already_recorded", t.locale)
-        previous = previous_position(t.questionnaire, t.answers, position)
-        if previous is None:
-            return self._render("button_refused", t.locale)
-        item = t.questionnaire.items[previous]
-        await t.uow.checkins.delete_answer(t.checkin.id, item.id)
-        t.answers.pop(item.id, None)
-        t.checkin.position = previous
+        step = judge_back(t.questionnaire, t.answers, t.checkin.position, position)
+        if isinstance(step, TapVerdict):
+            return self._refusal(step, t.locale)
+        await t.uow.checkins.delete_answer(t.checkin.id, step.forget)
+        t.answers.pop(step.forget, None)
+        t.checkin.position = step.position
         t.checkin.draft = None
         await self._show(t)
         return None
 
     async def _skip(self, t: _Tapped) -> str | None:
-        current = item_at(t.questionnaire, t.checkin.position)
-        if current is not None and current.safety:
-            # A safety question never shows Skip; a Skip from an older copy of the message
-            # is refused rather than ending the day before the answer.
-            return self._render("checkin_safety_no_skip", t.locale)
-        if t.apart:
-            # Skipping the questions apart leaves them unanswered; the day stays as it was.
-            t.checkin.position = len(t.questionnaire.items)
-            t.checkin.draft = None
-            await self._finish_message(t, "instruments_skipped")
-            return None
-        t.checkin.status = CheckinStatus.SKIPPED.value
-        t.checkin.completed_at = t.now
+        step = judge_skip(t.questionnaire, CheckinStatus(t.checkin.status), t.checkin.position)
+        if isinstance(step, TapVerdict):
+            return self._refusal(step, t.locale)
         t.checkin.draft = None
-        await self._finish_message(t, "checkin_skipped")
-        # A weekly instrument does not depend on the daily part: skipping the day still
-        # offers it, in its own message the patient may skip too.
-        await self._ask_apart(t)
+        if step.position is not None:
+            t.checkin.position = step.position
+        if step.status is not None:
+            t.checkin.status = step.status.value
+            t.checkin.completed_at = t.now
+        await self._finish_message(
+            t, "checkin_skipped" if step.offers_apart else "instruments_skipped"
+        )
+        if step.offers_apart:
+            await self._ask_apart(t)
         return None
 
     async def _finish_message(self, t: _Tapped, template: str) -> None:
@@ -609,13 +608,13 @@ def _inactive_reply(patient: Patient | None) -> tuple[str, dict[str, str]]:
     not active (discharged, unreachable)."""
     if patient is None:
         return "not_enrolled", {}
-    if patient.status == "paused":
+    if patient.status == PatientStatus.PAUSED:
         until = ""
         if patient.paused_until is not None:
             local = patient.paused_until.astimezone(zone_or_error(patient.timezone))
             until = local.strftime("%Y-%m-%d %H:%M")
         return "checkin_paused", {"until": until}
-    if patient.status == "withdrawn":
+    if patient.status == PatientStatus.WITHDRAWN:
         return "withdrawn_reply", {}
     return "not_active", {}
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain import invites
+from bot.domain.lifecycle import PatientStatus
 from bot.domain.schedule import next_occurrence, parse_hhmm, zone_or_error
 from bot.services import views
 from bot.services.outbox import Priority, queue_edit, queue_send, reply_priority
@@ -230,7 +231,7 @@ class EnrolmentService:
             label=invite.label,
             telegram_user_id=sender.user_id,
             chat_id=sender.chat_id,
-            status="active",
+            status=PatientStatus.ACTIVE,
             locale=locale if locale in self._rt.renderer.locales else cohort.locale,
             timezone=cohort.timezone,
             checkin_time=cohort_config.checkin_time,

@@ -9,13 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from bot.domain import lifecycle as lc
 from bot.domain.alert_details import pause_details
 from bot.domain.alerts import Tier
 from bot.domain.callback_data import ConfirmButton, SettingButton, encode
-from bot.domain.schedule import next_occurrence, parse_hhmm, zone_or_error
+from bot.domain.schedule import zone_or_error
 from bot.services.alerting import Alerting, Raise
 from bot.services.outbox import (
     Keyboard,
@@ -28,7 +29,6 @@ from bot.services.outbox import (
 from bot.services.runtime import Runtime
 from bot.services.settings import cohort_of
 from storage.models import Patient
-from storage.statuses import LEFT
 from storage.uow import UnitOfWork
 
 PAUSE_DAYS = (1, 3, 7, 14)
@@ -73,7 +73,7 @@ class LifecycleService:
                     priority=reply_priority(chat_id, enrolled=False),
                     text=self._rt.renderer.render("not_enrolled", "en"),
                 )
-            elif patient.status in LEFT and name not in {"mydata", "delete"}:
+            elif patient.status in lc.LEFT and name not in {"mydata", "delete"}:
                 # Data rights outlive taking part; nothing else does.
                 await self._say(uow, now, chat_id, "withdrawn_reply", patient.locale)
             else:
@@ -106,10 +106,11 @@ class LifecycleService:
         )
 
     async def _resume(self, uow: UnitOfWork, now: datetime, patient: Patient) -> None:
-        if patient.status != "paused":
+        try:
+            patient.move(lc.resume(patient.lifecycle(), now, patient.usual_time()), now)
+        except lc.Refused:
             await self._say(uow, now, patient.chat_id, "not_paused", patient.locale)
             return
-        self._reactivate(patient, now)
         uow.audit.record(
             at=now,
             actor="patient",
@@ -185,16 +186,14 @@ class LifecycleService:
             if button.value != "no" and days not in pause_choices(config.max_self_pause_days):
                 # A forged or outdated button: longer pauses are the care team's to give.
                 return self._rt.renderer.render("button_refused", patient.locale)
-            if patient.status not in {"active", "paused"}:
+            if patient.status not in lc.TAKING_PART:
                 return self._rt.renderer.render("not_active", patient.locale)
             values: dict[str, Any] = {}
             if days is None:
                 template = "cancelled"
             else:
-                patient.status = "paused"
-                patient.paused_until = now + timedelta(days=days)
-                patient.next_prompt_at = None
-                patient.updated_at = now
+                patient.move(lc.pause(patient.lifecycle(), now, days), now)
+                assert patient.paused_until is not None  # noqa: S101 - set by the pause
                 uow.audit.record(
                     at=now,
                     actor="patient",
@@ -268,7 +267,7 @@ class LifecycleService:
             patients = await uow.patient_data.paused_until_before(now, RESUME_BATCH)
             for patient in patients:
                 ended = patient.paused_until
-                self._reactivate(patient, now)
+                patient.move(lc.resume(patient.lifecycle(), now, patient.usual_time()), now)
                 uow.audit.record(
                     at=now,
                     actor="system",
@@ -292,27 +291,14 @@ class LifecycleService:
 
     # --- the work ---
 
-    @staticmethod
-    def _reactivate(patient: Patient, now: datetime) -> None:
-        patient.status = "active"
-        patient.paused_until = None
-        patient.next_prompt_at = next_occurrence(
-            parse_hhmm(patient.checkin_time), zone_or_error(patient.timezone), now
-        )
-        patient.updated_at = now
-
     async def _withdraw(
         self, uow: UnitOfWork, now: datetime, patient: Patient, message_id: int
     ) -> None:
-        if patient.status == "withdrawn":
+        try:
+            patient.move(lc.withdraw(patient.lifecycle(), now), now)
+        except lc.Refused:  # withdrawn or discharged already: a stale or replayed button
             await self._edit(uow, now, patient, message_id, "withdrawn_reply")
             return
-        patient.status = "withdrawn"
-        patient.withdrawn_at = now
-        patient.next_prompt_at = None
-        patient.paused_until = None
-        patient.awaiting = None
-        patient.updated_at = now
         uow.audit.record(
             at=now,
             actor="patient",
@@ -342,12 +328,7 @@ class LifecycleService:
             # it can lead back to the person (Telegram ids replaced, settings reset).
             patient.telegram_user_id = -patient.id
             patient.chat_id = 0
-            patient.status = "withdrawn"
-            patient.withdrawn_at = patient.withdrawn_at or now
-            patient.next_prompt_at = None
-            patient.paused_until = None
-            patient.unreachable_since = None
-            patient.awaiting = None
+            patient.move(lc.erase(patient.lifecycle(), now), now)
             patient.locale = cohort.locale
             patient.timezone = cohort.timezone
             patient.checkin_time = config.checkin_time

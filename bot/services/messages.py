@@ -21,6 +21,7 @@ import yaml
 import prompts
 from bot.domain.alerts import Tier
 from bot.domain.crisis_words import NO_CRISIS, CrisisMatcher, Detection, Level, Lexicon
+from bot.domain.lifecycle import LEFT
 from bot.domain.message_text import cut_to_fit
 from bot.domain.schedule import zone_or_error
 from bot.domain.timezones import looks_like_setting_input
@@ -31,7 +32,6 @@ from bot.services.outbox import Priority, queue_send, reply_priority
 from bot.services.runtime import Runtime
 from bot.services.settings import SettingsService, cohort_of
 from storage.models import Checkin, Cohort, Patient, PatientMessage
-from storage.statuses import LEFT
 from storage.uow import UnitOfWork
 
 CRISIS_WORDS = Path(prompts.__file__).with_name("crisis_words")

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from bot.domain import lifecycle as lc
 from bot.domain.schedule import local_date, zone_or_error
 from bot.services import provider_views as pv
 from bot.services.alert_text import AlertText
 from bot.services.digest import DigestService
 from bot.services.enrolment import EnrolmentError, EnrolmentService
 from bot.services.fhir_export import FhirExport
-from bot.services.lifecycle import LifecycleService
 from bot.services.outbox import Priority, queue_document, queue_send, reply_priority
 from bot.services.outcomes import DEFAULT_DAYS, OutcomesService
 from bot.services.runtime import Runtime
@@ -408,16 +408,14 @@ class ProviderService:
         patient = await self._target(uow, now, call, cohort)
         if patient is None:
             return
-        if patient.status not in {"active", "paused"}:
-            await self._wrong_status(uow, now, call, cohort, patient)
-            return
         days = pv.parse_days(call.args[1])
         assert days is not None  # noqa: S101 - checked above
-        patient.status = "paused"
-        patient.paused_until = now + timedelta(days=days)
-        patient.next_prompt_at = None
-        patient.awaiting = None
-        patient.updated_at = now
+        try:
+            patient.move(lc.pause(patient.lifecycle(), now, days), now)
+        except lc.Refused:
+            await self._wrong_status(uow, now, call, cohort, patient)
+            return
+        assert patient.paused_until is not None  # noqa: S101 - set by the pause
         until = patient.paused_until.astimezone(zone_or_error(patient.timezone))
         until_text = until.strftime("%Y-%m-%d %H:%M")
         await self._tell_patient(uow, now, patient, "provider_patient_paused", until=until_text)
@@ -441,11 +439,12 @@ class ProviderService:
         patient = await self._target(uow, now, call, cohort)
         if patient is None:
             return
-        if patient.status != "paused":
+        # The same move as the patient's own /resume: active, prompted at the next usual time.
+        try:
+            patient.move(lc.resume(patient.lifecycle(), now, patient.usual_time()), now)
+        except lc.Refused:
             await self._wrong_status(uow, now, call, cohort, patient)
             return
-        # The same rule as the patient's own /resume: active, prompted at the next check-in time.
-        LifecycleService._reactivate(patient, now)
         await self._tell_patient(
             uow,
             now,
@@ -470,16 +469,12 @@ class ProviderService:
         patient = await self._target(uow, now, call, cohort)
         if patient is None:
             return
-        if patient.status not in {"active", "paused", "unreachable"}:
+        reachable = patient.status != lc.PatientStatus.UNREACHABLE
+        try:
+            patient.move(lc.discharge(patient.lifecycle(), now), now)
+        except lc.Refused:
             await self._wrong_status(uow, now, call, cohort, patient)
             return
-        reachable = patient.status != "unreachable"
-        patient.status = "discharged"
-        patient.discharged_at = now
-        patient.next_prompt_at = None
-        patient.paused_until = None
-        patient.awaiting = None
-        patient.updated_at = now
         if reachable:  # a patient who blocked the bot cannot be told (a 403 changes nothing)
             await self._tell_patient(uow, now, patient, "provider_patient_discharged")
         await self._reply(

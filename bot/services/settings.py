@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 
 from bot.config import CohortConfig, ConfigError
 from bot.domain.callback_data import SettingButton, encode
+from bot.domain.lifecycle import LEFT, PatientStatus
 from bot.domain.regions import FALLBACK
 from bot.domain.schedule import next_occurrence, parse_hhmm, zone_or_error
 from bot.domain.timezones import city_of, find_zone, parse_time_of_day
@@ -34,7 +35,6 @@ from bot.services.runtime import Runtime
 from prompts.cities import load_cities
 from prompts.render import DEFAULT_LOCALE
 from storage.models import Cohort, Patient
-from storage.statuses import LEFT
 from storage.uow import UnitOfWork
 
 STEPS = ("lang", "tz", "time")
@@ -363,7 +363,7 @@ class SettingsService:
                 return False
         else:
             return False
-        if name in {"tz", "time"} and patient.status == "active":
+        if name in {"tz", "time"} and patient.status == PatientStatus.ACTIVE:
             patient.next_prompt_at = next_occurrence(
                 parse_hhmm(patient.checkin_time), zone_or_error(patient.timezone), now
             )
