@@ -9,7 +9,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.channel import ChannelRepository
-from storage.db import READ_ONLY, SQLITE_BUSY_TIMEOUT_MS, DatabaseUnavailableError
+from storage.db import READ_ONLY, DatabaseUnavailableError
 from storage.export import ExportRepository, OutcomeQueries
 from storage.repositories import (
     AlertRepository,
@@ -25,6 +25,7 @@ from storage.repositories import (
     ProviderRepository,
     UpdateRepository,
 )
+from storage.sqlite_inline import SQLITE_BUSY_TIMEOUT_MS
 
 
 class UnitOfWork:
