@@ -58,7 +58,8 @@ class DeliveryPolicy:
 
     batch_size: int = 64
     concurrency: int = 32
-    """Below httpx's pool (256), so a burst never fails with a pool timeout."""
+    """At most this many sends in flight, below the transport's connection limit
+    (``bot/transport.py``), so a burst never waits for a free connection."""
     lease: timedelta = timedelta(seconds=120)
     max_attempts: int = 10
     backoff_base: float = 2.0
@@ -101,7 +102,7 @@ class _Outcome:
 
 @dataclass(slots=True)
 class DeliveryStats:
-    """Counters for logs, benchmarks and (later) /metrics."""
+    """Counters for logs, benchmarks and /metrics (``bot/metrics.py``)."""
 
     sent: int = 0
     retried: int = 0

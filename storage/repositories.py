@@ -170,9 +170,10 @@ class _Repository:
     def _built(self, name: str, build: Callable[[str], _E]) -> _E:
         """Return the statement ``build(dialect)`` makes, made once per dialect.
 
-        For statements run many times in a row with values as parameters: building the due
-        scan's four and deriving SQLAlchemy's cache keys from them took 0.5 ms a batch (0.3 ms
-        the due query alone), 4 % of a batch of a hundred patients; a built one keeps its key.
+        For statements run many times in a row with values as parameters: building them and
+        deriving SQLAlchemy's cache keys was a visible share of a due-scan batch
+        (docs/performance.md, "Figures behind constants in the code"); a built one keeps its
+        key.
         """
         key = (name, self.dialect)
         built = _BUILT.get(key)
@@ -279,9 +280,10 @@ class PatientRepository(_Repository):
     async def due(self, now: datetime, limit: int) -> list[DuePatient]:
         """Return active patients whose next prompt time has come, locked for this scan.
 
-        Columns, not ORM objects: loading the busiest minute's 2,449 Patient objects and
-        flushing their new prompt times took an eighth of its scan under cProfile, and the
-        objects made a full garbage collection in the middle of it take 60 ms.
+        Columns, not ORM objects: loading the busiest minute's Patient objects and flushing
+        their new prompt times was an eighth of its scan, and the objects lengthened the
+        garbage collections in the middle of it (docs/performance.md, "Figures behind
+        constants in the code").
         """
         stmt = self._built("due", self._due_statement)
         result = await self.session.execute(stmt, {"now": now, "limit": limit})

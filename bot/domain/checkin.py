@@ -74,7 +74,8 @@ def is_visible(questionnaire: Questionnaire, position: int, answers: Mapping[str
 
 def part_of(questionnaire: Questionnaire, position: int) -> range:
     """Return the positions of the part that asks the item at ``position``: the whole
-    questionnaire, or (when it has a part asked apart) the daily part or the part apart."""
+    questionnaire, or (when its weekly part has a message of its own) the daily part or the
+    weekly part."""
     split = questionnaire.apart_from
     end = len(questionnaire.items)
     if split is None:
@@ -112,7 +113,7 @@ def first_position(questionnaire: Questionnaire) -> int:
     return found
 
 
-def apart_start(questionnaire: Questionnaire, answers: Mapping[str, str]) -> int | None:
+def weekly_part_start(questionnaire: Questionnaire, answers: Mapping[str, str]) -> int | None:
     """Return the first item of the part asked in its own message, or None if there is no
     such part (or it asks nothing, given the answers)."""
     split = questionnaire.apart_from
@@ -123,8 +124,8 @@ def apart_start(questionnaire: Questionnaire, answers: Mapping[str, str]) -> int
     )
 
 
-def in_part_apart(questionnaire: Questionnaire, status: CheckinStatus, position: int) -> bool:
-    """Tell whether a check-in is answering its part apart: the daily part is over (completed
+def in_weekly_part(questionnaire: Questionnaire, status: CheckinStatus, position: int) -> bool:
+    """Tell whether a check-in is answering its weekly part: the daily part is over (completed
     or skipped, never stopped by a safety answer) and the position is inside that part."""
     split = questionnaire.apart_from
     return (
@@ -136,7 +137,7 @@ def in_part_apart(questionnaire: Questionnaire, status: CheckinStatus, position:
 
 def accepts_taps(questionnaire: Questionnaire, status: CheckinStatus, position: int) -> bool:
     """Tell whether a check-in still takes answers (its window aside)."""
-    return status is CheckinStatus.OPEN or in_part_apart(questionnaire, status, position)
+    return status is CheckinStatus.OPEN or in_weekly_part(questionnaire, status, position)
 
 
 def progress(questionnaire: Questionnaire, position: int) -> tuple[str, int]:
@@ -245,16 +246,16 @@ def judge_back(
 class SkipStep:
     """Skip today: what the check-in becomes.
 
-    Skipping the daily part marks the day skipped (a weekly part asked apart is still offered,
-    since it does not depend on the day); skipping the part apart leaves its questions
-    unanswered and the day as it was.
+    Skipping the daily part marks the day skipped (a weekly part in its own message is still
+    offered, since it does not depend on the day); skipping the weekly part leaves its
+    questions unanswered and the day as it was.
     """
 
     status: CheckinStatus | None
     """The check-in's new status (None: unchanged)."""
     position: int | None
-    """The check-in's new position (None: unchanged until the part apart is asked)."""
-    offers_apart: bool
+    """The check-in's new position (None: unchanged until the weekly part is asked)."""
+    offers_weekly_part: bool
 
 
 def judge_skip(
@@ -265,6 +266,6 @@ def judge_skip(
     current = item_at(questionnaire, position)
     if current is not None and current.safety:
         return TapVerdict.SAFETY_NO_SKIP
-    if in_part_apart(questionnaire, status, position):
-        return SkipStep(None, len(questionnaire.items), offers_apart=False)
-    return SkipStep(CheckinStatus.SKIPPED, None, offers_apart=True)
+    if in_weekly_part(questionnaire, status, position):
+        return SkipStep(None, len(questionnaire.items), offers_weekly_part=False)
+    return SkipStep(CheckinStatus.SKIPPED, None, offers_weekly_part=True)

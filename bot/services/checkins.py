@@ -4,11 +4,11 @@ One message per check-in is edited in place as the patient taps. A tap is judged
 state machine in ``bot.domain.checkin``; this service loads the state, stores the outcome and
 queues what the patient and the care team should see, all in one transaction.
 
-A cohort may ask its weekly instruments apart (``instrument_delivery = "own_message"``): the
-check-in row then carries both parts. The daily part ends as any day does (completed, rules
-run, thank-you); the row's status says so, while ``position`` moves on into the part apart,
-which a new message asks. ``message_id`` follows it there, so the finished daily message's
-buttons are stale.
+A cohort may ask its weekly instruments in a message of their own (``instrument_delivery =
+"own_message"``): the check-in row then carries both parts. The daily part ends as any day does
+(completed, rules run, thank-you); the row's status says so, while ``position`` moves on into
+the weekly part, which a new message asks. ``message_id`` follows it there, so the finished
+daily message's buttons are stale.
 """
 
 from __future__ import annotations
@@ -30,9 +30,8 @@ from bot.domain.checkin import (
     Tap,
     TapVerdict,
     accepts_taps,
-    apart_start,
     first_position,
-    in_part_apart,
+    in_weekly_part,
     item_at,
     judge_back,
     judge_done,
@@ -40,6 +39,7 @@ from bot.domain.checkin import (
     judge_tap,
     next_position,
     toggle,
+    weekly_part_start,
 )
 from bot.domain.lifecycle import PatientStatus
 from bot.domain.questionnaire import NOTE_PREFIX, ItemKind, Questionnaire
@@ -82,9 +82,9 @@ class _Tapped:
         return self.patient.locale
 
     @property
-    def apart(self) -> bool:
+    def weekly_part(self) -> bool:
         """Whether the tap is on the part asked in a message of its own."""
-        return in_part_apart(
+        return in_weekly_part(
             self.questionnaire, CheckinStatus(self.checkin.status), self.checkin.position
         )
 
@@ -143,7 +143,7 @@ class CheckinService:
         self._rt.wake_delivery()
 
     def _answering(self, checkin: Checkin, now: datetime) -> bool:
-        """Whether a check-in still takes answers: its daily part, or the part apart."""
+        """Whether a check-in still takes answers: its daily part, or the weekly part."""
         if checkin.status == CheckinStatus.OPEN:
             return True  # the window scan closes it; until then /checkin asks again
         questionnaire = self._rt.config.questionnaires[checkin.questionnaire]
@@ -188,7 +188,7 @@ class CheckinService:
         """Ask the current item in a new message at the bottom of the chat (/checkin again,
         or a reminder); the old message's buttons are retired so only one stays live."""
         questionnaire = self._rt.config.questionnaires[checkin.questionnaire]
-        apart = in_part_apart(questionnaire, CheckinStatus(checkin.status), checkin.position)
+        weekly = in_weekly_part(questionnaire, CheckinStatus(checkin.status), checkin.position)
         if checkin.message_id is not None:
             await queue_edit(
                 uow,
@@ -196,13 +196,13 @@ class CheckinService:
                 chat_id=patient.chat_id,
                 message_id=checkin.message_id,
                 text=self._render(
-                    "instruments_moved" if apart else "checkin_moved", patient.locale
+                    "instruments_moved" if weekly else "checkin_moved", patient.locale
                 ),
                 priority=priority,
                 patient_id=patient.id,
             )
-        if apart:
-            # The part apart takes taps from its current message only; the new one's id
+        if weekly:
+            # The weekly part takes taps from its current message only; the new one's id
             # comes when it is sent.
             checkin.message_id = None
         answers = await uow.checkins.answers(checkin.id)
@@ -272,7 +272,7 @@ class CheckinService:
         The tap also tells that the patient is there (``Reachability.seen``, which the
         handlers run for every other private update): the tapped check-in's patient is
         loaded anyway, so only a tapper who is not that patient, or who was unreachable,
-        costs a look of its own (after this transaction, as for any other update).
+        costs a separate check (after this transaction, as for any other update).
         """
         notice, look = await self._tap(update_id, user_id, message_id, button)
         if look:
@@ -282,7 +282,7 @@ class CheckinService:
     async def _tap(
         self, update_id: int, user_id: int, message_id: int, button: CheckinButton
     ) -> tuple[str | None, bool]:
-        """The tap's transaction: (notice, whether reachability needs a look of its own)."""
+        """The tap's transaction: (notice, whether reachability needs a separate check)."""
         now = self._rt.clock.now()
         async with self._rt.uow() as uow:
             if not await uow.updates.claim(update_id, now):
@@ -322,13 +322,13 @@ class CheckinService:
         """Gather what a tap on this check-in needs, or return the notice that refuses it."""
         questionnaire = self._rt.config.questionnaires[checkin.questionnaire]
         status = CheckinStatus(checkin.status)
-        if in_part_apart(questionnaire, status, checkin.position):
+        if in_weekly_part(questionnaire, status, checkin.position):
             if message_id != checkin.message_id:
                 # The finished daily message (or an earlier copy of this part): its
                 # buttons belong to a message that is over.
                 return self._render("checkin_stale", patient.locale)
             if now >= checkin.closes_at:
-                await self._close_apart(uow, now, patient, checkin, message_id)
+                await self._close_weekly_part(uow, now, patient, checkin, message_id)
                 return self._render("checkin_closed", patient.locale)
         elif checkin.status != CheckinStatus.OPEN or now >= checkin.closes_at:
             return self._render("checkin_closed", patient.locale)
@@ -342,10 +342,10 @@ class CheckinService:
             message_id,
         )
 
-    async def _close_apart(
+    async def _close_weekly_part(
         self, uow: UnitOfWork, now: datetime, patient: Patient, checkin: Checkin, message_id: int
     ) -> None:
-        """End a part apart whose window has passed: its answers so far stay, its buttons go.
+        """End a weekly part whose window has passed: its answers so far stay, its buttons go.
 
         The window scan only sees open check-ins, so this happens at the first tap after the
         window: the tap itself is refused, but the closing is committed here.
@@ -431,10 +431,10 @@ class CheckinService:
             t.checkin.status = step.status.value
             t.checkin.completed_at = t.now
         await self._finish_message(
-            t, "checkin_skipped" if step.offers_apart else "instruments_skipped"
+            t, "checkin_skipped" if step.offers_weekly_part else "instruments_skipped"
         )
-        if step.offers_apart:
-            await self._ask_apart(t)
+        if step.offers_weekly_part:
+            await self._ask_weekly_part(t)
         return None
 
     async def _finish_message(self, t: _Tapped, template: str) -> None:
@@ -448,9 +448,9 @@ class CheckinService:
             patient_id=t.patient.id,
         )
 
-    async def _ask_apart(self, t: _Tapped) -> None:
-        """Ask the part apart, if the questionnaire has one, in a new message."""
-        start = apart_start(t.questionnaire, t.answers)
+    async def _ask_weekly_part(self, t: _Tapped) -> None:
+        """Ask the weekly part, if the questionnaire has one, in a new message."""
+        start = weekly_part_start(t.questionnaire, t.answers)
         if start is None:
             return
         t.checkin.position = start
@@ -499,17 +499,17 @@ class CheckinService:
         t.answers[item.id] = value
         triggers = evaluate_answer(self._rt.config.rules, item.id, value)
         t.checkin.draft = None
-        apart = t.apart
+        weekly = t.weekly_part
         upcoming = next_position(t.questionnaire, t.answers, t.checkin.position)
         stop = any(trigger.stop_checkin for trigger in triggers)
         finishing = upcoming is None or stop
         patient_level: list[Raise] = []
         if finishing:
-            if not apart:
+            if not weekly:
                 status = CheckinStatus.STOPPED if stop else CheckinStatus.COMPLETED
                 t.checkin.status = status.value
                 t.checkin.completed_at = t.now
-            # The day's check-in (or its part apart, with the instruments' rules) is over:
+            # The day's check-in (or its weekly part, with the instruments' rules) is over:
             # the patient-level rules see it now, and what they raise goes out with this
             # answer's alerts as one group message.
             patient_level = await self._patient_rules.due(t.uow, t.now, t.patient)
@@ -532,10 +532,10 @@ class CheckinService:
                 or await self._alerted_today(t)
             )
         )
-        done = "instruments_done" if apart else "checkin_done"
+        done = "instruments_done" if weekly else "checkin_done"
         await self._finish_message(t, f"{done}_team_notified" if notified else done)
-        if not apart and not stop:
-            await self._ask_apart(t)
+        if not weekly and not stop:
+            await self._ask_weekly_part(t)
         return None
 
     async def _alerted_today(self, t: _Tapped) -> bool:

@@ -1,4 +1,5 @@
-"""What every service needs: the unit-of-work factory, the clock, content, and a doorbell."""
+"""What every service needs: the unit-of-work factory, the clock, content, and a way to wake
+the delivery worker."""
 
 from __future__ import annotations
 
