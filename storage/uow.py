@@ -115,6 +115,11 @@ class UnitOfWork:
                     assert self._write_lock is not None  # noqa: S101 - set when held
                     self._write_lock.release()
 
+    async def flush(self) -> None:
+        """Write what is pending so far (ids of new rows, changes a query must see), without
+        committing."""
+        await self.session.flush()
+
     async def commit(self) -> None:
         """Commit everything done in this unit of work."""
         if self._read_only:

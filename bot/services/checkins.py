@@ -48,6 +48,7 @@ from bot.services import views
 from bot.services.alerting import Alerting, Raise
 from bot.services.crisis_card import CardKind
 from bot.services.day_questionnaire import questionnaire_for_day
+from bot.services.envelope import Refuse, in_update
 from bot.services.history import PatientRules
 from bot.services.outbox import OnSent, Priority, queue_edit, queue_send, reply_priority
 from bot.services.reachability import Reachability
@@ -111,10 +112,8 @@ class CheckinService:
 
     async def open_today(self, update_id: int, user_id: int, chat_id: int) -> None:
         """Handle /checkin: start today's check-in, or show where it stands."""
-        now = self._rt.clock.now()
-        async with self._rt.uow() as uow:
-            if not await uow.updates.claim(update_id, now):
-                return
+
+        async def open_today(uow: UnitOfWork, now: datetime) -> None:
             patient = await uow.patients.by_telegram_user(user_id)
             if patient is None or patient.status != PatientStatus.ACTIVE:
                 reply, values = _inactive_reply(patient)
@@ -139,8 +138,8 @@ class CheckinService:
                         priority=Priority.INTERACTIVE,
                         text=self._render("checkin_already_done", patient.locale),
                     )
-            await uow.commit()
-        self._rt.wake_delivery()
+
+        await in_update(self._rt, update_id, open_today)
 
     def _answering(self, checkin: Checkin, now: datetime) -> bool:
         """Whether a check-in still takes answers: its daily part, or the weekly part."""
@@ -283,18 +282,19 @@ class CheckinService:
         self, update_id: int, user_id: int, message_id: int, button: CheckinButton
     ) -> tuple[str | None, bool]:
         """The tap's transaction: (notice, whether reachability needs a separate check)."""
-        now = self._rt.clock.now()
-        async with self._rt.uow() as uow:
-            if not await uow.updates.claim(update_id, now):
-                return None, False
+        look = False
+
+        async def tap(uow: UnitOfWork, now: datetime) -> None:
+            nonlocal look
             found = await uow.checkins.with_patient(button.checkin_id)
             if found is None or found[1].telegram_user_id != user_id:
                 # Someone else's check-in, or an id we never issued: store nothing at all.
-                return self._render("button_refused", "en"), True
+                look = True
+                raise Refuse(self._render("button_refused", "en"))
             look = found[1].status == PatientStatus.UNREACHABLE
             loaded = await self._load(uow, now, message_id, *found)
             if isinstance(loaded, str):
-                return loaded, look
+                raise Refuse(loaded)
             # Bumped before anything is queued, so that the check-in's row is written once (a
             # refused tap rolls it back with everything else).
             loaded.checkin.version += 1
@@ -310,11 +310,11 @@ class CheckinService:
                 case SkipButton():
                     notice = await self._skip(loaded)
             if notice is not None:
-                return notice, look
+                raise Refuse(notice)
             await uow.checkins.write_tapped(loaded.checkin)
-            await uow.commit()
-        self._rt.wake_delivery()
-        return None, look
+
+        notice = await in_update(self._rt, update_id, tap)
+        return notice, look
 
     async def _load(
         self, uow: UnitOfWork, now: datetime, message_id: int, checkin: Checkin, patient: Patient

@@ -18,6 +18,7 @@ from bot.domain.alerts import Tier
 from bot.domain.callback_data import ConfirmButton, SettingButton, encode
 from bot.domain.schedule import zone_or_error
 from bot.services.alerting import Alerting, Raise
+from bot.services.envelope import Refuse, in_update
 from bot.services.outbox import (
     Keyboard,
     Priority,
@@ -60,10 +61,8 @@ class LifecycleService:
 
     async def command(self, update_id: int, user_id: int, chat_id: int, name: str) -> None:
         """Handle /pause, /resume, /stop, /mydata or /delete."""
-        now = self._rt.clock.now()
-        async with self._rt.uow() as uow:
-            if not await uow.updates.claim(update_id, now):
-                return
+
+        async def command(uow: UnitOfWork, now: datetime) -> None:
             patient = await uow.patients.by_telegram_user(user_id)
             if patient is None:
                 await queue_send(
@@ -79,8 +78,8 @@ class LifecycleService:
             else:
                 patient.awaiting = None
                 await getattr(self, f"_{name}")(uow, now, patient)
-            await uow.commit()
-        self._rt.wake_delivery()
+
+        await in_update(self._rt, update_id, command)
 
     async def _pause(self, uow: UnitOfWork, now: datetime, patient: Patient) -> None:
         render, locale = self._rt.renderer.render, patient.locale
@@ -174,20 +173,19 @@ class LifecycleService:
         self, update_id: int, user_id: int, message_id: int, button: SettingButton
     ) -> str | None:
         """Handle a tap on a pause length (or cancel); return a notice for the tapper."""
-        now = self._rt.clock.now()
-        async with self._rt.uow() as uow:
-            if not await uow.updates.claim(update_id, now):
-                return None
+        render = self._rt.renderer.render
+
+        async def chosen(uow: UnitOfWork, now: datetime) -> None:
             patient = await uow.patients.by_telegram_user(user_id)
             if patient is None:
-                return self._rt.renderer.render("button_refused", "en")
+                raise Refuse(render("button_refused", "en"))
             days = int(button.value) if button.value.isdigit() else None
             cohort, config = await cohort_of(self._rt, uow, patient)
             if button.value != "no" and days not in pause_choices(config.max_self_pause_days):
                 # A forged or outdated button: longer pauses are the care team's to give.
-                return self._rt.renderer.render("button_refused", patient.locale)
+                raise Refuse(render("button_refused", patient.locale))
             if patient.status not in lc.TAKING_PART:
-                return self._rt.renderer.render("not_active", patient.locale)
+                raise Refuse(render("not_active", patient.locale))
             values: dict[str, Any] = {}
             if days is None:
                 template = "cancelled"
@@ -220,21 +218,18 @@ class LifecycleService:
                     ],
                 )
             await self._edit(uow, now, patient, message_id, template, **values)
-            await uow.commit()
-        self._rt.wake_delivery()
-        return None
+
+        return await in_update(self._rt, update_id, chosen)
 
     async def confirm(
         self, update_id: int, user_id: int, message_id: int, button: ConfirmButton
     ) -> str | None:
         """Handle a step of the /stop or /delete confirmation; return a notice, if any."""
-        now = self._rt.clock.now()
-        async with self._rt.uow() as uow:
-            if not await uow.updates.claim(update_id, now):
-                return None
+
+        async def confirm(uow: UnitOfWork, now: datetime) -> None:
             patient = await uow.patients.by_telegram_user(user_id)
             if patient is None or button.action not in {"stop", "delete"} or button.step > 2:
-                return self._rt.renderer.render("button_refused", "en")
+                raise Refuse(self._rt.renderer.render("button_refused", "en"))
             if button.step == 0:
                 await self._edit(uow, now, patient, message_id, "cancelled")
             elif button.action == "stop":
@@ -250,9 +245,8 @@ class LifecycleService:
                 )
             else:
                 await self._erase(uow, now, patient, message_id)
-            await uow.commit()
-        self._rt.wake_delivery()
-        return None
+
+        return await in_update(self._rt, update_id, confirm)
 
     # --- jobs ---
 

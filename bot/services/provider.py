@@ -19,6 +19,7 @@ from bot.services import provider_views as pv
 from bot.services.alert_text import AlertText
 from bot.services.digest import DigestService
 from bot.services.enrolment import EnrolmentError, EnrolmentService
+from bot.services.envelope import in_update
 from bot.services.fhir_export import FhirExport
 from bot.services.outbox import Priority, queue_document, queue_send, reply_priority
 from bot.services.outcomes import DEFAULT_DAYS, OutcomesService
@@ -104,24 +105,21 @@ class ProviderService:
         if call.name == "oncall":
             await self._oncall(call)
             return
-        now = self._rt.clock.now()
-        async with self._rt.uow() as uow:
-            if not await uow.updates.claim(call.update_id, now):
-                return
+
+        async def command(uow: UnitOfWork, now: datetime) -> None:
             cohort = await self._cohort(uow, now, call)
             if cohort is not None:
                 handler = getattr(self, f"_{call.name}")
                 await handler(uow, now, call, cohort)
-            await uow.commit()
-        self._rt.wake_delivery()
+
+        await in_update(self._rt, call.update_id, command)
 
     async def _send_digest(self, call: ProviderCall) -> None:
         """/digest: this week's digest now. The digest service opens its own transaction (and
         is replay-safe through the request key), so only the checks happen here."""
-        now = self._rt.clock.now()
-        async with self._rt.uow() as uow:
-            if not await uow.updates.claim(call.update_id, now):
-                return
+        asked: list[Cohort] = []
+
+        async def request(uow: UnitOfWork, now: datetime) -> None:
             cohort = await self._cohort(uow, now, call)
             if cohort is not None:
                 uow.audit.record(
@@ -131,9 +129,10 @@ class ProviderService:
                     cohort_id=cohort.id,
                     details={},
                 )
-            await uow.commit()
-        self._rt.wake_delivery()
-        if cohort is not None:
+                asked.append(cohort)
+
+        await in_update(self._rt, call.update_id, request)
+        for cohort in asked:
             await self._digest.send_now(cohort.name, request_key=str(call.update_id))
 
     async def _oncall(self, call: ProviderCall) -> None:
@@ -144,15 +143,13 @@ class ProviderService:
         off = bool(call.args) and call.args[0].lower() == "off"
         grouped = call.chat_type in {"group", "supergroup"}
         writable = off or not grouped or await self._rt.private_chat_open(call.user_id)
-        now = self._rt.clock.now()
-        async with self._rt.uow() as uow:
-            if not await uow.updates.claim(call.update_id, now):
-                return
+
+        async def oncall(uow: UnitOfWork, now: datetime) -> None:
             cohort = await self._cohort(uow, now, call)
             if cohort is not None:
                 await self._oncall_change(uow, now, call, cohort, off=off, writable=writable)
-            await uow.commit()
-        self._rt.wake_delivery()
+
+        await in_update(self._rt, call.update_id, oncall)
 
     async def _oncall_change(
         self,
@@ -612,9 +609,8 @@ class ProviderService:
             link = await self._enrolment.create_invite(cohort.name, call.args[0], call.actor)
         except EnrolmentError:
             link = None
-        async with self._rt.uow() as uow:
-            if not await uow.updates.claim(call.update_id, now):
-                return
+
+        async def show(uow: UnitOfWork, now: datetime) -> None:
             if link is None:  # taken in between, or the cohort left the configuration
                 await self._refuse(uow, now, call, cohort, "provider_label_taken", "label_taken")
             else:
@@ -633,8 +629,8 @@ class ProviderService:
                         },
                     ),
                 )
-            await uow.commit()
-        self._rt.wake_delivery()
+
+        await in_update(self._rt, call.update_id, show)
 
     async def _checked_invite(
         self, uow: UnitOfWork, now: datetime, call: ProviderCall
