@@ -3,10 +3,9 @@
 The buttons carry an event's head alert id and act on every alert of that event. A press is
 accepted only in the cohort's own group and on a message that shows that event (its
 announcement, alone or shared with other events, or one of its re-raises); anything else is
-refused and changes nothing. Pressing again changes nothing either. Resolve implies
-Acknowledge. A refused or repeated press writes nothing (bot/services/envelope.py). Every
-message that shows the event is then edited, each re-rendered with the
-status of every event it lists.
+refused and changes nothing. Pressing again changes nothing either: a refused or repeated
+press writes nothing (bot/services/envelope.py). Resolve implies Acknowledge. Every message
+that shows the event is then edited, each re-rendered with the status of every event it lists.
 """
 
 from __future__ import annotations
