@@ -20,7 +20,6 @@ from bot.domain.schedule import zone_or_error
 from bot.services.alerting import Alerting, Raise
 from bot.services.envelope import Refuse, in_update
 from bot.services.outbox import (
-    Keyboard,
     Priority,
     queue_document,
     queue_edit,
@@ -74,7 +73,7 @@ class LifecycleService:
                 )
             elif patient.status in lc.LEFT and name not in {"mydata", "delete"}:
                 # Data rights outlive taking part; nothing else does.
-                await self._say(uow, now, chat_id, "withdrawn_reply", patient.locale)
+                await self._rt.outbound(uow, now).reply(chat_id, "withdrawn_reply", patient.locale)
             else:
                 patient.awaiting = None
                 await getattr(self, f"_{name}")(uow, now, patient)
@@ -95,20 +94,15 @@ class LifecycleService:
             "text": render("button_cancel", locale),
             "callback_data": encode(SettingButton("pause", "no")),
         }
-        await self._ask(
-            uow,
-            now,
-            patient,
-            "pause_ask",
-            [buttons, [cancel]],
-            max_days=config.max_self_pause_days,
+        await self._rt.outbound(uow, now).to_patient(
+            patient, "pause_ask", keyboard=[buttons, [cancel]], max_days=config.max_self_pause_days
         )
 
     async def _resume(self, uow: UnitOfWork, now: datetime, patient: Patient) -> None:
         try:
             patient.move(lc.resume(patient.lifecycle(), now, patient.usual_time()), now)
         except lc.Refused:
-            await self._say(uow, now, patient.chat_id, "not_paused", patient.locale)
+            await self._rt.outbound(uow, now).to_patient(patient, "not_paused")
             return
         uow.audit.record(
             at=now,
@@ -117,7 +111,9 @@ class LifecycleService:
             cohort_id=patient.cohort_id,
             patient_id=patient.id,
         )
-        await self._say(uow, now, patient.chat_id, "resumed", patient.locale, **_when(patient))
+        await self._rt.outbound(uow, now).to_patient(
+            patient, "resumed", checkin_time=patient.checkin_time, timezone=patient.timezone
+        )
 
     async def _stop(self, uow: UnitOfWork, now: datetime, patient: Patient) -> None:
         render, locale = self._rt.renderer.render, patient.locale
@@ -125,7 +121,7 @@ class LifecycleService:
             [_confirm(render("button_stop_confirm", locale), "stop", 1)],
             [_confirm(render("button_cancel", locale), "stop", 0)],
         ]
-        await self._ask(uow, now, patient, "stop_ask", keyboard)
+        await self._rt.outbound(uow, now).to_patient(patient, "stop_ask", keyboard=keyboard)
 
     async def _delete(self, uow: UnitOfWork, now: datetime, patient: Patient) -> None:
         _, cohort = await cohort_of(self._rt, uow, patient)
@@ -134,12 +130,10 @@ class LifecycleService:
             [_confirm(render("button_delete_confirm", locale), "delete", 1)],
             [_confirm(render("button_cancel", locale), "delete", 0)],
         ]
-        await self._ask(
-            uow,
-            now,
+        await self._rt.outbound(uow, now).to_patient(
             patient,
             "delete_ask",
-            keyboard,
+            keyboard=keyboard,
             keep_audit=cohort.retention_after_delete == "audit",
         )
 
@@ -217,7 +211,7 @@ class LifecycleService:
                         )
                     ],
                 )
-            await self._edit(uow, now, patient, message_id, template, **values)
+            await self._rt.outbound(uow, now).edit_patient(patient, message_id, template, **values)
 
         return await in_update(self._rt, update_id, chosen)
 
@@ -231,7 +225,7 @@ class LifecycleService:
             if patient is None or button.action not in {"stop", "delete"} or button.step > 2:
                 raise Refuse(self._rt.renderer.render("button_refused", "en"))
             if button.step == 0:
-                await self._edit(uow, now, patient, message_id, "cancelled")
+                await self._rt.outbound(uow, now).edit_patient(patient, message_id, "cancelled")
             elif button.action == "stop":
                 await self._withdraw(uow, now, patient, message_id)
             elif button.step == 1:
@@ -240,8 +234,8 @@ class LifecycleService:
                     [_confirm(render("button_delete_final", locale), "delete", 2)],
                     [_confirm(render("button_cancel", locale), "delete", 0)],
                 ]
-                await self._edit(
-                    uow, now, patient, message_id, "delete_ask_again", keyboard=keyboard
+                await self._rt.outbound(uow, now).edit_patient(
+                    patient, message_id, "delete_ask_again", keyboard=keyboard
                 )
             else:
                 await self._erase(uow, now, patient, message_id)
@@ -259,6 +253,7 @@ class LifecycleService:
         now = now or self._rt.clock.now()
         async with self._rt.uow() as uow:
             patients = await uow.patient_data.paused_until_before(now, RESUME_BATCH)
+            out = self._rt.outbound(uow, now)
             for patient in patients:
                 ended = patient.paused_until
                 patient.move(lc.resume(patient.lifecycle(), now, patient.usual_time()), now)
@@ -269,14 +264,13 @@ class LifecycleService:
                     cohort_id=patient.cohort_id,
                     patient_id=patient.id,
                 )
-                await queue_send(
-                    uow,
-                    now=now,
-                    chat_id=patient.chat_id,
+                await out.to_patient(
+                    patient,
+                    "resumed",
                     priority=Priority.ROUTINE,
                     dedup_key=f"resumed:{patient.id}:{ended.isoformat() if ended else ''}",
-                    patient_id=patient.id,
-                    text=self._rt.renderer.render("resumed", patient.locale, **_when(patient)),
+                    checkin_time=patient.checkin_time,
+                    timezone=patient.timezone,
                 )
             await uow.commit()
         if patients:
@@ -291,7 +285,7 @@ class LifecycleService:
         try:
             patient.move(lc.withdraw(patient.lifecycle(), now), now)
         except lc.Refused:  # withdrawn or discharged already: a stale or replayed button
-            await self._edit(uow, now, patient, message_id, "withdrawn_reply")
+            await self._rt.outbound(uow, now).edit_patient(patient, message_id, "withdrawn_reply")
             return
         uow.audit.record(
             at=now,
@@ -300,8 +294,11 @@ class LifecycleService:
             cohort_id=patient.cohort_id,
             patient_id=patient.id,
         )
-        await self._edit(uow, now, patient, message_id, "stopped")
-        await self._tell_group(uow, now, patient, "stopped_group", f"withdrew:{patient.id}")
+        await self._rt.outbound(uow, now).edit_patient(patient, message_id, "stopped")
+        cohort, _ = await cohort_of(self._rt, uow, patient)
+        await self._rt.outbound(uow, now).to_group(
+            cohort, "stopped_group", dedup_key=f"withdrew:{patient.id}", label=patient.label
+        )
 
     async def _erase(
         self, uow: UnitOfWork, now: datetime, patient: Patient, message_id: int
@@ -388,82 +385,6 @@ class LifecycleService:
                 for m in messages
             ],
         }
-
-    # --- replies ---
-
-    async def _ask(
-        self,
-        uow: UnitOfWork,
-        now: datetime,
-        patient: Patient,
-        template: str,
-        keyboard: Keyboard,
-        **values: Any,
-    ) -> None:
-        await queue_send(
-            uow,
-            now=now,
-            chat_id=patient.chat_id,
-            priority=Priority.INTERACTIVE,
-            text=self._rt.renderer.render(template, patient.locale, **values),
-            keyboard=keyboard,
-            patient_id=patient.id,
-        )
-
-    async def _edit(
-        self,
-        uow: UnitOfWork,
-        now: datetime,
-        patient: Patient,
-        message_id: int,
-        template: str,
-        *,
-        keyboard: Keyboard | None = None,
-        **values: Any,
-    ) -> None:
-        await queue_edit(
-            uow,
-            now=now,
-            chat_id=patient.chat_id,
-            message_id=message_id,
-            text=self._rt.renderer.render(template, patient.locale, **values),
-            keyboard=keyboard,
-            patient_id=patient.id,
-        )
-
-    async def _say(
-        self,
-        uow: UnitOfWork,
-        now: datetime,
-        chat_id: int,
-        template: str,
-        locale: str,
-        **values: Any,
-    ) -> None:
-        await queue_send(
-            uow,
-            now=now,
-            chat_id=chat_id,
-            priority=Priority.INTERACTIVE,
-            text=self._rt.renderer.render(template, locale, **values),
-        )
-
-    async def _tell_group(
-        self, uow: UnitOfWork, now: datetime, patient: Patient, template: str, dedup_key: str
-    ) -> None:
-        cohort, _ = await cohort_of(self._rt, uow, patient)
-        await queue_send(
-            uow,
-            now=now,
-            chat_id=cohort.provider_chat_id,
-            priority=Priority.NOTICE,
-            dedup_key=dedup_key,
-            text=self._rt.renderer.render(template, cohort.locale, label=patient.label),
-        )
-
-
-def _when(patient: Patient) -> dict[str, str]:
-    return {"checkin_time": patient.checkin_time, "timezone": patient.timezone}
 
 
 def _iso(value: datetime | None) -> str | None:

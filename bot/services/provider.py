@@ -415,7 +415,9 @@ class ProviderService:
         assert patient.paused_until is not None  # noqa: S101 - set by the pause
         until = patient.paused_until.astimezone(zone_or_error(patient.timezone))
         until_text = until.strftime("%Y-%m-%d %H:%M")
-        await self._tell_patient(uow, now, patient, "provider_patient_paused", until=until_text)
+        await self._rt.outbound(uow, now).to_patient(
+            patient, "provider_patient_paused", until=until_text
+        )
         await self._reply(
             uow,
             now,
@@ -442,9 +444,7 @@ class ProviderService:
         except lc.Refused:
             await self._wrong_status(uow, now, call, cohort, patient)
             return
-        await self._tell_patient(
-            uow,
-            now,
+        await self._rt.outbound(uow, now).to_patient(
             patient,
             "provider_patient_resumed",
             checkin_time=patient.checkin_time,
@@ -473,7 +473,7 @@ class ProviderService:
             await self._wrong_status(uow, now, call, cohort, patient)
             return
         if reachable:  # a patient who blocked the bot cannot be told (a 403 changes nothing)
-            await self._tell_patient(uow, now, patient, "provider_patient_discharged")
+            await self._rt.outbound(uow, now).to_patient(patient, "provider_patient_discharged")
         await self._reply(
             uow,
             now,
@@ -761,19 +761,6 @@ class ProviderService:
     async def _say(self, uow: UnitOfWork, now: datetime, chat_id: int, text: str) -> None:
         priority = reply_priority(chat_id)
         await queue_send(uow, now=now, chat_id=chat_id, priority=priority, text=text)
-
-    async def _tell_patient(
-        self, uow: UnitOfWork, now: datetime, patient: Patient, template: str, **values: Any
-    ) -> None:
-        """Tell the patient what their care team did, with a fixed template."""
-        await queue_send(
-            uow,
-            now=now,
-            chat_id=patient.chat_id,
-            priority=Priority.INTERACTIVE,
-            patient_id=patient.id,
-            text=self._rt.renderer.render(template, patient.locale, **values),
-        )
 
     def _alert_view(self, alert: Alert, label: str, now: datetime, locale: str) -> dict[str, Any]:
         minutes = max(0, int((now - alert.created_at).total_seconds() // 60))

@@ -31,7 +31,7 @@ from bot.domain.schedule import next_occurrence, parse_hhmm, zone_or_error
 from bot.domain.timezones import city_of, find_zone, parse_time_of_day
 from bot.services.crisis_card import patient_region
 from bot.services.envelope import Refuse, in_update
-from bot.services.outbox import Keyboard, Priority, queue_edit, queue_send, reply_priority
+from bot.services.outbox import Keyboard, Priority, queue_edit, queue_send
 from bot.services.runtime import Runtime
 from prompts.cities import load_cities
 from prompts.render import DEFAULT_LOCALE
@@ -203,7 +203,9 @@ class SettingsService:
             if patient is None or patient.status in LEFT:
                 reply = "not_enrolled" if patient is None else "withdrawn_reply"
                 locale = patient.locale if patient is not None else "en"
-                await self._say(uow, now, chat_id, reply, locale, enrolled=patient is not None)
+                await self._rt.outbound(uow, now).reply(
+                    chat_id, reply, locale, enrolled=patient is not None
+                )
             else:
                 _, cohort = await cohort_of(self._rt, uow, patient)
                 patient.awaiting = None
@@ -372,21 +374,3 @@ class SettingsService:
         (``@<message id>`` or ``~<outbox token>``, see ``_awaited``)."""
         patient.awaiting = f"{step.field}{where}" if step.name in {"tz", "time"} else None
         patient.updated_at = now
-
-    async def _say(
-        self,
-        uow: UnitOfWork,
-        now: datetime,
-        chat_id: int,
-        template: str,
-        locale: str,
-        *,
-        enrolled: bool = True,
-    ) -> None:
-        await queue_send(
-            uow,
-            now=now,
-            chat_id=chat_id,
-            priority=reply_priority(chat_id, enrolled=enrolled),
-            text=self._rt.renderer.render(template, locale),
-        )
