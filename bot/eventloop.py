@@ -2,10 +2,9 @@
 
 The bot is one event loop doing HTTP both ways (getUpdates or the webhook, and every send)
 with SQLite inline: the loop's own machinery (selectors, transports, callbacks) is a good
-part of each tap's CPU. uvloop does that part in C: in ``python -m bench.taps`` on a shared
-machine, bot CPU per tap at saturation went from 4.2 to 3.7 ms (one run each: an indication,
-not a figure). It is a dependency on Linux and macOS; elsewhere (Windows) the bot runs on
-asyncio unchanged.
+part of each tap's CPU. uvloop does that part in C and lowers the bot's CPU per tap
+(``python -m bench.taps``; docs/operations.md, "Event loop"). It is a dependency on Linux and
+macOS; elsewhere (Windows) the bot runs on asyncio unchanged.
 """
 
 from __future__ import annotations
@@ -31,9 +30,9 @@ def keep_startup_objects() -> None:
     """Take what start-up built out of the cyclic collector's sight (``gc.freeze``).
 
     Imports, the PTB application, SQLAlchemy's mappers and the templates leave about 160,000
-    objects that live as long as the process; every full collection walked them all: 78-114
-    ms each, about every 2.5 s at full load (30 of them in ``python -m bench.taps``), each one
-    a pause of the whole bot. Frozen, a full collection walks what came after: 2-10 ms. Call
+    objects that live as long as the process; every full collection walked them all, each one
+    a pause of the whole bot; frozen, a full collection walks only what came after
+    (docs/performance.md, session 4, "gc.freeze() after start-up"). Call
     once, when the bot has started; garbage is collected first so that none is kept.
     """
     gc.collect()

@@ -27,8 +27,10 @@ SAFE_FIELDS = (
     "count",
 )
 """Fields a log line may carry besides its message (pass them with ``extra={...}``)."""
-# httpx logs request URLs at INFO, and a Bot API URL holds the bot token. Alembic's INFO
-# lines would come before the CLI's one-line errors (and `db upgrade` prints its revision).
+# httpx (PTB's default backend; ours is aiohttp, but anything that falls back to PTB's
+# default would use it) logs request URLs at INFO, and a Bot API URL holds the bot token.
+# Alembic's INFO lines would come before the CLI's one-line errors (and `db upgrade` prints
+# its revision).
 # APScheduler (PTB's JobQueue) logs "Running job" and "executed successfully" at INFO for every
 # run: two lines every 3 s for the announce job alone, about 57,000 a day (issue 13). Its
 # warnings (a missed run) and errors still show.

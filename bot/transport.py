@@ -1,11 +1,11 @@
 """An aiohttp networking backend for python-telegram-bot.
 
-PTB's default backend is httpx. Measured against the sandbox server on 2 cores (see
-docs/performance.md), httpx's connection pool costs more CPU the more requests are in flight
-(its pool assigns requests to connections in time proportional to both), so the delivery
-worker got *slower* as its concurrency rose: 725 messages/s at 4 in flight, 357 at 32.
-PTB lets an application bring its own ``BaseRequest``; this one uses aiohttp's client, whose
-cost per request does not grow with concurrency.
+PTB's default backend is httpx, whose connection pool costs more CPU the more requests are in
+flight (it assigns requests to connections in time proportional to both), so the delivery
+worker got slower as its concurrency rose (figures in docs/performance.md). PTB lets an
+application bring its own ``BaseRequest``; this one uses aiohttp's client, whose cost per
+request does not grow with concurrency. Both PTB requests of the bot (calls, and polling for
+updates) use it.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def lighten_update(update: dict[str, Any]) -> dict[str, Any]:
 
     Telegram sends the whole message with every tap, keyboard included (a check-in question
     has a dozen buttons), and PTB builds an object per button: half of parsing a tap
-    (314 -> 149 us per update, timed ad hoc with ``Update.de_json`` on a check-in tap). No
+    (docs/performance.md, "Button taps"). No
     handler reads it: a tap is judged by its own data and the check-in's state in the
     database, never by the buttons Telegram shows.
     """

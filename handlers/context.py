@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from telegram import CallbackQuery, Message, Update, User
 from telegram.error import BadRequest
 from telegram.ext import CallbackContext, ExtBot
 
+from bot.domain.callback_data import BadCallbackDataError, decode
 from bot.services.container import Services
 
 SERVICES_KEY = "services"
@@ -64,3 +66,36 @@ async def answer(query: CallbackQuery, text: str | None) -> None:
         if "query is too old" not in exc.message and "query id is invalid" not in exc.message:
             raise
         logger.debug("tap answered already or too old to answer")
+
+
+class Unhandled:
+    """What a button action returns for data it does not act on: the tap is refused."""
+
+
+UNHANDLED = Unhandled()
+ButtonAction = Callable[[object, int, int], Awaitable[str | Unhandled | None]]
+"""(decoded button data, chat id, message id) -> the short notice for the tapper."""
+
+
+async def on_button(
+    update: Update, context: BotContext, chat_types: Collection[str], act: ButtonAction
+) -> None:
+    """Decode a tapped button's data, let ``act`` handle it, and always answer the tap.
+
+    A button in another kind of chat, data that does not decode (forged, or from an older
+    version) and data ``act`` does not handle are refused with ``button_refused``. The tap
+    is always answered, or the app keeps showing a spinner on the button.
+    """
+    query = require_query(update)
+    toast: str | Unhandled | None = UNHANDLED
+    message = query.message
+    if message is not None and query.data is not None and message.chat.type in chat_types:
+        try:
+            data = decode(query.data)
+        except BadCallbackDataError:
+            pass
+        else:
+            toast = await act(data, message.chat.id, message.message_id)
+    if isinstance(toast, Unhandled):
+        toast = context.services.runtime.renderer.render("button_refused", "en")
+    await answer(query, toast)

@@ -15,7 +15,16 @@ from bot.domain.callback_data import (
     decode,
 )
 from bot.services.enrolment import Sender
-from handlers.context import BotContext, answer, require_message, require_query, require_user
+from handlers.context import (
+    UNHANDLED,
+    BotContext,
+    Unhandled,
+    answer,
+    on_button,
+    require_message,
+    require_query,
+    require_user,
+)
 
 
 def _sender(update: Update) -> Sender:
@@ -89,27 +98,21 @@ def _is_checkin_tap(data: object) -> bool:
 
 async def button(update: Update, context: BotContext) -> None:
     """A tap on an inline button in a private chat: consent or a check-in answer."""
-    query = require_query(update)
     user = require_user(update)
-    toast: str | None = None
-    data = _button_data(update)
-    if query.message is None or data is None:
-        toast = context.services.runtime.renderer.render("button_refused", "en")
-    else:
-        sender = Sender(user.id, query.message.chat.id, user.language_code)
+    services = context.services
+
+    async def act(data: object, chat_id: int, message_id: int) -> str | Unhandled | None:
         match data:
             case AnswerButton() | ToggleButton() | DoneButton() | BackButton() | SkipButton():
-                toast = await context.services.checkins.tap(
-                    update.update_id, user.id, query.message.message_id, data
-                )
+                return await services.checkins.tap(update.update_id, user.id, message_id, data)
             case ConsentButton(invite_id, agree):
-                toast = await context.services.enrolment.consent(
-                    update.update_id, sender, query.message.message_id, invite_id, agree=agree
+                sender = Sender(user.id, chat_id, user.language_code)
+                return await services.enrolment.consent(
+                    update.update_id, sender, message_id, invite_id, agree=agree
                 )
-            case _:
-                toast = context.services.runtime.renderer.render("button_refused", "en")
-    # Always answer, or the patient's app keeps showing a spinner on the button.
-    await answer(query, toast)
+        return UNHANDLED
+
+    await on_button(update, context, ("private",), act)
 
 
 async def unknown_button(update: Update, context: BotContext) -> None:

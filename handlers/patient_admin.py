@@ -5,8 +5,15 @@ from __future__ import annotations
 
 from telegram import Message, Update
 
-from bot.domain.callback_data import BadCallbackDataError, ConfirmButton, SettingButton, decode
-from handlers.context import BotContext, answer, require_message, require_query, require_user
+from bot.domain.callback_data import ConfirmButton, SettingButton
+from handlers.context import (
+    UNHANDLED,
+    BotContext,
+    Unhandled,
+    on_button,
+    require_message,
+    require_user,
+)
 
 LIFECYCLE_COMMANDS = ("pause", "resume", "stop", "mydata", "delete")
 
@@ -36,35 +43,24 @@ async def help_command(update: Update, context: BotContext) -> None:
 
 async def button(update: Update, context: BotContext) -> None:
     """A tap on a settings (``s|``) or confirmation (``y|``) button in a private chat."""
-    query = require_query(update)
     user = require_user(update)
     services = context.services
-    toast: str | None = services.runtime.renderer.render("button_refused", "en")
-    if (
-        query.message is not None
-        and query.data is not None
-        and (query.message.chat.type == "private")
-    ):
-        try:
-            data = decode(query.data)
-        except BadCallbackDataError:
-            data = None
-        message_id = query.message.message_id
+
+    async def act(data: object, _chat_id: int, message_id: int) -> str | Unhandled | None:
         match data:
             case SettingButton(field="pause"):
-                toast = await services.lifecycle.pause_chosen(
+                return await services.lifecycle.pause_chosen(
                     update.update_id, user.id, message_id, data
                 )
             case SettingButton():
-                toast = await services.settings.choose(update.update_id, user.id, message_id, data)
+                return await services.settings.choose(update.update_id, user.id, message_id, data)
             case ConfirmButton():
-                toast = await services.lifecycle.confirm(
+                return await services.lifecycle.confirm(
                     update.update_id, user.id, message_id, data
                 )
-            case _:
-                pass
-    # Always answer, or the patient's app keeps showing a spinner on the button.
-    await answer(query, toast)
+        return UNHANDLED
+
+    await on_button(update, context, ("private",), act)
 
 
 def _kind(message: Message) -> str:

@@ -11,23 +11,14 @@ committed transaction survives a crash of the process (the log is in the operati
 hands), and only a power cut or kernel crash can lose the last few commits, never corrupt
 the database.
 
-SQLite statements run in the event loop's thread (:class:`InlineSqliteConnection`), not in
-aiosqlite's worker thread. A statement of this bot takes some microseconds inside SQLite;
-handing it to a thread and back cost about 240 microseconds of CPU and twice that in latency
-(two thread switches under the GIL, three to four per statement with cursor and fetch), which
-was most of the CPU a button tap took. Waiting for another writer stays asynchronous: the
-connection has no busy timeout, and a statement that finds the database locked is retried
-after an ``asyncio.sleep`` (1 ms, doubling to 20 ms) until the same 10 s budget runs out, so
-the event loop never sleeps inside SQLite.
+SQLite statements run in the event loop's thread (storage/sqlite_inline.py says why, what it
+costs and how to switch it off with ``MOODCHECK_SQLITE_IN_LOOP=0``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -38,163 +29,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+from storage.sqlite_inline import SQLITE_BUSY_TIMEOUT_MS, in_loop_enabled, inline_creator
+
 READ_ONLY = "moodcheck_read_only"
 """Execution option of a connection whose transaction only reads (see UnitOfWork)."""
-_BUSY_CODES = frozenset({5, 261})  # SQLITE_BUSY, SQLITE_BUSY_RECOVERY: worth another try
-_T = TypeVar("_T")
-
-
-async def _patiently(function: Callable[..., _T], *args: Any) -> _T:
-    """Run one SQLite call; while the database is locked by another connection, wait
-    asynchronously and try again, within the busy budget."""
-    delay = 0.001
-    deadline: float | None = None
-    while True:
-        try:
-            return function(*args)
-        except sqlite3.OperationalError as exc:
-            if getattr(exc, "sqlite_errorcode", None) not in _BUSY_CODES:
-                raise
-            now = asyncio.get_running_loop().time()
-            deadline = deadline if deadline is not None else now + SQLITE_BUSY_TIMEOUT_MS / 1000
-            if now >= deadline:
-                raise
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.02)
-
-
-class _RunNow:
-    """Stands in for aiosqlite's request queue, which SQLAlchemy's adapter uses directly to
-    set ``isolation_level``: runs the request at once."""
-
-    @staticmethod
-    def put_nowait(item: tuple[asyncio.Future[Any] | None, Callable[[], Any]]) -> None:
-        future, function = item
-        try:
-            result = function()
-        except Exception as exc:  # noqa: BLE001 - handed to the awaiting caller
-            if future is not None:
-                future.set_exception(exc)
-        else:
-            if future is not None:
-                future.set_result(result)
-
-
-class InlineSqliteCursor:
-    """An aiosqlite-shaped cursor whose calls run at once, in the caller's thread."""
-
-    def __init__(self, cursor: sqlite3.Cursor) -> None:
-        self._cursor = cursor
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._cursor.close()
-
-    @property
-    def description(self) -> Any:
-        """As sqlite3's."""
-        return self._cursor.description
-
-    @property
-    def rowcount(self) -> int:
-        """As sqlite3's."""
-        return self._cursor.rowcount
-
-    @property
-    def lastrowid(self) -> int | None:
-        """As sqlite3's."""
-        return self._cursor.lastrowid
-
-    @property
-    def arraysize(self) -> int:
-        """As sqlite3's."""
-        return self._cursor.arraysize
-
-    @arraysize.setter
-    def arraysize(self, value: int) -> None:
-        self._cursor.arraysize = value
-
-    async def execute(self, sql: str, parameters: Any = ()) -> Self:
-        """Run one statement."""
-        await _patiently(self._cursor.execute, sql, parameters)
-        return self
-
-    async def executemany(self, sql: str, parameters: Iterable[Any]) -> Self:
-        """Run one statement for each set of parameters."""
-        await _patiently(self._cursor.executemany, sql, list(parameters))
-        return self
-
-    async def fetchone(self) -> Any:
-        """As sqlite3's."""
-        return self._cursor.fetchone()
-
-    async def fetchmany(self, size: int | None = None) -> list[Any]:
-        """As sqlite3's."""
-        return self._cursor.fetchmany(self._cursor.arraysize if size is None else size)
-
-    async def fetchall(self) -> list[Any]:
-        """As sqlite3's."""
-        return self._cursor.fetchall()
-
-    async def close(self) -> None:
-        """As sqlite3's."""
-        self._cursor.close()
-
-
-class InlineSqliteConnection:
-    """The part of aiosqlite's ``Connection`` that SQLAlchemy's aiosqlite dialect uses, on a
-    plain sqlite3 connection, without a thread."""
-
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self._conn = connection
-        self._connection: sqlite3.Connection | None = connection
-        self._tx = _RunNow()
-
-    @property
-    def isolation_level(self) -> str | None:
-        """As sqlite3's."""
-        return self._conn.isolation_level
-
-    def cursor(self) -> InlineSqliteCursor:
-        """A new cursor (``async with`` it, or await nothing: it is ready)."""
-        return InlineSqliteCursor(self._conn.cursor())
-
-    async def commit(self) -> None:
-        """Commit the transaction in progress."""
-        await _patiently(self._conn.commit)
-
-    async def rollback(self) -> None:
-        """Roll back the transaction in progress."""
-        self._conn.rollback()
-
-    async def create_function(self, *args: Any, **kwargs: Any) -> None:
-        """As sqlite3's."""
-        self._conn.create_function(*args, **kwargs)
-
-    async def close(self) -> None:
-        """Close the connection (again: nothing)."""
-        self.stop()
-
-    def stop(self) -> None:
-        """Close at once (SQLAlchemy's terminate)."""
-        if self._connection is not None:
-            self._connection = None
-            self._conn.close()
-
-
-def _inline_creator(args: Sequence[Any], kwargs: Mapping[str, Any]) -> Callable[[], Any]:
-    async def connect() -> InlineSqliteConnection:
-        return InlineSqliteConnection(sqlite3.connect(*args, **kwargs))
-
-    return connect
 
 
 def normalise_url(url: str) -> str:
@@ -207,15 +45,16 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _tune_sqlite(engine: AsyncEngine) -> None:
+def _tune_sqlite(engine: AsyncEngine, *, in_loop: bool) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let us issue BEGIN ourselves (below) instead of the driver's deferred BEGIN.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        # No waiting inside SQLite, which would stop the event loop: see _patiently.
-        cursor.execute("PRAGMA busy_timeout=0")
+        # In the loop, no waiting inside SQLite, which would stop the event loop (the
+        # connection waits asynchronously instead); in aiosqlite's thread SQLite waits.
+        cursor.execute(f"PRAGMA busy_timeout={0 if in_loop else SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -236,13 +75,14 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if url.startswith("postgresql"):
         kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
-    if url.startswith("sqlite"):
+    in_loop = url.startswith("sqlite") and in_loop_enabled()
+    if in_loop:
         parsed = make_url(url)
         args, options = parsed.get_dialect()().create_connect_args(parsed)
-        kwargs["async_creator"] = _inline_creator(args, options)
+        kwargs["async_creator"] = inline_creator(args, options)
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        _tune_sqlite(engine)
+        _tune_sqlite(engine, in_loop=in_loop)
     return engine
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from storage.models import Checkin, Cohort, Patient
+from storage.statuses import TAKING_PART
 
 MAX_CHECKINS = 200_000
 """Check-ins remembered (the newest); a check-in is answered within a day or two."""
@@ -68,7 +69,7 @@ class Directory:
                 self.patients[row.chat_id] = Known(
                     row.locale,
                     row.cohort_id,
-                    row.status in {"active", "paused"},
+                    row.status in TAKING_PART,
                     row.region,
                     row.timezone or "UTC",
                 )
@@ -121,7 +122,7 @@ class Directory:
                 )
             )
             for chat_id, locale, cohort_id, status, own_region, zone in rows:
-                taking_part = status in {"active", "paused"}
+                taking_part = status in TAKING_PART
                 self.patients[chat_id] = Known(locale, cohort_id, taking_part, own_region, zone)
             open_checkins = await session.execute(
                 select(Checkin.id, Checkin.questionnaire)

@@ -27,7 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from storage.types import BigIntId, UTCDateTime
+from bot.domain.lifecycle import AlertStatus, PatientState, PatientStatus, Transition, UsualTime
+from storage.types import BigIntId, UTCDateTime, status_type
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -112,8 +113,8 @@ class Patient(Base):
     label: Mapped[str] = mapped_column(String(16))
     telegram_user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(16))
-    """active | paused | withdrawn | unreachable."""
+    status: Mapped[PatientStatus] = mapped_column(status_type(PatientStatus))
+    """Moves only through bot/domain/lifecycle.py (see :meth:`move`)."""
     locale: Mapped[str] = mapped_column(String(8))
     timezone: Mapped[str] = mapped_column(String(64))
     checkin_time: Mapped[str] = mapped_column(String(5))
@@ -125,6 +126,10 @@ class Patient(Base):
     consented_at: Mapped[datetime]
     unreachable_since: Mapped[datetime | None]
     paused_until: Mapped[datetime | None] = mapped_column(index=True)
+    status_before_unreachable: Mapped[PatientStatus | None] = mapped_column(
+        status_type(PatientStatus)
+    )
+    """While unreachable: the status to go back to when they write again (active or paused)."""
     withdrawn_at: Mapped[datetime | None]
     discharged_at: Mapped[datetime | None]
     awaiting: Mapped[str | None] = mapped_column(String(32))
@@ -132,6 +137,30 @@ class Patient(Base):
     None: free text."""
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+    def lifecycle(self) -> PatientState:
+        """The row's lifecycle columns, for the pure moves of bot/domain/lifecycle.py."""
+        return PatientState(
+            status=PatientStatus(self.status),
+            paused_until=self.paused_until,
+            status_before_unreachable=self.status_before_unreachable,
+            unreachable_since=self.unreachable_since,
+            next_prompt_at=self.next_prompt_at,
+            withdrawn_at=self.withdrawn_at,
+            discharged_at=self.discharged_at,
+        )
+
+    def usual_time(self) -> UsualTime:
+        """When the patient is prompted, for the moves that plan the next prompt."""
+        return UsualTime(self.checkin_time, self.timezone)
+
+    def move(self, transition: Transition, now: datetime) -> None:
+        """Write a move's changes onto the row (the one place a patient's status is set)."""
+        for column, value in transition.changes().items():
+            setattr(self, column, value)
+        if transition.clears_awaiting:
+            self.awaiting = None
+        self.updated_at = now
 
 
 class Checkin(Base):
@@ -141,7 +170,7 @@ class Checkin(Base):
     __table_args__ = (
         UniqueConstraint("patient_id", "local_date"),
         # The window scan looks for open check-ins whose window has ended; closes_at alone
-        # walks every past check-in (measured: 1.1 s at 800,000 rows; 0.04 ms with this).
+        # walks every past check-in (docs/performance.md, "Figures behind constants").
         Index("ix_checkins_status_closes_at", "status", "closes_at"),
     )
 
@@ -161,6 +190,11 @@ class Checkin(Base):
     draft: Mapped[dict[str, Any] | None]
     """Work in progress on the current item (the boxes ticked on a multi-select)."""
     version: Mapped[int] = mapped_column(Integer, default=0)
+    """How many times taps, typed notes and the closing of a weekly part changed the row: a
+    change counter for support and debugging. Nothing compares it: replays and double taps
+    are handled by ``processed_updates`` and the unique answer per item, concurrent taps by
+    each chat's order (docs/architecture.md, principle 3) and, on PostgreSQL, the row lock
+    a tap takes (``CheckinRepository.with_patient``)."""
 
 
 class Answer(Base):
@@ -209,8 +243,8 @@ class Alert(Base):
     checkin_id: Mapped[int | None] = mapped_column(ForeignKey("checkins.id"))
     rule: Mapped[str] = mapped_column(String(64))
     tier: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16))
-    """open | acknowledged | resolved."""
+    status: Mapped[AlertStatus] = mapped_column(status_type(AlertStatus))
+    """Moves through bot/domain/lifecycle.py (acknowledge, resolve)."""
     dedup_key: Mapped[str] = mapped_column(String(128), unique=True)
     event_key: Mapped[str | None] = mapped_column(String(64))
     """The event the alert is about (e.g. ``checkin:42``): a rule never fires twice for it."""

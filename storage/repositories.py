@@ -35,6 +35,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain import lifecycle
 from storage.models import (
     Alert,
     AlertPost,
@@ -196,9 +197,10 @@ class _Repository:
     def _built(self, name: str, build: Callable[[str], _E]) -> _E:
         """Return the statement ``build(dialect)`` makes, made once per dialect.
 
-        For statements run many times in a row with values as parameters: building the due
-        scan's four and deriving SQLAlchemy's cache keys from them took 0.5 ms a batch (0.3 ms
-        the due query alone), 4 % of a batch of a hundred patients; a built one keeps its key.
+        For statements run many times in a row with values as parameters: building them and
+        deriving SQLAlchemy's cache keys was a visible share of a due-scan batch
+        (docs/performance.md, "Figures behind constants in the code"); a built one keeps its
+        key.
         """
         key = (name, self.dialect)
         built = _BUILT.get(key)
@@ -305,9 +307,10 @@ class PatientRepository(_Repository):
     async def due(self, now: datetime, limit: int) -> list[DuePatient]:
         """Return active patients whose next prompt time has come, locked for this scan.
 
-        Columns, not ORM objects: loading the busiest minute's 2,449 Patient objects and
-        flushing their new prompt times took an eighth of its scan under cProfile, and the
-        objects made a full garbage collection in the middle of it take 60 ms.
+        Columns, not ORM objects: loading the busiest minute's Patient objects and flushing
+        their new prompt times was an eighth of its scan, and the objects lengthened the
+        garbage collections in the middle of it (docs/performance.md, "Figures behind
+        constants in the code").
         """
         stmt = self._built("due", self._due_statement)
         result = await self.session.execute(stmt, {"now": now, "limit": limit})
@@ -318,7 +321,7 @@ class PatientRepository(_Repository):
         stmt = (
             select(*(getattr(Patient, name) for name in DuePatient._fields))
             .where(
-                Patient.status == "active",
+                Patient.status == lifecycle.PatientStatus.ACTIVE,
                 Patient.next_prompt_at <= bindparam("now", type_=UTCDateTime()),
             )
             .order_by(Patient.next_prompt_at, Patient.id)
@@ -347,14 +350,13 @@ class PatientRepository(_Repository):
     async def mark_unreachable_by_chat(self, chat_id: int, now: datetime) -> Patient | None:
         """Mark the patient in this private chat unreachable (they blocked the bot)."""
         patient = await self.session.scalar(select(Patient).where(Patient.chat_id == chat_id))
-        # Only someone still followed can become unreachable: a discharged or withdrawn
-        # patient who blocks the bot stays discharged or withdrawn (and is never re-activated).
-        if patient is not None and patient.status in {"active", "paused"}:
-            patient.status = "unreachable"
-            patient.unreachable_since = now
-            patient.updated_at = now
-            return patient
-        return None
+        if patient is None:
+            return None
+        try:
+            patient.move(lifecycle.mark_unreachable(patient.lifecycle(), now), now)
+        except lifecycle.Refused:  # withdrawn, discharged, or unreachable already
+            return None
+        return patient
 
 
 class CheckinRepository(_Repository):
@@ -498,7 +500,7 @@ class CheckinRepository(_Repository):
                 Checkin.reminded_at.is_(None),
                 Checkin.closes_at > now,
                 Checkin.opened_at <= opened_before,
-                Patient.status == "active",
+                Patient.status == lifecycle.PatientStatus.ACTIVE,
             )
             .order_by(Checkin.opened_at, Checkin.id)
             .limit(limit)
@@ -978,7 +980,7 @@ class PatientDataRepository(_Repository):
         """Return paused patients whose pause has ended, locked for this scan."""
         stmt = (
             select(Patient)
-            .where(Patient.status == "paused", Patient.paused_until <= now)
+            .where(Patient.status == lifecycle.PatientStatus.PAUSED, Patient.paused_until <= now)
             .order_by(Patient.paused_until, Patient.id)
             .limit(limit)
         )
@@ -1072,7 +1074,7 @@ class ProviderRepository(_Repository):
         stmt = (
             select(Alert, Patient.label)
             .join(Patient, Patient.id == Alert.patient_id)
-            .where(Alert.cohort_id == cohort_id, Alert.status != "resolved")
+            .where(Alert.cohort_id == cohort_id, Alert.status != lifecycle.AlertStatus.RESOLVED)
             .order_by(Alert.created_at, Alert.id)
         )
         if patient_id is not None:
@@ -1205,7 +1207,7 @@ class DigestRepository(_Repository):
         ).where(
             Alert.cohort_id == cohort_id,
             or_(
-                Alert.status != "resolved",
+                Alert.status != lifecycle.AlertStatus.RESOLVED,
                 Alert.created_at >= since,
                 Alert.acknowledged_at >= since,
                 Alert.resolved_at >= since,

@@ -1,4 +1,5 @@
-"""Patient statuses that several services test for."""
+"""Patient statuses that several queries test for (their one home is bot/domain/lifecycle.py)."""
 
-LEFT = frozenset({"withdrawn", "discharged"})
-"""The patient is no longer followed: no prompts, no settings, nothing stored from them."""
+from bot.domain.lifecycle import LEFT, TAKING_PART
+
+__all__ = ["LEFT", "TAKING_PART"]

@@ -9,7 +9,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.channel import ChannelRepository
-from storage.db import READ_ONLY, SQLITE_BUSY_TIMEOUT_MS, DatabaseUnavailableError
+from storage.db import READ_ONLY, DatabaseUnavailableError
 from storage.export import ExportRepository, OutcomeQueries
 from storage.repositories import (
     AlertRepository,
@@ -25,6 +25,7 @@ from storage.repositories import (
     ProviderRepository,
     UpdateRepository,
 )
+from storage.sqlite_inline import SQLITE_BUSY_TIMEOUT_MS
 
 
 class UnitOfWork:
@@ -113,6 +114,11 @@ class UnitOfWork:
                     self._holds_lock = False
                     assert self._write_lock is not None  # noqa: S101 - set when held
                     self._write_lock.release()
+
+    async def flush(self) -> None:
+        """Write what is pending so far (ids of new rows, changes a query must see), without
+        committing."""
+        await self.session.flush()
 
     async def commit(self) -> None:
         """Commit everything done in this unit of work."""

@@ -1,7 +1,8 @@
 """Escalation tiers and item-level rules (the ones that fire on a single answer).
 
 Rules are data (``prompts/rules.yaml``); this module evaluates them. Patient-level rules
-(baselines, streaks) come with the "Escalation and provider triage" issue.
+(baselines, streaks, missed days) are in ``escalation.py``, ``escalation_daily.py`` and
+``baseline.py``.
 """
 
 from __future__ import annotations

@@ -51,6 +51,10 @@ class TapVerdict(StrEnum):
     ALREADY_ANSWERED = "already_answered"
     CLOSED = "closed"
     INVALID = "invalid"
+    NEED_SELECTION = "need_selection"
+    """Done on a multi-select with nothing ticked."""
+    SAFETY_NO_SKIP = "safety_no_skip"
+    """Skip while a safety question is asked (its message never shows Skip)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +74,8 @@ def is_visible(questionnaire: Questionnaire, position: int, answers: Mapping[str
 
 def part_of(questionnaire: Questionnaire, position: int) -> range:
     """Return the positions of the part that asks the item at ``position``: the whole
-    questionnaire, or (when it has a part asked apart) the daily part or the part apart."""
+    questionnaire, or (when its weekly part has a message of its own) the daily part or the
+    weekly part."""
     split = questionnaire.apart_from
     end = len(questionnaire.items)
     if split is None:
@@ -108,7 +113,7 @@ def first_position(questionnaire: Questionnaire) -> int:
     return found
 
 
-def apart_start(questionnaire: Questionnaire, answers: Mapping[str, str]) -> int | None:
+def weekly_part_start(questionnaire: Questionnaire, answers: Mapping[str, str]) -> int | None:
     """Return the first item of the part asked in its own message, or None if there is no
     such part (or it asks nothing, given the answers)."""
     split = questionnaire.apart_from
@@ -119,8 +124,8 @@ def apart_start(questionnaire: Questionnaire, answers: Mapping[str, str]) -> int
     )
 
 
-def in_part_apart(questionnaire: Questionnaire, status: CheckinStatus, position: int) -> bool:
-    """Tell whether a check-in is answering its part apart: the daily part is over (completed
+def in_weekly_part(questionnaire: Questionnaire, status: CheckinStatus, position: int) -> bool:
+    """Tell whether a check-in is answering its weekly part: the daily part is over (completed
     or skipped, never stopped by a safety answer) and the position is inside that part."""
     split = questionnaire.apart_from
     return (
@@ -132,7 +137,7 @@ def in_part_apart(questionnaire: Questionnaire, status: CheckinStatus, position:
 
 def accepts_taps(questionnaire: Questionnaire, status: CheckinStatus, position: int) -> bool:
     """Tell whether a check-in still takes answers (its window aside)."""
-    return status is CheckinStatus.OPEN or in_part_apart(questionnaire, status, position)
+    return status is CheckinStatus.OPEN or in_weekly_part(questionnaire, status, position)
 
 
 def progress(questionnaire: Questionnaire, position: int) -> tuple[str, int]:
@@ -200,3 +205,67 @@ def item_at(questionnaire: Questionnaire, position: int) -> Item | None:
     if 0 <= position < len(questionnaire.items):
         return questionnaire.items[position]
     return None
+
+
+def judge_done(
+    questionnaire: Questionnaire, current_position: int, position: int, selected: frozenset[str]
+) -> TapVerdict:
+    """Decide what Done on a multi-select means: record the ticked options, or why not."""
+    item = item_at(questionnaire, position)
+    if item is None or item.kind is not ItemKind.MULTI:
+        return TapVerdict.INVALID
+    if position < current_position:
+        return TapVerdict.ALREADY_ANSWERED
+    if position != current_position:
+        return TapVerdict.INVALID
+    return TapVerdict.RECORD if selected else TapVerdict.NEED_SELECTION
+
+
+@dataclass(frozen=True, slots=True)
+class BackStep:
+    """Back: ask the item at ``position`` again, forgetting its answer (item ``forget``)."""
+
+    position: int
+    forget: str
+
+
+def judge_back(
+    questionnaire: Questionnaire, answers: Mapping[str, str], current_position: int, position: int
+) -> BackStep | TapVerdict:
+    """Decide what Back from the item at ``position`` does: the step back, or why not (a Back
+    from an item already behind us changes nothing; the first item of a part has none)."""
+    if position != current_position:
+        return TapVerdict.ALREADY_ANSWERED
+    previous = previous_position(questionnaire, answers, position)
+    if previous is None:
+        return TapVerdict.INVALID
+    return BackStep(previous, questionnaire.items[previous].id)
+
+
+@dataclass(frozen=True, slots=True)
+class SkipStep:
+    """Skip today: what the check-in becomes.
+
+    Skipping the daily part marks the day skipped (a weekly part in its own message is still
+    offered, since it does not depend on the day); skipping the weekly part leaves its
+    questions unanswered and the day as it was.
+    """
+
+    status: CheckinStatus | None
+    """The check-in's new status (None: unchanged)."""
+    position: int | None
+    """The check-in's new position (None: unchanged until the weekly part is asked)."""
+    offers_weekly_part: bool
+
+
+def judge_skip(
+    questionnaire: Questionnaire, status: CheckinStatus, position: int
+) -> SkipStep | TapVerdict:
+    """Decide what Skip does. A safety question never shows Skip: a Skip from an older copy
+    of the message is refused rather than ending the day before the answer."""
+    current = item_at(questionnaire, position)
+    if current is not None and current.safety:
+        return TapVerdict.SAFETY_NO_SKIP
+    if in_weekly_part(questionnaire, status, position):
+        return SkipStep(None, len(questionnaire.items), offers_weekly_part=False)
+    return SkipStep(CheckinStatus.SKIPPED, None, offers_weekly_part=True)

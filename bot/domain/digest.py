@@ -43,13 +43,14 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.alerts import Tier
 from bot.domain.instruments import Band, Instrument
+from bot.domain.lifecycle import FOLLOWED, AlertStatus, PatientStatus
 from bot.domain.schedule import start_of_day, wall_time_to_utc
 from bot.domain.scoring import Phq9Score, ScoringError, answers_from_values, score
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 """Day names as the configuration spells them, in ``date.weekday()`` order."""
 PERIOD_DAYS = 7
-INCLUDED_STATUSES = frozenset({"active", "paused", "unreachable"})
+INCLUDED_STATUSES = FOLLOWED
 """Patients the digest is about; withdrawn and discharged patients are left out."""
 ANSWERED_STATUSES = frozenset({"completed", "partial", "stopped"})
 INSTRUMENT_QUESTIONNAIRES = frozenset({"phq9", "gad7", "pcl5"})
@@ -450,9 +451,9 @@ def build_digest(
     )
     statuses = [p.status for p in included.values()]
     summary = CohortSummary(
-        active=statuses.count("active"),
-        paused=statuses.count("paused"),
-        unreachable=statuses.count("unreachable"),
+        active=statuses.count(PatientStatus.ACTIVE),
+        paused=statuses.count(PatientStatus.PAUSED),
+        unreachable=statuses.count(PatientStatus.UNREACHABLE),
         due=sum(p.due for p in figures),
         answered=sum(p.answered for p in figures),
         alerts_opened=tally.opened,
@@ -517,7 +518,7 @@ def _tally_alerts(
     tally = _AlertTally()
     start, end = period.start_at, period.end_at
     for alert in alerts:
-        if alert.status != "resolved" and alert.patient_id in included:
+        if alert.status != AlertStatus.RESOLVED and alert.patient_id in included:
             tiers = tally.open_by.setdefault(alert.patient_id, {})
             tiers[alert.tier] = tiers.get(alert.tier, 0) + 1
         if start <= alert.created_at < end:

@@ -3,19 +3,21 @@
 The buttons carry an event's head alert id and act on every alert of that event. A press is
 accepted only in the cohort's own group and on a message that shows that event (its
 announcement, alone or shared with other events, or one of its re-raises); anything else is
-refused and changes nothing. Pressing again changes nothing either. Resolve implies
-Acknowledge. Every message that shows the event is then edited, each re-rendered with the
-status of every event it lists.
+refused and changes nothing. Pressing again changes nothing either: a refused or repeated
+press writes nothing (bot/services/envelope.py). Resolve implies Acknowledge. Every message
+that shows the event is then edited, each re-rendered with the status of every event it lists.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from bot.domain import lifecycle as lc
 from bot.domain.alerts import Tier
 from bot.domain.callback_data import AlertButton
 from bot.services.alerting import Alerting
 from bot.services.announcer import MAX_NAME
+from bot.services.envelope import Refuse, in_update
 from bot.services.outbox import queue_edit
 from bot.services.runtime import Runtime
 from storage.models import Alert, Cohort
@@ -43,33 +45,32 @@ class AlertActions:
         message_id: int,
     ) -> str | None:
         """Handle a press; return the short answer shown to the provider."""
-        now = self._rt.clock.now()
-        async with self._rt.uow() as uow:
-            if not await uow.updates.claim(update_id, now):
-                return None
+
+        async def press(uow: UnitOfWork, now: datetime) -> str:
             found = await self._load(uow, chat_id, message_id, button.alert_id)
             if found is None:
-                return self._render("button_refused", "en")
+                raise Refuse(self._render("button_refused", "en"))
             cohort, alerts, posts = found
             resolve = button.action == "res"
             done = [a.resolved_at if resolve else a.acknowledged_at for a in alerts]
             if all(at is not None for at in done):
-                await uow.commit()  # the claim: a replay stays a no-op
-                return self._render("alert_already_toast", cohort.locale)
+                raise Refuse(self._render("alert_already_toast", cohort.locale))
             # A provider's first name is shown in the group, never logged or audited.
             name = first_name[:MAX_NAME]
+            move = lc.resolve if resolve else lc.acknowledge
             for alert in alerts:
                 alert.next_reraise_at = None
+                state = lc.AlertState(alert.status, alert.acknowledged_at, alert.resolved_at)
+                try:
+                    after = move(state, now)
+                except lc.Refused:
+                    continue  # this alert of the event is there already
                 if alert.acknowledged_at is None:
-                    alert.acknowledged_at = now
-                    alert.acknowledged_by = user_id
-                    alert.acknowledged_by_name = name
-                    alert.status = "acknowledged"
-                if resolve and alert.resolved_at is None:
-                    alert.resolved_at = now
-                    alert.resolved_by = user_id
-                    alert.resolved_by_name = name
-                    alert.status = "resolved"
+                    alert.acknowledged_by, alert.acknowledged_by_name = user_id, name
+                if resolve:
+                    alert.resolved_by, alert.resolved_by_name = user_id, name
+                alert.status = after.status
+                alert.acknowledged_at, alert.resolved_at = after.acknowledged_at, after.resolved_at
             uow.audit.record(
                 at=now,
                 actor=f"provider:{user_id}",
@@ -78,12 +79,12 @@ class AlertActions:
                 patient_id=alerts[0].patient_id,
                 details={"alert_ids": [a.id for a in alerts], "message_id": message_id},
             )
-            await uow.session.flush()
+            await uow.flush()
             await self._edit(uow, now, cohort, posts)
-            await uow.commit()
-        self._rt.wake_delivery()
-        toast = "alert_resolved_toast" if resolve else "alert_acknowledged_toast"
-        return self._render(toast, cohort.locale)
+            toast = "alert_resolved_toast" if resolve else "alert_acknowledged_toast"
+            return self._render(toast, cohort.locale)
+
+        return await in_update(self._rt, update_id, press)
 
     async def _load(
         self, uow: UnitOfWork, chat_id: int, message_id: int, head_id: int

@@ -22,6 +22,7 @@ from typing import Any
 from bot.config import CohortConfig
 from bot.domain.alerts import Tier
 from bot.domain.coverage import next_reraise
+from bot.domain.lifecycle import AlertStatus
 from bot.domain.schedule import zone_or_error
 from bot.services.announcer import Announcer
 from bot.services.crisis_card import CardKind, crisis_card, patient_region
@@ -139,7 +140,7 @@ class Alerting:
                     "checkin_id": checkin_id,
                     "rule": item.rule,
                     "tier": item.tier.value,
-                    "status": "open",
+                    "status": AlertStatus.OPEN,
                     "dedup_key": f"{item.rule}:{scope}{item.event_key}",
                     "event_key": item.event_key,
                     "created_at": now,

@@ -4,11 +4,11 @@ One message per check-in is edited in place as the patient taps. A tap is judged
 state machine in ``bot.domain.checkin``; this service loads the state, stores the outcome and
 queues what the patient and the care team should see, all in one transaction.
 
-A cohort may ask its weekly instruments apart (``instrument_delivery = "own_message"``): the
-check-in row then carries both parts. The daily part ends as any day does (completed, rules
-run, thank-you); the row's status says so, while ``position`` moves on into the part apart,
-which a new message asks. ``message_id`` follows it there, so the finished daily message's
-buttons are stale.
+A cohort may ask its weekly instruments in a message of their own (``instrument_delivery =
+"own_message"``): the check-in row then carries both parts. The daily part ends as any day does
+(completed, rules run, thank-you); the row's status says so, while ``position`` moves on into
+the weekly part, which a new message asks. ``message_id`` follows it there, so the finished
+daily message's buttons are stale.
 """
 
 from __future__ import annotations
@@ -30,27 +30,38 @@ from bot.domain.checkin import (
     Tap,
     TapVerdict,
     accepts_taps,
-    apart_start,
     first_position,
-    in_part_apart,
+    in_weekly_part,
     item_at,
+    judge_back,
+    judge_done,
+    judge_skip,
     judge_tap,
     next_position,
-    previous_position,
     toggle,
+    weekly_part_start,
 )
+from bot.domain.lifecycle import PatientStatus
 from bot.domain.questionnaire import NOTE_PREFIX, ItemKind, Questionnaire
 from bot.domain.schedule import local_date, parse_hhmm, window_close, zone_or_error
 from bot.services import views
 from bot.services.alerting import Alerting, Raise
 from bot.services.crisis_card import CardKind
 from bot.services.day_questionnaire import questionnaire_for_day
+from bot.services.envelope import Refuse, in_update
 from bot.services.history import PatientRules
 from bot.services.outbox import OnSent, Priority, queue_edit, queue_send, reply_priority
 from bot.services.reachability import Reachability
 from bot.services.runtime import Runtime
 from storage.models import Alert, Checkin, Patient
 from storage.uow import UnitOfWork
+
+REFUSALS = {
+    TapVerdict.ALREADY_ANSWERED: "answer_already_recorded",
+    TapVerdict.NEED_SELECTION: "checkin_need_selection",
+    TapVerdict.SAFETY_NO_SKIP: "checkin_safety_no_skip",
+}
+"""The notice for each refused tap (any other refusal: ``button_refused``)."""
 
 CheckinButton = AnswerButton | ToggleButton | DoneButton | BackButton | SkipButton
 
@@ -72,9 +83,9 @@ class _Tapped:
         return self.patient.locale
 
     @property
-    def apart(self) -> bool:
+    def weekly_part(self) -> bool:
         """Whether the tap is on the part asked in a message of its own."""
-        return in_part_apart(
+        return in_weekly_part(
             self.questionnaire, CheckinStatus(self.checkin.status), self.checkin.position
         )
 
@@ -101,12 +112,10 @@ class CheckinService:
 
     async def open_today(self, update_id: int, user_id: int, chat_id: int) -> None:
         """Handle /checkin: start today's check-in, or show where it stands."""
-        now = self._rt.clock.now()
-        async with self._rt.uow() as uow:
-            if not await uow.updates.claim(update_id, now):
-                return
+
+        async def open_today(uow: UnitOfWork, now: datetime) -> None:
             patient = await uow.patients.by_telegram_user(user_id)
-            if patient is None or patient.status != "active":
+            if patient is None or patient.status != PatientStatus.ACTIVE:
                 reply, values = _inactive_reply(patient)
                 locale = patient.locale if patient is not None else "en"
                 await queue_send(
@@ -129,11 +138,11 @@ class CheckinService:
                         priority=Priority.INTERACTIVE,
                         text=self._render("checkin_already_done", patient.locale),
                     )
-            await uow.commit()
-        self._rt.wake_delivery()
+
+        await in_update(self._rt, update_id, open_today)
 
     def _answering(self, checkin: Checkin, now: datetime) -> bool:
-        """Whether a check-in still takes answers: its daily part, or the part apart."""
+        """Whether a check-in still takes answers: its daily part, or the weekly part."""
         if checkin.status == CheckinStatus.OPEN:
             return True  # the window scan closes it; until then /checkin asks again
         questionnaire = self._rt.config.questionnaires[checkin.questionnaire]
@@ -178,7 +187,7 @@ class CheckinService:
         """Ask the current item in a new message at the bottom of the chat (/checkin again,
         or a reminder); the old message's buttons are retired so only one stays live."""
         questionnaire = self._rt.config.questionnaires[checkin.questionnaire]
-        apart = in_part_apart(questionnaire, CheckinStatus(checkin.status), checkin.position)
+        weekly = in_weekly_part(questionnaire, CheckinStatus(checkin.status), checkin.position)
         if checkin.message_id is not None:
             await queue_edit(
                 uow,
@@ -186,13 +195,13 @@ class CheckinService:
                 chat_id=patient.chat_id,
                 message_id=checkin.message_id,
                 text=self._render(
-                    "instruments_moved" if apart else "checkin_moved", patient.locale
+                    "instruments_moved" if weekly else "checkin_moved", patient.locale
                 ),
                 priority=priority,
                 patient_id=patient.id,
             )
-        if apart:
-            # The part apart takes taps from its current message only; the new one's id
+        if weekly:
+            # The weekly part takes taps from its current message only; the new one's id
             # comes when it is sent.
             checkin.message_id = None
         answers = await uow.checkins.answers(checkin.id)
@@ -262,7 +271,7 @@ class CheckinService:
         The tap also tells that the patient is there (``Reachability.seen``, which the
         handlers run for every other private update): the tapped check-in's patient is
         loaded anyway, so only a tapper who is not that patient, or who was unreachable,
-        costs a look of its own (after this transaction, as for any other update).
+        costs a separate check (after this transaction, as for any other update).
         """
         notice, look = await self._tap(update_id, user_id, message_id, button)
         if look:
@@ -272,19 +281,20 @@ class CheckinService:
     async def _tap(
         self, update_id: int, user_id: int, message_id: int, button: CheckinButton
     ) -> tuple[str | None, bool]:
-        """The tap's transaction: (notice, whether reachability needs a look of its own)."""
-        now = self._rt.clock.now()
-        async with self._rt.uow() as uow:
-            if not await uow.updates.claim(update_id, now):
-                return None, False
+        """The tap's transaction: (notice, whether reachability needs a separate check)."""
+        look = False
+
+        async def tap(uow: UnitOfWork, now: datetime) -> None:
+            nonlocal look
             found = await uow.checkins.with_patient(button.checkin_id)
             if found is None or found[1].telegram_user_id != user_id:
                 # Someone else's check-in, or an id we never issued: store nothing at all.
-                return self._render("button_refused", "en"), True
-            look = found[1].status == "unreachable"
+                look = True
+                raise Refuse(self._render("button_refused", "en"))
+            look = found[1].status == PatientStatus.UNREACHABLE
             loaded = await self._load(uow, now, message_id, *found)
             if isinstance(loaded, str):
-                return loaded, look
+                raise Refuse(loaded)
             # Bumped before anything is queued, so that the check-in's row is written once (a
             # refused tap rolls it back with everything else).
             loaded.checkin.version += 1
@@ -300,11 +310,11 @@ class CheckinService:
                 case SkipButton():
                     notice = await self._skip(loaded)
             if notice is not None:
-                return notice, look
+                raise Refuse(notice)
             await uow.checkins.write_tapped(loaded.checkin)
-            await uow.commit()
-        self._rt.wake_delivery()
-        return None, look
+
+        notice = await in_update(self._rt, update_id, tap)
+        return notice, look
 
     async def _load(
         self, uow: UnitOfWork, now: datetime, message_id: int, checkin: Checkin, patient: Patient
@@ -312,13 +322,13 @@ class CheckinService:
         """Gather what a tap on this check-in needs, or return the notice that refuses it."""
         questionnaire = self._rt.config.questionnaires[checkin.questionnaire]
         status = CheckinStatus(checkin.status)
-        if in_part_apart(questionnaire, status, checkin.position):
+        if in_weekly_part(questionnaire, status, checkin.position):
             if message_id != checkin.message_id:
                 # The finished daily message (or an earlier copy of this part): its
                 # buttons belong to a message that is over.
                 return self._render("checkin_stale", patient.locale)
             if now >= checkin.closes_at:
-                await self._close_apart(uow, now, patient, checkin, message_id)
+                await self._close_weekly_part(uow, now, patient, checkin, message_id)
                 return self._render("checkin_closed", patient.locale)
         elif checkin.status != CheckinStatus.OPEN or now >= checkin.closes_at:
             return self._render("checkin_closed", patient.locale)
@@ -332,10 +342,10 @@ class CheckinService:
             message_id,
         )
 
-    async def _close_apart(
+    async def _close_weekly_part(
         self, uow: UnitOfWork, now: datetime, patient: Patient, checkin: Checkin, message_id: int
     ) -> None:
-        """End a part apart whose window has passed: its answers so far stay, its buttons go.
+        """End a weekly part whose window has passed: its answers so far stay, its buttons go.
 
         The window scan only sees open check-ins, so this happens at the first tap after the
         window: the tap itself is refused, but the closing is committed here.
@@ -362,11 +372,13 @@ class CheckinService:
             current_position=t.checkin.position,
             tap=Tap(t.checkin.id, position, value),
         )
-        if verdict is TapVerdict.ALREADY_ANSWERED:
-            return self._render("answer_already_recorded", t.locale)
-        if verdict is not TapVerdict.RECORD:
-            return self._render("button_refused", t.locale)
-        return None
+        return self._refusal(verdict, t.locale)
+
+    def _refusal(self, verdict: TapVerdict, locale: str) -> str | None:
+        """The notice that answers a tap the check-in's rules refuse (None: go ahead)."""
+        if verdict is TapVerdict.RECORD:
+            return None
+        return self._render(REFUSALS.get(verdict, "button_refused"), locale)
 
     async def _answer(self, t: _Tapped, position: int, value: str) -> str | None:
         refusal = self._judge(t, position, value)
@@ -391,51 +403,38 @@ class CheckinService:
         return None
 
     async def _done(self, t: _Tapped, position: int) -> str | None:
-        item = t.questionnaire.items[position] if position < len(t.questionnaire.items) else None
-        if item is None or item.kind is not ItemKind.MULTI:
-            return self._render("button_refused", t.locale)
-        if position < t.checkin.position:
-            return self._render("answer_already_recorded", t.locale)
-        if position != t.checkin.position:
-            return self._render("button_refused", t.locale)
         selected = _selected(t.checkin)
-        if not selected:
-            return self._render("checkin_need_selection", t.locale)
-        return await self._record(t, item.join(set(selected)))
+        verdict = judge_done(t.questionnaire, t.checkin.position, position, selected)
+        if verdict is not TapVerdict.RECORD:
+            return self._refusal(verdict, t.locale)
+        return await self._record(t, t.questionnaire.items[position].join(set(selected)))
 
     async def _back(self, t: _Tapped, position: int) -> str | None:
-        if position != t.checkin.position:
-            return self._render("answer_already_recorded", t.locale)
-        previous = previous_position(t.questionnaire, t.answers, position)
-        if previous is None:
-            return self._render("button_refused", t.locale)
-        item = t.questionnaire.items[previous]
-        await t.uow.checkins.delete_answer(t.checkin.id, item.id)
-        t.answers.pop(item.id, None)
-        t.checkin.position = previous
+        step = judge_back(t.questionnaire, t.answers, t.checkin.position, position)
+        if isinstance(step, TapVerdict):
+            return self._refusal(step, t.locale)
+        await t.uow.checkins.delete_answer(t.checkin.id, step.forget)
+        t.answers.pop(step.forget, None)
+        t.checkin.position = step.position
         t.checkin.draft = None
         await self._show(t)
         return None
 
     async def _skip(self, t: _Tapped) -> str | None:
-        current = item_at(t.questionnaire, t.checkin.position)
-        if current is not None and current.safety:
-            # A safety question never shows Skip; a Skip from an older copy of the message
-            # is refused rather than ending the day before the answer.
-            return self._render("checkin_safety_no_skip", t.locale)
-        if t.apart:
-            # Skipping the questions apart leaves them unanswered; the day stays as it was.
-            t.checkin.position = len(t.questionnaire.items)
-            t.checkin.draft = None
-            await self._finish_message(t, "instruments_skipped")
-            return None
-        t.checkin.status = CheckinStatus.SKIPPED.value
-        t.checkin.completed_at = t.now
+        step = judge_skip(t.questionnaire, CheckinStatus(t.checkin.status), t.checkin.position)
+        if isinstance(step, TapVerdict):
+            return self._refusal(step, t.locale)
         t.checkin.draft = None
-        await self._finish_message(t, "checkin_skipped")
-        # A weekly instrument does not depend on the daily part: skipping the day still
-        # offers it, in its own message the patient may skip too.
-        await self._ask_apart(t)
+        if step.position is not None:
+            t.checkin.position = step.position
+        if step.status is not None:
+            t.checkin.status = step.status.value
+            t.checkin.completed_at = t.now
+        await self._finish_message(
+            t, "checkin_skipped" if step.offers_weekly_part else "instruments_skipped"
+        )
+        if step.offers_weekly_part:
+            await self._ask_weekly_part(t)
         return None
 
     async def _finish_message(self, t: _Tapped, template: str) -> None:
@@ -449,9 +448,9 @@ class CheckinService:
             patient_id=t.patient.id,
         )
 
-    async def _ask_apart(self, t: _Tapped) -> None:
-        """Ask the part apart, if the questionnaire has one, in a new message."""
-        start = apart_start(t.questionnaire, t.answers)
+    async def _ask_weekly_part(self, t: _Tapped) -> None:
+        """Ask the weekly part, if the questionnaire has one, in a new message."""
+        start = weekly_part_start(t.questionnaire, t.answers)
         if start is None:
             return
         t.checkin.position = start
@@ -500,17 +499,17 @@ class CheckinService:
         t.answers[item.id] = value
         triggers = evaluate_answer(self._rt.config.rules, item.id, value)
         t.checkin.draft = None
-        apart = t.apart
+        weekly = t.weekly_part
         upcoming = next_position(t.questionnaire, t.answers, t.checkin.position)
         stop = any(trigger.stop_checkin for trigger in triggers)
         finishing = upcoming is None or stop
         patient_level: list[Raise] = []
         if finishing:
-            if not apart:
+            if not weekly:
                 status = CheckinStatus.STOPPED if stop else CheckinStatus.COMPLETED
                 t.checkin.status = status.value
                 t.checkin.completed_at = t.now
-            # The day's check-in (or its part apart, with the instruments' rules) is over:
+            # The day's check-in (or its weekly part, with the instruments' rules) is over:
             # the patient-level rules see it now, and what they raise goes out with this
             # answer's alerts as one group message.
             patient_level = await self._patient_rules.due(t.uow, t.now, t.patient)
@@ -533,10 +532,10 @@ class CheckinService:
                 or await self._alerted_today(t)
             )
         )
-        done = "instruments_done" if apart else "checkin_done"
+        done = "instruments_done" if weekly else "checkin_done"
         await self._finish_message(t, f"{done}_team_notified" if notified else done)
-        if not apart and not stop:
-            await self._ask_apart(t)
+        if not weekly and not stop:
+            await self._ask_weekly_part(t)
         return None
 
     async def _alerted_today(self, t: _Tapped) -> bool:
@@ -609,13 +608,13 @@ def _inactive_reply(patient: Patient | None) -> tuple[str, dict[str, str]]:
     not active (discharged, unreachable)."""
     if patient is None:
         return "not_enrolled", {}
-    if patient.status == "paused":
+    if patient.status == PatientStatus.PAUSED:
         until = ""
         if patient.paused_until is not None:
             local = patient.paused_until.astimezone(zone_or_error(patient.timezone))
             until = local.strftime("%Y-%m-%d %H:%M")
         return "checkin_paused", {"until": until}
-    if patient.status == "withdrawn":
+    if patient.status == PatientStatus.WITHDRAWN:
         return "withdrawn_reply", {}
     return "not_active", {}
 

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain import invites
+from bot.domain.lifecycle import PatientStatus
 from bot.domain.schedule import next_occurrence, parse_hhmm, zone_or_error
 from bot.services import views
+from bot.services.envelope import Refuse, in_update
 from bot.services.outbox import Priority, queue_edit, queue_send, reply_priority
 from bot.services.runtime import Runtime
 from bot.services.settings import SettingsService
@@ -99,11 +101,9 @@ class EnrolmentService:
 
     async def start(self, update_id: int, sender: Sender, payload: str | None) -> None:
         """Handle /start, with or without an invite code."""
-        now = self._rt.clock.now()
         locale = self._rt.locale_for(sender.language_code, "en")
-        async with self._rt.uow() as uow:
-            if not await uow.updates.claim(update_id, now):
-                return
+
+        async def start(uow: UnitOfWork, now: datetime) -> None:
             reply = await self._start(uow, now, sender, payload, locale)
             if reply in REFUSED and self._on_refused is not None:
                 self._on_refused()
@@ -117,8 +117,8 @@ class EnrolmentService:
                     priority=reply_priority(sender.chat_id, enrolled=reply == "already_enrolled"),
                     text=self._rt.renderer.render(reply, locale),
                 )
-            await uow.commit()
-        self._rt.wake_delivery()
+
+        await in_update(self._rt, update_id, start)
 
     async def _start(
         self, uow: UnitOfWork, now: datetime, sender: Sender, payload: str | None, locale: str
@@ -157,17 +157,15 @@ class EnrolmentService:
         self, update_id: int, sender: Sender, message_id: int, invite_id: int, *, agree: bool
     ) -> str | None:
         """Handle a tap on Agree or Decline; return a short notice for the tapper, if any."""
-        now = self._rt.clock.now()
         locale = self._rt.locale_for(sender.language_code, "en")
-        async with self._rt.uow() as uow:
-            if not await uow.updates.claim(update_id, now):
-                return None
+
+        async def consent(uow: UnitOfWork, now: datetime) -> None:
             invite = await uow.invites.get(invite_id)
             if invite is not None and invite.status in {"accepted", "declined"}:
-                return self._rt.renderer.render("answer_already_recorded", locale)
+                raise Refuse(self._rt.renderer.render("answer_already_recorded", locale))
             if invite is None or invite.claimed_by_user_id != sender.user_id:
                 # Not this user's consent message (forged or stale): touch nothing.
-                return self._rt.renderer.render("button_refused", locale)
+                raise Refuse(self._rt.renderer.render("button_refused", locale))
             reply, values = await self._consent(
                 uow, now, sender, invite, agree=agree, locale=locale
             )
@@ -187,9 +185,8 @@ class EnrolmentService:
                 text=text,
                 keyboard=keyboard,
             )
-            await uow.commit()
-        self._rt.wake_delivery()
-        return None
+
+        return await in_update(self._rt, update_id, consent)
 
     async def _consent(
         self,
@@ -230,7 +227,7 @@ class EnrolmentService:
             label=invite.label,
             telegram_user_id=sender.user_id,
             chat_id=sender.chat_id,
-            status="active",
+            status=PatientStatus.ACTIVE,
             locale=locale if locale in self._rt.renderer.locales else cohort.locale,
             timezone=cohort.timezone,
             checkin_time=cohort_config.checkin_time,
@@ -241,7 +238,7 @@ class EnrolmentService:
         )
         uow.patients.add(patient)
         invite.status = "accepted"
-        await uow.session.flush()
+        await uow.flush()
         uow.audit.record(
             at=now,
             actor="patient",

@@ -4,7 +4,7 @@ The resources come from the pure builder (``bot.domain.fhir``); this service rea
 batches (check-ins and answers, both in check-in order, merged here), writes the Bundle's JSON
 as it goes, so a large cohort never sits in memory at once, and checks resources with the
 ``fhir.resources`` R4B models (R4B and R4 define the four resource types exported here the same
-way). Checking a resource costs about 75 us (about a minute for 1,000 patients x 12 weeks), so
+way). Checking every resource would take about a minute for a large cohort (docs/fhir.md), so
 by default the first resource of each kind is checked: entries of one kind come from one
 template and differ only in ids, times and values. ``check_all`` checks every one (the tests
 do). See docs/fhir.md.

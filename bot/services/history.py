@@ -76,7 +76,7 @@ class PatientRules:
         rules = self._rt.config.escalation
         if not rules.rules:
             return []
-        await uow.session.flush()  # the caller's changes (a status, an answer) count
+        await uow.flush()  # the caller's changes (a status, an answer) count
         history = await patient_history(uow, patient)
         by_id = {rule.id: rule for rule in rules.rules}
         return [

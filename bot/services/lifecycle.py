@@ -9,16 +9,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from bot.domain import lifecycle as lc
 from bot.domain.alert_details import pause_details
 from bot.domain.alerts import Tier
 from bot.domain.callback_data import ConfirmButton, SettingButton, encode
-from bot.domain.schedule import next_occurrence, parse_hhmm, zone_or_error
+from bot.domain.schedule import zone_or_error
 from bot.services.alerting import Alerting, Raise
+from bot.services.envelope import Refuse, in_update
 from bot.services.outbox import (
-    Keyboard,
     Priority,
     queue_document,
     queue_edit,
@@ -28,7 +29,6 @@ from bot.services.outbox import (
 from bot.services.runtime import Runtime
 from bot.services.settings import cohort_of
 from storage.models import Patient
-from storage.statuses import LEFT
 from storage.uow import UnitOfWork
 
 PAUSE_DAYS = (1, 3, 7, 14)
@@ -60,10 +60,8 @@ class LifecycleService:
 
     async def command(self, update_id: int, user_id: int, chat_id: int, name: str) -> None:
         """Handle /pause, /resume, /stop, /mydata or /delete."""
-        now = self._rt.clock.now()
-        async with self._rt.uow() as uow:
-            if not await uow.updates.claim(update_id, now):
-                return
+
+        async def command(uow: UnitOfWork, now: datetime) -> None:
             patient = await uow.patients.by_telegram_user(user_id)
             if patient is None:
                 await queue_send(
@@ -73,14 +71,14 @@ class LifecycleService:
                     priority=reply_priority(chat_id, enrolled=False),
                     text=self._rt.renderer.render("not_enrolled", "en"),
                 )
-            elif patient.status in LEFT and name not in {"mydata", "delete"}:
+            elif patient.status in lc.LEFT and name not in {"mydata", "delete"}:
                 # Data rights outlive taking part; nothing else does.
-                await self._say(uow, now, chat_id, "withdrawn_reply", patient.locale)
+                await self._rt.outbound(uow, now).reply(chat_id, "withdrawn_reply", patient.locale)
             else:
                 patient.awaiting = None
                 await getattr(self, f"_{name}")(uow, now, patient)
-            await uow.commit()
-        self._rt.wake_delivery()
+
+        await in_update(self._rt, update_id, command)
 
     async def _pause(self, uow: UnitOfWork, now: datetime, patient: Patient) -> None:
         render, locale = self._rt.renderer.render, patient.locale
@@ -96,20 +94,16 @@ class LifecycleService:
             "text": render("button_cancel", locale),
             "callback_data": encode(SettingButton("pause", "no")),
         }
-        await self._ask(
-            uow,
-            now,
-            patient,
-            "pause_ask",
-            [buttons, [cancel]],
-            max_days=config.max_self_pause_days,
+        await self._rt.outbound(uow, now).to_patient(
+            patient, "pause_ask", keyboard=[buttons, [cancel]], max_days=config.max_self_pause_days
         )
 
     async def _resume(self, uow: UnitOfWork, now: datetime, patient: Patient) -> None:
-        if patient.status != "paused":
-            await self._say(uow, now, patient.chat_id, "not_paused", patient.locale)
+        try:
+            patient.move(lc.resume(patient.lifecycle(), now, patient.usual_time()), now)
+        except lc.Refused:
+            await self._rt.outbound(uow, now).to_patient(patient, "not_paused")
             return
-        self._reactivate(patient, now)
         uow.audit.record(
             at=now,
             actor="patient",
@@ -117,7 +111,9 @@ class LifecycleService:
             cohort_id=patient.cohort_id,
             patient_id=patient.id,
         )
-        await self._say(uow, now, patient.chat_id, "resumed", patient.locale, **_when(patient))
+        await self._rt.outbound(uow, now).to_patient(
+            patient, "resumed", checkin_time=patient.checkin_time, timezone=patient.timezone
+        )
 
     async def _stop(self, uow: UnitOfWork, now: datetime, patient: Patient) -> None:
         render, locale = self._rt.renderer.render, patient.locale
@@ -125,7 +121,7 @@ class LifecycleService:
             [_confirm(render("button_stop_confirm", locale), "stop", 1)],
             [_confirm(render("button_cancel", locale), "stop", 0)],
         ]
-        await self._ask(uow, now, patient, "stop_ask", keyboard)
+        await self._rt.outbound(uow, now).to_patient(patient, "stop_ask", keyboard=keyboard)
 
     async def _delete(self, uow: UnitOfWork, now: datetime, patient: Patient) -> None:
         _, cohort = await cohort_of(self._rt, uow, patient)
@@ -134,12 +130,10 @@ class LifecycleService:
             [_confirm(render("button_delete_confirm", locale), "delete", 1)],
             [_confirm(render("button_cancel", locale), "delete", 0)],
         ]
-        await self._ask(
-            uow,
-            now,
+        await self._rt.outbound(uow, now).to_patient(
             patient,
             "delete_ask",
-            keyboard,
+            keyboard=keyboard,
             keep_audit=cohort.retention_after_delete == "audit",
         )
 
@@ -173,28 +167,25 @@ class LifecycleService:
         self, update_id: int, user_id: int, message_id: int, button: SettingButton
     ) -> str | None:
         """Handle a tap on a pause length (or cancel); return a notice for the tapper."""
-        now = self._rt.clock.now()
-        async with self._rt.uow() as uow:
-            if not await uow.updates.claim(update_id, now):
-                return None
+        render = self._rt.renderer.render
+
+        async def chosen(uow: UnitOfWork, now: datetime) -> None:
             patient = await uow.patients.by_telegram_user(user_id)
             if patient is None:
-                return self._rt.renderer.render("button_refused", "en")
+                raise Refuse(render("button_refused", "en"))
             days = int(button.value) if button.value.isdigit() else None
             cohort, config = await cohort_of(self._rt, uow, patient)
             if button.value != "no" and days not in pause_choices(config.max_self_pause_days):
                 # A forged or outdated button: longer pauses are the care team's to give.
-                return self._rt.renderer.render("button_refused", patient.locale)
-            if patient.status not in {"active", "paused"}:
-                return self._rt.renderer.render("not_active", patient.locale)
+                raise Refuse(render("button_refused", patient.locale))
+            if patient.status not in lc.TAKING_PART:
+                raise Refuse(render("not_active", patient.locale))
             values: dict[str, Any] = {}
             if days is None:
                 template = "cancelled"
             else:
-                patient.status = "paused"
-                patient.paused_until = now + timedelta(days=days)
-                patient.next_prompt_at = None
-                patient.updated_at = now
+                patient.move(lc.pause(patient.lifecycle(), now, days), now)
+                assert patient.paused_until is not None  # noqa: S101 - set by the pause
                 uow.audit.record(
                     at=now,
                     actor="patient",
@@ -220,24 +211,21 @@ class LifecycleService:
                         )
                     ],
                 )
-            await self._edit(uow, now, patient, message_id, template, **values)
-            await uow.commit()
-        self._rt.wake_delivery()
-        return None
+            await self._rt.outbound(uow, now).edit_patient(patient, message_id, template, **values)
+
+        return await in_update(self._rt, update_id, chosen)
 
     async def confirm(
         self, update_id: int, user_id: int, message_id: int, button: ConfirmButton
     ) -> str | None:
         """Handle a step of the /stop or /delete confirmation; return a notice, if any."""
-        now = self._rt.clock.now()
-        async with self._rt.uow() as uow:
-            if not await uow.updates.claim(update_id, now):
-                return None
+
+        async def confirm(uow: UnitOfWork, now: datetime) -> None:
             patient = await uow.patients.by_telegram_user(user_id)
             if patient is None or button.action not in {"stop", "delete"} or button.step > 2:
-                return self._rt.renderer.render("button_refused", "en")
+                raise Refuse(self._rt.renderer.render("button_refused", "en"))
             if button.step == 0:
-                await self._edit(uow, now, patient, message_id, "cancelled")
+                await self._rt.outbound(uow, now).edit_patient(patient, message_id, "cancelled")
             elif button.action == "stop":
                 await self._withdraw(uow, now, patient, message_id)
             elif button.step == 1:
@@ -246,14 +234,13 @@ class LifecycleService:
                     [_confirm(render("button_delete_final", locale), "delete", 2)],
                     [_confirm(render("button_cancel", locale), "delete", 0)],
                 ]
-                await self._edit(
-                    uow, now, patient, message_id, "delete_ask_again", keyboard=keyboard
+                await self._rt.outbound(uow, now).edit_patient(
+                    patient, message_id, "delete_ask_again", keyboard=keyboard
                 )
             else:
                 await self._erase(uow, now, patient, message_id)
-            await uow.commit()
-        self._rt.wake_delivery()
-        return None
+
+        return await in_update(self._rt, update_id, confirm)
 
     # --- jobs ---
 
@@ -266,9 +253,10 @@ class LifecycleService:
         now = now or self._rt.clock.now()
         async with self._rt.uow() as uow:
             patients = await uow.patient_data.paused_until_before(now, RESUME_BATCH)
+            out = self._rt.outbound(uow, now)
             for patient in patients:
                 ended = patient.paused_until
-                self._reactivate(patient, now)
+                patient.move(lc.resume(patient.lifecycle(), now, patient.usual_time()), now)
                 uow.audit.record(
                     at=now,
                     actor="system",
@@ -276,14 +264,13 @@ class LifecycleService:
                     cohort_id=patient.cohort_id,
                     patient_id=patient.id,
                 )
-                await queue_send(
-                    uow,
-                    now=now,
-                    chat_id=patient.chat_id,
+                await out.to_patient(
+                    patient,
+                    "resumed",
                     priority=Priority.ROUTINE,
                     dedup_key=f"resumed:{patient.id}:{ended.isoformat() if ended else ''}",
-                    patient_id=patient.id,
-                    text=self._rt.renderer.render("resumed", patient.locale, **_when(patient)),
+                    checkin_time=patient.checkin_time,
+                    timezone=patient.timezone,
                 )
             await uow.commit()
         if patients:
@@ -292,27 +279,14 @@ class LifecycleService:
 
     # --- the work ---
 
-    @staticmethod
-    def _reactivate(patient: Patient, now: datetime) -> None:
-        patient.status = "active"
-        patient.paused_until = None
-        patient.next_prompt_at = next_occurrence(
-            parse_hhmm(patient.checkin_time), zone_or_error(patient.timezone), now
-        )
-        patient.updated_at = now
-
     async def _withdraw(
         self, uow: UnitOfWork, now: datetime, patient: Patient, message_id: int
     ) -> None:
-        if patient.status == "withdrawn":
-            await self._edit(uow, now, patient, message_id, "withdrawn_reply")
+        try:
+            patient.move(lc.withdraw(patient.lifecycle(), now), now)
+        except lc.Refused:  # withdrawn or discharged already: a stale or replayed button
+            await self._rt.outbound(uow, now).edit_patient(patient, message_id, "withdrawn_reply")
             return
-        patient.status = "withdrawn"
-        patient.withdrawn_at = now
-        patient.next_prompt_at = None
-        patient.paused_until = None
-        patient.awaiting = None
-        patient.updated_at = now
         uow.audit.record(
             at=now,
             actor="patient",
@@ -320,8 +294,11 @@ class LifecycleService:
             cohort_id=patient.cohort_id,
             patient_id=patient.id,
         )
-        await self._edit(uow, now, patient, message_id, "stopped")
-        await self._tell_group(uow, now, patient, "stopped_group", f"withdrew:{patient.id}")
+        await self._rt.outbound(uow, now).edit_patient(patient, message_id, "stopped")
+        cohort, _ = await cohort_of(self._rt, uow, patient)
+        await self._rt.outbound(uow, now).to_group(
+            cohort, "stopped_group", dedup_key=f"withdrew:{patient.id}", label=patient.label
+        )
 
     async def _erase(
         self, uow: UnitOfWork, now: datetime, patient: Patient, message_id: int
@@ -342,12 +319,7 @@ class LifecycleService:
             # it can lead back to the person (Telegram ids replaced, settings reset).
             patient.telegram_user_id = -patient.id
             patient.chat_id = 0
-            patient.status = "withdrawn"
-            patient.withdrawn_at = patient.withdrawn_at or now
-            patient.next_prompt_at = None
-            patient.paused_until = None
-            patient.unreachable_since = None
-            patient.awaiting = None
+            patient.move(lc.erase(patient.lifecycle(), now), now)
             patient.locale = cohort.locale
             patient.timezone = cohort.timezone
             patient.checkin_time = config.checkin_time
@@ -413,82 +385,6 @@ class LifecycleService:
                 for m in messages
             ],
         }
-
-    # --- replies ---
-
-    async def _ask(
-        self,
-        uow: UnitOfWork,
-        now: datetime,
-        patient: Patient,
-        template: str,
-        keyboard: Keyboard,
-        **values: Any,
-    ) -> None:
-        await queue_send(
-            uow,
-            now=now,
-            chat_id=patient.chat_id,
-            priority=Priority.INTERACTIVE,
-            text=self._rt.renderer.render(template, patient.locale, **values),
-            keyboard=keyboard,
-            patient_id=patient.id,
-        )
-
-    async def _edit(
-        self,
-        uow: UnitOfWork,
-        now: datetime,
-        patient: Patient,
-        message_id: int,
-        template: str,
-        *,
-        keyboard: Keyboard | None = None,
-        **values: Any,
-    ) -> None:
-        await queue_edit(
-            uow,
-            now=now,
-            chat_id=patient.chat_id,
-            message_id=message_id,
-            text=self._rt.renderer.render(template, patient.locale, **values),
-            keyboard=keyboard,
-            patient_id=patient.id,
-        )
-
-    async def _say(
-        self,
-        uow: UnitOfWork,
-        now: datetime,
-        chat_id: int,
-        template: str,
-        locale: str,
-        **values: Any,
-    ) -> None:
-        await queue_send(
-            uow,
-            now=now,
-            chat_id=chat_id,
-            priority=Priority.INTERACTIVE,
-            text=self._rt.renderer.render(template, locale, **values),
-        )
-
-    async def _tell_group(
-        self, uow: UnitOfWork, now: datetime, patient: Patient, template: str, dedup_key: str
-    ) -> None:
-        cohort, _ = await cohort_of(self._rt, uow, patient)
-        await queue_send(
-            uow,
-            now=now,
-            chat_id=cohort.provider_chat_id,
-            priority=Priority.NOTICE,
-            dedup_key=dedup_key,
-            text=self._rt.renderer.render(template, cohort.locale, label=patient.label),
-        )
-
-
-def _when(patient: Patient) -> dict[str, str]:
-    return {"checkin_time": patient.checkin_time, "timezone": patient.timezone}
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -21,17 +21,18 @@ import yaml
 import prompts
 from bot.domain.alerts import Tier
 from bot.domain.crisis_words import NO_CRISIS, CrisisMatcher, Detection, Level, Lexicon
+from bot.domain.lifecycle import LEFT
 from bot.domain.message_text import cut_to_fit
 from bot.domain.schedule import zone_or_error
 from bot.domain.timezones import looks_like_setting_input
 from bot.services.alerting import Alerting, Raise
 from bot.services.checkins import CheckinService
 from bot.services.crisis_card import crisis_card, patient_region
+from bot.services.envelope import in_update
 from bot.services.outbox import Priority, queue_send, reply_priority
 from bot.services.runtime import Runtime
 from bot.services.settings import SettingsService, cohort_of
 from storage.models import Checkin, Cohort, Patient, PatientMessage
-from storage.statuses import LEFT
 from storage.uow import UnitOfWork
 
 CRISIS_WORDS = Path(prompts.__file__).with_name("crisis_words")
@@ -95,11 +96,9 @@ class MessageService:
         self, update_id: int, user_id: int, chat_id: int, language_code: str | None, text: str
     ) -> None:
         """Handle text that is not a command: a typed setting or a message for the team."""
-        now = self._rt.clock.now()
         crisis = self._matcher.detect(text)
-        async with self._rt.uow() as uow:
-            if not await uow.updates.claim(update_id, now):
-                return
+
+        async def use_case(uow: UnitOfWork, now: datetime) -> None:
             patient = await uow.patients.by_telegram_user(user_id)
             if patient is None or patient.status in LEFT:
                 await self._not_taking_part(uow, now, chat_id, language_code, patient, crisis)
@@ -112,8 +111,8 @@ class MessageService:
                     await self._note(uow, now, patient, note_for, text[:MAX_BODY], crisis=crisis)
                 else:
                     await self._keep(uow, now, patient, "text", text[:MAX_BODY], crisis=crisis)
-            await uow.commit()
-        self._rt.wake_delivery()
+
+        await in_update(self._rt, update_id, use_case)
 
     async def edited(
         self,
@@ -129,11 +128,9 @@ class MessageService:
         words added by an edit get the card and the alert as a new message would (the edited
         text is kept as a message, for the team; a caption, like any caption, is not); any
         other edit changes nothing and gets no reply (the first version had its reply)."""
-        now = self._rt.clock.now()
         crisis = self._matcher.detect(text)
-        async with self._rt.uow() as uow:
-            if not await uow.updates.claim(update_id, now):
-                return
+
+        async def use_case(uow: UnitOfWork, now: datetime) -> None:
             if crisis.crisis:
                 patient = await uow.patients.by_telegram_user(user_id)
                 if patient is None or patient.status in LEFT:
@@ -150,11 +147,11 @@ class MessageService:
                         crisis=True,
                     )
                     uow.patient_data.add_message(message)
-                    await uow.session.flush()
+                    await uow.flush()
                     cohort, _ = await cohort_of(self._rt, uow, patient)
                     await self._crisis(uow, now, cohort, patient, message, crisis=crisis)
-            await uow.commit()
-        self._rt.wake_delivery()
+
+        await in_update(self._rt, update_id, use_case)
 
     async def media(
         self,
@@ -168,19 +165,17 @@ class MessageService:
     ) -> None:
         """Handle a sticker, photo, voice message, file, location ...: say only taps and text
         are read. A caption is checked for crisis words but not kept."""
-        now = self._rt.clock.now()
         crisis = NO_CRISIS if caption is None else self._matcher.detect(caption)
         kind = kind if kind in MEDIA_KINDS else "other"
-        async with self._rt.uow() as uow:
-            if not await uow.updates.claim(update_id, now):
-                return
+
+        async def use_case(uow: UnitOfWork, now: datetime) -> None:
             patient = await uow.patients.by_telegram_user(user_id)
             if patient is None or patient.status in LEFT:
                 await self._not_taking_part(uow, now, chat_id, language_code, patient, crisis)
             else:
                 await self._keep(uow, now, patient, kind, None, crisis=crisis)
-            await uow.commit()
-        self._rt.wake_delivery()
+
+        await in_update(self._rt, update_id, use_case)
 
     async def _not_taking_part(  # noqa: PLR0917
         self,
@@ -256,7 +251,7 @@ class MessageService:
             patient_id=patient.id, received_at=now, kind=kind, body=body, crisis=crisis.crisis
         )
         uow.patient_data.add_message(message)
-        await uow.session.flush()
+        await uow.flush()
         cohort, cohort_config = await cohort_of(self._rt, uow, patient)
         if crisis.crisis:
             await self._crisis(uow, now, cohort, patient, message, crisis=crisis)
@@ -333,7 +328,7 @@ class MessageService:
             patient_id=patient.id, received_at=now, kind="note", body=text, crisis=crisis.crisis
         )
         uow.patient_data.add_message(message)
-        await uow.session.flush()
+        await uow.flush()
         cohort, cohort_config = await cohort_of(self._rt, uow, patient)
         shared = cohort_config.share_text_with_group
         if crisis.crisis:

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from bot.domain import lifecycle as lc
 from bot.domain.schedule import local_date, zone_or_error
 from bot.services import provider_views as pv
 from bot.services.alert_text import AlertText
 from bot.services.digest import DigestService
 from bot.services.enrolment import EnrolmentError, EnrolmentService
+from bot.services.envelope import in_update
 from bot.services.fhir_export import FhirExport
-from bot.services.lifecycle import LifecycleService
 from bot.services.outbox import Priority, queue_document, queue_send, reply_priority
 from bot.services.outcomes import DEFAULT_DAYS, OutcomesService
 from bot.services.runtime import Runtime
@@ -104,24 +105,21 @@ class ProviderService:
         if call.name == "oncall":
             await self._oncall(call)
             return
-        now = self._rt.clock.now()
-        async with self._rt.uow() as uow:
-            if not await uow.updates.claim(call.update_id, now):
-                return
+
+        async def command(uow: UnitOfWork, now: datetime) -> None:
             cohort = await self._cohort(uow, now, call)
             if cohort is not None:
                 handler = getattr(self, f"_{call.name}")
                 await handler(uow, now, call, cohort)
-            await uow.commit()
-        self._rt.wake_delivery()
+
+        await in_update(self._rt, call.update_id, command)
 
     async def _send_digest(self, call: ProviderCall) -> None:
         """/digest: this week's digest now. The digest service opens its own transaction (and
         is replay-safe through the request key), so only the checks happen here."""
-        now = self._rt.clock.now()
-        async with self._rt.uow() as uow:
-            if not await uow.updates.claim(call.update_id, now):
-                return
+        asked: list[Cohort] = []
+
+        async def request(uow: UnitOfWork, now: datetime) -> None:
             cohort = await self._cohort(uow, now, call)
             if cohort is not None:
                 uow.audit.record(
@@ -131,9 +129,10 @@ class ProviderService:
                     cohort_id=cohort.id,
                     details={},
                 )
-            await uow.commit()
-        self._rt.wake_delivery()
-        if cohort is not None:
+                asked.append(cohort)
+
+        await in_update(self._rt, call.update_id, request)
+        for cohort in asked:
             await self._digest.send_now(cohort.name, request_key=str(call.update_id))
 
     async def _oncall(self, call: ProviderCall) -> None:
@@ -144,15 +143,13 @@ class ProviderService:
         off = bool(call.args) and call.args[0].lower() == "off"
         grouped = call.chat_type in {"group", "supergroup"}
         writable = off or not grouped or await self._rt.private_chat_open(call.user_id)
-        now = self._rt.clock.now()
-        async with self._rt.uow() as uow:
-            if not await uow.updates.claim(call.update_id, now):
-                return
+
+        async def oncall(uow: UnitOfWork, now: datetime) -> None:
             cohort = await self._cohort(uow, now, call)
             if cohort is not None:
                 await self._oncall_change(uow, now, call, cohort, off=off, writable=writable)
-            await uow.commit()
-        self._rt.wake_delivery()
+
+        await in_update(self._rt, call.update_id, oncall)
 
     async def _oncall_change(
         self,
@@ -408,19 +405,19 @@ class ProviderService:
         patient = await self._target(uow, now, call, cohort)
         if patient is None:
             return
-        if patient.status not in {"active", "paused"}:
-            await self._wrong_status(uow, now, call, cohort, patient)
-            return
         days = pv.parse_days(call.args[1])
         assert days is not None  # noqa: S101 - checked above
-        patient.status = "paused"
-        patient.paused_until = now + timedelta(days=days)
-        patient.next_prompt_at = None
-        patient.awaiting = None
-        patient.updated_at = now
+        try:
+            patient.move(lc.pause(patient.lifecycle(), now, days), now)
+        except lc.Refused:
+            await self._wrong_status(uow, now, call, cohort, patient)
+            return
+        assert patient.paused_until is not None  # noqa: S101 - set by the pause
         until = patient.paused_until.astimezone(zone_or_error(patient.timezone))
         until_text = until.strftime("%Y-%m-%d %H:%M")
-        await self._tell_patient(uow, now, patient, "provider_patient_paused", until=until_text)
+        await self._rt.outbound(uow, now).to_patient(
+            patient, "provider_patient_paused", until=until_text
+        )
         await self._reply(
             uow,
             now,
@@ -441,14 +438,13 @@ class ProviderService:
         patient = await self._target(uow, now, call, cohort)
         if patient is None:
             return
-        if patient.status != "paused":
+        # The same move as the patient's own /resume: active, prompted at the next usual time.
+        try:
+            patient.move(lc.resume(patient.lifecycle(), now, patient.usual_time()), now)
+        except lc.Refused:
             await self._wrong_status(uow, now, call, cohort, patient)
             return
-        # The same rule as the patient's own /resume: active, prompted at the next check-in time.
-        LifecycleService._reactivate(patient, now)
-        await self._tell_patient(
-            uow,
-            now,
+        await self._rt.outbound(uow, now).to_patient(
             patient,
             "provider_patient_resumed",
             checkin_time=patient.checkin_time,
@@ -470,18 +466,14 @@ class ProviderService:
         patient = await self._target(uow, now, call, cohort)
         if patient is None:
             return
-        if patient.status not in {"active", "paused", "unreachable"}:
+        reachable = patient.status != lc.PatientStatus.UNREACHABLE
+        try:
+            patient.move(lc.discharge(patient.lifecycle(), now), now)
+        except lc.Refused:
             await self._wrong_status(uow, now, call, cohort, patient)
             return
-        reachable = patient.status != "unreachable"
-        patient.status = "discharged"
-        patient.discharged_at = now
-        patient.next_prompt_at = None
-        patient.paused_until = None
-        patient.awaiting = None
-        patient.updated_at = now
         if reachable:  # a patient who blocked the bot cannot be told (a 403 changes nothing)
-            await self._tell_patient(uow, now, patient, "provider_patient_discharged")
+            await self._rt.outbound(uow, now).to_patient(patient, "provider_patient_discharged")
         await self._reply(
             uow,
             now,
@@ -617,9 +609,8 @@ class ProviderService:
             link = await self._enrolment.create_invite(cohort.name, call.args[0], call.actor)
         except EnrolmentError:
             link = None
-        async with self._rt.uow() as uow:
-            if not await uow.updates.claim(call.update_id, now):
-                return
+
+        async def show(uow: UnitOfWork, now: datetime) -> None:
             if link is None:  # taken in between, or the cohort left the configuration
                 await self._refuse(uow, now, call, cohort, "provider_label_taken", "label_taken")
             else:
@@ -638,8 +629,8 @@ class ProviderService:
                         },
                     ),
                 )
-            await uow.commit()
-        self._rt.wake_delivery()
+
+        await in_update(self._rt, call.update_id, show)
 
     async def _checked_invite(
         self, uow: UnitOfWork, now: datetime, call: ProviderCall
@@ -770,19 +761,6 @@ class ProviderService:
     async def _say(self, uow: UnitOfWork, now: datetime, chat_id: int, text: str) -> None:
         priority = reply_priority(chat_id)
         await queue_send(uow, now=now, chat_id=chat_id, priority=priority, text=text)
-
-    async def _tell_patient(
-        self, uow: UnitOfWork, now: datetime, patient: Patient, template: str, **values: Any
-    ) -> None:
-        """Tell the patient what their care team did, with a fixed template."""
-        await queue_send(
-            uow,
-            now=now,
-            chat_id=patient.chat_id,
-            priority=Priority.INTERACTIVE,
-            patient_id=patient.id,
-            text=self._rt.renderer.render(template, patient.locale, **values),
-        )
 
     def _alert_view(self, alert: Alert, label: str, now: datetime, locale: str) -> dict[str, Any]:
         minutes = max(0, int((now - alert.created_at).total_seconds() // 60))

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from bot.services.envelope import in_update
 from bot.services.outbox import Priority, queue_send
 from bot.services.runtime import Runtime
 from storage.models import Cohort
@@ -79,13 +80,11 @@ class ProviderChannel:
 
     async def follow(self, update_id: int | None, old: int, new: int, *, source: str) -> None:
         """A migration seen outside delivery (service message, start-up): own transaction."""
-        now = self._rt.clock.now()
-        async with self._rt.uow() as uow:
-            if update_id is not None and not await uow.updates.claim(update_id, now):
-                return
+
+        async def follow(uow: UnitOfWork, now: datetime) -> None:
             await self.migrated(uow, old, new, now, source=source)
-            await uow.commit()
-        self._rt.wake_delivery()
+
+        await in_update(self._rt, update_id, follow)
 
     # --- reachability ---------------------------------------------------------------------
 

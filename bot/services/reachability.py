@@ -3,15 +3,16 @@
 A 403 on a message to a patient means they blocked the bot: prompts stop (the patient is
 ``unreachable``, which the due scan skips), and the care team is told once, as an URGENT
 alert, because a patient who cannot be reached is a patient nobody is watching. When the
-patient writes again, they are active again from their next usual time.
+patient writes again, they go back to where they were (bot/domain/lifecycle.py): active from
+their next usual time, or paused until the end of a pause that is still running.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from bot.domain import lifecycle as lc
 from bot.domain.alerts import Tier
-from bot.domain.schedule import next_occurrence, parse_hhmm, zone_or_error
 from bot.services.alerting import Alerting, Raise
 from bot.services.runtime import Runtime
 from storage.uow import UnitOfWork
@@ -50,24 +51,19 @@ class Reachability:
         )
 
     async def seen(self, user_id: int) -> None:
-        """A patient wrote or tapped: if they were unreachable, they are active again."""
+        """A patient wrote or tapped: if they were unreachable, they are back as before."""
         # This runs for every private update, and almost never changes anything: look
         # without a write lock first.
         async with self._rt.uow.reading() as uow:
             patient = await uow.patients.by_telegram_user(user_id)
-            if patient is None or patient.status != "unreachable":
+            if patient is None or patient.status != lc.PatientStatus.UNREACHABLE:
                 return
         now = self._rt.clock.now()
         async with self._rt.uow() as uow:
             patient = await uow.patients.by_telegram_user(user_id)
-            if patient is None or patient.status != "unreachable":
+            if patient is None or patient.status != lc.PatientStatus.UNREACHABLE:
                 return  # someone else brought them back meanwhile
-            patient.status = "active"
-            patient.unreachable_since = None
-            patient.updated_at = now
-            patient.next_prompt_at = next_occurrence(
-                parse_hhmm(patient.checkin_time), zone_or_error(patient.timezone), now
-            )
+            patient.move(lc.mark_reachable(patient.lifecycle(), now, patient.usual_time()), now)
             uow.audit.record(
                 at=now,
                 actor="patient",

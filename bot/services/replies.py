@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from bot.services.envelope import in_update
 from bot.services.outbox import queue_send, reply_priority
 from bot.services.runtime import Runtime
+from storage.uow import UnitOfWork
 
 
 class ReplyService:
@@ -16,10 +20,8 @@ class ReplyService:
         self, update_id: int, user_id: int, chat_id: int, language_code: str | None, template: str
     ) -> None:
         """Reply with a template; a patient gets it in their chosen language."""
-        now = self._rt.clock.now()
-        async with self._rt.uow() as uow:
-            if not await uow.updates.claim(update_id, now):
-                return
+
+        async def reply(uow: UnitOfWork, now: datetime) -> None:
             patient = await uow.patients.by_telegram_user(user_id)
             locale = patient.locale if patient else self._rt.locale_for(language_code, "en")
             await queue_send(
@@ -29,5 +31,5 @@ class ReplyService:
                 priority=reply_priority(chat_id, enrolled=patient is not None),
                 text=self._rt.renderer.render(template, locale),
             )
-            await uow.commit()
-        self._rt.wake_delivery()
+
+        await in_update(self._rt, update_id, reply)

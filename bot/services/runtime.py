@@ -1,16 +1,19 @@
-"""What every service needs: the unit-of-work factory, the clock, content, and a doorbell."""
+"""What every service needs: the unit-of-work factory, the clock, content, and a way to wake
+the delivery worker."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from bot.config import AppConfig
 from bot.domain.clock import Clock
 from bot.services.crisis_card import CardKind
+from bot.services.outbound import Outbound
 from prompts.render import Renderer
-from storage.uow import UnitOfWorkFactory
+from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 
 def _nothing() -> None:
@@ -70,6 +73,10 @@ class Runtime:
         """The card template to queue for a chat: ``card``, or the follow-up when the chat saw
         the card while the database was down (one place for the rule, see CardsShown)."""
         return "crisis_card_followup" if self.cards_shown.take(chat_id) else card
+
+    def outbound(self, uow: UnitOfWork, now: datetime) -> Outbound:
+        """The helper that renders and queues this transaction's messages."""
+        return Outbound(uow, now, self.renderer)
 
     def locale_for(self, language_code: str | None, fallback: str) -> str:
         """Return the locale to talk to someone in: theirs when we have it, else the fallback."""

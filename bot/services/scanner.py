@@ -45,19 +45,17 @@ _K = TypeVar("_K")
 _V = TypeVar("_V")
 
 BATCH_SIZE = 100
-"""Patients per transaction. A batch of 100 holds the writer (on SQLite the event loop too)
-for 11-22 ms on the standard machine, up to about 50 for the first after start-up (which
-compiles the statements) and for one whose commit runs SQLite's WAL checkpoint. Batches of
-200-500 saved no CPU that the noise did not hide, and hold longer; batches of 50 cost more."""
+"""Patients per transaction: a batch holds the writer (on SQLite the event loop too) while it
+runs, so batches stay short; larger ones saved no CPU that the noise did not hide, smaller
+ones cost more (docs/performance.md, "Figures behind constants in the code")."""
 LOOP_SHARE = 0.5
 """On SQLite, after a full batch the scan sleeps for this share of the CPU time the batch took,
 so that while it runs it keeps at most two thirds of the event loop: a batch's statements run
 inline and hold the loop for all of it. ``sleep(0)`` between batches is not enough: it lets
 each waiting task take one step, and a tap takes several (the update read, handed on, handled,
-queued for the writer...), so a tap moved one step per batch. Simulated taps of ten steps and
-4 ms of CPU, one every 20 ms during the busiest minute's scan, waited 200 ms at the median
-with ``sleep(0)``, 50-70 ms with a fixed pause of 1-2 ms, and 12-16 ms with this (38 ms in one
-run of five), for about half the scan's CPU time added to its wall time."""
+queued for the writer...), so a tap moved one step per batch. Simulated taps waited several
+times less with this than with ``sleep(0)`` or a fixed pause, for about half the scan's CPU
+time added to its wall time (docs/performance.md, "Figures behind constants in the code")."""
 
 
 class DueScan:

@@ -25,16 +25,17 @@ from datetime import datetime, timedelta
 
 from bot.config import CohortConfig, ConfigError
 from bot.domain.callback_data import SettingButton, encode
+from bot.domain.lifecycle import LEFT, PatientStatus
 from bot.domain.regions import FALLBACK
 from bot.domain.schedule import next_occurrence, parse_hhmm, zone_or_error
 from bot.domain.timezones import city_of, find_zone, parse_time_of_day
 from bot.services.crisis_card import patient_region
-from bot.services.outbox import Keyboard, Priority, queue_edit, queue_send, reply_priority
+from bot.services.envelope import Refuse, in_update
+from bot.services.outbox import Keyboard, Priority, queue_edit, queue_send
 from bot.services.runtime import Runtime
 from prompts.cities import load_cities
 from prompts.render import DEFAULT_LOCALE
 from storage.models import Cohort, Patient
-from storage.statuses import LEFT
 from storage.uow import UnitOfWork
 
 STEPS = ("lang", "tz", "time")
@@ -196,15 +197,15 @@ class SettingsService:
 
     async def show(self, update_id: int, user_id: int, chat_id: int) -> None:
         """Handle /settings: show the current settings with buttons to change each."""
-        now = self._rt.clock.now()
-        async with self._rt.uow() as uow:
-            if not await uow.updates.claim(update_id, now):
-                return
+
+        async def show(uow: UnitOfWork, now: datetime) -> None:
             patient = await uow.patients.by_telegram_user(user_id)
             if patient is None or patient.status in LEFT:
                 reply = "not_enrolled" if patient is None else "withdrawn_reply"
                 locale = patient.locale if patient is not None else "en"
-                await self._say(uow, now, chat_id, reply, locale, enrolled=patient is not None)
+                await self._rt.outbound(uow, now).reply(
+                    chat_id, reply, locale, enrolled=patient is not None
+                )
             else:
                 _, cohort = await cohort_of(self._rt, uow, patient)
                 patient.awaiting = None
@@ -218,32 +219,30 @@ class SettingsService:
                     keyboard=keyboard,
                     patient_id=patient.id,
                 )
-            await uow.commit()
-        self._rt.wake_delivery()
+
+        await in_update(self._rt, update_id, show)
 
     async def choose(
         self, update_id: int, user_id: int, message_id: int, button: SettingButton
     ) -> str | None:
         """Handle a tap on a settings button; return a short notice for the tapper, if any."""
-        now = self._rt.clock.now()
-        async with self._rt.uow() as uow:
-            if not await uow.updates.claim(update_id, now):
-                return None
+
+        async def choose(uow: UnitOfWork, now: datetime) -> None:
             patient = await uow.patients.by_telegram_user(user_id)
             if patient is None:
-                return self._rt.renderer.render("button_refused", "en")
+                raise Refuse(self._rt.renderer.render("button_refused", "en"))
             if patient.status in LEFT:
-                return self._rt.renderer.render("not_active", patient.locale)
+                raise Refuse(self._rt.renderer.render("not_active", patient.locale))
             _, cohort = await cohort_of(self._rt, uow, patient)
             if button.field == "menu":
                 step = Step.of_field(button.value)
                 if step is None:
-                    return self._rt.renderer.render("button_refused", patient.locale)
+                    raise Refuse(self._rt.renderer.render("button_refused", patient.locale))
                 next_step = step
             else:
                 step = Step.of_field(button.field)
                 if step is None or not self._apply(patient, cohort, step.name, button.value, now):
-                    return self._rt.renderer.render("button_refused", patient.locale)
+                    raise Refuse(self._rt.renderer.render("button_refused", patient.locale))
                 next_step = step.after()
             self._await(patient, next_step, now, f"@{message_id}")
             text, keyboard = self.view(patient, cohort, next_step)
@@ -256,9 +255,8 @@ class SettingsService:
                 keyboard=keyboard,
                 patient_id=patient.id,
             )
-            await uow.commit()
-        self._rt.wake_delivery()
-        return None
+
+        return await in_update(self._rt, update_id, choose)
 
     def expects_input(self, patient: Patient, now: datetime) -> Step | None:
         """Return the step whose typed answer the patient's next text is, if any."""
@@ -363,7 +361,7 @@ class SettingsService:
                 return False
         else:
             return False
-        if name in {"tz", "time"} and patient.status == "active":
+        if name in {"tz", "time"} and patient.status == PatientStatus.ACTIVE:
             patient.next_prompt_at = next_occurrence(
                 parse_hhmm(patient.checkin_time), zone_or_error(patient.timezone), now
             )
@@ -376,21 +374,3 @@ class SettingsService:
         (``@<message id>`` or ``~<outbox token>``, see ``_awaited``)."""
         patient.awaiting = f"{step.field}{where}" if step.name in {"tz", "time"} else None
         patient.updated_at = now
-
-    async def _say(
-        self,
-        uow: UnitOfWork,
-        now: datetime,
-        chat_id: int,
-        template: str,
-        locale: str,
-        *,
-        enrolled: bool = True,
-    ) -> None:
-        await queue_send(
-            uow,
-            now=now,
-            chat_id=chat_id,
-            priority=reply_priority(chat_id, enrolled=enrolled),
-            text=self._rt.renderer.render(template, locale),
-        )

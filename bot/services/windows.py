@@ -7,6 +7,7 @@ import logging
 from datetime import datetime, timedelta
 
 from bot.domain.checkin import CheckinStatus
+from bot.domain.lifecycle import PatientStatus
 from bot.services.checkins import CheckinService
 from bot.services.history import PatientRules
 from bot.services.outbox import Priority, queue_edit
@@ -102,7 +103,7 @@ class WindowScan:
 
     async def _evaluate(self, uow: UnitOfWork, now: datetime, patient_id: int) -> None:
         patient = await uow.patients.get(patient_id)
-        if patient is None or patient.status != "active":
+        if patient is None or patient.status != PatientStatus.ACTIVE:
             return
         cohort = await uow.cohorts.get(patient.cohort_id)
         if cohort is not None:

@@ -200,3 +200,61 @@ async def test_help_lists_the_commands(harness: Harness) -> None:
     assert {c["command"] for c in english} >= {"settings", "pause", "stop", "mydata", "delete"}
     assert {c["command"] for c in english} == {c["command"] for c in spanish}
     assert english != spanish
+
+
+async def _paused_then_blocked(h: Harness, user: object, label: str, days: int) -> Patient:
+    """Enrol, have the care team pause the patient for ``days``, block the bot, and let a
+    reply to the patient fail with 403 (so they are marked unreachable while paused)."""
+    await enrol(h, user, label)
+    nurse = h.server.group(GROUP_A).member(9001, first_name="Nurse")
+    await h.send(nurse, f"/pause {label} {days}")
+    assert (await _patient(h, label)).status == "paused"
+    user.block_bot()  # type: ignore[attr-defined]
+    await h.send(user, "/checkin")  # the reply ("paused until ...") is refused: 403
+    patient = await _patient(h, label)
+    assert patient.status == "unreachable" and patient.status_before_unreachable == "paused"
+    return patient
+
+
+async def test_a_paused_patient_who_blocked_the_bot_comes_back_paused(harness: Harness) -> None:
+    # The bug of issue 14: the 403 forgot the pause and writing again made the patient active,
+    # prompted the next day while paused_until was still 14 days away.
+    h = harness
+    pia = h.server.user(4101, first_name="Pia")
+    blocked = await _paused_then_blocked(h, pia, "P-LIF9", 14)
+    until = blocked.paused_until
+    assert until == h.clock.now() + timedelta(days=14)
+    await h.advance(timedelta(days=2))
+    pia.unblock_bot()
+    await h.send(pia, "hello again")
+    patient = await _patient(h, "P-LIF9")
+    assert (patient.status, patient.paused_until) == ("paused", until)
+    assert patient.next_prompt_at is None and patient.unreachable_since is None
+    assert patient.status_before_unreachable is None
+    # Not prompted the next day, nor on any day of the pause.
+    await h.advance(timedelta(days=1))
+    assert await h.due_scan() == 0
+    assert await h.count(Checkin) == 0
+    await h.send(pia, "/checkin")
+    assert "paused until" in last(pia).text
+    assert await h.count(Checkin) == 0
+    # The pause ends when it was set to, as any pause does.
+    await h.advance(until - h.clock.now() + timedelta(seconds=1))
+    assert await h.runtime.services.lifecycle.resume_due() == 1
+    assert (await _patient(h, "P-LIF9")).status == "active"
+
+
+async def test_a_pause_that_ended_while_unreachable_leaves_the_patient_active(
+    harness: Harness,
+) -> None:
+    h = harness
+    ada = h.server.user(4102, first_name="Ada")
+    await _paused_then_blocked(h, ada, "P-LIF10", 1)
+    await h.advance(timedelta(days=3))
+    assert await h.runtime.services.lifecycle.resume_due() == 0  # unreachable: no one to tell
+    ada.unblock_bot()
+    await h.send(ada, "/checkin")
+    patient = await _patient(h, "P-LIF10")
+    assert (patient.status, patient.paused_until) == ("active", None)
+    assert patient.next_prompt_at is not None and patient.next_prompt_at > h.clock.now()
+    assert "1/7" in last(ada).text  # /checkin starts today's check-in at once

@@ -1,5 +1,5 @@
 """Many writers at once: nothing lost or doubled, and on SQLite no waiting that stops the
-event loop (statements run in the loop's thread; see storage/db.py)."""
+event loop (statements run in the loop's thread; see storage/sqlite_inline.py)."""
 
 from __future__ import annotations
 

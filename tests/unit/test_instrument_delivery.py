@@ -14,13 +14,13 @@ from bot.domain.checkin import (
     Tap,
     TapVerdict,
     accepts_taps,
-    apart_start,
     first_position,
-    in_part_apart,
+    in_weekly_part,
     judge_tap,
     next_position,
     previous_position,
     progress,
+    weekly_part_start,
 )
 from bot.domain.questionnaire import Questionnaire, QuestionnaireError
 
@@ -94,7 +94,7 @@ def test_each_part_counts_steps_and_goes_back_on_its_own(tmp_path: Path) -> None
     # The daily part ends at its last item: the instruments are not "next".
     assert next_position(q, CALM, last_daily) is None
     assert progress(q, first_position(q)) == ("1", 7)
-    start = apart_start(q, CALM)
+    start = weekly_part_start(q, CALM)
     assert start == split == q.position("phq9_1")
     assert progress(q, start) == ("1", 17)
     assert progress(q, q.position("phq9_9_now")) == ("9b", 17)
@@ -118,7 +118,7 @@ def test_taps_after_the_daily_part(tmp_path: Path) -> None:
         )
 
     for status in (CheckinStatus.COMPLETED, CheckinStatus.SKIPPED):
-        assert in_part_apart(q, status, split)
+        assert in_weekly_part(q, status, split)
         assert judge(status, split, split) is TapVerdict.RECORD
         assert judge(status, split + 1, split) is TapVerdict.ALREADY_ANSWERED
         assert judge(status, split, 0) is TapVerdict.ALREADY_ANSWERED
@@ -129,4 +129,4 @@ def test_taps_after_the_daily_part(tmp_path: Path) -> None:
     assert not accepts_taps(q, CheckinStatus.STOPPED, split)
     assert not accepts_taps(q, CheckinStatus.MISSED, split)
     assert accepts_taps(q, CheckinStatus.OPEN, 0)
-    assert not in_part_apart(q, CheckinStatus.OPEN, 0)
+    assert not in_weekly_part(q, CheckinStatus.OPEN, 0)
