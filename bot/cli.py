@@ -72,8 +72,8 @@ async def _check_database(settings: Settings) -> None:
     from storage.migrate import check_schema  # noqa: PLC0415
     from storage.rekey import check_keys  # noqa: PLC0415
 
-    keyring = load_keyring(settings)
     await check_schema(settings.database_url)
+    keyring = load_keyring(settings)
     engine = create_engine(settings.database_url, keyring=keyring)
     try:
         await check_keys(engine)
