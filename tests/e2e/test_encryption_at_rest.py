@@ -45,7 +45,7 @@ async def _database_text(db_url: str) -> bytes:
     try:
         dump = []
         for table in Base.metadata.sorted_tables:
-            rows = await connection.fetch(f'SELECT t::text FROM "{table.name}" t')  # noqa: S608
+            rows = await connection.fetch(f'SELECT t::text FROM "{table.name}" t')
             dump.extend(row[0] for row in rows)
     finally:
         await connection.close()

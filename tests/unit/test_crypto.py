@@ -21,6 +21,15 @@ A, B = parse_key(new_key()), parse_key(new_key())
 RING_A, RING_B, RING_BA = Keyring([A]), Keyring([B]), Keyring([B, A])
 
 
+def _error(stored: str) -> str | None:
+    """The error message decrypting a stored value gives, if any."""
+    try:
+        RING_A.decrypt(stored)
+    except DataKeyError as error:
+        return str(error)
+    return None
+
+
 @given(st.text())
 def test_any_text_round_trips_under_its_key_id(text: str) -> None:
     token = RING_A.encrypt(text)
@@ -39,19 +48,20 @@ def test_a_changed_character_is_refused_not_misread(text: str, data: st.DataObje
     changed = token[:at] + swap + token[at + 1 :]
     if changed == token:
         return
-    try:
-        assert RING_A.decrypt(changed) == text  # base64's spare low bits may be changed
-    except DataKeyError as error:
-        assert "integrity check" in str(error)
-        assert text == "" or text not in str(error)
+    error = _error(changed)
+    if error is None:  # base64's spare low bits of the last character may change nothing
+        assert RING_A.decrypt(changed) == text
+    else:
+        assert error == (
+            f"a stored value under data key {key_id(A)} fails its integrity check: it was "
+            "changed or damaged after it was written"
+        )
 
 
 @given(st.text(max_size=200))
 def test_anything_stored_decrypts_or_fails_with_one_clear_error(stored: str) -> None:
-    try:
-        RING_A.decrypt(stored)
-    except DataKeyError as error:
-        assert "\n" not in str(error)
+    error = _error(stored)
+    assert error is None or "\n" not in error
 
 
 def test_a_key_not_in_the_ring_is_named() -> None:
