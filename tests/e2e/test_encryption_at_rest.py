@@ -43,7 +43,7 @@ async def _database_text(db_url: str) -> bytes:
         return b"".join(path.read_bytes() for path in files if path.exists())
     connection = await asyncpg.connect(url.set(drivername="postgresql").render_as_string(False))
     try:
-        dump = []
+        dump: list[str] = []
         for table in Base.metadata.sorted_tables:
             rows = await connection.fetch(f'SELECT t::text FROM "{table.name}" t')
             dump.extend(row[0] for row in rows)
