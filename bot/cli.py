@@ -231,7 +231,7 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
     from storage.migrate import SchemaBehindError  # noqa: PLC0415
 
     if args.keys_command == "new":
-        return keys_new(settings)
+        return keys_new(settings, only_print=args.print)
     if args.batch < 1:
         return _fail("--batch must be at least 1")
     try:
@@ -271,7 +271,12 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--to", dest="end", help="last day, YYYY-MM-DD (default: today, UTC)")
     keys = sub.add_parser("keys", help="data keys that encrypt patients' text at rest")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
-    keys_sub.add_parser("new", help="make a new data key (first in the key file, or printed)")
+    new = keys_sub.add_parser(
+        "new", help="make a new data key (first in the key file, or printed)"
+    )
+    new.add_argument(
+        "--print", action="store_true", help="only print it (for MOODCHECK_DATA_KEYS)"
+    )
     rotate = keys_sub.add_parser("rotate", help="re-encrypt stored values under the newest key")
     rotate.add_argument("--batch", type=int, default=500, help="rows per transaction")
     demo = sub.add_parser("demo", help="run a scripted patient against the sandbox server")

@@ -37,10 +37,14 @@ def key_file(settings: Settings) -> Path | None:
 
 
 def _no_key(path: Path | None) -> SettingsError:
-    where = f"the key file {path} does not exist" if path else f"{FILE_VAR} is not set"
+    if path is None:
+        return SettingsError(
+            f"no data key: set {KEYS_VAR} (`moodcheck keys new --print` makes a key) or "
+            f"{FILE_VAR}; if the database holds data already, restore its keys from backup"
+        )
     return SettingsError(
-        f"no data key: {KEYS_VAR} is unset and {where}; restore your keys from their backup "
-        "(on a new install `moodcheck db upgrade` makes a key file, `moodcheck keys new` a key)"
+        f"no data key: {KEYS_VAR} is unset and the key file {path} does not exist: restore "
+        "it from your backup (on a new install `moodcheck db upgrade` makes it)"
     )
 
 

@@ -15,12 +15,13 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr)  # noqa: T201 - what the operator must know, apart from output
 
 
-def keys_new(settings: Settings) -> int:
+def keys_new(settings: Settings, *, only_print: bool = False) -> int:
     """Make a new data key: first in the key file (made if missing), or printed for
-    MOODCHECK_DATA_KEYS when the keys come from there (or no key file can be named)."""
+    MOODCHECK_DATA_KEYS when the keys come from there, no key file can be named, or
+    ``only_print``."""
     path = key_file(settings)
     from_env = settings.data_keys is not None and settings.data_keys.get_secret_value().strip()
-    if from_env or path is None:
+    if from_env or path is None or only_print:
         key = new_key()
         print(key)  # noqa: T201 - the command's output
         _say(

@@ -174,7 +174,8 @@ async def test_a_lost_key_stops_the_start_with_one_line(
 
     _run_env(monkeypatch, db_url, None)  # no key at all (a PostgreSQL URL names no file)
     assert await asyncio.to_thread(main, ["run"]) == 2
-    assert "no data key: MOODCHECK_DATA_KEYS is unset" in _one_line(capsys)
+    line = _one_line(capsys)
+    assert line.startswith("moodcheck: no data key:") and "MOODCHECK_DATA_KEYS" in line
 
     _run_env(monkeypatch, db_url, TEST_KEYS)
     assert await asyncio.to_thread(main, ["keys", "rotate"]) == 0  # the right key: works
@@ -260,6 +261,11 @@ def test_db_upgrade_on_a_new_install_makes_a_private_key_file(
     assert main(["keys", "new"]) == 0  # a new key goes first; the old one stays
     assert parse_keys(keys.read_text())[1:] == [key]
     assert "then run `moodcheck keys rotate`" in capsys.readouterr().err
+
+    before = keys.read_text()
+    assert main(["keys", "new", "--print"]) == 0  # for MOODCHECK_DATA_KEYS: the file stays
+    [printed] = parse_keys(capsys.readouterr().out)
+    assert keys.read_text() == before and printed not in parse_keys(before)
 
     keys.chmod(0o644)
     assert main(["keys", "rotate"]) == 2
