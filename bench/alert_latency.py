@@ -23,6 +23,7 @@ from pathlib import Path
 
 from sqlalchemy import insert, select, update
 
+from bench.keys import BENCH_KEYRING, BENCH_KEYS
 from bot import eventloop
 from bot.app import build
 from bot.config import AppConfig, CohortConfig
@@ -59,7 +60,7 @@ def _config(cohorts: int) -> AppConfig:
 
 async def _patients(url: str, cohort_ids: list[int], per_cohort: int, fanout: int) -> None:
     now = datetime.now(UTC)
-    engine = create_engine(url)
+    engine = create_engine(url, keyring=BENCH_KEYRING)
     rows: list[tuple[int, int, datetime | None]] = []
     user = FIRST_USER
     for cohort_id in cohort_ids:
@@ -97,7 +98,7 @@ async def _to_safety_question(server: FakeBotApi, users: list[int], url: str) ->
     for user_id in users:
         await server.user(user_id).send_text("/checkin")
     await server.wait_for(lambda: all(server.user(u).last_message for u in users), 60)
-    engine = create_engine(url)
+    engine = create_engine(url, keyring=BENCH_KEYRING)
     async with engine.begin() as connection:
         await connection.execute(update(Checkin).values(position=7))
     await engine.dispose()
@@ -158,14 +159,17 @@ async def run(cohorts: int, per_cohort: int, fanout: int) -> str:
     for cohort in config.cohorts:
         server.group(cohort.provider_chat_id, title=cohort.name)
     settings = Settings(
-        telegram_token=server.token, database_url=url, telegram_base_url=server.base_url
+        data_keys=BENCH_KEYS,
+        telegram_token=server.token,
+        database_url=url,
+        telegram_base_url=server.base_url,
     )
     bot = build(settings, config, clock=SystemClock(), scan_interval=None)
     await bot.start(poll_timeout=1)
     eventloop.keep_startup_objects()  # as `moodcheck run` does
     try:
         await bot.services.cohorts.sync()
-        engine = create_engine(url)
+        engine = create_engine(url, keyring=BENCH_KEYRING)
         async with engine.connect() as connection:
             ids = list((await connection.scalars(select(Cohort.id).order_by(Cohort.id))).all())
         await engine.dispose()

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from sqlalchemy import insert, select
 
+from bench.keys import BENCH_KEYRING, BENCH_KEYS
 from bot import eventloop
 from bot.app import BotRuntime, build
 from bot.config import AppConfig, CohortConfig
@@ -64,7 +65,7 @@ def _config() -> AppConfig:
 
 
 async def _patients(url: str, count: int, now: datetime) -> None:
-    engine = create_engine(url)
+    engine = create_engine(url, keyring=BENCH_KEYRING)
     async with engine.begin() as connection:
         cohort_id = (await connection.scalars(select(Cohort.id))).one()
         await connection.execute(
@@ -155,7 +156,10 @@ async def run(trials: int, commands: int) -> str:
     await server.start()
     server.group(GROUP, title="busy")
     settings = Settings(
-        telegram_token=server.token, database_url=url, telegram_base_url=server.base_url
+        data_keys=BENCH_KEYS,
+        telegram_token=server.token,
+        database_url=url,
+        telegram_base_url=server.base_url,
     )
     # Telegram's group limit (and the alert reserve) on the moved clock; the overall and
     # private limits are out of the way (the clock stands still within a trial).

@@ -25,6 +25,7 @@ from typing import IO, Any
 
 from sqlalchemy import insert, select
 
+from bench.keys import BENCH_KEYRING, BENCH_KEYS
 from bench.pgtemp import create_database, drop_database
 from bot.app import BotRuntime, build
 from bot.config import load_config
@@ -139,6 +140,7 @@ class Worker:
         env = dict(os.environ)
         env.update(
             MOODCHECK_TELEGRAM_TOKEN=TOKEN,
+            MOODCHECK_DATA_KEYS=BENCH_KEYS,
             MOODCHECK_DATABASE_URL=database_url,
             MOODCHECK_TELEGRAM_BASE_URL=sandbox.base_url,
             MOODCHECK_CONFIG=str(config),
@@ -175,7 +177,9 @@ class Worker:
 
 async def sync_cohort(url: str, config: Path) -> int:
     """Create the cohort row the way a starting bot does; return its id."""
-    settings = Settings(telegram_token=TOKEN, database_url=url, config=config)
+    settings = Settings(
+        data_keys=BENCH_KEYS, telegram_token=TOKEN, database_url=url, config=config
+    )
     runtime = build(settings, load_config(config), scan_interval=None)
     try:
         await runtime.services.cohorts.sync()
@@ -192,7 +196,7 @@ async def seed_due_patients(
 ) -> None:
     """Insert N active patients whose prompt is due this minute (bulk: enrolment is not
     what is measured)."""
-    engine = create_engine(url)
+    engine = create_engine(url, keyring=BENCH_KEYRING)
     rows = [
         {
             "cohort_id": cohort_id,

@@ -34,6 +34,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from bench.keys import BENCH_KEYRING
 from bot import eventloop
 from bot.config import AppConfig, CohortConfig
 from bot.domain.clock import ManualClock
@@ -77,7 +78,7 @@ async def _insert(connection: Any, model: Any, rows: list[dict[str, Any]]) -> No
 async def _seed(url: str, n: int, weeks: int) -> int:
     """Insert the cohort's history; return how many answers were stored."""
     rnd = random.Random(2026)
-    engine = create_engine(url)
+    engine = create_engine(url, keyring=BENCH_KEYRING)
     async with engine.begin() as connection:
         cohort_id = await connection.scalar(select(Cohort.id).where(Cohort.name == "bench"))
         await _insert(
@@ -186,7 +187,7 @@ async def run(n: int, weeks: int, database: str | None) -> dict[str, float]:
     folder = Path(tempfile.mkdtemp(prefix="moodcheck-bench-"))
     url = database or f"sqlite+aiosqlite:///{folder / 'bench.db'}"
     await asyncio.to_thread(upgrade, url)
-    engine = create_engine(url)
+    engine = create_engine(url, keyring=BENCH_KEYRING)
     runtime = Runtime(
         uow=UnitOfWorkFactory(create_session_factory(engine)),
         clock=ManualClock(NOW),

@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bench.cluster import TOKEN, Sandbox, seed_cohort_due
+from bench.keys import BENCH_KEYRING, BENCH_KEYS
 from bench.load import uptime
 from bot import eventloop
 from bot.app import BotRuntime, build
@@ -102,7 +103,7 @@ async def _latencies(url: str, ids: list[int]) -> list[float]:
     """Seconds from queueing to Telegram's answer (both on the bot's clock) per crisis card."""
     if not ids:
         return []
-    engine = create_engine(url)
+    engine = create_engine(url, keyring=BENCH_KEYRING)
     async with engine.connect() as connection:
         rows = await connection.execute(
             select(OutboxMessage.created_at, OutboxMessage.sent_at).where(
@@ -144,6 +145,7 @@ async def run_once(
         sandbox.faults(**faults)
     try:
         settings = Settings(
+            data_keys=BENCH_KEYS,
             telegram_token=TOKEN,
             database_url=url,
             telegram_base_url=sandbox.base_url,

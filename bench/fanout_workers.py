@@ -38,6 +38,7 @@ from bench.cluster import (
     temporary_postgres,
     write_config,
 )
+from bench.keys import BENCH_KEYS
 from bot.app import build
 from bot.config import load_config
 from bot.settings import Settings
@@ -49,7 +50,9 @@ async def _queue_prompts(url: str, config: Path, n: int) -> int:
     """Seed N due patients and run the due scan here, so that the workers only send."""
     now = datetime.now(UTC)
     await seed_due_patients(url, await sync_cohort(url, config), n, now)
-    settings = Settings(telegram_token=TOKEN, database_url=url, config=config)
+    settings = Settings(
+        data_keys=BENCH_KEYS, telegram_token=TOKEN, database_url=url, config=config
+    )
     runtime = build(settings, load_config(config), scan_interval=None)
     try:
         return await runtime.services.due_scan.run()

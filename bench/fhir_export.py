@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from bench.digest import NOW
+from bench.keys import BENCH_KEYRING
 from bot import eventloop
 from bot.config import AppConfig, CohortConfig
 from bot.domain.clock import ManualClock
@@ -77,7 +78,7 @@ async def run(n: int, weeks: int, database: str | None) -> dict[str, float]:
     try:
         url = database or f"sqlite+aiosqlite:///{folder / 'bench.db'}"
         await asyncio.to_thread(upgrade, url)
-        engine = create_engine(url)
+        engine = create_engine(url, keyring=BENCH_KEYRING)
         runtime = Runtime(
             uow=UnitOfWorkFactory(create_session_factory(engine)),
             clock=ManualClock(NOW),

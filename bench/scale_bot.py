@@ -32,6 +32,7 @@ from pathlib import Path  # noqa: E402
 from types import SimpleNamespace, TracebackType  # noqa: E402
 from typing import Any, Self, cast  # noqa: E402
 
+from bench.keys import BENCH_KEYS  # noqa: E402
 from bot import eventloop  # noqa: E402
 from bot.app import BotRuntime, build, due_scan_job  # noqa: E402
 from bot.config import load_config  # noqa: E402
@@ -217,6 +218,7 @@ async def run(args: argparse.Namespace) -> None:
     now = datetime.fromisoformat(args.now)
     clock = ManualClock(now)
     settings = Settings(
+        data_keys=BENCH_KEYS,
         telegram_token=args.token,
         database_url=args.database,
         telegram_base_url=args.base_url,

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from bench.keys import BENCH_KEYRING
 from bot.domain.schedule import local_date, next_occurrence, window_close, zone_or_error
 from storage.db import create_engine
 from storage.models import Checkin, Cohort, Patient
@@ -129,7 +130,7 @@ async def seed(
     """Insert ``n`` patients and their check-ins; return how many check-ins, and how many
     patients the busiest minute of the next day holds."""
     rng = random.Random(2026)  # a reproducible network
-    engine = create_engine(url)
+    engine = create_engine(url, keyring=BENCH_KEYRING)
     checkins = 0
     minutes: Counter[datetime] = Counter()
     try:

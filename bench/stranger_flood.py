@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.cluster import seed_cohort_due
+from bench.keys import BENCH_KEYS
 from bot import eventloop
 from bot.app import build
 from bot.config import AppConfig, CohortConfig
@@ -83,7 +84,10 @@ async def run_once(prompts: int, strangers: int, limit: float, run: int) -> dict
     await server.start()
     server.group(GROUP, title="flood")
     settings = Settings(
-        telegram_token=server.token, database_url=url, telegram_base_url=server.base_url
+        data_keys=BENCH_KEYS,
+        telegram_token=server.token,
+        database_url=url,
+        telegram_base_url=server.base_url,
     )
     bot = build(settings, _config(), clock=SystemClock(), scan_interval=None)
     await bot.start(poll_timeout=1)

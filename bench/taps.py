@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.cluster import seed_cohort_due
+from bench.keys import BENCH_KEYS
 from bench.pgtemp import temporary_database
 from bot import eventloop
 from bot.app import build
@@ -158,7 +159,12 @@ async def _run(rate: float, duration: float, max_patients: int, url: str) -> str
     )
     closed_users = list(range(open_users[-1] + 1, open_users[-1] + 1 + max_patients))
     driver = await Driver.start()
-    settings = Settings(telegram_token=TOKEN, database_url=url, telegram_base_url=driver.base_url)
+    settings = Settings(
+        data_keys=BENCH_KEYS,
+        telegram_token=TOKEN,
+        database_url=url,
+        telegram_base_url=driver.base_url,
+    )
     bot = build(
         settings,
         _config(),

@@ -21,6 +21,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 import handlers
 from bot.channel import GroupAccess
 from bot.config import AppConfig
+from bot.data_keys import load_keyring
 from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.domain.clock import Clock, SystemClock
 from bot.logs import StateLog
@@ -262,7 +263,7 @@ def build(
     clock = clock or SystemClock()
     renderer = renderer or Renderer()
     renderer.check()
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, keyring=load_keyring(settings))
     sessions = create_session_factory(engine)
     directory = Directory()
     directory.watch(sessions)

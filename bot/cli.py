@@ -16,8 +16,10 @@ from telegram import Bot
 
 from bot import eventloop
 from bot.config import AppConfig, ConfigError, load_config
+from bot.data_keys import create_key_file, key_file, load_keyring
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
+from storage.crypto import DataKeyError, Keyring
 
 if TYPE_CHECKING:
     from bot.app import BotRuntime
@@ -33,14 +35,14 @@ def _fail(message: str) -> int:
 
 def _run(settings: Settings, *, webhook: bool) -> int:
     from bot.app import build  # noqa: PLC0415 - heavy imports, run only
-    from storage.migrate import SchemaBehindError, check_schema  # noqa: PLC0415
+    from storage.migrate import SchemaBehindError  # noqa: PLC0415
 
     settings.token()
     if webhook:
         settings.webhook()
     config = load_config(settings.config)
     try:
-        asyncio.run(check_schema(settings.database_url))
+        asyncio.run(_check_database(settings))
     except SchemaBehindError as exc:
         return _fail(str(exc))
     runtime = build(settings, config, webhook=webhook)
@@ -62,12 +64,61 @@ async def _serve(runtime: BotRuntime) -> None:
         await runtime.stop()
 
 
+async def _check_database(settings: Settings) -> None:
+    """Before a command uses the database: its schema is this code's (SchemaBehindError) and
+    the data keys open what is stored (SettingsError without keys, DataKeyError for a lost or
+    wrong one): each one line, before anything starts."""
+    from storage.db import create_engine  # noqa: PLC0415
+    from storage.migrate import check_schema  # noqa: PLC0415
+    from storage.rekey import check_keys  # noqa: PLC0415
+
+    await check_schema(settings.database_url)
+    keyring = load_keyring(settings)
+    engine = create_engine(settings.database_url, keyring=keyring)
+    try:
+        await check_keys(engine)
+    finally:
+        await engine.dispose()
+
+
 def _db_upgrade(settings: Settings) -> int:
     from storage.migrate import head_revision, upgrade  # noqa: PLC0415
 
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, keyring=_keys_for_upgrade(settings))
     print(f"database is at revision {head_revision()}")  # noqa: T201
     return 0
+
+
+def _keys_for_upgrade(settings: Settings) -> Keyring:
+    """The configured data keys; on a new install with none, a new key file (SQLite: beside
+    the database), announced with the reminder to back it up."""
+    try:
+        return load_keyring(settings)
+    except SettingsError:
+        path = key_file(settings)
+        if path is None or path.exists() or asyncio.run(_holds_encrypted_rows(settings)):
+            raise  # a lost key is never replaced by a new one over encrypted data
+    kid = create_key_file(path)
+    print(  # noqa: T201 - the operator must act on this
+        f"created the data key file {path} (key {kid}, mode 0600): back it up now, apart "
+        "from the database; without it the patients' messages cannot be read",
+        file=sys.stderr,
+    )
+    return load_keyring(settings)
+
+
+async def _holds_encrypted_rows(settings: Settings) -> bool:
+    from storage.db import create_engine  # noqa: PLC0415
+    from storage.migrate import current_revision  # noqa: PLC0415
+    from storage.rekey import has_encrypted_rows  # noqa: PLC0415
+
+    if await current_revision(settings.database_url) is None:
+        return False
+    engine = create_engine(settings.database_url)
+    try:
+        return await has_encrypted_rows(engine)
+    finally:
+        await engine.dispose()
 
 
 async def _bot_username(settings: Settings) -> str:
@@ -80,12 +131,12 @@ async def _bot_username(settings: Settings) -> str:
 async def _invite(settings: Settings, cohort: str, label: str) -> int:
     from bot.app import build  # noqa: PLC0415
     from bot.services.enrolment import EnrolmentError  # noqa: PLC0415
-    from storage.migrate import SchemaBehindError, check_schema  # noqa: PLC0415
+    from storage.migrate import SchemaBehindError  # noqa: PLC0415
 
     config = load_config(settings.config)
     config.cohort(cohort)
     try:
-        await check_schema(settings.database_url)
+        await _check_database(settings)
     except SchemaBehindError as exc:
         return _fail(str(exc))
     username = await _bot_username(settings)
@@ -113,11 +164,10 @@ async def _reading_runtime(settings: Settings, config: AppConfig) -> AsyncIterat
     from bot.services.runtime import Runtime  # noqa: PLC0415
     from prompts.render import Renderer  # noqa: PLC0415
     from storage.db import create_engine, create_session_factory  # noqa: PLC0415
-    from storage.migrate import check_schema  # noqa: PLC0415
     from storage.uow import UnitOfWorkFactory  # noqa: PLC0415
 
-    await check_schema(settings.database_url)
-    engine = create_engine(settings.database_url)
+    await _check_database(settings)
+    engine = create_engine(settings.database_url, keyring=load_keyring(settings))
     try:
         yield Runtime(
             uow=UnitOfWorkFactory(create_session_factory(engine)),
@@ -188,6 +238,21 @@ def _sandbox(port: int, database: Path | None, config: Path | None) -> int:
     return 0
 
 
+def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.keys_command import keys_new, keys_rotate  # noqa: PLC0415
+    from storage.migrate import SchemaBehindError  # noqa: PLC0415
+
+    if args.keys_command == "new":
+        return keys_new(settings, only_print=args.print)
+    if args.batch < 1:
+        return _fail("--batch must be at least 1")
+    try:
+        asyncio.run(_check_database(settings))
+    except SchemaBehindError as exc:
+        return _fail(str(exc))
+    return asyncio.run(keys_rotate(settings, args.batch))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moodcheck", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -216,6 +281,16 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--cohort", required=True)
     report.add_argument("--from", dest="start", help="first day, YYYY-MM-DD (default: a year ago)")
     report.add_argument("--to", dest="end", help="last day, YYYY-MM-DD (default: today, UTC)")
+    keys = sub.add_parser("keys", help="data keys that encrypt patients' text at rest")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    new = keys_sub.add_parser(
+        "new", help="make a new data key (first in the key file, or printed)"
+    )
+    new.add_argument(
+        "--print", action="store_true", help="only print it (for MOODCHECK_DATA_KEYS)"
+    )
+    rotate = keys_sub.add_parser("rotate", help="re-encrypt stored values under the newest key")
+    rotate.add_argument("--batch", type=int, default=500, help="rows per transaction")
     demo = sub.add_parser("demo", help="run a scripted patient against the sandbox server")
     demo.add_argument("--keep", action="store_true", help="keep the demo database")
     sandbox = sub.add_parser(
@@ -237,6 +312,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(settings, webhook=args.webhook)
         if args.command == "db":
             return _db_upgrade(settings)
+        if args.command == "keys":
+            return _keys(settings, args)
         if args.command == "invite":
             return asyncio.run(_invite(settings, args.cohort, args.label))
         if args.command == "outcomes":
@@ -248,7 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.demo import run_demo  # noqa: PLC0415
 
         return asyncio.run(run_demo(keep=args.keep))
-    except (SettingsError, ConfigError) as exc:
+    except (SettingsError, ConfigError, DataKeyError) as exc:
         return _fail(str(exc))
 
 

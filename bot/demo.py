@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bot.app import BotRuntime, build
 from bot.config import AppConfig, CohortConfig, CoverageConfig
+from bot.data_keys import create_key_file
 from bot.domain.clock import ManualClock
 from bot.sandbox.server import FakeBotApi
 from bot.sandbox.users import SimUser
@@ -131,6 +132,10 @@ async def run_demo(*, keep: bool = False) -> int:
     database = folder / "demo.db"
     database.unlink(missing_ok=True)
     url = f"sqlite+aiosqlite:///{database}"
+    keys = database.with_name(f"{database.name}.keys")
+    keys.unlink(missing_ok=True)
+    # As `moodcheck db upgrade` on a new install: a data key file beside the database.
+    create_key_file(keys)
     await upgrade_async(url)
     server = FakeBotApi(bot_username=BOT_USERNAME)
     await server.start()

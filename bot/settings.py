@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     webhook_max_connections: int = Field(default=40, ge=1, le=100)
     health_max_outbox_lag: float = Field(default=300.0, ge=0)
     """Seconds an urgent due message may wait before /healthz says 503; 0 turns it off."""
+    data_keys: SecretStr | None = None
+    """The data keys that encrypt patients' text at rest, newest first, separated by commas
+    (``moodcheck keys new`` makes one); when set, the key file is not read (bot/data_keys.py)."""
+    data_key_file: Path | None = None
+    """A file of data keys, one a line, newest first; default for a SQLite database: the
+    database's path with ``.keys`` added."""
     max_messages_per_second: int = Field(default=30, ge=1)
     """The bot token's overall send rate, shared by all workers (Telegram: ~30; benchmarks
     set more to measure the bot's own path)."""

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.crypto import Keyring, bind_keyring
 from storage.sqlite_inline import SQLITE_BUSY_TIMEOUT_MS, in_loop_enabled, inline_creator
 
 READ_ONLY = "moodcheck_read_only"
@@ -67,8 +68,11 @@ def _tune_sqlite(engine: AsyncEngine, *, in_loop: bool) -> None:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """Create the async engine for a database URL (SQLite file or PostgreSQL)."""
+def create_engine(url: str, *, keyring: Keyring | None = None, echo: bool = False) -> AsyncEngine:
+    """Create the async engine for a database URL (SQLite file or PostgreSQL).
+
+    ``keyring``: the data keys of the encrypted columns (storage/crypto.py); without one, an
+    encrypted column cannot be read or written (DataKeyError), everything else works."""
     url = normalise_url(url)
     # hide_parameters: SQLAlchemy puts bound values (answers, message text) into its error
     # messages, which end up in logs; the statements stay, the patient data does not.
@@ -83,6 +87,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _tune_sqlite(engine, in_loop=in_loop)
+    bind_keyring(engine, keyring)
     return engine
 
 

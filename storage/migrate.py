@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -11,6 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
+from storage.crypto import Keyring
 from storage.db import create_engine, normalise_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -29,9 +31,14 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database up to a revision (the latest by default). Blocking: not in a loop."""
-    command.upgrade(alembic_config(url), revision)
+def upgrade(url: str, revision: str = "head", *, keyring: Keyring | None = None) -> None:
+    """Bring the database up to a revision (the latest by default). Blocking: not in a loop.
+
+    ``keyring``: the data keys, which migration 0014 needs to encrypt rows written before
+    encryption existed (none needed on an empty database)."""
+    config = alembic_config(url)
+    config.attributes["keyring"] = keyring
+    command.upgrade(config, revision)
 
 
 def head_revision() -> str:
@@ -71,6 +78,6 @@ async def check_schema(url: str) -> None:
     )
 
 
-async def upgrade_async(url: str) -> None:
+async def upgrade_async(url: str, *, keyring: Keyring | None = None) -> None:
     """Run :func:`upgrade` from async code (Alembic runs its own event loop, in a thread)."""
-    await asyncio.to_thread(upgrade, url)
+    await asyncio.to_thread(functools.partial(upgrade, url, keyring=keyring))

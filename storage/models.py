@@ -20,7 +20,6 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
-    Text,
     UniqueConstraint,
     false,
 )
@@ -28,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.domain.lifecycle import AlertStatus, PatientState, PatientStatus, Transition, UsualTime
+from storage.crypto import EncryptedJSON, EncryptedText
 from storage.types import BigIntId, UTCDateTime, status_type
 
 NAMING = {
@@ -221,8 +221,8 @@ class PatientMessage(Base):
     received_at: Mapped[datetime]
     kind: Mapped[str] = mapped_column(String(16))
     """text | sticker | photo | voice | location | other."""
-    body: Mapped[str | None] = mapped_column(Text)
-    """The text, when there is one (encrypted at rest when a key is configured)."""
+    body: Mapped[str | None] = mapped_column(EncryptedText())
+    """The text, when there is one; encrypted at rest (storage/crypto.py)."""
     crisis: Mapped[bool] = mapped_column(default=False)
     """Crisis words were found in it."""
 
@@ -264,9 +264,10 @@ class Alert(Base):
     acknowledged_by_name: Mapped[str | None] = mapped_column(String(64))
     """The provider's first name, shown whenever a message listing the event is re-rendered."""
     resolved_by_name: Mapped[str | None] = mapped_column(String(64))
-    details: Mapped[dict[str, Any] | None]
+    details: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON())
     """What fired the alert, locale-free (the answer, the values and baseline of a rule, a
-    pause's end): the group message, /alerts, /patient and the digest show it."""
+    pause's end): the group message, /alerts, /patient and the digest show it. Encrypted at
+    rest: a crisis alert quotes the patient's words."""
 
 
 class AlertPost(Base):
@@ -299,7 +300,9 @@ class OutboxMessage(Base):
     dedup_key: Mapped[str | None] = mapped_column(String(128), unique=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
     method: Mapped[str] = mapped_column(String(32))
-    payload: Mapped[dict[str, Any]]
+    payload: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON())
+    """The Bot API call's parameters. Encrypted at rest: they may quote a patient (a shared
+    message, a crisis alert's words, a /messages reading, a /mydata file)."""
     priority: Mapped[int] = mapped_column(SmallInteger)
     """0 is most urgent (crisis cards, IMMEDIATE alerts); see bot.services.outbox.Priority."""
     status: Mapped[str] = mapped_column(String(16))

@@ -799,7 +799,9 @@ class OutboxRepository(_Repository):
             .where(
                 OutboxMessage.status != "pending",
                 OutboxMessage.created_at < before,
-                # Already blanked rows are skipped (text form: JSON has no = on PG).
+                # Already blanked rows are skipped (text form: JSON has no = on PG). The payload
+                # is encrypted, but a blanked one is stored as a plain {} (EncryptedJSON), so
+                # this looks at no content.
                 cast_(OutboxMessage.payload, String) != "{}",
             )
             .limit(limit)

@@ -35,7 +35,9 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async(url: str) -> None:
-    engine = create_engine(url)
+    # The data keys (storage.migrate.upgrade): a migration that encrypts finds them on the
+    # connection's engine (storage.crypto.keyring_of).
+    engine = create_engine(url, keyring=config.attributes.get("keyring"))
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

@@ -36,6 +36,7 @@ from bot.services.crisis_card import CardKind, crisis_card
 from bot.settings import Settings
 from storage.models import OutboxMessage, Patient
 from tests.support.harness import SETTLE_TIMEOUT, Harness, shared_renderer
+from tests.support.keys import TEST_KEYS
 
 # Day 0 is Monday 2026-01-12, the day the conftest clock starts (08:00 in New York).
 DAY0 = date(2026, 1, 12)
@@ -206,6 +207,7 @@ class ScenarioHarness(Harness):
             telegram_token=self.server.token,
             database_url=self.db_url,
             telegram_base_url=self.server.base_url,
+            data_keys=TEST_KEYS,
         )
         self.bot = build(
             settings,

@@ -18,6 +18,7 @@ from bot.sandbox.server import FakeBotApi
 from bot.settings import Settings
 from tests.e2e.flows import answer_all, enrol
 from tests.support.harness import Harness
+from tests.support.keys import TEST_KEYS
 
 NAME = "Zephyrine"
 SURNAME = "Quillfeather"
@@ -160,7 +161,10 @@ async def test_the_scheduler_does_not_log_every_run(
     for cohort in config.cohorts:  # the start-up check needs the bot in every group
         server.group(cohort.provider_chat_id, title=cohort.name)
     settings = Settings(
-        telegram_token=server.token, database_url=db_url, telegram_base_url=server.base_url
+        telegram_token=server.token,
+        database_url=db_url,
+        telegram_base_url=server.base_url,
+        data_keys=TEST_KEYS,
     )
     bot = build(settings, config, scan_interval=30.0)
     await bot.start(poll_timeout=1)

@@ -24,6 +24,7 @@ from storage.models import Checkin, OutboxMessage, ProcessedUpdate
 from tests.e2e.conftest import GROUP_A
 from tests.e2e.flows import CALM_DAY, answer_all, enrol, last
 from tests.support.harness import WEBHOOK_SECRET, Harness
+from tests.support.keys import TEST_KEYS
 
 
 @pytest.fixture(name="hooked")
@@ -189,6 +190,7 @@ async def test_healthz_503_when_the_database_is_unreachable(
     settings = Settings(
         telegram_token=server.token,
         database_url=bad_url,
+        data_keys=TEST_KEYS,
         telegram_base_url=server.base_url,
         listen="127.0.0.1:0",
     )

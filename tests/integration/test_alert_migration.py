@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from storage.db import create_engine
 from storage.migrate import alembic_config, upgrade_async
+from tests.support.keys import TEST_KEYRING
 
 T = "'2026-01-01 00:00:00'"
 SEED = [
@@ -33,14 +34,16 @@ SEED = [
 
 async def test_0005_gives_old_events_their_heads_and_messages(db_url: str) -> None:
     await asyncio.to_thread(command.downgrade, alembic_config(db_url), "0004")
-    engine = create_engine(db_url)
+    engine = create_engine(db_url, keyring=TEST_KEYRING)
     try:
         try:
             async with engine.begin() as connection:
                 for statement in SEED:
                     await connection.execute(text(statement))
         finally:
-            await upgrade_async(db_url)  # the database is shared with later tests (PostgreSQL)
+            await upgrade_async(
+                db_url, keyring=TEST_KEYRING
+            )  # the database is shared with later tests (PostgreSQL)
         async with engine.connect() as connection:
             heads = (await connection.execute(text("SELECT id, head_id FROM alerts"))).all()
             posts = (

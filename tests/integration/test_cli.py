@@ -22,6 +22,7 @@ from bot.cli import main
 from bot.config import load_config
 from bot.sandbox.server import FakeBotApi
 from tests.support.databases import sqlite_copy
+from tests.support.keys import TEST_KEYS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -48,6 +49,8 @@ def fx_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, config_path: Path) -
         "MOODCHECK_WEBHOOK_PATH",
         "MOODCHECK_LISTEN",
         "MOODCHECK_LOG_FORMAT",
+        "MOODCHECK_DATA_KEYS",
+        "MOODCHECK_DATA_KEY_FILE",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MOODCHECK_CONFIG", str(config_path))
@@ -139,6 +142,8 @@ def test_schema_check_passes_on_a_migrated_copy(
     monkeypatch.setenv("MOODCHECK_DATABASE_URL", url)
     monkeypatch.setenv("MOODCHECK_TELEGRAM_TOKEN", "1:abc")
     monkeypatch.setenv("MOODCHECK_BOT_USERNAME", "clinic_checkin_bot")
+    # A copy has no key file beside it: the keys come from the environment.
+    monkeypatch.setenv("MOODCHECK_DATA_KEYS", TEST_KEYS)
     assert main(["invite", "--cohort", "clinic-b", "--label", "P-2222"]) == 0
 
 
@@ -208,6 +213,7 @@ async def test_moodcheck_run_webhook_serves_until_sigterm(
             "MOODCHECK_DATABASE_URL": sqlite_copy(sqlite_template_file, env),
             "MOODCHECK_CONFIG": str(config_path),
             "MOODCHECK_BOT_USERNAME": "moodcheck_test_bot",
+            "MOODCHECK_DATA_KEYS": TEST_KEYS,  # a copy has no key file beside it
             "MOODCHECK_WEBHOOK_URL": f"http://127.0.0.1:{port}/hook/telegram",
             "MOODCHECK_WEBHOOK_SECRET": "cli-test-secret",
             "MOODCHECK_LISTEN": f"127.0.0.1:{port}",
@@ -255,6 +261,7 @@ def test_export_fhir_and_outcomes_from_the_command_line(
     url = f"sqlite:///{env / 'reports.db'}"
     monkeypatch.setenv("MOODCHECK_DATABASE_URL", url)
     assert main(["db", "upgrade"]) == 0
+    assert "back it up" in capsys.readouterr().err  # a new install's data key file
     # Before the bot has run, the cohort has no rows: one clear line, no file.
     assert main(["export", "--cohort", "clinic-d", "--out", str(env / "b.json")]) == 2
     assert "has no data yet" in _one_line_error(capsys)
@@ -303,6 +310,7 @@ async def test_moodcheck_run_stops_when_the_bot_is_not_in_a_group(
             "MOODCHECK_DATABASE_URL": sqlite_copy(sqlite_template_file, env),
             "MOODCHECK_CONFIG": str(config_path),
             "MOODCHECK_BOT_USERNAME": "moodcheck_test_bot",
+            "MOODCHECK_DATA_KEYS": TEST_KEYS,  # a copy has no key file beside it
             "PYTHONPATH": str(REPO),
         }
         process = await asyncio.create_subprocess_exec(

@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 from storage.db import create_engine, create_session_factory
 from storage.models import Cohort
 from storage.uow import UnitOfWorkFactory
+from tests.support.keys import TEST_KEYRING
 
 NOW = datetime(2026, 1, 12, 13, 0, tzinfo=UTC)
 WRITERS = 40
@@ -20,7 +21,7 @@ WRITERS = 40
 
 @pytest.fixture(name="uow")
 async def fx_uow(db_url: str) -> AsyncIterator[UnitOfWorkFactory]:
-    engine = create_engine(db_url)
+    engine = create_engine(db_url, keyring=TEST_KEYRING)
     yield UnitOfWorkFactory(create_session_factory(engine))
     await engine.dispose()
 
@@ -102,7 +103,7 @@ async def test_sqlite_waits_for_another_connection_without_stopping_the_loop(
     if not db_url.startswith("sqlite"):
         pytest.skip("SQLite's single writer lock")
     cohort_id = await _cohort(uow)
-    other = create_engine(db_url)
+    other = create_engine(db_url, keyring=TEST_KEYRING)
     ticks = 0
     try:
         async with other.connect() as holder:

@@ -34,6 +34,7 @@ from bot.settings import Settings
 from storage.db import create_engine
 from storage.models import Checkin, OutboxMessage
 from tests.support.harness import Harness
+from tests.support.keys import TEST_KEYRING, TEST_KEYS
 
 FANOUT = 2000
 WINDOW = DeliveryPolicy().window
@@ -48,7 +49,7 @@ def fx_sandbox() -> Iterator[Sandbox]:
 
 
 async def _outbox_statuses(url: str) -> dict[str, int]:
-    engine = create_engine(url)
+    engine = create_engine(url, keyring=TEST_KEYRING)
     try:
         async with engine.connect() as connection:
             rows = await connection.execute(
@@ -122,7 +123,10 @@ async def test_one_request_in_ten_failing_loses_nothing(
         seed=7,
     )
     settings = Settings(
-        telegram_token=TOKEN, database_url=db_url, telegram_base_url=sandbox.base_url
+        telegram_token=TOKEN,
+        database_url=db_url,
+        telegram_base_url=sandbox.base_url,
+        data_keys=TEST_KEYS,
     )
     policy = DeliveryPolicy(backoff_base=1.5, backoff_cap=2.0, poll_interval=0.1)
     bot = build(

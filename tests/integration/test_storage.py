@@ -17,13 +17,14 @@ from storage.db import create_engine, create_session_factory
 from storage.migrate import SchemaBehindError, check_schema, head_revision
 from storage.models import Base, Checkin, Cohort, OutboxMessage, Patient
 from storage.uow import UnitOfWork, UnitOfWorkFactory
+from tests.support.keys import TEST_KEYRING
 
 NOW = datetime(2026, 1, 12, 13, 0, tzinfo=UTC)
 
 
 @pytest.fixture(name="uow")
 async def fx_uow(db_url: str) -> AsyncIterator[UnitOfWorkFactory]:
-    engine = create_engine(db_url)
+    engine = create_engine(db_url, keyring=TEST_KEYRING)
     yield UnitOfWorkFactory(create_session_factory(engine))
     await engine.dispose()
 
@@ -256,7 +257,7 @@ async def test_outbox_retry_time_is_respected(uow: UnitOfWorkFactory) -> None:
 
 
 async def test_migrations_match_the_models(db_url: str) -> None:
-    engine = create_engine(db_url)
+    engine = create_engine(db_url, keyring=TEST_KEYRING)
 
     def diff(connection: Connection) -> list[Any]:
         return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
@@ -271,14 +272,14 @@ async def test_migrations_match_the_models(db_url: str) -> None:
 
 async def test_schema_check_says_how_to_fix(db_url: str) -> None:
     await check_schema(db_url)  # migrated: fine
-    engine = create_engine(db_url)
+    engine = create_engine(db_url, keyring=TEST_KEYRING)
     async with engine.begin() as connection:
         await connection.execute(text("UPDATE alembic_version SET version_num = 'old'"))
     await engine.dispose()
     with pytest.raises(SchemaBehindError, match="moodcheck db upgrade") as info:
         await check_schema(db_url)
     assert head_revision() in str(info.value)
-    engine = create_engine(db_url)
+    engine = create_engine(db_url, keyring=TEST_KEYRING)
     async with engine.begin() as connection:
         await connection.execute(
             text(f"UPDATE alembic_version SET version_num = '{head_revision()}'")

@@ -25,6 +25,7 @@ from bot.workers import Partition, PostgresSlots, SqliteSlot
 from storage.db import create_engine, create_session_factory
 from storage.models import Checkin, OutboxMessage
 from storage.uow import UnitOfWorkFactory
+from tests.support.keys import TEST_KEYRING
 
 NOW = datetime(2026, 1, 12, 14, 0, tzinfo=UTC)
 
@@ -63,7 +64,7 @@ async def test_one_sqlite_process_at_a_time(
 
 async def test_postgres_slots_count_the_live_workers(db_url: str) -> None:
     _postgres_only(db_url)
-    engines = [create_engine(db_url) for _ in range(3)]
+    engines = [create_engine(db_url, keyring=TEST_KEYRING) for _ in range(3)]
     slots = [PostgresSlots(engine) for engine in engines]
     try:
         for slot in slots:
@@ -88,7 +89,7 @@ async def test_postgres_slots_count_the_live_workers(db_url: str) -> None:
 
 
 async def test_claims_follow_the_partition(db_url: str) -> None:
-    engine = create_engine(db_url)
+    engine = create_engine(db_url, keyring=TEST_KEYRING)
     uow = UnitOfWorkFactory(create_session_factory(engine))
     chats = [-100222, -100111, -7, 1, 2, 3, 10, 11]
     try:
@@ -159,7 +160,7 @@ async def test_two_worker_processes_share_a_fanout(
     joined = "\n".join(logs)
     assert "delivery worker 1 of 2" in joined and "delivery worker 2 of 2" in joined
     # Both ran the due scan: every patient got one check-in and one prompt.
-    engine = create_engine(db_url)
+    engine = create_engine(db_url, keyring=TEST_KEYRING)
     try:
         async with engine.connect() as connection:
             checkins = await connection.scalar(select(func.count()).select_from(Checkin))

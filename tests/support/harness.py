@@ -27,6 +27,7 @@ from bot.sandbox.server import FakeBotApi
 from bot.settings import Settings
 from prompts.render import Renderer
 from storage.db import create_engine, create_session_factory
+from tests.support.keys import TEST_KEYRING, TEST_KEYS
 
 T = TypeVar("T")
 SETTLE_TIMEOUT = 15.0
@@ -68,7 +69,7 @@ class Harness:
         """The bot's rate limiter's monotonic clock (default: the real one)."""
         self._delivery = delivery or DeliveryPolicy(poll_interval=0.2)
         self.bot: BotRuntime | None = None
-        self._engine: AsyncEngine = create_engine(db_url)
+        self._engine: AsyncEngine = create_engine(db_url, keyring=TEST_KEYRING)
         self._sessions = create_session_factory(self._engine)
         self.update_ids: list[int] = []
         self.webhook = webhook
@@ -100,6 +101,7 @@ class Harness:
             telegram_token=self.server.token,
             database_url=self.bot_db_url,
             telegram_base_url=self.server.base_url,
+            data_keys=TEST_KEYS,
             **hook,
         )
         bot = build(
