@@ -213,8 +213,10 @@ GROUP_ACCESS_KEY = "group_access"
 
 
 async def housekeeping_job(context: BotContext) -> None:
-    """Hourly: blank old outbox payloads, forget old processed-update ids."""
+    """Hourly: blank old outbox payloads, forget old processed-update ids, prune audit
+    records past their cohort's retention."""
     await context.services.housekeeping.run()
+    await context.services.audit_trail.prune()
 
 
 def _follow_groups(

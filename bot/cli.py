@@ -176,6 +176,35 @@ async def _outcomes(settings: Settings, cohort: str, start: str | None, end: str
     return 0
 
 
+EXIT_BROKEN = 1
+
+
+async def _audit_verify(settings: Settings) -> int:
+    """moodcheck audit verify: check every audit chain; print each chain's state and the
+    first broken link of a broken one (exit code 1)."""
+    from bot.services.audit_trail import AuditTrail  # noqa: PLC0415
+    from storage.migrate import SchemaBehindError  # noqa: PLC0415
+
+    config = load_config(settings.config)
+    try:
+        async with _reading_runtime(settings, config) as runtime:
+            states = await AuditTrail(runtime).verify()
+    except SchemaBehindError as exc:
+        return _fail(str(exc))
+    broken = [state.broken for state in states if state.broken is not None]
+    for state in states:
+        verdict = "BROKEN" if state.broken is not None else "ok"
+        print(  # noqa: T201 - the command's output
+            f"chain {state.chain}: {verdict}, {state.checked} records checked"
+            f" (after anchor {state.anchor_seq}), head seq {state.head_seq} hash {state.head_hash}"
+        )
+    if broken:
+        print(f"first broken link: {broken[0].describe()}", file=sys.stderr)  # noqa: T201
+        return EXIT_BROKEN
+    print(f"audit trail verified: {len(states)} chains")  # noqa: T201
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moodcheck", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -204,6 +233,11 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--cohort", required=True)
     report.add_argument("--from", dest="start", help="first day, YYYY-MM-DD (default: a year ago)")
     report.add_argument("--to", dest="end", help="last day, YYYY-MM-DD (default: today, UTC)")
+    audit = sub.add_parser("audit", help="the audit trail")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser(
+        "verify", help="check every audit chain; print the first broken link (exit 1)"
+    )
     demo = sub.add_parser("demo", help="run a scripted patient against the sandbox server")
     demo.add_argument("--keep", action="store_true", help="keep the demo database")
     return parser
@@ -223,6 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_invite(settings, args.cohort, args.label))
         if args.command == "outcomes":
             return asyncio.run(_outcomes(settings, args.cohort, args.start, args.end))
+        if args.command == "audit":
+            return asyncio.run(_audit_verify(settings))
         if args.command == "export":
             return asyncio.run(_export(settings, args.cohort, args.out, check_all=args.check_all))
         from bot.demo import run_demo  # noqa: PLC0415
