@@ -231,6 +231,7 @@ def _follow_groups(
     worker.on_group_unreachable = channel.unreachable
     group_access = GroupAccess(application.bot, channel)
     runtime.private_chat_open = group_access.private_chat_open
+    runtime.member_status = group_access.member_status
     application.bot_data[GROUP_ACCESS_KEY] = group_access
     return group_access
 

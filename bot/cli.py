@@ -142,13 +142,38 @@ async def _export(settings: Settings, cohort: str, out: str, *, check_all: bool)
         async with _reading_runtime(settings, config) as runtime:
             with partial.open("w", encoding="utf-8") as file:  # noqa: ASYNC230
                 result = await FhirExport(runtime).write(cohort, file, check_all=check_all)
-        partial.replace(out)  # noqa: ASYNC240 - a reader never sees half a bundle
+            partial.replace(out)  # noqa: ASYNC240 - a reader never sees half a bundle
+            await _audit_export(runtime, cohort, result.patient_ids)
     except (FhirExportError, SchemaBehindError) as exc:
         partial.unlink(missing_ok=True)  # noqa: ASYNC240
         return _fail(str(exc))
     counts = ", ".join(f"{n} {kind}" for kind, n in sorted(result.counts.by_type.items()))
     print(f"wrote {out}: {counts}; {result.checked} checked with fhir.resources")  # noqa: T201
     return 0
+
+
+async def _audit_export(runtime: Runtime, cohort: str, patient_ids: Sequence[int]) -> None:
+    """The operator's export is a read of every patient in it, audited like /export's."""
+    now = runtime.clock.now()
+    async with runtime.uow() as uow:
+        stored = await uow.cohorts.by_name(cohort)
+        if stored is not None:
+            uow.audit.record(
+                at=now,
+                actor="operator",
+                action="operator_exported",
+                cohort_id=stored.id,
+                details={"format": "fhir", "patients": len(patient_ids)},
+            )
+            uow.audit.record_reads(
+                at=now,
+                actor="operator",
+                action="patient_exported",
+                cohort_id=stored.id,
+                patient_ids=patient_ids,
+                details={"format": "fhir"},
+            )
+        await uow.commit()
 
 
 async def _outcomes(settings: Settings, cohort: str, start: str | None, end: str | None) -> int:

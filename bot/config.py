@@ -162,6 +162,16 @@ class CohortConfig(BaseModel):
     export_discharged: bool = False
     """Include patients who left (discharged or withdrawn) in the FHIR export."""
 
+    @field_validator("clinicians")
+    @classmethod
+    def _clinicians(cls, value: str | tuple[int, ...]) -> str | tuple[int, ...]:
+        if isinstance(value, tuple):
+            if not value:
+                raise ValueError('an empty list lets nobody in; use "group_admins" or user ids')
+            if any(user_id <= 0 for user_id in value):
+                raise ValueError("Telegram user ids are positive numbers")
+        return value
+
     @field_validator("reraise_minutes")
     @classmethod
     def _reraise(cls, value: tuple[int, ...]) -> tuple[int, ...]:

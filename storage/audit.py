@@ -15,7 +15,7 @@ same time queue on the head and never deadlock on it.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -68,6 +68,29 @@ class AuditRepository(_Repository):
         )
         self.session.add(event)
         self._staged.append(event)
+
+    def record_reads(
+        self,
+        *,
+        at: datetime,
+        actor: str,
+        action: str,
+        cohort_id: int,
+        patient_ids: Iterable[int],
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Stage one record per patient whose data someone saw or took (an export, a digest):
+        "who read which patient" stays answerable per patient, and erasing a patient finds
+        every such record by its ``patient_id``."""
+        for patient_id in sorted(set(patient_ids)):
+            self.record(
+                at=at,
+                actor=actor,
+                action=action,
+                cohort_id=cohort_id,
+                patient_id=patient_id,
+                details=dict(details or {}),
+            )
 
     async def seal(self) -> None:
         """Give every staged record its place and hash (see the module's docstring)."""

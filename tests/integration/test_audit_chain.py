@@ -6,6 +6,7 @@ verifiable; concurrent writers (several engines, as several workers) still make 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -139,7 +140,7 @@ async def test_a_clean_trail_verifies_and_each_cohort_has_its_chain(
             )
         ).all()
     assert [r.seq for r in rows] == [1, 2, 3, 4, 5]
-    assert all(r.prev_hash == p.hash for p, r in zip(rows, rows[1:], strict=False))
+    assert all(r.prev_hash == p.hash for p, r in itertools.pairwise(rows))
 
 
 @pytest.mark.parametrize(
