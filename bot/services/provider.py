@@ -231,9 +231,13 @@ class ProviderService:
                 return False
             cohort = await uow.provider.cohort_by_chat(call.chat_id)
             if cohort is not None:
+                # Linked to the patient it names, so that erasing them finds the record.
+                label = call.args[0] if call.args and pv.is_label(call.args[0]) else None
+                patient = label and await uow.provider.patient_by_label(cohort.id, label)
                 await self._refuse(
-                    uow, now, call, cohort, "provider_not_clinician", decision.refusal
-                )
+                    uow, now, call, cohort, "provider_not_clinician", decision.refusal,
+                    patient=patient or None,
+                )  # fmt: skip
             await uow.commit()
         self._rt.wake_delivery()
         return False
