@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.audit_chain import (
     ERASED_ACTION,
@@ -41,7 +42,7 @@ READ_BATCH = 5000
 class AuditRepository(_Repository):
     """The audit trail (append-only: records are added, sealed, scrubbed or pruned)."""
 
-    def __init__(self, session: Any) -> None:
+    def __init__(self, session: AsyncSession) -> None:
         super().__init__(session)
         self._staged: list[AuditEvent] = []
 
