@@ -217,8 +217,10 @@ GROUP_ACCESS_KEY = "group_access"
 
 
 async def housekeeping_job(context: BotContext) -> None:
-    """Hourly: blank old outbox payloads, forget old processed-update ids."""
+    """Hourly: blank old outbox payloads, forget old processed-update ids, prune audit
+    records past their cohort's retention."""
     await context.services.housekeeping.run()
+    await context.services.audit_trail.prune()
 
 
 def _follow_groups(
@@ -233,6 +235,7 @@ def _follow_groups(
     worker.on_group_unreachable = channel.unreachable
     group_access = GroupAccess(application.bot, channel)
     runtime.private_chat_open = group_access.private_chat_open
+    runtime.member_status = group_access.member_status
     application.bot_data[GROUP_ACCESS_KEY] = group_access
     return group_access
 

@@ -99,6 +99,23 @@ class GroupAccess:
                 logger.info("provider group of %s still unreachable: %s", name, state.problem)
         return back
 
+    async def member_status(self, chat_id: int, user_id: int) -> str | None:
+        """A person's status in a group (bot.services.roles); None when Telegram could not
+        say (network, server error, the group gone): clinician commands then fail closed."""
+        try:
+            member = await self._bot.get_chat_member(chat_id, user_id)
+        except BadRequest as exc:
+            if "participant_id_invalid" in exc.message.lower() or "user not found" in (
+                exc.message.lower()
+            ):
+                return "left"  # Telegram knows no such member: definitely no administrator
+            logger.warning("could not ask Telegram for a group membership: %s", exc.message)
+            return None
+        except TelegramError as exc:
+            logger.warning("could not ask Telegram for a group membership: %s", type(exc).__name__)
+            return None
+        return str(member.status)
+
     async def private_chat_open(self, user_id: int) -> bool:
         """Whether the bot may write to this user (they started it and did not block it).
         A chat action is the lightest call that Telegram refuses with 403 otherwise."""

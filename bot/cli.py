@@ -192,13 +192,38 @@ async def _export(settings: Settings, cohort: str, out: str, *, check_all: bool)
         async with _reading_runtime(settings, config) as runtime:
             with partial.open("w", encoding="utf-8") as file:  # noqa: ASYNC230
                 result = await FhirExport(runtime).write(cohort, file, check_all=check_all)
-        partial.replace(out)  # noqa: ASYNC240 - a reader never sees half a bundle
+            partial.replace(out)  # noqa: ASYNC240 - a reader never sees half a bundle
+            await _audit_export(runtime, cohort, result.patient_ids)
     except (FhirExportError, SchemaBehindError) as exc:
         partial.unlink(missing_ok=True)  # noqa: ASYNC240
         return _fail(str(exc))
     counts = ", ".join(f"{n} {kind}" for kind, n in sorted(result.counts.by_type.items()))
     print(f"wrote {out}: {counts}; {result.checked} checked with fhir.resources")  # noqa: T201
     return 0
+
+
+async def _audit_export(runtime: Runtime, cohort: str, patient_ids: Sequence[int]) -> None:
+    """The operator's export is a read of every patient in it, audited like /export's."""
+    now = runtime.clock.now()
+    async with runtime.uow() as uow:
+        stored = await uow.cohorts.by_name(cohort)
+        if stored is not None:
+            uow.audit.record(
+                at=now,
+                actor="operator",
+                action="operator_exported",
+                cohort_id=stored.id,
+                details={"format": "fhir", "patients": len(patient_ids)},
+            )
+            uow.audit.record_reads(
+                at=now,
+                actor="operator",
+                action="patient_exported",
+                cohort_id=stored.id,
+                patient_ids=patient_ids,
+                details={"format": "fhir"},
+            )
+        await uow.commit()
 
 
 async def _outcomes(settings: Settings, cohort: str, start: str | None, end: str | None) -> int:
@@ -253,6 +278,35 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(keys_rotate(settings, args.batch))
 
 
+EXIT_BROKEN = 1
+
+
+async def _audit_verify(settings: Settings) -> int:
+    """moodcheck audit verify: check every audit chain; print each chain's state and the
+    first broken link of a broken one (exit code 1)."""
+    from bot.services.audit_trail import AuditTrail  # noqa: PLC0415
+    from storage.migrate import SchemaBehindError  # noqa: PLC0415
+
+    config = load_config(settings.config)
+    try:
+        async with _reading_runtime(settings, config) as runtime:
+            states = await AuditTrail(runtime).verify()
+    except SchemaBehindError as exc:
+        return _fail(str(exc))
+    broken = [state.broken for state in states if state.broken is not None]
+    for state in states:
+        verdict = "BROKEN" if state.broken is not None else "ok"
+        print(  # noqa: T201 - the command's output
+            f"chain {state.chain}: {verdict}, {state.checked} records checked"
+            f" (after anchor {state.anchor_seq}), head seq {state.head_seq} hash {state.head_hash}"
+        )
+    if broken:
+        print(f"first broken link: {broken[0].describe()}", file=sys.stderr)  # noqa: T201
+        return EXIT_BROKEN
+    print(f"audit trail verified: {len(states)} chains")  # noqa: T201
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moodcheck", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -291,6 +345,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     rotate = keys_sub.add_parser("rotate", help="re-encrypt stored values under the newest key")
     rotate.add_argument("--batch", type=int, default=500, help="rows per transaction")
+    audit = sub.add_parser("audit", help="the audit trail")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser(
+        "verify", help="check every audit chain; print the first broken link (exit 1)"
+    )
     demo = sub.add_parser("demo", help="run a scripted patient against the sandbox server")
     demo.add_argument("--keep", action="store_true", help="keep the demo database")
     sandbox = sub.add_parser(
@@ -318,6 +377,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_invite(settings, args.cohort, args.label))
         if args.command == "outcomes":
             return asyncio.run(_outcomes(settings, args.cohort, args.start, args.end))
+        if args.command == "audit":
+            return asyncio.run(_audit_verify(settings))
         if args.command == "export":
             return asyncio.run(_export(settings, args.cohort, args.out, check_all=args.check_all))
         if args.command == "sandbox":

@@ -126,6 +126,14 @@ class CohortConfig(BaseModel):
     retention_after_delete: Literal["none", "audit"] = "audit"
     """What /delete keeps: "audit" keeps the audit trail (ids and event names) and a
     pseudonymous patient row; "none" keeps nothing about the patient."""
+    audit_retention_days: int = Field(default=2190, ge=1, le=36500)
+    """How long the cohort's audit records are kept (default 2,190 days, six years); older
+    ones are pruned hourly behind an anchor, so the chain still verifies
+    (docs/security.md, "Audit trail")."""
+    clinicians: Literal["group_admins"] | tuple[int, ...] = "group_admins"
+    """Who may run the clinician commands (bot.domain.roles): "group_admins" (default), the
+    provider group's administrators as Telegram says (asked with getChatMember, remembered
+    60 s); or a list of Telegram user ids. Everyone in the group may use the rest."""
     digest_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
     """The weekday the weekly digest goes to the provider group (cohort's time zone)."""
     digest_time: str = "08:00"
@@ -153,6 +161,16 @@ class CohortConfig(BaseModel):
     clinic's own namespace); unset: ``urn:moodcheck:cohort:<name>:label``."""
     export_discharged: bool = False
     """Include patients who left (discharged or withdrawn) in the FHIR export."""
+
+    @field_validator("clinicians")
+    @classmethod
+    def _clinicians(cls, value: str | tuple[int, ...]) -> str | tuple[int, ...]:
+        if isinstance(value, tuple):
+            if not value:
+                raise ValueError('an empty list lets nobody in; use "group_admins" or user ids')
+            if any(user_id <= 0 for user_id in value):
+                raise ValueError("Telegram user ids are positive numbers")
+        return value
 
     @field_validator("reraise_minutes")
     @classmethod

@@ -40,7 +40,6 @@ from storage.models import (
     Alert,
     AlertPost,
     Answer,
-    AuditEvent,
     Base,
     Checkin,
     Cohort,
@@ -875,32 +874,6 @@ class UpdateRepository(_Repository):
         )
 
 
-class AuditRepository(_Repository):
-    """The audit trail."""
-
-    def record(
-        self,
-        *,
-        at: datetime,
-        actor: str,
-        action: str,
-        cohort_id: int | None = None,
-        patient_id: int | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        """Stage an audit event (ids and event names only: no names or free text)."""
-        self.session.add(
-            AuditEvent(
-                at=at,
-                actor=actor,
-                action=action,
-                cohort_id=cohort_id,
-                patient_id=patient_id,
-                details=details or {},
-            )
-        )
-
-
 class PatientDataRepository(_Repository):
     """A patient's own data as a whole: messages they sent, their export, their erasure."""
 
@@ -948,7 +921,8 @@ class PatientDataRepository(_Repository):
         """Delete a patient's answers, check-ins, messages, alerts and queued messages.
 
         With ``keep_audit`` the patient row stays (so audit events keep their reference) and
-        the caller makes it anonymous; without, the patient row and its audit events go too.
+        the caller makes it anonymous; without, the patient row goes too, after the caller
+        scrubbed the patient from the audit trail (``AuditRepository.scrub_patient``).
         """
         checkin_ids = select(Checkin.id).where(Checkin.patient_id == patient.id)
         await self.session.execute(delete(Answer).where(Answer.checkin_id.in_(checkin_ids)))
@@ -972,9 +946,7 @@ class PatientDataRepository(_Repository):
             .values(claimed_by_user_id=None)
         )
         if not keep_audit:
-            await self.session.execute(
-                delete(AuditEvent).where(AuditEvent.patient_id == patient.id)
-            )
+            # The caller scrubbed the audit trail first (storage.audit: the chain stays whole).
             await self.session.delete(patient)
         await self.session.flush()
 

@@ -8,12 +8,12 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from storage.audit import AuditRepository
 from storage.channel import ChannelRepository
 from storage.db import READ_ONLY, DatabaseUnavailableError
 from storage.export import ExportRepository, OutcomeQueries
 from storage.repositories import (
     AlertRepository,
-    AuditRepository,
     CheckinRepository,
     CohortRepository,
     DigestRepository,
@@ -124,6 +124,7 @@ class UnitOfWork:
         """Commit everything done in this unit of work."""
         if self._read_only:
             raise RuntimeError("a read-only unit of work cannot commit")
+        await self.audit.seal()
         await self.session.commit()
 
 

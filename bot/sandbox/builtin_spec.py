@@ -87,6 +87,7 @@ _METHODS: dict[str, str] = {
     ),
     "getChat": "!chat_id:Integer|String",
     "getChatMember": "!chat_id:Integer|String !user_id:Integer",
+    "getChatAdministrators": "!chat_id:Integer|String return_bots:Boolean",
     "close": "",
     "logOut": "",
 }

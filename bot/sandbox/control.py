@@ -15,7 +15,8 @@ They let a benchmark or demo drive a sandbox running in another process:
 * ``POST /sandbox/groups`` ``{"action": "create", "chat_id": -100111, "title": "..."}``:
   what happens to a group (``bot.sandbox.groups``); actions: create, migrate
   (``new_chat_id``, ``notify``), remove_bot (``kicked``, ``notify``), restrict_bot
-  (``notify``), add_bot_back (``notify``).
+  (``notify``), add_bot_back (``notify``), member (``user_id``, ``status``, ``first_name``:
+  add someone or change their status, e.g. to ``administrator``).
 """
 
 from __future__ import annotations
@@ -114,6 +115,14 @@ class _Control:
             if action == "migrate":
                 supergroup = group.migrate(**body)
                 return _json({"ok": True, "chat_id": supergroup.chat_id})
+            if action == "member":
+                user_id = body.get("user_id")
+                if not isinstance(user_id, int) or isinstance(user_id, bool) or user_id <= 0:
+                    return _json({"ok": False, "description": "user_id must be positive"}, 400)
+                group.member(
+                    user_id, str(body.get("first_name", "Member")), status=body.get("status")
+                )
+                return _json({"ok": True, "status": group.chat.members[user_id]})
             if action in {"remove_bot", "restrict_bot", "add_bot_back"}:
                 update_id = getattr(group, str(action))(**body)
                 return _json({"ok": True, "update_id": update_id})

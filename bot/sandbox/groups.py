@@ -13,6 +13,12 @@ Each change answers later calls as Telegram does and queues the update Telegram 
 * **restrict**: sends answer 400 "not enough rights to send text messages to the chat";
   ``getChatMember`` says ``restricted`` with ``can_send_messages`` false.
 * **re-add**: back to ``member``, with a ``my_chat_member`` update.
+
+People in a group have a status too (``creator``, ``administrator``, ``member``,
+``restricted``, ``left``, ``kicked``; ``set_member_status``): ``getChatMember`` answers it as the
+matching ``ChatMember`` subtype (every field the Bot API requires), and
+``getChatAdministrators`` lists the creator and administrators. A registered user the group
+does not know is ``left``, as Telegram answers for someone not in the chat.
 """
 
 from __future__ import annotations
@@ -23,14 +29,17 @@ from bot.sandbox.state import ChatState, SandboxState
 
 __all__ = [
     "KICKED",
+    "MEMBER_STATUSES",
     "MIGRATED",
     "NOT_MEMBER",
     "NO_RIGHTS",
     "access_error",
+    "administrators_json",
     "bot_member_json",
     "member_json",
     "migrate",
     "set_bot_status",
+    "set_member_status",
 ]
 
 MIGRATED = "Bad Request: group chat was upgraded to a supergroup chat"
@@ -57,8 +66,33 @@ def access_error(chat: ChatState, *, writable: bool) -> AccessError | None:
     return None
 
 
+MEMBER_STATUSES = frozenset({"creator", "administrator", "member", "restricted", "left", "kicked"})
+_ADMIN_RIGHTS = (
+    "can_be_edited",
+    "can_manage_chat",
+    "can_delete_messages",
+    "can_manage_video_chats",
+    "can_restrict_members",
+    "can_promote_members",
+    "can_change_info",
+    "can_invite_users",
+    "can_post_stories",
+    "can_edit_stories",
+    "can_delete_stories",
+)
+"""ChatMemberAdministrator's required rights (a sandbox administrator manages the chat and
+invites users, and nothing else)."""
+
+
 def member_json(user: dict[str, Any], status: str) -> dict[str, Any]:
-    """A Bot API ``ChatMember`` of a status (member, left, kicked, restricted)."""
+    """A Bot API ``ChatMember`` of a status (creator, administrator, member, restricted,
+    left, kicked), with every field its subtype requires."""
+    if status == "creator":
+        return {"status": "creator", "user": user, "is_anonymous": False}
+    if status == "administrator":
+        rights = dict.fromkeys(_ADMIN_RIGHTS, False)
+        rights.update(can_manage_chat=True, can_invite_users=True)
+        return {"status": "administrator", "user": user, "is_anonymous": False, **rights}
     if status == "kicked":
         return {"status": "kicked", "user": user, "until_date": 0}
     if status == "restricted":
@@ -85,6 +119,25 @@ def member_json(user: dict[str, Any], status: str) -> dict[str, Any]:
         )
         return {"status": "restricted", "user": user, "is_member": True, **rights, "until_date": 0}
     return {"status": status, "user": user}
+
+
+def set_member_status(chat: ChatState, user_id: int, status: str) -> None:
+    """Give a person a status in a group (promoted, demoted, left ...)."""
+    if chat.type == "private":
+        raise ValueError("members have statuses only in groups")
+    if status not in MEMBER_STATUSES:
+        raise ValueError(f"unknown member status {status!r}")
+    chat.members[user_id] = status
+
+
+def administrators_json(state: SandboxState, chat: ChatState) -> list[dict[str, Any]]:
+    """``getChatAdministrators``: the creator and administrators (people only: the bot is
+    never an administrator in the sandbox)."""
+    return [
+        member_json(state.users[user_id], status)
+        for user_id, status in chat.members.items()
+        if status in {"creator", "administrator"} and user_id in state.users
+    ]
 
 
 def bot_member_json(state: SandboxState, chat: ChatState) -> dict[str, Any]:

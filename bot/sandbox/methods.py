@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.sandbox.groups import access_error, bot_member_json, member_json
+from bot.sandbox.groups import access_error, administrators_json, bot_member_json, member_json
 from bot.sandbox.html import ParsedText
 from bot.sandbox.spec import UploadedFile
 from bot.sandbox.state import (
@@ -322,8 +322,9 @@ def get_chat(state: SandboxState, params: Params, texts: Texts) -> object:
 
 
 def get_chat_member(state: SandboxState, params: Params, texts: Texts) -> object:
-    """``getChatMember``: the bot's own membership, or a user's (members of groups are the
-    registered users; private chats have their one user)."""
+    """``getChatMember``: the bot's own membership, or a user's: in a group their status
+    there (``left`` for a registered user the group does not know); a private chat has its
+    one user."""
     del texts
     chat = _chat(state, params, writable=False)
     user_id = params["user_id"]
@@ -332,7 +333,18 @@ def get_chat_member(state: SandboxState, params: Params, texts: Texts) -> object
     user = state.users.get(user_id)
     if user is None or (chat.type == "private" and chat.chat_id != user_id):
         raise ApiError(400, "Bad Request: PARTICIPANT_ID_INVALID")
-    return member_json(user, "member")
+    if chat.type == "private":
+        return member_json(user, "member")
+    return member_json(user, chat.members.get(user_id, "left"))
+
+
+def get_chat_administrators(state: SandboxState, params: Params, texts: Texts) -> object:
+    """``getChatAdministrators``: the group's creator and administrators."""
+    del texts
+    chat = _chat(state, params, writable=False)
+    if chat.type == "private":
+        raise ApiError(400, "Bad Request: there are no administrators in the private chat")
+    return administrators_json(state, chat)
 
 
 def get_me(state: SandboxState, params: Params, texts: Texts) -> object:
@@ -453,6 +465,7 @@ HANDLERS: dict[str, Handler] = {
     "sendChatAction": send_chat_action,
     "getChat": get_chat,
     "getChatMember": get_chat_member,
+    "getChatAdministrators": get_chat_administrators,
     "setMyCommands": set_my_commands,
     "getMyCommands": get_my_commands,
     "deleteMyCommands": delete_my_commands,

@@ -207,6 +207,13 @@ class ApiSpec:
         """Look an object type up by exact name."""
         return self._types.get(name)
 
+    def check_object(self, value: object, type_name: str) -> list[str]:
+        """What is wrong with ``value`` as a ``type_name`` (e.g. an answer the sandbox
+        gives, checked against the spec the way requests are); empty when it conforms."""
+        problems: list[Problem] = []
+        self._check_json(value, TypeRef(type_name), type_name, {}, problems)
+        return [problem.message for problem in problems]
+
     @property
     def method_names(self) -> list[str]:
         """Canonical names of all methods in the spec."""

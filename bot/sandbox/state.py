@@ -283,6 +283,8 @@ class ChatState:
         bot_status: For groups, the bot's membership: member, left, kicked or restricted
             (see ``groups``).
         migrated_to: For a group Telegram turned into a supergroup, the new chat id.
+        members: For groups, people's statuses by user id (creator, administrator, member,
+            restricted, left, kicked; see ``groups``).
     """
 
     chat_id: int
@@ -297,6 +299,7 @@ class ChatState:
     next_message_id: int = 1
     bot_status: str = "member"
     migrated_to: int | None = None
+    members: dict[int, str] = field(default_factory=dict)
 
     def take_message_id(self) -> int:
         """Allocate the next message id (users and the bot share one sequence per chat)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot.sandbox.groups import migrate, set_bot_status
+from bot.sandbox.groups import migrate, set_bot_status, set_member_status
 from bot.sandbox.html import utf16_len
 from bot.sandbox.state import (
     BotMessage,
@@ -289,13 +289,22 @@ class SimGroup:
         last_name: str | None = None,
         username: str | None = None,
         language_code: str | None = "en",
+        status: str | None = None,
     ) -> GroupMember:
         """Add (or get) a member who can send messages and press buttons in the group.
 
-        The member is also a registered user with a private chat with the bot.
+        The member is also a registered user with a private chat with the bot. ``status``:
+        their ChatMember status (``creator``, ``administrator``, ``member`` ...); None keeps
+        the one they have (``member`` when new).
         """
         self._state.register_user(user_id, first_name, last_name, username, language_code)
+        if status is not None or user_id not in self.chat.members:
+            set_member_status(self.chat, user_id, status or "member")
         return GroupMember(self._state, user_id, self.chat)
+
+    def set_status(self, user_id: int, status: str) -> None:
+        """Promote, demote or remove someone (``administrator``, ``member``, ``left`` ...)."""
+        set_member_status(self.chat, user_id, status)
 
     @property
     def messages(self) -> list[BotMessage]:

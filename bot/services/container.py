@@ -8,6 +8,7 @@ from bot.services.alert_actions import AlertActions
 from bot.services.alert_scan import AlertScan
 from bot.services.alerting import Alerting
 from bot.services.announcer import Announcer
+from bot.services.audit_trail import AuditTrail
 from bot.services.checkins import CheckinService
 from bot.services.cohorts import CohortSync
 from bot.services.digest import DigestScan, DigestService
@@ -53,6 +54,7 @@ class Services:
     patient_rules: PatientRules
     provider_channel: ProviderChannel
     strangers: StrangerService
+    audit_trail: AuditTrail
 
     @classmethod
     def build(cls, runtime: Runtime) -> Services:
@@ -89,4 +91,5 @@ class Services:
             patient_rules=patient_rules,
             provider_channel=ProviderChannel(runtime),
             strangers=strangers,
+            audit_trail=AuditTrail(runtime),
         )

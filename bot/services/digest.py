@@ -105,7 +105,12 @@ class DigestService:
         self._text = AlertText(runtime)
 
     async def send_now(
-        self, cohort_name: str, *, now: datetime | None = None, request_key: str | None = None
+        self,
+        cohort_name: str,
+        *,
+        now: datetime | None = None,
+        request_key: str | None = None,
+        actor: str = "system",
     ) -> DigestOutcome:
         """Queue a digest of the 7 days that ended yesterday (cohort time), now.
 
@@ -114,6 +119,7 @@ class DigestService:
             now: The instant to build for (default: the clock's).
             request_key: Something unique to the request (e.g. the update id of ``/digest``)
                 so that a replayed request queues nothing twice; None: no such guard.
+            actor: Who asked (audited with every patient the digest shows).
         """
         now = now or self._rt.clock.now()
         try:
@@ -122,7 +128,7 @@ class DigestService:
             return DigestOutcome.UNKNOWN_COHORT
         period = Period.ending(local_date(now, config.zone) - timedelta(days=1), config.zone)
         key = None if request_key is None else f"digest-now:{cohort_name}:{request_key}"
-        return await self.send_period(config, period, now, key)
+        return await self.send_period(config, period, now, key, actor=actor)
 
     async def send_period(
         self,
@@ -132,6 +138,7 @@ class DigestService:
         dedup_key: str | None,
         *,
         scheduled: bool = False,
+        actor: str = "system",
     ) -> DigestOutcome:
         """Build a cohort's digest of a period and queue it, unless ``dedup_key`` was used.
 
@@ -167,6 +174,15 @@ class DigestService:
                     "patients": digest.summary.patients,
                     "needing_attention": digest.summary.needing_attention,
                 },
+            )
+            # The digest's table shows every patient of the week: each one's data was read.
+            uow.audit.record_reads(
+                at=now,
+                actor=actor,
+                action="patient_in_digest",
+                cohort_id=cohort_id,
+                patient_ids=[patient.id for patient in digest.patients],
+                details={"start": period.start.isoformat(), "end": period.end.isoformat()},
             )
             await uow.commit()
         self._rt.wake_delivery()

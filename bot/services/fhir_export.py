@@ -55,6 +55,8 @@ class ExportResult:
     counts: BundleCounts
     checked: int
     """How many resources were validated with fhir.resources."""
+    patient_ids: tuple[int, ...] = ()
+    """The patients in the Bundle (their reads are audited)."""
 
 
 @cache
@@ -215,4 +217,4 @@ class FhirExport:
             for encoded in encoder.checkin(checkin, subject):
                 emit(encoded)
         out.write(BUNDLE_TAIL)
-        return ExportResult(counts, check.checked)
+        return ExportResult(counts, check.checked, tuple(subjects))

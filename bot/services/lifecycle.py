@@ -313,6 +313,8 @@ class LifecycleService:
             patient.id,
         )
         # Erasure removes every row queued to the patient's chat, so replies come after it.
+        if not keep_audit:
+            await uow.audit.scrub_patient(patient.id, now)
         await uow.patient_data.erase(patient, keep_audit=keep_audit)
         if keep_audit:
             # A pseudonymous row stays so the audit trail still points somewhere; nothing in

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from bot.config import ConfigError
 from bot.domain import lifecycle as lc
+from bot.domain.roles import GROUP_ADMINS, needs_clinician
 from bot.domain.schedule import local_date, zone_or_error
 from bot.services import provider_views as pv
 from bot.services.alert_text import AlertText
@@ -23,6 +25,7 @@ from bot.services.envelope import in_update
 from bot.services.fhir_export import FhirExport
 from bot.services.outbox import Priority, queue_document, queue_send, reply_priority
 from bot.services.outcomes import DEFAULT_DAYS, OutcomesService
+from bot.services.roles import Roles
 from bot.services.runtime import Runtime
 from storage.models import Alert, Cohort, Patient
 from storage.uow import UnitOfWork
@@ -93,9 +96,12 @@ class ProviderService:
         self._digest = digest
         self._fhir = FhirExport(runtime)
         self._reports = OutcomesService(runtime)
+        self._roles = Roles(runtime)
 
     async def command(self, call: ProviderCall) -> None:
         """Handle a provider command typed in any chat."""
+        if not await self._permitted(call):
+            return
         if call.name == "invite":
             await self._invite(call)
             return
@@ -133,7 +139,9 @@ class ProviderService:
 
         await in_update(self._rt, call.update_id, request)
         for cohort in asked:
-            await self._digest.send_now(cohort.name, request_key=str(call.update_id))
+            await self._digest.send_now(
+                cohort.name, request_key=str(call.update_id), actor=call.actor
+            )
 
     async def _oncall(self, call: ProviderCall) -> None:
         """/oncall: get IMMEDIATE and URGENT alerts privately while the bot cannot post in
@@ -194,6 +202,42 @@ class ProviderService:
             uow, now, call.chat_id, self._rt.renderer.render(template, cohort.locale, **values)
         )
 
+    # --- who may run them (bot.domain.roles) ---
+
+    async def _permitted(self, call: ProviderCall) -> bool:
+        """The one role check: a clinician command in a cohort's group goes ahead only for
+        the cohort's clinicians; otherwise the refusal says why and is audited. Asking
+        Telegram happens outside any transaction. Other chats are refused further on."""
+        if not needs_clinician(call.name) or call.chat_type not in {"group", "supergroup"}:
+            return True
+        async with self._rt.uow.reading() as uow:
+            found = await uow.provider.cohort_by_chat(call.chat_id)
+            name = found.name if found is not None else None
+        if name is None:
+            return True
+        try:
+            clinicians = self._rt.config.cohort(name).clinicians
+        except ConfigError:
+            clinicians = ()  # left out of the configuration: nobody
+        decision = await self._roles.decide(call.name, clinicians, call.chat_id, call.user_id)
+        if decision.refusal is None:
+            return True
+        refusal = decision.refusal
+
+        async def refuse(uow: UnitOfWork, now: datetime) -> None:
+            cohort = await uow.provider.cohort_by_chat(call.chat_id)
+            if cohort is not None:
+                # Linked to the patient it names, so that erasing them finds the record.
+                label = call.args[0] if call.args and pv.is_label(call.args[0]) else None
+                patient = label and await uow.provider.patient_by_label(cohort.id, label)
+                await self._refuse(
+                    uow, now, call, cohort, "provider_not_clinician", refusal,
+                    patient=patient or None,
+                )  # fmt: skip
+
+        await in_update(self._rt, call.update_id, refuse)
+        return False
+
     # --- where commands count ---
 
     async def _cohort(self, uow: UnitOfWork, now: datetime, call: ProviderCall) -> Cohort | None:
@@ -232,7 +276,11 @@ class ProviderService:
     async def _help(
         self, uow: UnitOfWork, now: datetime, call: ProviderCall, cohort: Cohort
     ) -> None:
-        await self._reply(uow, now, call, cohort, _Reply("provider_help", {}))
+        try:
+            listed = self._rt.config.cohort(cohort.name).clinicians != GROUP_ADMINS
+        except ConfigError:
+            listed = True
+        await self._reply(uow, now, call, cohort, _Reply("provider_help", {"listed": listed}))
 
     async def _patients(
         self, uow: UnitOfWork, now: datetime, call: ProviderCall, cohort: Cohort
@@ -496,7 +544,8 @@ class ProviderService:
             return
         questionnaires = list(self._rt.config.questionnaires.values())
         items = {item.id: item for q in questionnaires for item in q.items}
-        content = pv.export_csv(await uow.provider.export_rows(cohort.id), items)
+        export_rows = await uow.provider.export_rows(cohort.id)
+        content = pv.export_csv(export_rows, items)
         rows = content.count("\n") - 1
         today = _today(now, cohort.timezone)
         name = f"moodcheck-{cohort.name}-{today.isoformat()}"
@@ -525,6 +574,16 @@ class ProviderService:
             cohort_id=cohort.id,
             details={"chat_id": call.chat_id, "rows": rows},
         )
+        exported = {row[0] for row in export_rows}
+        uow.audit.record_reads(
+            at=now,
+            actor=call.actor,
+            action="patient_exported",
+            cohort_id=cohort.id,
+            patient_ids=[p.id for p in await uow.provider.patients_of(cohort.id)
+                         if p.label in exported],
+            details={"format": "csv"},
+        )  # fmt: skip
 
     async def _export_fhir(
         self, uow: UnitOfWork, now: datetime, call: ProviderCall, cohort: Cohort
@@ -566,6 +625,14 @@ class ProviderService:
             action="provider_exported",
             cohort_id=cohort.id,
             details=details,
+        )
+        uow.audit.record_reads(
+            at=now,
+            actor=call.actor,
+            action="patient_exported",
+            cohort_id=cohort.id,
+            patient_ids=result.patient_ids,
+            details={"format": "fhir"},
         )
 
     async def _outcomes(

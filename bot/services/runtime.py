@@ -25,6 +25,11 @@ async def _assume_open(user_id: int) -> bool:
     return True
 
 
+async def _membership_unknown(chat_id: int, user_id: int) -> str | None:
+    del chat_id, user_id
+    return None
+
+
 CARD_MEMORY_SECONDS = 15 * 60.0
 """How long a card shown without the database replaces the stored one (see CardsShown)."""
 
@@ -66,6 +71,10 @@ class Runtime:
     private_chat_open: Callable[[int], Awaitable[bool]] = field(default=_assume_open)
     """Whether the bot may write to a user privately (they started it and did not block it);
     the composition root asks Telegram (bot.channel)."""
+    member_status: Callable[[int, int], Awaitable[str | None]] = field(default=_membership_unknown)
+    """A person's ChatMember status in a group (``creator``, ``administrator``, ``member``
+    ...), None when Telegram could not say; the composition root asks Telegram (bot.channel).
+    Unwired, nobody is a group administrator (clinician commands fail closed)."""
     cards_shown: CardsShown = field(default_factory=CardsShown)
     """Crisis cards shown while the database was down, so the stored path does not repeat."""
 

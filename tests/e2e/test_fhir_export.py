@@ -47,13 +47,16 @@ async def _week(h: Harness) -> None:
     h.clock.set(datetime(2026, 1, 13, 10, 0, tzinfo=UTC))  # Tuesday: daily items only
     await h.send(gone, "/checkin")
     await answer_all(h, gone, CALM_DAY)
-    await h.send(h.server.group(GROUP_D).member(9101, first_name="Nurse"), "/discharge P-F003")
+    await h.send(
+        h.server.group(GROUP_D).member(9101, first_name="Nurse", status="administrator"),
+        "/discharge P-F003",
+    )
 
 
 async def test_group_export_is_a_valid_bundle_matching_the_database(harness: Harness) -> None:
     h = harness
     await _week(h)
-    nurse = h.server.group(GROUP_D).member(9101, first_name="Nurse")
+    nurse = h.server.group(GROUP_D).member(9101, first_name="Nurse", status="administrator")
     await h.send(nurse, "/export fhir")
     document = last(nurse)
     assert document.kind == "document" and document.document is not None
@@ -133,6 +136,6 @@ async def test_every_resource_validates_and_discharged_patients_when_the_cohort_
 
 async def test_export_usage(harness: Harness) -> None:
     h = harness
-    nurse = h.server.group(GROUP_D).member(9101, first_name="Nurse")
+    nurse = h.server.group(GROUP_D).member(9101, first_name="Nurse", status="administrator")
     await h.send(nurse, "/export hl7")
     assert "/export fhir" in last(nurse).text

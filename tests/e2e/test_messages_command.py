@@ -37,7 +37,7 @@ def fx_config_sharing(config_path: Path) -> AppConfig:
 
 
 def _nurse(h: Harness, group: int = GROUP_A) -> Any:
-    return h.server.group(group).member(9301, first_name="Nurse")
+    return h.server.group(group).member(9301, first_name="Nurse", status="administrator")
 
 
 async def test_without_sharing_the_group_is_told_how_to_read_and_reading_is_audited(

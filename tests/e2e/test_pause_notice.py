@@ -21,7 +21,7 @@ UNTIL = "until 2026-01-16 10:00 (America/New_York), 3 days"
 
 
 def _nurse(h: Harness) -> Any:
-    return h.server.group(GROUP_A).member(9201, first_name="Nurse")
+    return h.server.group(GROUP_A).member(9201, first_name="Nurse", status="administrator")
 
 
 async def test_a_self_pause_posts_a_routine_notice_seen_in_alerts_patient_and_digest(

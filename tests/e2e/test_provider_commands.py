@@ -44,7 +44,7 @@ async def _audits(h: Harness, action: str) -> list[AuditEvent]:
 
 
 def _nurse(h: Harness, group: int = GROUP_A) -> Any:
-    return h.server.group(group).member(9001, first_name="Nurse")
+    return h.server.group(group).member(9001, first_name="Nurse", status="administrator")
 
 
 async def test_invite_link_enrols_the_patient(harness: Harness) -> None:

@@ -7,9 +7,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from telegram import Bot, ChatMemberBanned, ChatMemberMember, ChatMemberRestricted, Update
+from telegram import (
+    Bot,
+    ChatMemberAdministrator,
+    ChatMemberBanned,
+    ChatMemberLeft,
+    ChatMemberMember,
+    ChatMemberOwner,
+    ChatMemberRestricted,
+    Update,
+)
 from telegram.error import BadRequest, ChatMigrated, Forbidden
 
+from bot.sandbox.builtin_spec import resolve_spec
 from bot.sandbox.server import FakeBotApi
 from tests.sandbox.support import Api
 
@@ -135,3 +145,74 @@ async def test_groups_control_endpoint(api: Api, server: FakeBotApi) -> None:
     assert (await post({"action": "explode", "chat_id": -100600}))[0] == 400
     assert (await post({"action": "create", "chat_id": 5}))[0] == 400
     assert (await post({"action": "remove_bot", "chat_id": -100600, "bogus": 1}))[0] == 400
+
+
+SPEC_NEEDED = pytest.mark.skipif(
+    resolve_spec().object_type("ChatMemberAdministrator") is None,
+    reason="the built-in spec has no ChatMember types; set MOODCHECK_BOT_API_SPEC",
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        ("creator", ChatMemberOwner),
+        ("administrator", ChatMemberAdministrator),
+        ("member", ChatMemberMember),
+        ("restricted", ChatMemberRestricted),
+        ("left", ChatMemberLeft),
+        ("kicked", ChatMemberBanned),
+    ],
+)
+async def test_member_statuses_answer_as_telegram(
+    api: Api, server: FakeBotApi, status: str, kind: type
+) -> None:
+    group = server.group(GROUP)
+    group.member(42, first_name="Ada", status=status)
+    answer = await api.ok("getChatMember", chat_id=GROUP, user_id=42)
+    assert answer["status"] == status and answer["user"]["id"] == 42
+    async with Bot(server.token, base_url=server.base_url) as bot:
+        member = await bot.get_chat_member(GROUP, 42)
+        assert isinstance(member, kind) and member.status == status
+
+
+@SPEC_NEEDED
+@pytest.mark.parametrize(
+    "status", ["creator", "administrator", "member", "restricted", "left", "kicked"]
+)
+async def test_member_answers_conform_to_the_spec(
+    api: Api, server: FakeBotApi, status: str
+) -> None:
+    server.group(GROUP).member(42, status=status)
+    answer = await api.ok("getChatMember", chat_id=GROUP, user_id=42)
+    assert server.spec.check_object(answer, "ChatMember") == []
+    assert server.spec.check_object({"status": status}, "ChatMember") != []  # it can fail
+
+
+async def test_statuses_change_and_administrators_are_listed(api: Api, server: FakeBotApi) -> None:
+    group = server.group(GROUP)
+    group.member(41, first_name="Olga", status="creator")
+    group.member(42, first_name="Ada", status="administrator")
+    group.member(43, first_name="Pat")
+    server.user(44, first_name="Sam")  # known to the bot, not in the group
+    assert (await api.ok("getChatMember", chat_id=GROUP, user_id=44))["status"] == "left"
+    assert (await api.ok("getChatMember", chat_id=GROUP, user_id=43))["status"] == "member"
+    group.member(43)  # getting a member again keeps their status
+    group.set_status(42, "member")
+    assert (await api.ok("getChatMember", chat_id=GROUP, user_id=42))["status"] == "member"
+    admins = await api.ok("getChatAdministrators", chat_id=GROUP)
+    assert [(a["user"]["id"], a["status"]) for a in admins] == [(41, "creator")]
+    assert "no administrators" in await api.error("getChatAdministrators", 400, chat_id=44)
+    with pytest.raises(ValueError, match="unknown member status"):
+        group.set_status(43, "boss")
+    session = api.session
+    async with session.post(
+        f"{server.url}/sandbox/groups",
+        json={"action": "member", "chat_id": GROUP, "user_id": 45, "status": "administrator"},
+    ) as response:
+        assert (response.status, await response.json()) == (
+            200,
+            {"ok": True, "status": "administrator"},
+        )
+    admins = await api.ok("getChatAdministrators", chat_id=GROUP)
+    assert {a["user"]["id"] for a in admins} == {41, 45}

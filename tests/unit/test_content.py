@@ -257,6 +257,13 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
         "reason": "x",
     },
     "provider_unknown_label": {"command": "patient", "label": None, "status": None, "reason": "x"},
+    "provider_not_clinician": {
+        "command": "export",
+        "label": None,
+        "status": None,
+        "reason": "not_group_admin",
+    },
+    "provider_help": {"listed": False},
     "provider_wrong_status": {
         "command": "resume",
         "label": "P-7Q3K",
