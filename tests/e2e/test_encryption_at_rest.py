@@ -60,7 +60,7 @@ async def test_no_plaintext_of_what_a_patient_wrote_is_stored(harness: Harness) 
     await answer_all(h, noa, CALM_DAY)
     await h.send(noa, NOTE)
     await h.send(noa, MESSAGE)
-    nurse = h.server.group(GROUP_C).member(9401, first_name="Nurse")
+    nurse = h.server.group(GROUP_C).member(9401, first_name="Nurse", status="administrator")
     await h.send(nurse, "/messages P-ENC1")
     await h.settle()
 

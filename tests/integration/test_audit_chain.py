@@ -24,6 +24,7 @@ from storage.db import create_engine, create_session_factory
 from storage.models import AuditChain, AuditEvent, Patient
 from storage.uow import UnitOfWorkFactory
 from tests.support.harness import shared_renderer
+from tests.support.keys import TEST_KEYS
 
 NOW = datetime(2026, 1, 12, 13, 0, tzinfo=UTC)
 
@@ -317,6 +318,7 @@ def test_cli_verify_prints_the_first_broken_link(
 ) -> None:
     monkeypatch.setenv("MOODCHECK_CONFIG", str(config_path))
     monkeypatch.setenv("MOODCHECK_DATABASE_URL", db_url)
+    monkeypatch.setenv("MOODCHECK_DATA_KEYS", TEST_KEYS)  # the bot starts only with its keys
 
     async def setup(tamper: bool) -> int:
         engine = create_engine(db_url)
