@@ -15,6 +15,7 @@ from aiohttp import web
 
 from bot.app import build
 from bot.config import AppConfig, load_config
+from bot.data_keys import create_key_file
 from bot.domain.clock import TravelClock
 from bot.sandbox.limits import Limits
 from bot.sandbox.server import FakeBotApi
@@ -52,6 +53,10 @@ async def open_world(
     folder = Path(tempfile.mkdtemp(prefix="moodcheck-sandbox-"))
     database = database or folder / "sandbox.db"
     url = f"sqlite+aiosqlite:///{database}"
+    keys = database.with_name(f"{database.name}.keys")
+    if not database.exists() and not keys.exists():
+        # As `moodcheck db upgrade` on a new install: a data key file beside the database.
+        create_key_file(keys)
     await upgrade_async(url)
     clock = TravelClock()
 

@@ -67,7 +67,11 @@ class World:
         self.database = database
         self.cohort: CohortConfig = config.cohorts[0]
         self.group = server.group(self.cohort.provider_chat_id)
-        self.provider: GroupMember = self.group.member(PROVIDER_ID, PROVIDER_NAME)
+        self.provider: GroupMember = self.group.member(
+            PROVIDER_ID,
+            PROVIDER_NAME,
+            status="administrator",  # a clinician (docs/security.md)
+        )
         self.phones: list[Phone] = []
         self.status = "Ready. Add a patient or play a scenario."
         self.lock = asyncio.Lock()
