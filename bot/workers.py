@@ -146,6 +146,9 @@ class PostgresSlots:
             if taken:
                 self._connection, self.slot = connection, slot
                 await self.refresh()
+                # Alone among the live slots: any lease left is a dead process's, and its
+                # messages (a crisis card among them, maybe) need not wait for it to expire.
+                self.exclusive = self.partition.count == 1
                 return
         await connection.invalidate()
         await connection.close()
