@@ -193,6 +193,7 @@ async def due_scan_job(context: BotContext) -> None:
     await services.lifecycle.resume_due()
     await services.due_scan.run()
     await services.window_scan.run()
+    await services.side_check_scan.run()
     await services.digest_scan.run()
     await services.alert_scan.run()
 

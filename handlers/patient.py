@@ -10,6 +10,7 @@ from bot.domain.callback_data import (
     BadCallbackDataError,
     ConsentButton,
     DoneButton,
+    SideButton,
     SkipButton,
     ToggleButton,
     decode,
@@ -100,6 +101,10 @@ async def button(update: Update, context: BotContext) -> None:
         match data:
             case AnswerButton() | ToggleButton() | DoneButton() | BackButton() | SkipButton():
                 toast = await context.services.checkins.tap(
+                    update.update_id, user.id, query.message.message_id, data
+                )
+            case SideButton():
+                toast = await context.services.side_checks.tap(
                     update.update_id, user.id, query.message.message_id, data
                 )
             case ConsentButton(invite_id, agree):

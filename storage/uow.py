@@ -25,6 +25,7 @@ from storage.repositories import (
     ProviderRepository,
     UpdateRepository,
 )
+from storage.side_checks import SideCheckRepository
 
 
 class UnitOfWork:
@@ -50,6 +51,7 @@ class UnitOfWork:
     export: ExportRepository
     outcomes: OutcomeQueries
     channel: ChannelRepository
+    side_checks: SideCheckRepository
 
     def __init__(
         self,
@@ -92,6 +94,7 @@ class UnitOfWork:
         self.export = ExportRepository(session)
         self.outcomes = OutcomeQueries(session)
         self.channel = ChannelRepository(session)
+        self.side_checks = SideCheckRepository(session)
         return self
 
     async def __aexit__(
