@@ -194,6 +194,7 @@ _DIGEST_VALUES: dict[str, dict[str, object]] = {
             {"label": "P-7Q3K", "tier": "ROUTINE", "name": "Patient paused", "what": "until x"}
         ],
         "raised_more": 2,
+        "unanswered_doses": [{"label": "P-7Q3K", "count": 2}],
     },
     "digest_reasons": {"reasons": _DIGEST_REASONS},
     "digest_caption": {"kind": "chart", **_DIGEST_SUMMARY},
