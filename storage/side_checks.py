@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -59,9 +59,16 @@ class SideCheckRepository(_Repository):
         )
         return (await self.session.scalars(self._locking(stmt))).all()
 
-    async def dosing_patients(self) -> Sequence[Patient]:
-        """Return active patients with a dosing schedule."""
-        stmt = select(Patient).where(Patient.status == "active", Patient.dosing_days.is_not(None))
+    async def candidates(self, default_cohorts: Sequence[int]) -> Sequence[Patient]:
+        """Return the active patients who may have a side check due: a dosing schedule, or
+        optional items of their own, or none of their own in a cohort with default ones.
+        Everyone else costs the scan nothing."""
+        own_items = and_(Patient.optional_items.is_not(None), Patient.optional_items != "")
+        by_default = and_(Patient.optional_items.is_(None), Patient.cohort_id.in_(default_cohorts))
+        stmt = select(Patient).where(
+            Patient.status == "active",
+            or_(Patient.dosing_days.is_not(None), own_items, by_default),
+        )
         return (await self.session.scalars(stmt)).all()
 
     async def finished_today(self, days: Sequence[tuple[int, date]]) -> set[int]:
@@ -75,11 +82,6 @@ class SideCheckRepository(_Repository):
         )
         rows = await self.session.execute(stmt)
         return {pid for pid, day in rows if wanted.get(pid) == day}
-
-    async def active_patients(self) -> Sequence[Patient]:
-        """Return active patients (the optional-items scan picks those with items due)."""
-        stmt = select(Patient).where(Patient.status == "active")
-        return (await self.session.scalars(stmt)).all()
 
     async def existing(
         self, patient_ids: Sequence[int], since: date

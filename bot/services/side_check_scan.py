@@ -53,7 +53,12 @@ class SideCheckScan:
             for check in await uow.side_checks.closing(now, 500):
                 check.status = "missed"
             cohorts = {cohort.id: cohort for cohort in await uow.cohorts.all()}
-            patients = await uow.side_checks.active_patients()
+            defaults = [
+                cohort.id
+                for cohort in cohorts.values()
+                if (settings := self._settings(cohort)) is not None and settings.optional_items
+            ]
+            patients = await uow.side_checks.candidates(defaults)
             existing = await uow.side_checks.existing(
                 [p.id for p in patients], local_date(now, zone_or_error("UTC")) - LOOK_BACK
             )
