@@ -33,7 +33,7 @@ def test_example_config_loads() -> None:
         (A + "locale='fr'\n", "locale 'fr'"),
         (A + "colour='red'\n", "colour"),
         (A + "questionnaire='nope'\n", "nope.yaml"),
-        (A + "optional_items=['bp', 'coffee']\n", "field 'optional_items.1': Input should be 'bp'"),
+        (A + "optional_items=['bp', 'coffee']\n", "'optional_items.1': Input should be 'bp'"),
         (A + "post_dose_delay_minutes=60\n", "cohort 'a', field 'post_dose_delay_minutes'"),
         (A + "post_dose_delay_minutes=300\n", "cohort 'a', field 'post_dose_delay_minutes'"),
         (
