@@ -9,13 +9,15 @@ the patient's chat) and the bot's own scans on the ManualClock.
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from bot.domain.alerts import Tier
-from storage.models import Alert, AuditEvent, Patient, SideCheck
+from storage.models import Alert, AuditEvent, OutboxMessage, Patient, SideCheck
 from tests.e2e.conftest import GROUP_A
 from tests.e2e.flows import CALM_DAY, answer_all, enrol, last
 from tests.e2e.scenario_support import (
@@ -276,6 +278,24 @@ async def test_substance_and_bladder_items_follow_the_daily_check_in(harness: Ha
     )
     # No threshold in the reference for substance use or night-time urination alone.
     assert await _alerts(h, patient) == []
+    # The patient's copy of their data holds these answers too.
+    await h.send(user, "/mydata")
+    [row] = await h.rows(
+        select(OutboxMessage).where(
+            OutboxMessage.method == "sendDocument",
+            OutboxMessage.payload["filename"].as_string() == "moodcheck-P-D0S6.json",
+        )
+    )
+    document = json.loads(base64.b64decode(row.payload["document_base64"]))
+    assert document["other_checks"] == [
+        {
+            "kind": "optional",
+            "local_date": "2026-02-02",
+            "status": "answered",
+            "answers": {"substance": "alcohol,ketamine_np", "bladder": "night"},
+            "completed_at": check.completed_at.isoformat(),
+        }
+    ]
 
 
 async def test_an_unanswered_post_dose_check_is_in_the_digest(harness: Harness) -> None:
