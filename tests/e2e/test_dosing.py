@@ -83,6 +83,7 @@ async def test_dosing_commands_answer_clearly_and_show_in_patient(harness: Harne
         await h.send(nurse, command)
         assert words in last(nurse).text, command
         assert "Nothing was changed" in last(nurse).text or words == "no patient"
+        assert "<code>" not in last(nurse).text  # markup rendered, never shown as text
     patient = await _patient(h, "P-D0S1")
     assert (patient.dosing_days, patient.dosing_time, patient.optional_items) == (None,) * 3
 
