@@ -288,6 +288,7 @@ async def test_substance_and_bladder_items_follow_the_daily_check_in(harness: Ha
         )
     )
     document = json.loads(base64.b64decode(row.payload["document_base64"]))
+    assert check.completed_at is not None
     assert document["other_checks"] == [
         {
             "kind": "optional",
