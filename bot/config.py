@@ -34,6 +34,8 @@ from prompts.regions import REGIONS, RegionsError, load_regions
 from prompts.render import Renderer
 from prompts.rules import RULES, RulesError, check_rules_against, load_rules
 
+SIDE_QUESTIONNAIRES = ("post_dose", "optional_items")
+"""Asked apart from the daily check-in (bot.services.side_checks), whatever the cohort."""
 _COVERAGE_UNION = ("CoverageConfig", "literal['24/7']")
 """How pydantic names the two forms of ``coverage`` in an error's location (left out)."""
 _COVERAGE_HELP = (
@@ -130,6 +132,16 @@ class CohortConfig(BaseModel):
     """The weekday the weekly digest goes to the provider group (cohort's time zone)."""
     digest_time: str = "08:00"
     """The local time (HH:MM) of the weekly digest."""
+    post_dose_delay_minutes: int = Field(default=180, ge=120, le=240)
+    """How long after a scheduled dose (``/dosing``) the post-dose check is asked: 2 to 4
+    hours (docs/clinical.md §1.3)."""
+    post_dose_window_hours: int = Field(default=4, ge=1, le=12)
+    """How long the post-dose check stays open; unanswered by then, the dose day is listed
+    in the digest."""
+    optional_items: tuple[Literal["bp", "substance", "substance_daily", "bladder"], ...] = ()
+    """Optional items asked of patients whose provider set none for them (``/optional``):
+    home blood pressure, substance use weekly (or daily), the monthly bladder screen
+    (bot.domain.optional_items, docs/clinical.md §1.2)."""
 
     @field_validator("digest_time")
     @classmethod
@@ -330,6 +342,7 @@ def load_config(
                 check_rules_against(rules, questionnaire)
                 questionnaires[cohort.questionnaire] = questionnaire
             _add_composites(questionnaires, cohort)
+        _add_side_questionnaires(questionnaires, rules)
         escalation = load_escalation_rules(escalation_path, questionnaires.get("daily"))
     except (QuestionnaireError, RulesError, EscalationRulesError) as exc:
         raise ConfigError(str(exc)) from None
@@ -383,7 +396,7 @@ def _check_locales(
             f"templates (have: {', '.join(locales)})"
         )
     ordered = [cohort.locale, *(locale for locale in locales if locale != cohort.locale)]
-    for name in (cohort.questionnaire, *cohort.instruments):
+    for name in (cohort.questionnaire, *cohort.instruments, *SIDE_QUESTIONNAIRES):
         questionnaire = questionnaires[name]
         instrument = name in cohort.instruments
         excused = questionnaire.no_validated_translation if instrument else frozenset()
@@ -398,6 +411,16 @@ def _check_locales(
                     f"config file {path}: cohort {cohort.name!r}: {questionnaire_path(name)}: "
                     f"{what} {name} has no {locale!r} text ({gap}); add the wording{advice}"
                 )
+
+
+def _add_side_questionnaires(
+    questionnaires: dict[str, Questionnaire], rules: tuple[ItemRule, ...]
+) -> None:
+    """Load the questionnaires asked apart from the daily check-in (every cohort may use
+    them: a provider turns them on per patient)."""
+    for name in SIDE_QUESTIONNAIRES:
+        questionnaires[name] = load_questionnaire(questionnaire_path(name))
+        check_rules_against(rules, questionnaires[name])
 
 
 def day_questionnaire_id(base: str, instruments: tuple[str, ...], delivery: str) -> str:

@@ -77,7 +77,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         CommandHandler(list(provider.PRIVATE_REFUSED), provider.command, filters=private)
     )
     # Buttons, routed by the kind prefix of their data (bot/domain/callback_data.py).
-    app.add_handler(CallbackQueryHandler(patient.button, pattern=r"^[atdbkc]\|"))
+    app.add_handler(CallbackQueryHandler(patient.button, pattern=r"^[atdbkcp]\|"))
     app.add_handler(CallbackQueryHandler(patient_admin.button, pattern=r"^[sy]\|"))
     # Acknowledge and Resolve on alert messages in provider groups.
     app.add_handler(CallbackQueryHandler(alerts.button, pattern=r"^g\|"))

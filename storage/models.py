@@ -137,6 +137,18 @@ class Patient(Base):
     None: free text."""
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    dosing_days: Mapped[str | None] = mapped_column(String(32))
+    """Local dose weekdays set by a provider (``mon,thu``); None: no dosing schedule."""
+    dosing_time: Mapped[str | None] = mapped_column(String(5))
+    """Local wall-clock time of the dose, HH:MM (bot.domain.dosing: DST-safe)."""
+    dosing_since: Mapped[datetime | None]
+    """When the schedule was set: doses before it get no post-dose check."""
+    course_started_on: Mapped[date | None] = mapped_column(Date)
+    """The local day the current treatment course began (``/course LABEL start``); None: the
+    course is the one the patient enrolled in (bot.services.courses.current_course_start)."""
+    optional_items: Mapped[str | None] = mapped_column(String(64))
+    """Optional items turned on by a provider (``bp,substance,...``: bot.domain.optional_items);
+    None: the cohort's default."""
 
     def lifecycle(self) -> PatientState:
         """The row's lifecycle columns, for the pure moves of bot/domain/lifecycle.py."""
@@ -161,6 +173,38 @@ class Patient(Base):
         if transition.clears_awaiting:
             self.awaiting = None
         self.updated_at = now
+
+
+class SideCheck(Base):
+    """A short check asked apart from the daily check-in: the post-dose check after a
+    scheduled dose, or the day's optional items (home BP, substance use, bladder screen).
+
+    Kept apart from ``checkins`` on purpose: the daily rules (baselines, missed streaks,
+    adherence) count one daily check-in per day and must not see these.
+    """
+
+    __tablename__ = "side_checks"
+    __table_args__ = (UniqueConstraint("patient_id", "kind", "local_date"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    """post_dose | optional."""
+    local_date: Mapped[date] = mapped_column(Date)
+    """The dose's local date (post-dose), or the day (optional items)."""
+    items: Mapped[dict[str, Any]]
+    """``{"ids": [...]}``: the questionnaire items this check asks, in order."""
+    answers: Mapped[dict[str, Any]]
+    """Item id -> stored value (a multi-select's values joined by commas)."""
+    draft: Mapped[dict[str, Any] | None]
+    """The boxes ticked so far on a multi-select item."""
+    position: Mapped[int] = mapped_column(SmallInteger, default=0)
+    status: Mapped[str] = mapped_column(String(16))
+    """open | answered | stopped | missed."""
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    opened_at: Mapped[datetime]
+    closes_at: Mapped[datetime] = mapped_column(index=True)
+    completed_at: Mapped[datetime | None]
 
 
 class Checkin(Base):
@@ -357,4 +401,5 @@ __all__ = [
     "Patient",
     "PatientMessage",
     "ProcessedUpdate",
+    "SideCheck",
 ]

@@ -49,6 +49,7 @@ from storage.models import (
     Patient,
     PatientMessage,
     ProcessedUpdate,
+    SideCheck,
 )
 from storage.types import UTCDateTime
 
@@ -184,6 +185,7 @@ class DuePatient(NamedTuple):
     checkin_time: str
     next_prompt_at: datetime
     consented_at: datetime
+    course_started_on: date | None
 
 
 class _Repository:
@@ -954,6 +956,7 @@ class PatientDataRepository(_Repository):
         await self.session.execute(delete(Answer).where(Answer.checkin_id.in_(checkin_ids)))
         await self.session.execute(delete(Alert).where(Alert.patient_id == patient.id))
         await self.session.execute(delete(Checkin).where(Checkin.patient_id == patient.id))
+        await self.session.execute(delete(SideCheck).where(SideCheck.patient_id == patient.id))
         await self.session.execute(
             delete(PatientMessage).where(PatientMessage.patient_id == patient.id)
         )

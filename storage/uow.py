@@ -25,6 +25,7 @@ from storage.repositories import (
     ProviderRepository,
     UpdateRepository,
 )
+from storage.side_checks import SideCheckRepository
 from storage.sqlite_inline import SQLITE_BUSY_TIMEOUT_MS
 
 
@@ -51,6 +52,7 @@ class UnitOfWork:
     export: ExportRepository
     outcomes: OutcomeQueries
     channel: ChannelRepository
+    side_checks: SideCheckRepository
 
     def __init__(
         self,
@@ -93,6 +95,7 @@ class UnitOfWork:
         self.export = ExportRepository(session)
         self.outcomes = OutcomeQueries(session)
         self.channel = ChannelRepository(session)
+        self.side_checks = SideCheckRepository(session)
         return self
 
     async def __aexit__(

@@ -10,7 +10,8 @@ a modified client, so nothing here is trusted beyond its shape; ownership is che
 
 Kinds: ``a`` answer, ``t`` toggle a multi-select option, ``d`` done with a multi-select,
 ``b`` back, ``k`` skip today, ``c`` consent, ``s`` a setting, ``y`` a confirmation step,
-``g`` a provider's action on an alert in the group.
+``g`` a provider's action on an alert in the group, ``p`` a tap on a side check (post-dose
+check, optional items: answer, toggle or done).
 """
 
 from __future__ import annotations
@@ -102,6 +103,17 @@ class AlertButton:
     action: str
 
 
+@dataclass(frozen=True, slots=True)
+class SideButton:
+    """A tap on a side check (bot.services.side_checks): ``a`` answer with ``value``,
+    ``t`` tick or untick ``value`` on a multi-select, ``d`` done (``value`` empty)."""
+
+    check_id: int
+    position: int
+    action: str
+    value: str
+
+
 CallbackData = (
     AnswerButton
     | ToggleButton
@@ -112,6 +124,7 @@ CallbackData = (
     | SettingButton
     | ConfirmButton
     | AlertButton
+    | SideButton
 )
 
 
@@ -144,6 +157,10 @@ def _text(data: CallbackData) -> str:
             return f"y|{action}|{step}"
         case AlertButton(alert_id, action):
             return f"g|{alert_id}|{action}"
+        case SideButton(check_id, position, "d", _):
+            return f"p|{check_id}|{position}|d"
+        case SideButton(check_id, position, action, value):
+            return f"p|{check_id}|{position}|{action}|{value}"
 
 
 def encode(data: CallbackData) -> str:
@@ -184,4 +201,8 @@ def decode(text: str) -> CallbackData:
             return ConfirmButton(action, _int(step))
         case ["g", alert_id, ("ack" | "res") as action]:
             return AlertButton(_int(alert_id), action)
+        case ["p", check_id, position, "d"]:
+            return SideButton(_int(check_id), _int(position), "d", "")
+        case ["p", check_id, position, ("a" | "t") as action, value] if _VALUE.fullmatch(value):
+            return SideButton(_int(check_id), _int(position), action, value)
     raise BadCallbackDataError("unknown shape")

@@ -23,6 +23,8 @@ from bot.services.replies import ReplyService
 from bot.services.runtime import Runtime
 from bot.services.scanner import DueScan
 from bot.services.settings import SettingsService
+from bot.services.side_check_scan import SideCheckScan
+from bot.services.side_checks import SideCheckService
 from bot.services.strangers import StrangerService
 from bot.services.windows import WindowScan
 
@@ -53,6 +55,8 @@ class Services:
     patient_rules: PatientRules
     provider_channel: ProviderChannel
     strangers: StrangerService
+    side_checks: SideCheckService
+    side_check_scan: SideCheckScan
 
     @classmethod
     def build(cls, runtime: Runtime) -> Services:
@@ -63,7 +67,8 @@ class Services:
         reachability = Reachability(runtime, alerting)
         checkins = CheckinService(runtime, alerting, patient_rules, reachability)
         settings = SettingsService(runtime)
-        messages = MessageService(runtime, settings, alerting, checkins)
+        side_checks = SideCheckService(runtime, alerting)
+        messages = MessageService(runtime, settings, alerting, checkins, side_checks)
         strangers = StrangerService(runtime, messages.is_crisis)
         enrolment = EnrolmentService(runtime, settings, strangers.invite_refused)
         return cls(
@@ -89,4 +94,6 @@ class Services:
             patient_rules=patient_rules,
             provider_channel=ProviderChannel(runtime),
             strangers=strangers,
+            side_checks=side_checks,
+            side_check_scan=SideCheckScan(runtime, side_checks),
         )

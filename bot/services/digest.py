@@ -147,10 +147,11 @@ class DigestService:
             digest = await self.figures(uow, cohort, period)
             digest = await self._with_not_asked(uow, cohort.id, config, digest)
             raised = await self.raised(uow, cohort, period, config.locale)
+            doses = await unanswered_dose_days(uow, cohort, period)
         if scheduled and not worth_posting(digest):
             return DigestOutcome.NOTHING_TO_REPORT
         built = await asyncio.to_thread(
-            self.render, digest, config.name, config.locale, raised=raised
+            self.render, digest, config.name, config.locale, raised=raised, doses=doses
         )
         async with self._rt.uow() as uow:
             queued = await self._queue(uow, now, chat_id, built, dedup_key)
@@ -262,11 +263,13 @@ class DigestService:
         locale: str,
         *,
         raised: Sequence[Mapping[str, object]] = (),
+        doses: Sequence[Mapping[str, object]] = (),
     ) -> BuiltDigest:
-        """Render the message, the chart and the attachments (CPU work: call in a thread)."""
+        """Render the message, the chart and the attachments (CPU work: call in a thread).
+        ``doses``: patients with dose days whose post-dose check went unanswered."""
         renderer = self._rt.renderer
         reasons = render_reasons(renderer, digest, locale)
-        summary = summary_values(digest, cohort, locale)
+        summary = {**summary_values(digest, cohort, locale), "unanswered_doses": list(doses)}
         message = self._message(digest, summary, reasons, locale, raised)
         period = digest.period
         tag = f"{cohort}-{period.start.isoformat()}_{period.end.isoformat()}"
@@ -346,6 +349,19 @@ class DigestService:
                     priority=Priority.NOTICE,
                 )
         return True
+
+
+async def unanswered_dose_days(
+    uow: UnitOfWork, cohort: Cohort, period: Period
+) -> list[dict[str, object]]:
+    """Patients with dose days in the period whose post-dose check closed unanswered
+    (bot.services.side_check_scan), as label and count, by label."""
+    labels = {pid: label for pid, label, _ in await uow.digest.patients(cohort.id)}
+    counts = await uow.side_checks.unanswered_doses(list(labels), period.start, period.end)
+    return [
+        {"label": labels[pid], "count": n}
+        for pid, n in sorted(counts.items(), key=lambda c: labels[c[0]])
+    ]
 
 
 class DigestScan:

@@ -32,6 +32,7 @@ from bot.services.envelope import in_update
 from bot.services.outbox import Priority, queue_send, reply_priority
 from bot.services.runtime import Runtime
 from bot.services.settings import SettingsService, cohort_of
+from bot.services.side_checks import SideCheckService
 from storage.models import Checkin, Cohort, Patient, PatientMessage
 from storage.uow import UnitOfWork
 
@@ -69,18 +70,20 @@ def load_crisis_matcher(folder: Path = CRISIS_WORDS) -> CrisisMatcher:
 class MessageService:
     """Routes a patient's text and media: settings input, free text, or a polite refusal."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - the services typed text may be meant for
         self,
         runtime: Runtime,
         settings: SettingsService,
         alerting: Alerting,
         checkins: CheckinService,
+        side_checks: SideCheckService,
         matcher: CrisisMatcher | None = None,
     ) -> None:
         self._rt = runtime
         self._settings = settings
         self._alerting = alerting
         self._checkins = checkins
+        self._side_checks = side_checks
         self._matcher = matcher or load_crisis_matcher()
 
     def is_crisis(self, text: str) -> bool:
@@ -105,8 +108,13 @@ class MessageService:
             else:
                 step = self._settings.expects_input(patient, now)
                 note_for = await self._checkins.note_target(uow, now, patient)
+                reading_for = await self._side_checks.reading_target(uow, now, patient)
                 if step is not None and not crisis.crisis and looks_like_setting_input(text):
                     await self._settings.typed(uow, now, patient, step, text)
+                elif reading_for is not None and not crisis.crisis and _has_digit(text):
+                    # A home blood-pressure reading is awaited; words without numbers are a
+                    # message for the team as usual.
+                    await self._side_checks.typed_reading(uow, now, patient, reading_for, text)
                 elif note_for is not None:
                     await self._note(uow, now, patient, note_for, text[:MAX_BODY], crisis=crisis)
                 else:
@@ -391,3 +399,8 @@ class MessageService:
 def _local(now: datetime, cohort: Cohort) -> str:
     """Return the time as the provider group reads it (the cohort's zone)."""
     return now.astimezone(zone_or_error(cohort.timezone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _has_digit(text: str) -> bool:
+    """Whether a text has a digit (an attempt at a reading, even a mistyped one)."""
+    return any(ch.isdigit() for ch in text)

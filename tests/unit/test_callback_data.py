@@ -17,6 +17,7 @@ from bot.domain.callback_data import (
     ConsentButton,
     DoneButton,
     SettingButton,
+    SideButton,
     SkipButton,
     ToggleButton,
     decode,
@@ -43,6 +44,16 @@ buttons = st.one_of(
         ConfirmButton,
         action=st.from_regex(r"[a-z_]{1,12}", fullmatch=True),
         step=st.integers(0, 9),
+    ),
+    st.builds(
+        SideButton,
+        check_id=ids,
+        position=positions,
+        action=st.sampled_from(["a", "t"]),
+        value=values,
+    ),
+    st.builds(
+        SideButton, check_id=ids, position=positions, action=st.just("d"), value=st.just("")
     ),
 )
 
