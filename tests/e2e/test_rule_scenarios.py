@@ -385,6 +385,32 @@ SCENARIOS = [
         (Day(0, instruments(pcl5=(1,) * 20)),),
         cohort=PCL5_ONLY,
     ),
+    # --- relapse (docs/clinical.md, "Relapse signal"): PHQ-9 baseline 12, response 6 on
+    # day 7, then 9 and 9 (>= 75% of 12) fires on the second; 9 then 8 is a near miss.
+    Scenario(
+        "possible_relapse",
+        FIRES,
+        URGENT,
+        Day(21, instruments(phq9=(1, 1, 1, 1, 1, 1, 1, 2, 0))),
+        (
+            Day(0, instruments(phq9=(2, 2, 2, 2, 2, 1, 1, 0, 0))),
+            Day(7, instruments(phq9=(1, 1, 1, 1, 1, 1, 0, 0, 0))),
+            Day(14, instruments(phq9=(1, 1, 1, 1, 1, 1, 1, 2, 0))),
+        ),
+        cohort=PHQ9_ONLY,
+    ),
+    Scenario(
+        "possible_relapse",
+        QUIET,
+        URGENT,
+        Day(21, instruments(phq9=(1, 1, 1, 1, 1, 1, 1, 1, 0))),
+        (
+            Day(0, instruments(phq9=(2, 2, 2, 2, 2, 1, 1, 0, 0))),
+            Day(7, instruments(phq9=(1, 1, 1, 1, 1, 1, 0, 0, 0))),
+            Day(14, instruments(phq9=(1, 1, 1, 1, 1, 1, 1, 2, 0))),
+        ),
+        cohort=PHQ9_ONLY,
+    ),
     # --- item-level rules (prompts/rules.yaml): fire at the tap ---
     Scenario(
         "safety_thoughts",

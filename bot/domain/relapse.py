@@ -1,0 +1,106 @@
+"""The relapse signal (docs/clinical.md, "Relapse signal"): a patient who got better and is
+getting worse again. It raises an alert for the team only; the patient is never told.
+
+Two paths, either fires the rule (``RelapseRule``):
+
+- **Instrument**: the total met response (at most half the relapse baseline) and then rose
+  back to three quarters of the baseline or more on ``in_a_row`` results in a row, all after
+  that response. It fires when the run first reaches that length, once per episode.
+- **Daily mood**: the ``baseline_mean`` rule (the 7-day mean ``by`` below the patient's
+  baseline) holds today for the first time after a stable month: enough answers in the
+  month before the week, and the mean rule held on none of those days nor earlier this week.
+
+The "baseline for relapse" lives in :func:`relapse_baseline`, one place to change when
+treatment courses restart the baseline.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.domain.baseline import BaselineConfig, observations
+from bot.domain.escalation_daily import check_baseline_mean
+from bot.domain.escalation_rules import Alert, BaselineMeanRule, Direction, RelapseRule
+from bot.domain.history import DailyCheckin, InstrumentResult
+
+
+def relapse_baseline(results: tuple[InstrumentResult, ...]) -> int | None:
+    """Return the index of the result the relapse rule measures from, or None.
+
+    Today the patient's first result of the instrument (the baseline of docs/clinical.md
+    §3.4). When treatment courses exist, this is the first result of the current course.
+    """
+    return 0 if results else None
+
+
+def check_relapse(
+    rule: RelapseRule,
+    checkins: tuple[DailyCheckin, ...],
+    results: tuple[InstrumentResult, ...],
+    config: BaselineConfig,
+) -> Alert | None:
+    """Return the relapse alert due on the latest result or check-in, or None."""
+    return _instrument_path(rule, results) or _mood_path(rule, checkins, config)
+
+
+def _instrument_path(rule: RelapseRule, results: tuple[InstrumentResult, ...]) -> Alert | None:
+    start = relapse_baseline(results)
+    if start is None:
+        return None
+    baseline = results[start].score.total
+    if baseline < rule.min_baseline:
+        return None
+    after = results[start + 1 :]
+    response = next(
+        (n for n, r in enumerate(after) if r.score.total <= rule.response_ratio * baseline), None
+    )
+    if response is None:
+        return None
+    since = after[response + 1 :]
+    run = 0
+    for result in reversed(since):
+        if result.score.total < rule.relapse_ratio * baseline:
+            break
+        run += 1
+    # Exactly the length asked: a longer run fired (or was held back) when it reached it.
+    if run != rule.in_a_row:
+        return None
+    latest = since[-1]
+    values = (
+        ("total", float(latest.score.total)),
+        ("baseline_total", float(baseline)),
+        ("response_total", float(after[response].score.total)),
+        ("count", float(run)),
+    )
+    key = f"{latest.instrument.value}:{latest.local_date.isoformat()}"
+    return Alert(rule.id, rule.tier, key, values)
+
+
+def _mood_path(
+    rule: RelapseRule, checkins: tuple[DailyCheckin, ...], config: BaselineConfig
+) -> Alert | None:
+    mean_rule = BaselineMeanRule(
+        id=rule.id,
+        tier=rule.tier,
+        item=rule.item,
+        direction=Direction.BELOW,
+        by=rule.by,
+        days=rule.days,
+        min_values=rule.min_values,
+    )
+    fired = check_baseline_mean(mean_rule, checkins, config)
+    if fired is None:
+        return None
+    series = observations(checkins, rule.item)
+    latest = series[-1].local_date
+    week_start = latest - timedelta(days=rule.days - 1)
+    month_start = week_start - timedelta(days=rule.stable_days)
+    month = [o for o in series if month_start <= o.local_date < week_start]
+    if len(month) < rule.stable_min_values:
+        return None
+    # Stable: on no earlier day of the month (or of this week) did the mean rule hold.
+    for n, checkin in enumerate(checkins[:-1]):
+        if month_start <= checkin.local_date < latest and checkin.number(rule.item) is not None:
+            if check_baseline_mean(mean_rule, checkins[: n + 1], config) is not None:
+                return None
+    return Alert(rule.id, rule.tier, f"{rule.item}:{latest.isoformat()}", fired.values)
