@@ -116,9 +116,7 @@ def _check(rule: Rule, history: PatientHistory, rules: EscalationRules) -> Alert
         case InstrumentChangeRule():
             return _check_instrument_change(rule, history.results(rule.instrument))
         case RelapseRule():
-            return check_relapse(
-                rule, checkins, history.results(rule.instrument), rules.baseline
-            )
+            return check_relapse(rule, checkins, history.results(rule.instrument), rules.baseline)
         case _:  # pragma: no cover - mypy checks every kind is handled
             assert_never(rule)
 

@@ -100,7 +100,11 @@ def _mood_path(
         return None
     # Stable: on no earlier day of the month (or of this week) did the mean rule hold.
     for n, checkin in enumerate(checkins[:-1]):
-        if month_start <= checkin.local_date < latest and checkin.number(rule.item) is not None:
-            if check_baseline_mean(mean_rule, checkins[: n + 1], config) is not None:
-                return None
+        counted = month_start <= checkin.local_date < latest
+        if (
+            counted
+            and checkin.number(rule.item) is not None
+            and check_baseline_mean(mean_rule, checkins[: n + 1], config) is not None
+        ):
+            return None
     return Alert(rule.id, rule.tier, f"{rule.item}:{latest.isoformat()}", fired.values)

@@ -8,13 +8,13 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.domain.alerts import Tier
 from bot.domain.baseline import BaselineConfig
 from bot.domain.checkin import CheckinStatus
 from bot.domain.escalation_rules import RelapseRule
 from bot.domain.history import DailyCheckin, InstrumentResult
 from bot.domain.instruments import Instrument
 from bot.domain.relapse import check_relapse
-from bot.domain.alerts import Tier
 
 RULE = RelapseRule(id="possible_relapse", tier=Tier.URGENT)
 CONFIG = BaselineConfig()
