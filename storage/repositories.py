@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
     Alert,
+    AlertFollowUp,
     AlertPost,
     Answer,
     AuditEvent,
@@ -46,6 +47,8 @@ from storage.models import (
     Patient,
     PatientMessage,
     ProcessedUpdate,
+    TeamMessage,
+    TeamPost,
 )
 from storage.types import UTCDateTime
 
@@ -916,6 +919,9 @@ class PatientDataRepository(_Repository):
         the caller makes it anonymous; without, the patient row and its audit events go too.
         """
         checkin_ids = select(Checkin.id).where(Checkin.patient_id == patient.id)
+        # The care-team loop's rows (storage/team.py) refer to alerts, messages and outbox.
+        for model in (TeamPost, TeamMessage, AlertFollowUp):
+            await self.session.execute(delete(model).where(model.patient_id == patient.id))
         await self.session.execute(delete(Answer).where(Answer.checkin_id.in_(checkin_ids)))
         await self.session.execute(delete(Alert).where(Alert.patient_id == patient.id))
         await self.session.execute(delete(Checkin).where(Checkin.patient_id == patient.id))

@@ -25,6 +25,7 @@ from storage.repositories import (
     ProviderRepository,
     UpdateRepository,
 )
+from storage.team import TeamRepository
 
 
 class UnitOfWork:
@@ -50,6 +51,7 @@ class UnitOfWork:
     export: ExportRepository
     outcomes: OutcomeQueries
     channel: ChannelRepository
+    team: TeamRepository
 
     def __init__(
         self,
@@ -92,6 +94,7 @@ class UnitOfWork:
         self.export = ExportRepository(session)
         self.outcomes = OutcomeQueries(session)
         self.channel = ChannelRepository(session)
+        self.team = TeamRepository(session)
         return self
 
     async def __aexit__(

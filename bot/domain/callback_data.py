@@ -10,7 +10,8 @@ a modified client, so nothing here is trusted beyond its shape; ownership is che
 
 Kinds: ``a`` answer, ``t`` toggle a multi-select option, ``d`` done with a multi-select,
 ``b`` back, ``k`` skip today, ``c`` consent, ``s`` a setting, ``y`` a confirmation step,
-``g`` a provider's action on an alert in the group.
+``g`` a provider's action on an alert in the group, ``f`` a follow-up action recorded on an
+alert, ``m`` a provider sending (or cancelling) a message to a patient.
 """
 
 from __future__ import annotations
@@ -102,6 +103,22 @@ class AlertButton:
     action: str
 
 
+@dataclass(frozen=True, slots=True)
+class FollowUpButton:
+    """A follow-up action recorded on an alert event (a key of prompts/follow_ups.yaml)."""
+
+    alert_id: int
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class TeamMessageButton:
+    """Send (``send`` True) or cancel a drafted message from the care team to a patient."""
+
+    message_id: int
+    send: bool
+
+
 CallbackData = (
     AnswerButton
     | ToggleButton
@@ -112,6 +129,8 @@ CallbackData = (
     | SettingButton
     | ConfirmButton
     | AlertButton
+    | FollowUpButton
+    | TeamMessageButton
 )
 
 
@@ -144,6 +163,10 @@ def _text(data: CallbackData) -> str:
             return f"y|{action}|{step}"
         case AlertButton(alert_id, action):
             return f"g|{alert_id}|{action}"
+        case FollowUpButton(alert_id, action):
+            return f"f|{alert_id}|{action}"
+        case TeamMessageButton(message_id, send):
+            return f"m|{message_id}|{'s' if send else 'x'}"
 
 
 def encode(data: CallbackData) -> str:
@@ -184,4 +207,8 @@ def decode(text: str) -> CallbackData:
             return ConfirmButton(action, _int(step))
         case ["g", alert_id, ("ack" | "res") as action]:
             return AlertButton(_int(alert_id), action)
+        case ["f", alert_id, action] if _VALUE.fullmatch(action):
+            return FollowUpButton(_int(alert_id), action)
+        case ["m", message_id, ("s" | "x") as choice]:
+            return TeamMessageButton(_int(message_id), choice == "s")
     raise BadCallbackDataError("unknown shape")

@@ -24,6 +24,7 @@ from bot.services.runtime import Runtime
 from bot.services.scanner import DueScan
 from bot.services.settings import SettingsService
 from bot.services.strangers import StrangerService
+from bot.services.team_messages import TeamMessages
 from bot.services.windows import WindowScan
 
 
@@ -53,6 +54,7 @@ class Services:
     patient_rules: PatientRules
     provider_channel: ProviderChannel
     strangers: StrangerService
+    team_messages: TeamMessages
 
     @classmethod
     def build(cls, runtime: Runtime) -> Services:
@@ -63,7 +65,8 @@ class Services:
         reachability = Reachability(runtime, alerting)
         checkins = CheckinService(runtime, alerting, patient_rules, reachability)
         settings = SettingsService(runtime)
-        messages = MessageService(runtime, settings, alerting, checkins)
+        team_messages = TeamMessages(runtime)
+        messages = MessageService(runtime, settings, alerting, checkins, team=team_messages)
         strangers = StrangerService(runtime, messages.is_crisis)
         enrolment = EnrolmentService(runtime, settings, strangers.invite_refused)
         return cls(
@@ -89,4 +92,5 @@ class Services:
             patient_rules=patient_rules,
             provider_channel=ProviderChannel(runtime),
             strangers=strangers,
+            team_messages=team_messages,
         )
