@@ -1,10 +1,10 @@
-"""Provider-group handlers: Acknowledge and Resolve on alert messages."""
+"""Provider-group handlers: Acknowledge, Resolve and follow-up actions on alert messages."""
 
 from __future__ import annotations
 
 from telegram import Update
 
-from bot.domain.callback_data import AlertButton, BadCallbackDataError, decode
+from bot.domain.callback_data import AlertButton, BadCallbackDataError, FollowUpButton, decode
 from handlers.context import BotContext, answer, require_query, require_user
 
 _GROUPS = ("group", "supergroup")
@@ -28,6 +28,14 @@ async def button(update: Update, context: BotContext) -> None:
                 data,
                 user_id=user.id,
                 first_name=user.first_name,
+                chat_id=message.chat.id,
+                message_id=message.message_id,
+            )
+        elif isinstance(data, FollowUpButton):
+            toast = await services.alert_actions.follow_up(
+                update.update_id,
+                data,
+                user_id=user.id,
                 chat_id=message.chat.id,
                 message_id=message.message_id,
             )
