@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -13,6 +14,7 @@ from storage.models import (
     AlertFollowUp,
     AlertPost,
     OutboxMessage,
+    Patient,
     TeamMessage,
     TeamPost,
 )
@@ -92,6 +94,29 @@ class TeamRepository(_Repository):
             },
             ("head_id", "action"),
         )
+
+    async def resolved_without_follow_up(
+        self, cohort_id: int, start: datetime, end: datetime
+    ) -> list[tuple[str, str, str, dict[str, Any] | None]]:
+        """Return the IMMEDIATE and URGENT events a cohort resolved in [start, end) with no
+        follow-up action recorded: (label, tier, rule, details) of each head alert, oldest
+        first."""
+        recorded = select(AlertFollowUp.id).where(AlertFollowUp.head_id == Alert.id)
+        stmt = (
+            select(Patient.label, Alert.tier, Alert.rule, Alert.details)
+            .join(Patient, Patient.id == Alert.patient_id)
+            .where(
+                Alert.cohort_id == cohort_id,
+                Alert.head_id == Alert.id,
+                Alert.tier.in_(("IMMEDIATE", "URGENT")),
+                Alert.resolved_at >= start,
+                Alert.resolved_at < end,
+                ~recorded.exists(),
+            )
+            .order_by(Alert.resolved_at, Alert.id)
+        )
+        rows = (await self.session.execute(stmt)).all()
+        return [(str(r[0]), str(r[1]), str(r[2]), r[3]) for r in rows]
 
     async def follow_ups(self, head_ids: Sequence[int]) -> dict[int, set[str]]:
         """Return the actions recorded per event."""
