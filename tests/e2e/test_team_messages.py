@@ -9,13 +9,13 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.config import AppConfig
 from bot.domain.clock import ManualClock
 from bot.sandbox.server import FakeBotApi
 from bot.services.team_messages import DRAFT_MINUTES, RELAY_HOURS
-from storage.models import Alert, AuditEvent, TeamMessage
+from storage.models import Alert, AuditEvent, Patient, TeamMessage
 from tests.e2e.conftest import GROUP_A
 from tests.e2e.flows import enrol, last
 from tests.support.harness import Harness
@@ -217,3 +217,21 @@ async def test_a_cohort_that_shares_text_sees_the_reply(sharing: Harness) -> Non
     relayed = last(group)
     assert "P-TM07 replied to the care team's message" in relayed.text
     assert "yes, 3pm is fine" in relayed.text
+
+
+async def test_a_spanish_speaking_patient_gets_the_heading_in_spanish(harness: Harness) -> None:
+    h = harness
+    group = h.server.group(GROUP_A)
+    nora = group.member(2001, first_name="Nora")
+    sol = h.server.user(7008, first_name="Sol")
+    patient = await enrol(h, sol, "P-TM08")
+    async with h._sessions() as session:  # as if chosen in /settings
+        await session.execute(update(Patient).where(Patient.id == patient.id).values(locale="es"))
+        await session.commit()
+    await h.send(sol, "hola")
+    await _reply(h, nora, "¿Le va bien a las 15:00?", last(group).message_id)
+    preview = last(group)
+    assert "To P-TM08 (Español)" in preview.text  # the group's language, the patient's frame
+    assert "Mensaje de su equipo de atención\n\n¿Le va bien a las 15:00?" in preview.text
+    await h.press(nora, "Send to P-TM08", message_id=preview.message_id)
+    assert last(sol).text == "💬 Mensaje de su equipo de atención\n\n¿Le va bien a las 15:00?"
