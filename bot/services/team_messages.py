@@ -28,6 +28,7 @@ from bot.domain.alert_layout import TELEGRAM_TEXT_LIMIT
 from bot.domain.callback_data import TeamMessageButton, encode
 from bot.domain.message_text import utf16_len, visible_len
 from bot.domain.schedule import zone_or_error
+from bot.services.announcer import MAX_NAME
 from bot.services.outbox import Keyboard, Priority, queue_edit, queue_send, reply_priority
 from bot.services.runtime import Runtime
 from storage.models import Cohort, Patient, PatientMessage, TeamMessage
@@ -40,7 +41,6 @@ RELAY_HOURS = 72
 """How long after a team message the patient's next text counts as the reply (docs: README,
 "What the care team does"): a patient answers within a day or two, or writes about
 something else."""
-MAX_NAME = 64
 
 
 @dataclass(frozen=True, slots=True)
