@@ -29,6 +29,7 @@ from bot.domain.team_hours import ALWAYS
 from bot.domain.weekly import PCL5, WEEKLY, composite_id
 from prompts.alert_names import AlertNames, AlertNamesError, load_alert_names
 from prompts.escalation import ESCALATION, EscalationRulesError, load_escalation_rules
+from prompts.follow_ups import FollowUpNames, FollowUpsError, load_follow_ups
 from prompts.questionnaires import load_questionnaire, questionnaire_path
 from prompts.regions import REGIONS, RegionsError, load_regions
 from prompts.render import Renderer
@@ -165,6 +166,9 @@ class CohortConfig(BaseModel):
     clinic's own namespace); unset: ``urn:moodcheck:cohort:<name>:label``."""
     export_discharged: bool = False
     """Include patients who left (discharged or withdrawn) in the FHIR export."""
+    follow_up_actions: tuple[str, ...] = ("reached", "safety_plan", "crisis_line", "no_contact")
+    """The follow-up actions offered on an acknowledged IMMEDIATE or URGENT alert, in order
+    (keys of ``prompts/follow_ups.yaml``); empty: no checklist, and the digest flags nothing."""
 
     @field_validator("reraise_minutes")
     @classmethod
@@ -284,6 +288,11 @@ class AppConfig:
     regions: Regions = dataclasses.field(default_factory=lambda: load_regions(Renderer().locales))
     """The crisis card's regions (``prompts/regions.yaml``)."""
 
+    follow_ups: FollowUpNames = dataclasses.field(
+        default_factory=lambda: load_follow_ups(Renderer().locales)
+    )
+    """Follow-up action key -> locale -> name (``prompts/follow_ups.yaml``)."""
+
     @property
     def untranslated(self) -> dict[str, frozenset[str]]:
         """Return, per instrument in use, the locales it has no validated translation in
@@ -357,8 +366,10 @@ def load_config(
     _check_regions(path, cohorts, regions)
     try:
         alert_names = load_alert_names(renderer.locales, (rules_path, escalation_path))
-    except AlertNamesError as exc:
+        follow_ups = load_follow_ups(renderer.locales)
+    except (AlertNamesError, FollowUpsError) as exc:
         raise ConfigError(str(exc)) from None
+    _check_follow_ups(path, cohorts, follow_ups)
     return AppConfig(
         cohorts=cohorts,
         questionnaires=questionnaires,
@@ -366,7 +377,21 @@ def load_config(
         escalation=escalation,
         alert_names=alert_names,
         regions=regions,
+        follow_ups=follow_ups,
     )
+
+
+def _check_follow_ups(
+    path: Path, cohorts: tuple[CohortConfig, ...], follow_ups: FollowUpNames
+) -> None:
+    """Every cohort's follow-up actions are in the catalogue, each once."""
+    for cohort in cohorts:
+        actions = cohort.follow_up_actions
+        if any(a not in follow_ups for a in actions) or len(set(actions)) != len(actions):
+            raise ConfigError(
+                f"config file {path}: cohort {cohort.name!r}, field 'follow_up_actions': "
+                f"each once, from {', '.join(follow_ups)}"
+            )
 
 
 def _check_regions(path: Path, cohorts: tuple[CohortConfig, ...], regions: Regions) -> None:

@@ -330,6 +330,59 @@ class AlertPost(Base):
     outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
 
 
+class AlertFollowUp(Base):
+    """A follow-up action a provider recorded on an IMMEDIATE or URGENT alert event (a
+    checklist button, ``bot.services.follow_ups``): one row per event and action."""
+
+    __tablename__ = "alert_follow_ups"
+    __table_args__ = (UniqueConstraint("head_id", "action"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    head_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    """A key of ``prompts/follow_ups.yaml`` (its words are there, per locale)."""
+    by_user_id: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime]
+
+
+class TeamPost(Base):
+    """A group message about one patient that a provider may answer with Telegram's reply:
+    a notice that the patient wrote, or a relayed reply (alerts: ``alert_posts``)."""
+
+    __tablename__ = "team_posts"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    outbox_id: Mapped[int] = mapped_column(
+        ForeignKey("outbox.id", ondelete="CASCADE"), unique=True
+    )
+
+
+class TeamMessage(Base):
+    """A care team's message to a patient (``bot.services.team_messages``): drafted by a
+    provider's reply in the group, sent once they confirm, and the patient's next text
+    relayed back while ``relay_until`` has not passed."""
+
+    __tablename__ = "team_messages"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    author_user_id: Mapped[int] = mapped_column(BigInteger)
+    body: Mapped[str] = mapped_column(EncryptedText())
+    """The provider's words to the patient. Encrypted at rest as patients' free text is
+    (storage/crypto.py); the patient's relayed reply is a ``patient_messages`` row."""
+    status: Mapped[str] = mapped_column(String(16))
+    """draft -> sent | cancelled | refused (the patient left before the confirmation)."""
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    relay_until: Mapped[datetime | None]
+    """Until when the patient's next text goes back to the group as the reply."""
+    reply_message_id: Mapped[int | None] = mapped_column(ForeignKey("patient_messages.id"))
+    """The patient's text relayed as the reply (once relayed, the relay is over)."""
+
+
 class OutboxMessage(Base):
     """A Bot API call to make, written in the transaction that decided to make it."""
 
@@ -389,6 +442,7 @@ class AuditEvent(Base):
 
 __all__ = [
     "Alert",
+    "AlertFollowUp",
     "AlertPost",
     "Answer",
     "AuditEvent",
@@ -402,4 +456,6 @@ __all__ = [
     "PatientMessage",
     "ProcessedUpdate",
     "SideCheck",
+    "TeamMessage",
+    "TeamPost",
 ]

@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import lifecycle
 from storage.models import (
     Alert,
+    AlertFollowUp,
     AlertPost,
     Answer,
     AuditEvent,
@@ -50,6 +51,8 @@ from storage.models import (
     PatientMessage,
     ProcessedUpdate,
     SideCheck,
+    TeamMessage,
+    TeamPost,
 )
 from storage.types import UTCDateTime
 
@@ -953,6 +956,9 @@ class PatientDataRepository(_Repository):
         the caller makes it anonymous; without, the patient row and its audit events go too.
         """
         checkin_ids = select(Checkin.id).where(Checkin.patient_id == patient.id)
+        # The care-team loop's rows (storage/team.py) refer to alerts, messages and outbox.
+        for model in (TeamPost, TeamMessage, AlertFollowUp):
+            await self.session.execute(delete(model).where(model.patient_id == patient.id))
         await self.session.execute(delete(Answer).where(Answer.checkin_id.in_(checkin_ids)))
         await self.session.execute(delete(Alert).where(Alert.patient_id == patient.id))
         await self.session.execute(delete(Checkin).where(Checkin.patient_id == patient.id))

@@ -27,6 +27,7 @@ from storage.repositories import (
 )
 from storage.side_checks import SideCheckRepository
 from storage.sqlite_inline import SQLITE_BUSY_TIMEOUT_MS
+from storage.team import TeamRepository
 
 
 class UnitOfWork:
@@ -53,6 +54,7 @@ class UnitOfWork:
     outcomes: OutcomeQueries
     channel: ChannelRepository
     side_checks: SideCheckRepository
+    team: TeamRepository
 
     def __init__(
         self,
@@ -96,6 +98,7 @@ class UnitOfWork:
         self.outcomes = OutcomeQueries(session)
         self.channel = ChannelRepository(session)
         self.side_checks = SideCheckRepository(session)
+        self.team = TeamRepository(session)
         return self
 
     async def __aexit__(

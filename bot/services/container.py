@@ -26,6 +26,7 @@ from bot.services.settings import SettingsService
 from bot.services.side_check_scan import SideCheckScan
 from bot.services.side_checks import SideCheckService
 from bot.services.strangers import StrangerService
+from bot.services.team_messages import TeamMessages
 from bot.services.windows import WindowScan
 
 
@@ -57,6 +58,7 @@ class Services:
     strangers: StrangerService
     side_checks: SideCheckService
     side_check_scan: SideCheckScan
+    team_messages: TeamMessages
 
     @classmethod
     def build(cls, runtime: Runtime) -> Services:
@@ -68,7 +70,10 @@ class Services:
         checkins = CheckinService(runtime, alerting, patient_rules, reachability)
         settings = SettingsService(runtime)
         side_checks = SideCheckService(runtime, alerting)
-        messages = MessageService(runtime, settings, alerting, checkins, side_checks)
+        team_messages = TeamMessages(runtime)
+        messages = MessageService(
+            runtime, settings, alerting, checkins, side_checks, team=team_messages
+        )
         strangers = StrangerService(runtime, messages.is_crisis)
         enrolment = EnrolmentService(runtime, settings, strangers.invite_refused)
         return cls(
@@ -96,4 +101,5 @@ class Services:
             strangers=strangers,
             side_checks=side_checks,
             side_check_scan=SideCheckScan(runtime, side_checks),
+            team_messages=team_messages,
         )

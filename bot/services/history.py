@@ -66,7 +66,12 @@ async def patient_history(uow: UnitOfWork, patient: Patient) -> PatientHistory:
         PastAlert(a.rule, Tier(a.tier), a.created_at, a.event_key or "")
         for a in await uow.alerts.of_patient(patient.id)
     )
-    return PatientHistory(checkins=tuple(checkins), instruments=tuple(instruments), alerts=alerts)
+    return PatientHistory(
+        checkins=tuple(checkins),
+        instruments=tuple(instruments),
+        alerts=alerts,
+        course_start=started_on,
+    )
 
 
 class PatientRules:

@@ -33,6 +33,7 @@ from bot.services.outbox import Priority, queue_send, reply_priority
 from bot.services.runtime import Runtime
 from bot.services.settings import SettingsService, cohort_of
 from bot.services.side_checks import SideCheckService
+from bot.services.team_messages import Relay, TeamMessages
 from storage.models import Checkin, Cohort, Patient, PatientMessage
 from storage.uow import UnitOfWork
 
@@ -78,8 +79,11 @@ class MessageService:
         checkins: CheckinService,
         side_checks: SideCheckService,
         matcher: CrisisMatcher | None = None,
+        *,
+        team: TeamMessages | None = None,
     ) -> None:
         self._rt = runtime
+        self._team = team or TeamMessages(runtime)
         self._settings = settings
         self._alerting = alerting
         self._checkins = checkins
@@ -279,9 +283,14 @@ class MessageService:
                 shared=shared,
             ),
         )
+        # The patient's reply to a message from the care team goes back to the group as a
+        # reply to it (bot.services.team_messages), crisis or not: the team asked.
+        relay = await self._team.relay(uow, now, patient, message) if kind == "text" else None
+        if relay is not None:
+            await self._tell_group(uow, now, cohort, patient, message, shared=shared, relay=relay)
         # A crisis message: the alert tells the team (quoting the words that matched); its
         # text is posted too when the cohort shares text, as the reply says.
-        if kind == "text" and (shared or not crisis.crisis):
+        elif kind == "text" and (shared or not crisis.crisis):
             await self._tell_group(uow, now, cohort, patient, message, shared=shared)
 
     async def _tell_group(
@@ -293,9 +302,12 @@ class MessageService:
         message: PatientMessage,
         *,
         shared: bool,
+        relay: Relay | None = None,
     ) -> None:
         """Tell the care team's group that a message or a note is waiting: its text when the
-        cohort shares text, otherwise how to read it (/messages LABEL)."""
+        cohort shares text, otherwise how to read it (/messages LABEL). ``relay``: the text
+        is the patient's reply to the care team's message, posted as a reply to its copy.
+        A provider may answer the notice with Telegram's reply (``team_posts``)."""
         at = _local(now, cohort)
 
         def render(shown: str, cut: int) -> str:
@@ -303,7 +315,7 @@ class MessageService:
                 "message_group",
                 cohort.locale,
                 label=patient.label,
-                kind=message.kind,
+                kind="reply" if relay is not None else message.kind,
                 time=at,
                 text=shown or None,
                 cut=cut,
@@ -311,14 +323,17 @@ class MessageService:
 
         # A patient's text may be Telegram's whole 4,096: with the label around it, the
         # notice would be refused for good. The group sees it cut, and says so.
+        dedup_key = f"message:{message.id}"
         await queue_send(
             uow,
             now=now,
             chat_id=cohort.provider_chat_id,
             priority=Priority.NOTICE,
-            dedup_key=f"message:{message.id}",
+            dedup_key=dedup_key,
             text=cut_to_fit(render, (message.body or "") if shared else ""),
+            reply_to=relay.reply_to if relay is not None else None,
         )
+        await uow.team.add_post(patient.id, dedup_key)
 
     async def _note(
         self,

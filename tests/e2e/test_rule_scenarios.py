@@ -385,6 +385,32 @@ SCENARIOS = [
         (Day(0, instruments(pcl5=(1,) * 20)),),
         cohort=PCL5_ONLY,
     ),
+    # --- relapse (docs/clinical.md, "Relapse signal"): PHQ-9 baseline 12, response 6 on
+    # day 7, then 9 and 9 (>= 75% of 12) fires on the second; 9 then 8 is a near miss.
+    Scenario(
+        "possible_relapse",
+        FIRES,
+        URGENT,
+        Day(21, instruments(phq9=(1, 1, 1, 1, 1, 1, 1, 2, 0))),
+        (
+            Day(0, instruments(phq9=(2, 2, 2, 2, 2, 1, 1, 0, 0))),
+            Day(7, instruments(phq9=(1, 1, 1, 1, 1, 1, 0, 0, 0))),
+            Day(14, instruments(phq9=(1, 1, 1, 1, 1, 1, 1, 2, 0))),
+        ),
+        cohort=PHQ9_ONLY,
+    ),
+    Scenario(
+        "possible_relapse",
+        QUIET,
+        URGENT,
+        Day(21, instruments(phq9=(1, 1, 1, 1, 1, 1, 1, 1, 0))),
+        (
+            Day(0, instruments(phq9=(2, 2, 2, 2, 2, 1, 1, 0, 0))),
+            Day(7, instruments(phq9=(1, 1, 1, 1, 1, 1, 0, 0, 0))),
+            Day(14, instruments(phq9=(1, 1, 1, 1, 1, 1, 1, 2, 0))),
+        ),
+        cohort=PHQ9_ONLY,
+    ),
     # --- item-level rules (prompts/rules.yaml): fire at the tap ---
     Scenario(
         "safety_thoughts",
@@ -782,6 +808,36 @@ async def test_a_routine_alert_does_not_tell_the_patient_the_team_was_notified(
     [message] = [m for m in user.messages if m.message_id == checkin.message_id]
     renderer = h.runtime.services.runtime.renderer
     assert plain(renderer.render("checkin_done", "en")) in message.text
+
+
+RELAPSE_FIRES = next(s for s in SCENARIOS if s.id == "possible_relapse-fires")
+
+
+@pytest.mark.parametrize("restart", [False, True], ids=["one-course", "course-restarted"])
+async def test_a_new_course_restarts_the_relapse_baseline(
+    scenario_harness: Harness, *, restart: bool
+) -> None:
+    """The relapse history that fires (baseline 12, response 6, then 9 and 9) stays quiet
+    when a provider starts a new course after the baseline: the course's first result (6)
+    is the new baseline, too low to count (docs/clinical.md §3.4a)."""
+    h = scenario_harness
+    s = RELAPSE_FIRES
+    label = "P-C0RS"
+    user = h.server.user(9002, first_name="Pat")
+    patient = await enrol(h, user, label, s.cohort)
+    nurse = h.server.group(s.cohort.group_id).member(9102, first_name="Nurse")
+    first, *rest = s.history
+    await run_step(h, s.cohort, user, first, telegram=False)
+    if restart:
+        h.clock.set(s.cohort.at(3, "12:00"))
+        await h.send(nurse, f"/course {label} start")
+        await drain(h)
+    for step in rest:
+        await run_step(h, s.cohort, user, step, telegram=False)
+    await run_step(h, s.cohort, user, s.trigger)
+    await drain(h)
+    rules = {a.rule for a in await _alerts(h, patient)}
+    assert ("possible_relapse" in rules) is not restart, rules
 
 
 @pytest.mark.parametrize("s", SIDE_SCENARIOS, ids=[s.id for s in SIDE_SCENARIOS])
