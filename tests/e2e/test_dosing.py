@@ -281,12 +281,9 @@ async def test_substance_and_bladder_items_follow_the_daily_check_in(harness: Ha
     assert await _alerts(h, patient) == []
     # The patient's copy of their data holds these answers too.
     await h.send(user, "/mydata")
-    [row] = await h.rows(
-        select(OutboxMessage).where(
-            OutboxMessage.method == "sendDocument",
-            OutboxMessage.payload["filename"].as_string() == "moodcheck-P-D0S6.json",
-        )
-    )
+    # The payload is encrypted at rest (storage/crypto.py): the filename is read in Python.
+    documents = await h.rows(select(OutboxMessage).where(OutboxMessage.method == "sendDocument"))
+    [row] = [r for r in documents if r.payload.get("filename") == "moodcheck-P-D0S6.json"]
     document = json.loads(base64.b64decode(row.payload["document_base64"]))
     assert check.completed_at is not None
     assert document["other_checks"] == [

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import Text, select, type_coerce, update
 
 from bot.config import AppConfig
 from bot.domain.clock import ManualClock
@@ -79,6 +79,9 @@ async def test_a_reply_to_a_notice_reaches_the_patient_once_confirmed_and_back(
     assert "P-TM01 sent a message" in last(group).text
     stored = await h.rows(select(TeamMessage))
     assert [(m.status, m.reply_message_id is not None) for m in stored] == [("sent", True)]
+    # The provider's words are encrypted at rest, as patients' free text is.
+    [raw] = await h.rows(select(type_coerce(TeamMessage.body, Text)))
+    assert any(stored[0].body in m.text for m in ivy.messages) and stored[0].body not in raw
 
     # Nora may reply to the relayed reply in turn: it is about Ivy too.
     await _reply(h, nora, "See you at 3.", relayed.message_id)
@@ -109,8 +112,8 @@ async def test_cancel_stale_forged_and_unrelated(harness: Harness) -> None:
 
     # A forged tap: the right data on another message changes nothing.
     await _reply(h, nora, "third", notice.message_id)
-    draft = await h.scalar(select(TeamMessage).where(TeamMessage.body == "third"))
-    assert draft is not None
+    # The body is encrypted at rest (storage/crypto.py): it is compared in Python.
+    [draft] = [m for m in await h.rows(select(TeamMessage)) if m.body == "third"]
     await h.press_data(nora, notice.message_id, f"m|{draft.id}|s")
     assert group.callback_answers[-1].text != "Sent."
     assert len(ivy.messages) == before
