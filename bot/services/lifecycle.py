@@ -323,6 +323,9 @@ class LifecycleService:
             patient.locale = cohort.locale
             patient.timezone = cohort.timezone
             patient.checkin_time = config.checkin_time
+            # The treatment details a provider set (bot.services.dosing) go with the rest.
+            patient.dosing_days = patient.dosing_time = patient.dosing_since = None
+            patient.course_started_on = patient.optional_items = None
             patient.updated_at = now
         uow.audit.record(
             at=now,
