@@ -197,6 +197,7 @@ async def run_scans(services: Services) -> None:
     await services.lifecycle.resume_due()
     await services.due_scan.run()
     await services.window_scan.run()
+    await services.side_check_scan.run()
     await services.digest_scan.run()
     await services.alert_scan.run()
 

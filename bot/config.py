@@ -29,11 +29,14 @@ from bot.domain.team_hours import ALWAYS
 from bot.domain.weekly import PCL5, WEEKLY, composite_id
 from prompts.alert_names import AlertNames, AlertNamesError, load_alert_names
 from prompts.escalation import ESCALATION, EscalationRulesError, load_escalation_rules
+from prompts.follow_ups import FollowUpNames, FollowUpsError, load_follow_ups
 from prompts.questionnaires import load_questionnaire, questionnaire_path
 from prompts.regions import REGIONS, RegionsError, load_regions
 from prompts.render import Renderer
 from prompts.rules import RULES, RulesError, check_rules_against, load_rules
 
+SIDE_QUESTIONNAIRES = ("post_dose", "optional_items")
+"""Asked apart from the daily check-in (bot.services.side_checks), whatever the cohort."""
 _COVERAGE_UNION = ("CoverageConfig", "literal['24/7']")
 """How pydantic names the two forms of ``coverage`` in an error's location (left out)."""
 _COVERAGE_HELP = (
@@ -138,6 +141,16 @@ class CohortConfig(BaseModel):
     """The weekday the weekly digest goes to the provider group (cohort's time zone)."""
     digest_time: str = "08:00"
     """The local time (HH:MM) of the weekly digest."""
+    post_dose_delay_minutes: int = Field(default=180, ge=120, le=240)
+    """How long after a scheduled dose (``/dosing``) the post-dose check is asked: 2 to 4
+    hours (docs/clinical.md §1.3)."""
+    post_dose_window_hours: int = Field(default=4, ge=1, le=12)
+    """How long the post-dose check stays open; unanswered by then, the dose day is listed
+    in the digest."""
+    optional_items: tuple[Literal["bp", "substance", "substance_daily", "bladder"], ...] = ()
+    """Optional items asked of patients whose provider set none for them (``/optional``):
+    home blood pressure, substance use weekly (or daily), the monthly bladder screen
+    (bot.domain.optional_items, docs/clinical.md §1.2)."""
 
     @field_validator("digest_time")
     @classmethod
@@ -161,6 +174,9 @@ class CohortConfig(BaseModel):
     clinic's own namespace); unset: ``urn:moodcheck:cohort:<name>:label``."""
     export_discharged: bool = False
     """Include patients who left (discharged or withdrawn) in the FHIR export."""
+    follow_up_actions: tuple[str, ...] = ("reached", "safety_plan", "crisis_line", "no_contact")
+    """The follow-up actions offered on an acknowledged IMMEDIATE or URGENT alert, in order
+    (keys of ``prompts/follow_ups.yaml``); empty: no checklist, and the digest flags nothing."""
 
     @field_validator("clinicians")
     @classmethod
@@ -290,6 +306,11 @@ class AppConfig:
     regions: Regions = dataclasses.field(default_factory=lambda: load_regions(Renderer().locales))
     """The crisis card's regions (``prompts/regions.yaml``)."""
 
+    follow_ups: FollowUpNames = dataclasses.field(
+        default_factory=lambda: load_follow_ups(Renderer().locales)
+    )
+    """Follow-up action key -> locale -> name (``prompts/follow_ups.yaml``)."""
+
     @property
     def untranslated(self) -> dict[str, frozenset[str]]:
         """Return, per instrument in use, the locales it has no validated translation in
@@ -348,6 +369,7 @@ def load_config(
                 check_rules_against(rules, questionnaire)
                 questionnaires[cohort.questionnaire] = questionnaire
             _add_composites(questionnaires, cohort)
+        _add_side_questionnaires(questionnaires, rules)
         escalation = load_escalation_rules(escalation_path, questionnaires.get("daily"))
     except (QuestionnaireError, RulesError, EscalationRulesError) as exc:
         raise ConfigError(str(exc)) from None
@@ -362,8 +384,10 @@ def load_config(
     _check_regions(path, cohorts, regions)
     try:
         alert_names = load_alert_names(renderer.locales, (rules_path, escalation_path))
-    except AlertNamesError as exc:
+        follow_ups = load_follow_ups(renderer.locales)
+    except (AlertNamesError, FollowUpsError) as exc:
         raise ConfigError(str(exc)) from None
+    _check_follow_ups(path, cohorts, follow_ups)
     return AppConfig(
         cohorts=cohorts,
         questionnaires=questionnaires,
@@ -371,7 +395,21 @@ def load_config(
         escalation=escalation,
         alert_names=alert_names,
         regions=regions,
+        follow_ups=follow_ups,
     )
+
+
+def _check_follow_ups(
+    path: Path, cohorts: tuple[CohortConfig, ...], follow_ups: FollowUpNames
+) -> None:
+    """Every cohort's follow-up actions are in the catalogue, each once."""
+    for cohort in cohorts:
+        actions = cohort.follow_up_actions
+        if any(a not in follow_ups for a in actions) or len(set(actions)) != len(actions):
+            raise ConfigError(
+                f"config file {path}: cohort {cohort.name!r}, field 'follow_up_actions': "
+                f"each once, from {', '.join(follow_ups)}"
+            )
 
 
 def _check_regions(path: Path, cohorts: tuple[CohortConfig, ...], regions: Regions) -> None:
@@ -401,7 +439,7 @@ def _check_locales(
             f"templates (have: {', '.join(locales)})"
         )
     ordered = [cohort.locale, *(locale for locale in locales if locale != cohort.locale)]
-    for name in (cohort.questionnaire, *cohort.instruments):
+    for name in (cohort.questionnaire, *cohort.instruments, *SIDE_QUESTIONNAIRES):
         questionnaire = questionnaires[name]
         instrument = name in cohort.instruments
         excused = questionnaire.no_validated_translation if instrument else frozenset()
@@ -416,6 +454,16 @@ def _check_locales(
                     f"config file {path}: cohort {cohort.name!r}: {questionnaire_path(name)}: "
                     f"{what} {name} has no {locale!r} text ({gap}); add the wording{advice}"
                 )
+
+
+def _add_side_questionnaires(
+    questionnaires: dict[str, Questionnaire], rules: tuple[ItemRule, ...]
+) -> None:
+    """Load the questionnaires asked apart from the daily check-in (every cohort may use
+    them: a provider turns them on per patient)."""
+    for name in SIDE_QUESTIONNAIRES:
+        questionnaires[name] = load_questionnaire(questionnaire_path(name))
+        check_rules_against(rules, questionnaires[name])
 
 
 def day_questionnaire_id(base: str, instruments: tuple[str, ...], delivery: str) -> str:

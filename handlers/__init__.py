@@ -18,7 +18,7 @@ from telegram.ext import (
 )
 
 from bot.processor import note_failure
-from handlers import alerts, channel, patient, patient_admin, provider, strangers
+from handlers import alerts, channel, patient, patient_admin, provider, strangers, team
 from handlers.context import NotApplicable
 
 logger = logging.getLogger(__name__)
@@ -77,10 +77,12 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         CommandHandler(list(provider.PRIVATE_REFUSED), provider.command, filters=private)
     )
     # Buttons, routed by the kind prefix of their data (bot/domain/callback_data.py).
-    app.add_handler(CallbackQueryHandler(patient.button, pattern=r"^[atdbkc]\|"))
+    app.add_handler(CallbackQueryHandler(patient.button, pattern=r"^[atdbkcp]\|"))
     app.add_handler(CallbackQueryHandler(patient_admin.button, pattern=r"^[sy]\|"))
     # Acknowledge and Resolve on alert messages in provider groups.
-    app.add_handler(CallbackQueryHandler(alerts.button, pattern=r"^g\|"))
+    app.add_handler(CallbackQueryHandler(alerts.button, pattern=r"^[gf]\|"))
+    # Send / Cancel on a care team's drafted message to a patient.
+    app.add_handler(CallbackQueryHandler(team.button, pattern=r"^m\|"))
     # Anything else a button can carry (forged, or from an older version) is refused.
     app.add_handler(CallbackQueryHandler(patient.unknown_button))
     app.add_handler(MessageHandler(private & ~filters.COMMAND & filters.TEXT, patient.other_text))
@@ -89,6 +91,13 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         MessageHandler(
             private & ~filters.TEXT & ~filters.StatusUpdate.ALL & ~filters.COMMAND,
             patient_admin.media,
+        )
+    )
+    # In a group, a provider's reply to one of the bot's messages about a patient drafts a
+    # message to that patient (bot/services/team_messages.py); other group text is not ours.
+    app.add_handler(
+        MessageHandler(
+            filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND & filters.REPLY, team.reply
         )
     )
     # A command we do not know: the help text, rather than silence.

@@ -10,6 +10,7 @@ from bot.domain.callback_data import (
     BadCallbackDataError,
     ConsentButton,
     DoneButton,
+    SideButton,
     SkipButton,
     ToggleButton,
     decode,
@@ -105,6 +106,8 @@ async def button(update: Update, context: BotContext) -> None:
         match data:
             case AnswerButton() | ToggleButton() | DoneButton() | BackButton() | SkipButton():
                 return await services.checkins.tap(update.update_id, user.id, message_id, data)
+            case SideButton():
+                return await services.side_checks.tap(update.update_id, user.id, message_id, data)
             case ConsentButton(invite_id, agree):
                 sender = Sender(user.id, chat_id, user.language_code)
                 return await services.enrolment.consent(

@@ -31,6 +31,7 @@ from bot.domain.escalation_rules import (
     MissedAfterEventRule,
     MissedStreakRule,
     Reference,
+    RelapseRule,
     Rule,
     ThresholdRule,
     Unanswered,
@@ -202,6 +203,30 @@ def _instrument_change(f: Fields, _: Questionnaire, cooldown: timedelta) -> Inst
     )
 
 
+def _relapse(f: Fields, q: Questionnaire, cooldown: timedelta) -> RelapseRule:
+    item, _, _ = f.numeric_item(q)
+    response = f.number("response_ratio", 0.5, minimum=0.01)
+    relapse = f.number("relapse_ratio", 0.75, minimum=0.01)
+    if not response < relapse <= 1:
+        raise f.fail("relapse_ratio", "must be above response_ratio and at most 1")
+    return RelapseRule(
+        id=f.text("id"),
+        tier=f.tier(),
+        instrument=f.choice("instrument", Instrument, Instrument.PHQ9),
+        response_ratio=response,
+        relapse_ratio=relapse,
+        in_a_row=f.count("in_a_row", 2),
+        min_baseline=f.count("min_baseline", 10),
+        item=item,
+        by=f.number("by", minimum=0.5),
+        days=f.count("days", 7),
+        min_values=f.count("min_values", 4),
+        stable_days=f.count("stable_days", 30),
+        stable_min_values=f.count("stable_min_values", 20),
+        cooldown=cooldown,
+    )
+
+
 _KINDS: dict[str, Callable[[Fields, Questionnaire, timedelta], Rule]] = {
     "threshold": _threshold,
     "baseline_shift": _baseline_shift,
@@ -212,6 +237,7 @@ _KINDS: dict[str, Callable[[Fields, Questionnaire, timedelta], Rule]] = {
     "instrument_item": _instrument_item,
     "instrument_total": _instrument_total,
     "instrument_change": _instrument_change,
+    "relapse": _relapse,
 }
 
 

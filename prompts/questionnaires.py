@@ -42,7 +42,8 @@ def _item(raw: Any, where: str) -> Item:
         kind = ItemKind(str(kind_name))
     except ValueError:
         raise QuestionnaireError(
-            f"{where}, field 'type'", [f"{kind_name!r} is not one of scale, choice, multi, note"]
+            f"{where}, field 'type'",
+            [f"{kind_name!r} is not one of scale, choice, multi, note, reading"],
         ) from None
     texts = _texts(raw.get("text"), f"{where}, field 'text'")
     rows = raw.get("rows", [])

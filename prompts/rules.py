@@ -21,13 +21,27 @@ def _rule(raw: Any, where: str) -> ItemRule:
     if not isinstance(raw, dict):
         raise RulesError(f"{where}: must be a mapping")
     kind = raw.get("kind")
-    if kind != "item_value":
+    if kind not in {"item_value", "reading_at_least"}:
         raise RulesError(f"{where}, field 'kind': {kind!r} is not a known rule kind")
     try:
         tier = Tier(str(raw.get("tier")))
     except ValueError:
         raise RulesError(f"{where}, field 'tier': must be IMMEDIATE, URGENT or ROUTINE") from None
-    values = raw.get("values")
+    at_least = None
+    if kind == "reading_at_least":
+        limits = raw.get("at_least")
+        if (
+            not isinstance(limits, list)
+            or len(limits) != 2
+            or not all(isinstance(n, int) and n > 0 for n in limits)
+        ):
+            raise RulesError(f"{where}, field 'at_least': must be [systolic, diastolic]")
+        at_least = (limits[0], limits[1])
+        values: Any = raw.get("values", ["-"])
+        if "values" in raw:
+            raise RulesError(f"{where}, field 'values': a reading rule has none")
+    else:
+        values = raw.get("values")
     if not isinstance(values, list) or not values:
         raise RulesError(f"{where}, field 'values': must be a non-empty list")
     unknown = set(raw) - {
@@ -41,6 +55,7 @@ def _rule(raw: Any, where: str) -> ItemRule:
         "emergency_card",
         "name",  # the display name: prompts/alert_names.py
         "top_priority",
+        "at_least",
     }
     if unknown:
         raise RulesError(f"{where}: unknown fields {sorted(unknown)}")
@@ -50,12 +65,13 @@ def _rule(raw: Any, where: str) -> ItemRule:
     return ItemRule(
         id=raw["id"],
         item=raw["item"],
-        values=frozenset(str(v) for v in values),
+        values=frozenset() if at_least else frozenset(str(v) for v in values),
         tier=tier,
         crisis_card=bool(raw.get("crisis_card", False)),
         stop_checkin=bool(raw.get("stop_checkin", False)),
         emergency_card=bool(raw.get("emergency_card", False)),
         top_priority=bool(raw.get("top_priority", False)),
+        at_least=at_least,
     )
 
 

@@ -137,6 +137,18 @@ class Patient(Base):
     None: free text."""
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    dosing_days: Mapped[str | None] = mapped_column(String(32))
+    """Local dose weekdays set by a provider (``mon,thu``); None: no dosing schedule."""
+    dosing_time: Mapped[str | None] = mapped_column(String(5))
+    """Local wall-clock time of the dose, HH:MM (bot.domain.dosing: DST-safe)."""
+    dosing_since: Mapped[datetime | None]
+    """When the schedule was set: doses before it get no post-dose check."""
+    course_started_on: Mapped[date | None] = mapped_column(Date)
+    """The local day the current treatment course began (``/course LABEL start``); None: the
+    course is the one the patient enrolled in (bot.services.courses.current_course_start)."""
+    optional_items: Mapped[str | None] = mapped_column(String(64))
+    """Optional items turned on by a provider (``bp,substance,...``: bot.domain.optional_items);
+    None: the cohort's default."""
 
     def lifecycle(self) -> PatientState:
         """The row's lifecycle columns, for the pure moves of bot/domain/lifecycle.py."""
@@ -161,6 +173,38 @@ class Patient(Base):
         if transition.clears_awaiting:
             self.awaiting = None
         self.updated_at = now
+
+
+class SideCheck(Base):
+    """A short check asked apart from the daily check-in: the post-dose check after a
+    scheduled dose, or the day's optional items (home BP, substance use, bladder screen).
+
+    Kept apart from ``checkins`` on purpose: the daily rules (baselines, missed streaks,
+    adherence) count one daily check-in per day and must not see these.
+    """
+
+    __tablename__ = "side_checks"
+    __table_args__ = (UniqueConstraint("patient_id", "kind", "local_date"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    """post_dose | optional."""
+    local_date: Mapped[date] = mapped_column(Date)
+    """The dose's local date (post-dose), or the day (optional items)."""
+    items: Mapped[dict[str, Any]]
+    """``{"ids": [...]}``: the questionnaire items this check asks, in order."""
+    answers: Mapped[dict[str, Any]]
+    """Item id -> stored value (a multi-select's values joined by commas)."""
+    draft: Mapped[dict[str, Any] | None]
+    """The boxes ticked so far on a multi-select item."""
+    position: Mapped[int] = mapped_column(SmallInteger, default=0)
+    status: Mapped[str] = mapped_column(String(16))
+    """open | answered | stopped | missed."""
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    opened_at: Mapped[datetime]
+    closes_at: Mapped[datetime] = mapped_column(index=True)
+    completed_at: Mapped[datetime | None]
 
 
 class Checkin(Base):
@@ -286,6 +330,59 @@ class AlertPost(Base):
     outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
 
 
+class AlertFollowUp(Base):
+    """A follow-up action a provider recorded on an IMMEDIATE or URGENT alert event (a
+    checklist button, ``bot.services.follow_ups``): one row per event and action."""
+
+    __tablename__ = "alert_follow_ups"
+    __table_args__ = (UniqueConstraint("head_id", "action"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    head_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    """A key of ``prompts/follow_ups.yaml`` (its words are there, per locale)."""
+    by_user_id: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime]
+
+
+class TeamPost(Base):
+    """A group message about one patient that a provider may answer with Telegram's reply:
+    a notice that the patient wrote, or a relayed reply (alerts: ``alert_posts``)."""
+
+    __tablename__ = "team_posts"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    outbox_id: Mapped[int] = mapped_column(
+        ForeignKey("outbox.id", ondelete="CASCADE"), unique=True
+    )
+
+
+class TeamMessage(Base):
+    """A care team's message to a patient (``bot.services.team_messages``): drafted by a
+    provider's reply in the group, sent once they confirm, and the patient's next text
+    relayed back while ``relay_until`` has not passed."""
+
+    __tablename__ = "team_messages"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    author_user_id: Mapped[int] = mapped_column(BigInteger)
+    body: Mapped[str] = mapped_column(EncryptedText())
+    """The provider's words to the patient. Encrypted at rest as patients' free text is
+    (storage/crypto.py); the patient's relayed reply is a ``patient_messages`` row."""
+    status: Mapped[str] = mapped_column(String(16))
+    """draft -> sent | cancelled | refused (the patient left before the confirmation)."""
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    relay_until: Mapped[datetime | None]
+    """Until when the patient's next text goes back to the group as the reply."""
+    reply_message_id: Mapped[int | None] = mapped_column(ForeignKey("patient_messages.id"))
+    """The patient's text relayed as the reply (once relayed, the relay is over)."""
+
+
 class OutboxMessage(Base):
     """A Bot API call to make, written in the transaction that decided to make it."""
 
@@ -373,6 +470,7 @@ class AuditChain(Base):
 
 __all__ = [
     "Alert",
+    "AlertFollowUp",
     "AlertPost",
     "Answer",
     "AuditChain",
@@ -386,4 +484,7 @@ __all__ = [
     "Patient",
     "PatientMessage",
     "ProcessedUpdate",
+    "SideCheck",
+    "TeamMessage",
+    "TeamPost",
 ]

@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import lifecycle
 from storage.models import (
     Alert,
+    AlertFollowUp,
     AlertPost,
     Answer,
     Base,
@@ -48,6 +49,9 @@ from storage.models import (
     Patient,
     PatientMessage,
     ProcessedUpdate,
+    SideCheck,
+    TeamMessage,
+    TeamPost,
 )
 from storage.types import UTCDateTime
 
@@ -183,6 +187,7 @@ class DuePatient(NamedTuple):
     checkin_time: str
     next_prompt_at: datetime
     consented_at: datetime
+    course_started_on: date | None
 
 
 class _Repository:
@@ -925,9 +930,13 @@ class PatientDataRepository(_Repository):
         scrubbed the patient from the audit trail (``AuditRepository.scrub_patient``).
         """
         checkin_ids = select(Checkin.id).where(Checkin.patient_id == patient.id)
+        # The care-team loop's rows (storage/team.py) refer to alerts, messages and outbox.
+        for model in (TeamPost, TeamMessage, AlertFollowUp):
+            await self.session.execute(delete(model).where(model.patient_id == patient.id))
         await self.session.execute(delete(Answer).where(Answer.checkin_id.in_(checkin_ids)))
         await self.session.execute(delete(Alert).where(Alert.patient_id == patient.id))
         await self.session.execute(delete(Checkin).where(Checkin.patient_id == patient.id))
+        await self.session.execute(delete(SideCheck).where(SideCheck.patient_id == patient.id))
         await self.session.execute(
             delete(PatientMessage).where(PatientMessage.patient_id == patient.id)
         )

@@ -25,7 +25,9 @@ from storage.repositories import (
     ProviderRepository,
     UpdateRepository,
 )
+from storage.side_checks import SideCheckRepository
 from storage.sqlite_inline import SQLITE_BUSY_TIMEOUT_MS
+from storage.team import TeamRepository
 
 
 class UnitOfWork:
@@ -51,6 +53,8 @@ class UnitOfWork:
     export: ExportRepository
     outcomes: OutcomeQueries
     channel: ChannelRepository
+    side_checks: SideCheckRepository
+    team: TeamRepository
 
     def __init__(
         self,
@@ -93,6 +97,8 @@ class UnitOfWork:
         self.export = ExportRepository(session)
         self.outcomes = OutcomeQueries(session)
         self.channel = ChannelRepository(session)
+        self.side_checks = SideCheckRepository(session)
+        self.team = TeamRepository(session)
         return self
 
     async def __aexit__(

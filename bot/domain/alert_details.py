@@ -16,6 +16,9 @@ Shapes (``kind`` says which):
 - ``instrument_total``: ``instrument``, ``total``.
 - ``instrument_change``: ``instrument``, ``total``, and for each reference compared
   (``baseline``, ``previous``) ``<reference>_total`` and ``<reference>_delta``.
+- ``relapse``: ``instrument`` and ``item``; fired by the instrument: ``total``,
+  ``baseline_total``, ``response_total``, ``count`` (results in a row); by the daily item:
+  ``mean``, ``baseline``, ``count`` (answers in the mean).
 - ``pause``: ``until`` (local date and time), ``timezone``, ``days``.
 - ``crisis_words``: ``phrase`` (the patient's words that matched, as typed, at most 200
   characters): never the whole message.
@@ -34,6 +37,7 @@ from bot.domain.escalation_rules import (
     InstrumentTotalRule,
     MissedAfterEventRule,
     MissedStreakRule,
+    RelapseRule,
     Rule,
     ThresholdRule,
 )
@@ -48,6 +52,7 @@ _KINDS: dict[type, str] = {
     InstrumentItemRule: "instrument_item",
     InstrumentTotalRule: "instrument_total",
     InstrumentChangeRule: "instrument_change",
+    RelapseRule: "relapse",
 }
 
 
@@ -74,6 +79,9 @@ def rule_details(rule: Rule, values: tuple[tuple[str, float], ...]) -> dict[str,
             details["number"] = rule.item
         case InstrumentTotalRule() | InstrumentChangeRule():
             details["instrument"] = rule.instrument.value
+        case RelapseRule():
+            details["instrument"] = rule.instrument.value
+            details["item"] = rule.item
         case _:
             pass
     details.update((name, _number(value)) for name, value in values)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.domain.blood_pressure import stored_reading
+
 
 class Tier(StrEnum):
     """How fast a human must look (docs/clinical.md §3.2)."""
@@ -43,6 +45,20 @@ class ItemRule:
     top_priority: bool = False
     """First among the alerts of its tier (PHQ-9 item 9 = 2-3: "URGENT with top priority",
     docs/clinical.md §2.1): its group message is sent with the IMMEDIATE ones."""
+    at_least: tuple[int, int] | None = None
+    """A reading rule (kind ``reading_at_least``): fire when a typed blood-pressure reading
+    has systolic >= the first or diastolic >= the second (``values`` is then empty)."""
+
+    def fires_on(self, item_id: str, value: str) -> bool:
+        """Tell whether an answer to an item fires this rule."""
+        if self.item != item_id:
+            return False
+        if self.at_least is not None:
+            reading = stored_reading(value)
+            return reading is not None and (
+                reading.systolic >= self.at_least[0] or reading.diastolic >= self.at_least[1]
+            )
+        return bool(set(value.split(",")) & self.values)
 
 
 def top_priority_rules(rules: tuple[ItemRule, ...]) -> frozenset[str]:
@@ -68,9 +84,8 @@ def evaluate_answer(rules: tuple[ItemRule, ...], item_id: str, value: str) -> li
     """Return the rules an answer fires, most urgent first.
 
     A multi-select answer holds several values joined by commas; a rule fires when any of
-    its values is among them.
+    its values is among them. A reading rule fires on a typed reading at or over its limits.
     """
-    values = set(value.split(","))
     fired = [
         Trigger(
             rule.id,
@@ -82,6 +97,6 @@ def evaluate_answer(rules: tuple[ItemRule, ...], item_id: str, value: str) -> li
             value,
         )
         for rule in rules
-        if rule.item == item_id and values & rule.values
+        if rule.fires_on(item_id, value)
     ]
     return sorted(fired, key=lambda trigger: (trigger.tier.rank, trigger.rule_id))

@@ -10,7 +10,9 @@ a modified client, so nothing here is trusted beyond its shape; ownership is che
 
 Kinds: ``a`` answer, ``t`` toggle a multi-select option, ``d`` done with a multi-select,
 ``b`` back, ``k`` skip today, ``c`` consent, ``s`` a setting, ``y`` a confirmation step,
-``g`` a provider's action on an alert in the group.
+``g`` a provider's action on an alert in the group, ``p`` a tap on a side check (post-dose
+check, optional items: answer, toggle or done), ``f`` a follow-up action recorded on an
+alert, ``m`` a provider sending (or cancelling) a message to a patient.
 """
 
 from __future__ import annotations
@@ -102,6 +104,33 @@ class AlertButton:
     action: str
 
 
+@dataclass(frozen=True, slots=True)
+class SideButton:
+    """A tap on a side check (bot.services.side_checks): ``a`` answer with ``value``,
+    ``t`` tick or untick ``value`` on a multi-select, ``d`` done (``value`` empty)."""
+
+    check_id: int
+    position: int
+    action: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpButton:
+    """A follow-up action recorded on an alert event (a key of prompts/follow_ups.yaml)."""
+
+    alert_id: int
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class TeamMessageButton:
+    """Send (``send`` True) or cancel a drafted message from the care team to a patient."""
+
+    message_id: int
+    send: bool
+
+
 CallbackData = (
     AnswerButton
     | ToggleButton
@@ -112,6 +141,9 @@ CallbackData = (
     | SettingButton
     | ConfirmButton
     | AlertButton
+    | SideButton
+    | FollowUpButton
+    | TeamMessageButton
 )
 
 
@@ -124,7 +156,7 @@ def _int(text: str) -> int:
     return value
 
 
-def _text(data: CallbackData) -> str:
+def _text(data: CallbackData) -> str:  # noqa: PLR0912 - one case per kind of button
     match data:
         case AnswerButton(checkin_id, position, value):
             return f"a|{checkin_id}|{position}|{value}"
@@ -144,6 +176,14 @@ def _text(data: CallbackData) -> str:
             return f"y|{action}|{step}"
         case AlertButton(alert_id, action):
             return f"g|{alert_id}|{action}"
+        case SideButton(check_id, position, "d", _):
+            return f"p|{check_id}|{position}|d"
+        case SideButton(check_id, position, action, value):
+            return f"p|{check_id}|{position}|{action}|{value}"
+        case FollowUpButton(alert_id, action):
+            return f"f|{alert_id}|{action}"
+        case TeamMessageButton(message_id, send):
+            return f"m|{message_id}|{'s' if send else 'x'}"
 
 
 def encode(data: CallbackData) -> str:
@@ -161,7 +201,7 @@ def encode(data: CallbackData) -> str:
     return text
 
 
-def decode(text: str) -> CallbackData:
+def decode(text: str) -> CallbackData:  # noqa: PLR0912 - one case per kind of button
     """Decode callback data, or raise BadCallbackDataError."""
     if not text or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise BadCallbackDataError("empty or too long")
@@ -184,4 +224,12 @@ def decode(text: str) -> CallbackData:
             return ConfirmButton(action, _int(step))
         case ["g", alert_id, ("ack" | "res") as action]:
             return AlertButton(_int(alert_id), action)
+        case ["p", check_id, position, "d"]:
+            return SideButton(_int(check_id), _int(position), "d", "")
+        case ["p", check_id, position, ("a" | "t") as action, value] if _VALUE.fullmatch(value):
+            return SideButton(_int(check_id), _int(position), action, value)
+        case ["f", alert_id, action] if _VALUE.fullmatch(action):
+            return FollowUpButton(_int(alert_id), action)
+        case ["m", message_id, ("s" | "x") as choice]:
+            return TeamMessageButton(_int(message_id), choice == "s")
     raise BadCallbackDataError("unknown shape")

@@ -19,8 +19,12 @@ Definitions (what the digest's words mean):
 * **Adherence**: answered days / due days; none when nothing was due.
 * **Mood / anxiety mean**: mean of the ``mood`` / ``anxiety`` answers of the period; the change
   is this period's mean minus the previous period's (none when either has no answer).
-* **Latest PHQ-9 / GAD-7**: the newest fully answered instrument on or before the period's
-  last day (within the look-back the service loads); the change is against the one before it.
+* **Latest PHQ-9 / GAD-7 / PCL-5**: the newest fully answered instrument on or before the
+  period's last day (within the look-back the service loads), always shown with its date (an
+  old result must not read as this week's); the change is against the one before it. The
+  PCL-5 is shown only where the cohort asks it.
+* **Outcomes**: the digest sent on one of the first 7 days of a calendar month (cohort time)
+  carries the outcomes report of the year to its period's end (``outcomes_included``).
 * **Alerts**: raised, acknowledged and resolved *during the period*; the median time to
   acknowledge is over alerts acknowledged during the period. "Open" alerts are the ones not
   resolved yet (open or acknowledged) when the digest is built, whenever raised: the digest
@@ -55,7 +59,7 @@ INCLUDED_STATUSES = FOLLOWED
 ANSWERED_STATUSES = frozenset({"completed", "partial", "stopped"})
 INSTRUMENT_QUESTIONNAIRES = frozenset({"phq9", "gad7", "pcl5"})
 """Questionnaires that hold only a weekly instrument: such a check-in is not a daily one."""
-DIGEST_INSTRUMENTS = (Instrument.PHQ9, Instrument.GAD7)
+DIGEST_INSTRUMENTS = (Instrument.PHQ9, Instrument.GAD7, Instrument.PCL5)
 LOW_ADHERENCE = 0.5
 MOOD_DROP = 2
 
@@ -252,6 +256,8 @@ class PatientFigures:
     reasons: tuple[Reason, ...] = ()
     safety_declined: int = 0
     """Days of the period on which the safety question was answered "prefer not to answer"."""
+    pcl5: InstrumentResult | None = None
+    """Where the cohort asks it (every few weeks), the latest PCL-5."""
 
     @property
     def adherence(self) -> float | None:
@@ -561,6 +567,7 @@ def _patient_figures(
         anxiety=_trend(anxiety, anxiety_before),
         phq9=results.get((patient.id, Instrument.PHQ9)),
         gad7=results.get((patient.id, Instrument.GAD7)),
+        pcl5=results.get((patient.id, Instrument.PCL5)),
         open_alerts=sum(tiers.values()),
         open_by_tier=dict(tiers),
         safety_declined=sum(row.safety_declined for row in own.values()),
@@ -637,6 +644,13 @@ def digest_slot(now: datetime, zone: ZoneInfo, weekday: str, at: time) -> Digest
         week_ends_at=start_of_day(monday + timedelta(days=7), zone),
         period=Period.ending(scheduled_day - timedelta(days=1), zone),
     )
+
+
+def outcomes_included(period: Period) -> bool:
+    """Tell whether a digest carries the monthly outcomes section: the digest sent (the day
+    after its period, cohort time) on one of the first 7 days of a calendar month. A weekly
+    digest has exactly one such day a month, so this is "the first digest of each month"."""
+    return (period.end + timedelta(days=1)).day <= PERIOD_DAYS
 
 
 def worth_posting(digest: Digest) -> bool:

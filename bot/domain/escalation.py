@@ -34,10 +34,12 @@ from bot.domain.escalation_rules import (
     MissedAfterEventRule,
     MissedStreakRule,
     Reference,
+    RelapseRule,
     Rule,
     ThresholdRule,
 )
 from bot.domain.history import InstrumentResult, PastAlert, PatientHistory
+from bot.domain.relapse import check_relapse
 
 
 def _event_key(result: InstrumentResult) -> str:
@@ -113,6 +115,14 @@ def _check(rule: Rule, history: PatientHistory, rules: EscalationRules) -> Alert
             return _check_instrument_total(rule, history.results(rule.instrument))
         case InstrumentChangeRule():
             return _check_instrument_change(rule, history.results(rule.instrument))
+        case RelapseRule():
+            return check_relapse(
+                rule,
+                checkins,
+                history.results(rule.instrument),
+                rules.baseline,
+                history.course_start,
+            )
         case _:  # pragma: no cover - mypy checks every kind is handled
             assert_never(rule)
 

@@ -263,6 +263,44 @@ class InstrumentChangeRule:
     cooldown: timedelta = DEFAULT_COOLDOWN
 
 
+@dataclass(frozen=True, slots=True)
+class RelapseRule:
+    """A possible relapse after a response (docs/clinical.md "Relapse signal"): never a
+    patient message, only the team's alert.
+
+    Fires when either holds:
+    - the instrument met response (a total at most ``response_ratio`` x the relapse baseline,
+      ``bot.domain.relapse.relapse_baseline``) and then its last ``in_a_row`` totals, all
+      after that response, are each at least ``relapse_ratio`` x the baseline;
+    - the mean of ``item`` over ``days`` days falls ``by`` below baseline (the
+      ``baseline_mean`` rule, with the same baseline settings) after a stable month: at least
+      ``stable_min_values`` answers in the ``stable_days`` days before the mean's window, and
+      on none of those days did the mean rule hold.
+    Only baselines of at least ``min_baseline`` count: a response needs room to drop.
+    """
+
+    id: str
+    tier: Tier
+    instrument: Instrument = Instrument.PHQ9
+    response_ratio: float = 0.5
+    relapse_ratio: float = 0.75
+    in_a_row: int = 2
+    min_baseline: int = 10
+    item: str = "mood"
+    by: float = 2
+    days: int = 7
+    min_values: int = 4
+    stable_days: int = 30
+    stable_min_values: int = 20
+    cooldown: timedelta = DEFAULT_COOLDOWN
+
+    def __post_init__(self) -> None:
+        if not 0 < self.response_ratio < self.relapse_ratio <= 1:
+            raise ValueError("need 0 < response_ratio < relapse_ratio <= 1")
+        if self.in_a_row < 1 or self.min_baseline < 1:
+            raise ValueError("in_a_row and min_baseline must be at least 1")
+
+
 Rule: TypeAlias = (
     ThresholdRule
     | BaselineShiftRule
@@ -273,6 +311,7 @@ Rule: TypeAlias = (
     | InstrumentItemRule
     | InstrumentTotalRule
     | InstrumentChangeRule
+    | RelapseRule
 )
 
 

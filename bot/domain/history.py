@@ -133,6 +133,9 @@ class PatientHistory:
     checkins: tuple[DailyCheckin, ...] = ()
     instruments: tuple[InstrumentResult, ...] = ()
     alerts: tuple[PastAlert, ...] = ()
+    course_start: date | None = None
+    """The first local day of the patient's current treatment course (None: one course
+    since enrolment); the relapse signal measures from its first result."""
 
     def __post_init__(self) -> None:
         checkins = tuple(sorted(self.checkins, key=lambda c: c.local_date))

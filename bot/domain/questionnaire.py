@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from bot.domain.blood_pressure import stored_reading
+
 # Values travel inside callback_data (64 bytes in all), so they stay short and plain.
 VALUE_PATTERN = re.compile(r"[a-z0-9_]{1,16}")
 ITEM_ID_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,31}")
@@ -30,9 +32,14 @@ class ItemKind(StrEnum):
     NOTE = "note"
     """Optional free text: the patient types it, or taps its one option ("nothing to add").
     The text is kept as a patient message; the answer refers to it."""
+    READING = "reading"
+    """Numbers the patient types (a home blood-pressure reading, ``145/92``: see
+    bot.domain.blood_pressure), or its one option ("no reading today")."""
 
 
 NOTE_PREFIX = "note:"
+_TYPED = frozenset({ItemKind.NOTE, ItemKind.READING})
+"""Items the patient answers by typing, or with their one button."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +105,8 @@ class Item:
         distinct options (never "none" together with others)."""
         if self.kind is ItemKind.NOTE and answer.startswith(NOTE_PREFIX):
             return answer.removeprefix(NOTE_PREFIX).isdigit()
+        if self.kind is ItemKind.READING and stored_reading(answer) is not None:
+            return True
         if self.kind is not ItemKind.MULTI:
             return self.accepts(answer)
         values = answer.split(MULTI_SEPARATOR)
@@ -217,8 +226,8 @@ def validate_questionnaire(questionnaire: Questionnaire) -> list[str]:
             item.kind is not ItemKind.MULTI or not item.accepts(item.none_value)
         ):
             problems.append(f"{where}: none_value must be an option of a multi-select item")
-        if item.kind is ItemKind.NOTE and len(item.options) != 1:
-            problems.append(f"{where}: a note item has exactly one option (nothing to add)")
+        if item.kind in _TYPED and len(item.options) != 1:
+            problems.append(f"{where}: a {item.kind} item has exactly one option (none to give)")
         if item.show_if is not None:
             problems.extend(_check_condition(where, item.show_if, seen))
         seen[item.id] = item

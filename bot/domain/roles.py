@@ -17,6 +17,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
+TEAM_MESSAGE = "team_message"
+"""Writing to a patient through the bot (a reply to a group message about them)."""
 CLINICIAN_ACTIONS = frozenset(
     {
         "invite",
@@ -25,6 +27,10 @@ CLINICIAN_ACTIONS = frozenset(
         "discharge",
         "export",
         "messages",
+        "dosing",
+        "course",
+        "optional",
+        TEAM_MESSAGE,
     }
 )
 """Commands (and actions) that need the clinician privilege; everything else is open to the

@@ -63,11 +63,13 @@ class _Actor:
         """The chat this handle acts in."""
         return self.chat.chat_id
 
-    async def send_text(self, text: str) -> int:
+    async def send_text(self, text: str, *, reply_to: int | None = None) -> int:
         """Send a text message to the bot.
 
         Text starting with ``/`` gets a ``bot_command`` entity over its first word, as
-        Telegram clients add (``CommandHandler`` needs it).
+        Telegram clients add (``CommandHandler`` needs it). ``reply_to``: the id of a message
+        of the bot in this chat that this one replies to (Telegram's "reply"); the update
+        carries it as ``reply_to_message``.
 
         Returns:
             The ``update_id`` of the queued update.
@@ -87,6 +89,11 @@ class _Actor:
             message["entities"] = [
                 {"type": "bot_command", "offset": 0, "length": utf16_len(command)}
             ]
+        if reply_to is not None:
+            original = chat.messages.get(reply_to)
+            if original is None:
+                raise LookupError(f"chat {chat.chat_id} has no bot message #{reply_to}")
+            message["reply_to_message"] = original.to_api(chat.chat_json, state.bot_user)
         state.add_event(chat, "user_message", self.name, text, message_id=message_id)
         update_id = state.enqueue({"message": message})
         # Give the bot's long-poll a chance to run, as a real network round trip would.

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from bot.domain import lifecycle as lc
 from bot.domain.alerts import Tier
-from bot.domain.callback_data import AlertButton
+from bot.domain.callback_data import AlertButton, FollowUpButton
 from bot.services.alerting import Alerting
 from bot.services.announcer import MAX_NAME
 from bot.services.envelope import Refuse, in_update
@@ -85,6 +85,52 @@ class AlertActions:
             return self._render(toast, cohort.locale)
 
         return await in_update(self._rt, update_id, press)
+
+    async def follow_up(
+        self,
+        update_id: int,
+        button: FollowUpButton,
+        *,
+        user_id: int,
+        chat_id: int,
+        message_id: int,
+    ) -> str | None:
+        """Record a follow-up action on an acknowledged IMMEDIATE or URGENT event (who and
+        when); the messages showing it are redrawn with the action ticked. A refused tap
+        writes nothing (``bot.services.envelope``)."""
+
+        async def record(uow: UnitOfWork, now: datetime) -> str:
+            found = await self._load(uow, chat_id, message_id, button.alert_id)
+            config = None if found is None else self._announcer.cohort_config(found[0])
+            if (
+                found is None
+                or config is None
+                or button.action not in config.follow_up_actions
+                or found[1][0].acknowledged_at is None
+                or all(Tier(a.tier) is Tier.ROUTINE for a in found[1])
+            ):
+                raise Refuse(self._render("button_refused", "en"))
+            cohort, alerts, posts = found
+            head = next(a for a in alerts if a.id == button.alert_id)
+            if head.resolved_at is not None or not await uow.team.record_follow_up(
+                head.id, head.patient_id, button.action, user_id, now
+            ):
+                raise Refuse(self._render("alert_already_toast", cohort.locale))
+            uow.audit.record(
+                at=now,
+                actor=f"provider:{user_id}",
+                action="alert_follow_up",
+                cohort_id=cohort.id,
+                patient_id=head.patient_id,
+                details={"alert_id": head.id, "follow_up": button.action},
+            )
+            await uow.flush()
+            await self._edit(uow, now, cohort, posts)
+            names = self._rt.config.follow_ups[button.action]
+            name = names.get(cohort.locale) or names["en"]
+            return self._render("follow_up_recorded_toast", cohort.locale, action=name)
+
+        return await in_update(self._rt, update_id, record)
 
     async def _load(
         self, uow: UnitOfWork, chat_id: int, message_id: int, head_id: int

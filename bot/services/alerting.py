@@ -122,11 +122,13 @@ class Alerting:
         raises: Sequence[Raise],
         *,
         checkin_id: int | None = None,
+        tell_patient: bool = False,
     ) -> list[Alert]:
         """Raise alerts for one event; return the ones that are new (others existed).
 
         ``checkin_id``: the event is an answer the patient just gave (they are told when an
-        URGENT one will be reviewed).
+        URGENT one will be reviewed); ``tell_patient``: so is it, outside the daily check-in
+        (a post-dose check or an optional item: bot.services.side_checks).
         """
         created: list[Alert] = []
         announced: list[Alert] = []
@@ -176,7 +178,7 @@ class Alerting:
                 head.next_reraise_at = next_reraise(
                     tier, now, 0, config.reraise_minutes, config.coverage_hours
                 )
-            if tier is Tier.URGENT and checkin_id is not None:
+            if tier is Tier.URGENT and (checkin_id is not None or tell_patient):
                 await self._tell_patient(uow, now, cohort, patient, head=head, raises=raises)
             # In this transaction: a lone alert goes out as fast as before coalescing.
             await self.announcer.flush(uow, now, cohort, lone=True)

@@ -38,7 +38,7 @@ from bot.domain.alert_layout import (
     review_by,
 )
 from bot.domain.alerts import Tier, top_priority_rules
-from bot.domain.callback_data import AlertButton, encode
+from bot.domain.callback_data import AlertButton, FollowUpButton, encode
 from bot.domain.schedule import zone_or_error
 from bot.services.alert_text import AlertText
 from bot.services.outbox import Keyboard, OnSent, Priority, alert_priority, send_row
@@ -77,6 +77,8 @@ class Event:
 
     top: bool = False
     """Holds an alert of a top-priority rule (``ItemRule.top_priority``)."""
+    follow_ups: frozenset[str] = frozenset()
+    """Follow-up actions recorded on the event (``alert_follow_ups``)."""
 
     def order(self) -> tuple[int, bool, datetime, int]:
         """Sort key: IMMEDIATE first, then top priority, then oldest."""
@@ -228,6 +230,7 @@ class Announcer:
             by_head.setdefault(alert.head_id, []).append(alert)
         labels: dict[int, str] = {}
         events: list[Event] = []
+        done = await uow.team.follow_ups(list(by_head))
         for head_id, alerts in by_head.items():
             alerts.sort(key=lambda a: a.id != head_id)  # the head first, the rest by id
             patient_id = alerts[0].patient_id
@@ -235,7 +238,8 @@ class Announcer:
                 patient = await uow.patients.get(patient_id)
                 labels[patient_id] = patient.label if patient is not None else "?"
             top = any(a.rule in self._top_rules for a in alerts)
-            events.append(Event(alerts, labels[patient_id], top=top))
+            follow_ups = frozenset(done.get(head_id, ()))
+            events.append(Event(alerts, labels[patient_id], top=top, follow_ups=follow_ups))
         return sorted(events, key=Event.order)
 
     def _values(self, cohort: Cohort, event: Event, *, worst_case: bool) -> dict[str, object]:
@@ -318,9 +322,13 @@ class Announcer:
     def keyboard(self, cohort: Cohort, events: Sequence[Event]) -> Keyboard | None:
         """Return a message's buttons: for one event Acknowledge and Resolve (only Resolve
         once acknowledged); for several, one row per event with its label; none for events
-        resolved, and no keyboard once all are."""
+        resolved, and no keyboard once all are. An acknowledged IMMEDIATE or URGENT event
+        also offers the cohort's follow-up actions (ticked once recorded): they ride on the
+        redraw that acknowledging makes, never on a message of their own."""
         render = self._rt.renderer.render
         shared = len(events) > 1
+        config = self.cohort_config(cohort)
+        actions = config.follow_up_actions if config is not None else ()
         rows: Keyboard = []
         for event in events:
             head = event.head
@@ -342,4 +350,27 @@ class Announcer:
                 }
             )
             rows.append(row)
+            if head.acknowledged_at is not None and event.tier is not Tier.ROUTINE:
+                rows.extend(self._follow_up_rows(cohort, event, actions, named))
         return rows or None
+
+    def _follow_up_rows(
+        self, cohort: Cohort, event: Event, actions: Sequence[str], named: dict[str, str]
+    ) -> Keyboard:
+        """The follow-up buttons of one event, two to a row."""
+        names = self._rt.config.follow_ups
+        buttons = [
+            {
+                "text": self._rt.renderer.render(
+                    "button_follow_up",
+                    cohort.locale,
+                    action=names[action].get(cohort.locale) or names[action]["en"],
+                    done=action in event.follow_ups,
+                    **named,
+                ),
+                "callback_data": encode(FollowUpButton(event.head.id, action)),
+            }
+            for action in actions
+            if action in names
+        ]
+        return [buttons[n : n + 2] for n in range(0, len(buttons), 2)]

@@ -24,7 +24,10 @@ from bot.services.replies import ReplyService
 from bot.services.runtime import Runtime
 from bot.services.scanner import DueScan
 from bot.services.settings import SettingsService
+from bot.services.side_check_scan import SideCheckScan
+from bot.services.side_checks import SideCheckService
 from bot.services.strangers import StrangerService
+from bot.services.team_messages import TeamMessages
 from bot.services.windows import WindowScan
 
 
@@ -55,6 +58,9 @@ class Services:
     provider_channel: ProviderChannel
     strangers: StrangerService
     audit_trail: AuditTrail
+    side_checks: SideCheckService
+    side_check_scan: SideCheckScan
+    team_messages: TeamMessages
 
     @classmethod
     def build(cls, runtime: Runtime) -> Services:
@@ -65,7 +71,11 @@ class Services:
         reachability = Reachability(runtime, alerting)
         checkins = CheckinService(runtime, alerting, patient_rules, reachability)
         settings = SettingsService(runtime)
-        messages = MessageService(runtime, settings, alerting, checkins)
+        side_checks = SideCheckService(runtime, alerting)
+        team_messages = TeamMessages(runtime)
+        messages = MessageService(
+            runtime, settings, alerting, checkins, side_checks, team=team_messages
+        )
         strangers = StrangerService(runtime, messages.is_crisis)
         enrolment = EnrolmentService(runtime, settings, strangers.invite_refused)
         return cls(
@@ -92,4 +102,7 @@ class Services:
             provider_channel=ProviderChannel(runtime),
             strangers=strangers,
             audit_trail=AuditTrail(runtime),
+            side_checks=side_checks,
+            side_check_scan=SideCheckScan(runtime, side_checks),
+            team_messages=team_messages,
         )

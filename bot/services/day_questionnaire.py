@@ -10,8 +10,8 @@ from datetime import date, datetime
 from typing import Protocol
 
 from bot.config import AppConfig, ConfigError, day_questionnaire_id
-from bot.domain.schedule import local_date, zone_or_error
 from bot.domain.weekly import instruments_due, not_asked
+from bot.services.courses import current_course_start
 from storage.models import Cohort
 
 
@@ -31,6 +31,10 @@ class Enrolled(Protocol):
     def locale(self) -> str:
         """The language the patient is asked in."""
 
+    @property
+    def course_started_on(self) -> date | None:
+        """The local day the current treatment course began, if a provider recorded one."""
+
 
 def questionnaire_for_day(config: AppConfig, cohort: Cohort, patient: Enrolled, day: date) -> str:
     """Return the key (in ``config.questionnaires``) of the questionnaire asked on ``day``."""
@@ -42,7 +46,8 @@ def questionnaire_for_day(config: AppConfig, cohort: Cohort, patient: Enrolled, 
         day,
         weekday=settings.instrument_weekday,
         weekly=tuple(settings.weekly_instruments),
-        enrolled_on=local_date(patient.consented_at, zone_or_error(patient.timezone)),
+        # The instrument clock restarts with a new treatment course (its first is a baseline).
+        enrolled_on=current_course_start(patient),
         pcl5_every_weeks=settings.pcl5_every_weeks,
         skip=not_asked(settings.instruments, patient.locale, config.untranslated),
     )

@@ -38,6 +38,7 @@ from bot.domain.digest import (
     build_digest,
     digest_due,
     digest_slot,
+    outcomes_included,
     worth_posting,
 )
 from bot.domain.instruments import SPECS, Instrument
@@ -53,6 +54,8 @@ from bot.services.digest_files import (
     summary_values,
 )
 from bot.services.outbox import Priority, queue_document, queue_photo, queue_send
+from bot.services.outcomes import DEFAULT_DAYS, OutcomesService
+from bot.services.provider_views import split_message
 from bot.services.runtime import Runtime
 from storage.models import Cohort
 from storage.uow import UnitOfWork
@@ -95,6 +98,8 @@ class BuiltDigest:
     captions: dict[str, str]
     tag: str
     """For file names: ``<cohort>-<first day>_<last day>``."""
+    outcomes: tuple[str, ...] = ()
+    """The monthly outcomes section (``outcomes_included``), in messages of its own."""
 
 
 class DigestService:
@@ -154,11 +159,28 @@ class DigestService:
             digest = await self.figures(uow, cohort, period)
             digest = await self._with_not_asked(uow, cohort.id, config, digest)
             raised = await self.raised(uow, cohort, period, config.locale)
+            doses = await unanswered_dose_days(uow, cohort, period)
+            unfollowed = await self.unfollowed(uow, cohort, config, period)
+            outcomes: tuple[str, ...] = ()
+            if outcomes_included(period):
+                # The month's first digest carries the outcomes of the year to its last day.
+                reports = OutcomesService(self._rt)
+                start = period.end - timedelta(days=DEFAULT_DAYS)
+                report = await reports.report(uow, cohort, start, period.end)
+                outcomes = tuple(split_message(reports.render(report, config.name, config.locale)))
         if scheduled and not worth_posting(digest):
             return DigestOutcome.NOTHING_TO_REPORT
         built = await asyncio.to_thread(
-            self.render, digest, config.name, config.locale, raised=raised
+            self.render,
+            digest,
+            config.name,
+            config.locale,
+            raised=raised,
+            doses=doses,
+            unfollowed=unfollowed,
+            pcl5=config.pcl5_every_weeks is not None,
         )
+        built = dataclasses.replace(built, outcomes=outcomes)
         async with self._rt.uow() as uow:
             queued = await self._queue(uow, now, chat_id, built, dedup_key)
             if not queued:
@@ -271,6 +293,19 @@ class DigestService:
             for _, (label, tier, rule, details, _) in ordered
         ]
 
+    async def unfollowed(
+        self, uow: UnitOfWork, cohort: Cohort, config: CohortConfig, period: Period
+    ) -> list[dict[str, object]]:
+        """The IMMEDIATE and URGENT events resolved in the period with no follow-up action
+        recorded (none when the cohort offers no checklist), by display name."""
+        if not config.follow_up_actions:
+            return []
+        rows = await uow.team.resolved_without_follow_up(cohort.id, period.start_at, period.end_at)
+        return [
+            {"label": label, "tier": tier, **self._text.view(rule, details, config.locale)}
+            for label, tier, rule, details in rows
+        ]
+
     def render(
         self,
         digest: Digest,
@@ -278,12 +313,17 @@ class DigestService:
         locale: str,
         *,
         raised: Sequence[Mapping[str, object]] = (),
+        doses: Sequence[Mapping[str, object]] = (),
+        unfollowed: Sequence[Mapping[str, object]] = (),
+        pcl5: bool = False,
     ) -> BuiltDigest:
-        """Render the message, the chart and the attachments (CPU work: call in a thread)."""
+        """Render the message, the chart and the attachments (CPU work: call in a thread).
+        ``doses``: patients with dose days whose post-dose check went unanswered; ``pcl5``:
+        the cohort asks the PCL-5, so the table shows it."""
         renderer = self._rt.renderer
         reasons = render_reasons(renderer, digest, locale)
-        summary = summary_values(digest, cohort, locale)
-        message = self._message(digest, summary, reasons, locale, raised)
+        summary = {**summary_values(digest, cohort, locale), "unanswered_doses": list(doses)}
+        message = self._message(digest, summary, reasons, locale, raised, unfollowed=unfollowed)
         period = digest.period
         tag = f"{cohort}-{period.start.isoformat()}_{period.end.isoformat()}"
         captions = {
@@ -296,7 +336,7 @@ class DigestService:
         chart = render_chart(
             digest, chart_text(renderer, digest, cohort, locale, shown), locale, MAX_ROWS
         )
-        html = render_html(renderer, digest, cohort, locale, reasons)
+        html = render_html(renderer, digest, cohort, locale, reasons, pcl5=pcl5)
         return BuiltDigest(digest, message, chart, html, render_csv(digest), captions, tag)
 
     def _message(
@@ -306,6 +346,8 @@ class DigestService:
         reasons: Mapping[int, object],
         locale: str,
         raised: Sequence[Mapping[str, object]],
+        *,
+        unfollowed: Sequence[Mapping[str, object]] = (),
     ) -> str:
         attention = digest.attention
         limit = ATTENTION_IN_MESSAGE
@@ -319,6 +361,8 @@ class DigestService:
                 more=len(attention) - len(listed),
                 raised=list(raised[:raised_limit]),
                 raised_more=max(0, len(raised) - raised_limit),
+                unfollowed=list(unfollowed[:raised_limit]),
+                unfollowed_more=max(0, len(unfollowed) - raised_limit),
                 **summary,
             )
             if len(text) <= MESSAGE_LIMIT or (limit == 0 and raised_limit == 0):
@@ -340,6 +384,8 @@ class DigestService:
             dedup_key=dedup_key,
         ):
             return False
+        for part in built.outcomes:
+            await queue_send(uow, now=now, chat_id=chat_id, text=part, priority=Priority.NOTICE)
         if built.chart is not None:
             await queue_photo(
                 uow,
@@ -362,6 +408,19 @@ class DigestService:
                     priority=Priority.NOTICE,
                 )
         return True
+
+
+async def unanswered_dose_days(
+    uow: UnitOfWork, cohort: Cohort, period: Period
+) -> list[dict[str, object]]:
+    """Patients with dose days in the period whose post-dose check closed unanswered
+    (bot.services.side_check_scan), as label and count, by label."""
+    labels = {pid: label for pid, label, _ in await uow.digest.patients(cohort.id)}
+    counts = await uow.side_checks.unanswered_doses(list(labels), period.start, period.end)
+    return [
+        {"label": labels[pid], "count": n}
+        for pid, n in sorted(counts.items(), key=lambda c: labels[c[0]])
+    ]
 
 
 class DigestScan:

@@ -51,6 +51,9 @@ CSV_COLUMNS = (
     "gad7_total",
     "gad7_band",
     "gad7_change",
+    "pcl5_date",
+    "pcl5_total",
+    "pcl5_change",
     "open_alerts",
     "open_immediate",
     "open_urgent",
@@ -62,15 +65,17 @@ def reason_values(patient: PatientFigures, locale: str) -> list[dict[str, str]]:
     """Return a patient's reasons as template values (kind, value, band)."""
     values = []
     for reason in patient.reasons:
-        value, band = "", ""
+        value, band, day = "", "", ""
         if reason is Reason.IMMEDIATE_ALERT:
             value = str(patient.open_by_tier.get("IMMEDIATE", 0))
         elif reason is Reason.URGENT_ALERT:
             value = str(patient.open_by_tier.get("URGENT", 0))
         elif reason is Reason.ITEM9 and patient.phq9 is not None:
             value = str(patient.phq9.item9)
+            day = patient.phq9.day.isoformat()
         elif reason is Reason.PHQ9_SEVERE and patient.phq9 is not None:
             value = str(patient.phq9.total)
+            day = patient.phq9.day.isoformat()
             band = patient.phq9.band.value if patient.phq9.band is not None else ""
         elif reason is Reason.SAFETY_DECLINED:
             value = str(patient.safety_declined)
@@ -78,7 +83,7 @@ def reason_values(patient: PatientFigures, locale: str) -> list[dict[str, str]]:
             value = format_signed(patient.mood.change, locale)
         elif reason is Reason.LOW_ADHERENCE:
             value = format_percent(patient.adherence, locale)
-        values.append({"kind": reason.value, "value": value, "band": band})
+        values.append({"kind": reason.value, "value": value, "band": band, "date": day})
     return values
 
 
@@ -114,18 +119,22 @@ def summary_values(digest: Digest, cohort: str, locale: str) -> dict[str, Any]:
     }
 
 
-def _instrument(result: InstrumentResult | None) -> tuple[str, str, str]:
+def _instrument(result: InstrumentResult | None) -> dict[str, str]:
+    """An instrument's cells: total, band, change, and the date it was answered."""
     if result is None:
-        return DASH, "", DASH
+        return {"total": DASH, "band": "", "change": DASH, "date": ""}
     change = result.change
     shown = DASH if change is None else (f"+{change}" if change > 0 else str(change))
-    return str(result.total), result.band.value if result.band else "", shown
+    return {
+        "total": str(result.total),
+        "band": result.band.value if result.band else "",
+        "change": shown,
+        "date": result.day.isoformat(),
+    }
 
 
 def row_values(patient: PatientFigures, locale: str, reasons: Markup) -> dict[str, Any]:
     """Return one patient's table row as template values."""
-    phq9, phq9_band, phq9_change = _instrument(patient.phq9)
-    gad7, gad7_band, gad7_change = _instrument(patient.gad7)
     mood_change = patient.mood.change
     anxiety_change = patient.anxiety.change
     return {
@@ -140,12 +149,9 @@ def row_values(patient: PatientFigures, locale: str, reasons: Markup) -> dict[st
         "anxiety": format_number(patient.anxiety.mean, locale),
         "anxiety_change": format_signed(anxiety_change, locale),
         "anxiety_worse": anxiety_change is not None and anxiety_change >= 1,
-        "phq9": phq9,
-        "phq9_band": phq9_band,
-        "phq9_change": phq9_change,
-        "gad7": gad7,
-        "gad7_band": gad7_band,
-        "gad7_change": gad7_change,
+        "phq9": _instrument(patient.phq9),
+        "gad7": _instrument(patient.gad7),
+        "pcl5": _instrument(patient.pcl5),
         "open_alerts": patient.open_alerts,
         "reasons": reasons,
     }
@@ -166,12 +172,19 @@ def render_reasons(renderer: Renderer, digest: Digest, locale: str) -> dict[int,
 
 
 def render_html(
-    renderer: Renderer, digest: Digest, cohort: str, locale: str, reasons: dict[int, Markup]
+    renderer: Renderer,
+    digest: Digest,
+    cohort: str,
+    locale: str,
+    reasons: dict[int, Markup],
+    *,
+    pcl5: bool = False,
 ) -> bytes:
-    """Return the full table as a self-contained HTML page (no scripts, inline style)."""
+    """Return the full table as a self-contained HTML page (no scripts, inline style);
+    ``pcl5``: the cohort asks the PCL-5, so it has a column."""
     rows = [row_values(p, locale, reasons[p.id]) for p in digest.patients]
     page = renderer.render(
-        "digest_table", locale, rows=rows, **summary_values(digest, cohort, locale)
+        "digest_table", locale, rows=rows, pcl5=pcl5, **summary_values(digest, cohort, locale)
     )
     return (page + "\n").encode("utf-8")
 
@@ -195,7 +208,7 @@ def render_csv(digest: Digest) -> bytes:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for p in digest.patients:
-        phq9, gad7 = p.phq9, p.gad7
+        phq9, gad7, pcl5 = p.phq9, p.gad7, p.pcl5
         writer.writerow(
             [
                 _csv_text(p.label),
@@ -218,6 +231,9 @@ def render_csv(digest: Digest) -> bytes:
                 "" if gad7 is None else gad7.total,
                 "" if gad7 is None else _band(gad7.band),
                 "" if gad7 is None or gad7.change is None else gad7.change,
+                "" if pcl5 is None else pcl5.day.isoformat(),
+                "" if pcl5 is None else pcl5.total,
+                "" if pcl5 is None or pcl5.change is None else pcl5.change,
                 p.open_alerts,
                 p.open_by_tier.get("IMMEDIATE", 0),
                 p.open_by_tier.get("URGENT", 0),

@@ -17,6 +17,7 @@ from bot.domain.history import DailyCheckin, InstrumentResult, PastAlert, Patien
 from bot.domain.instruments import SPECS, Instrument
 from bot.domain.scoring import answers_from_values
 from bot.services.alerting import Alerting, Raise
+from bot.services.courses import current_course_start
 from bot.services.runtime import Runtime
 from storage.models import Alert, Cohort, Patient
 from storage.uow import UnitOfWork
@@ -27,13 +28,17 @@ _FINISHED = frozenset({CheckinStatus.COMPLETED, CheckinStatus.STOPPED})
 async def patient_history(uow: UnitOfWork, patient: Patient) -> PatientHistory:
     """Return everything the patient-level rules look at for one patient.
 
-    Every check-in is read (the baseline is the median of the *first* seven); a patient has
-    one per day, so this stays small. A weekly instrument is part of its day's check-in
+    Every check-in of the current treatment course is read (the baseline is the median of
+    the course's *first* seven; a new course restarts it: bot.services.courses); a patient
+    has one per day, so this stays small. A weekly instrument is part of its day's check-in
     (bot.domain.weekly); it counts once every one of its items was answered.
     """
     checkins = []
     instruments: list[InstrumentResult] = []
+    started_on = current_course_start(patient)
     for checkin, answers in await uow.checkins.with_answers_of(patient.id):
+        if checkin.local_date < started_on:
+            continue
         instruments.extend(
             InstrumentResult(
                 instrument,
@@ -61,7 +66,12 @@ async def patient_history(uow: UnitOfWork, patient: Patient) -> PatientHistory:
         PastAlert(a.rule, Tier(a.tier), a.created_at, a.event_key or "")
         for a in await uow.alerts.of_patient(patient.id)
     )
-    return PatientHistory(checkins=tuple(checkins), instruments=tuple(instruments), alerts=alerts)
+    return PatientHistory(
+        checkins=tuple(checkins),
+        instruments=tuple(instruments),
+        alerts=alerts,
+        course_start=started_on,
+    )
 
 
 class PatientRules:

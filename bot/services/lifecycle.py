@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from bot.domain import lifecycle as lc
@@ -325,6 +325,9 @@ class LifecycleService:
             patient.locale = cohort.locale
             patient.timezone = cohort.timezone
             patient.checkin_time = config.checkin_time
+            # The treatment details a provider set (bot.services.dosing) go with the rest.
+            patient.dosing_days = patient.dosing_time = patient.dosing_since = None
+            patient.course_started_on = patient.optional_items = None
             patient.updated_at = now
         uow.audit.record(
             at=now,
@@ -385,6 +388,17 @@ class LifecycleService:
             "messages": [
                 {"received_at": _iso(m.received_at), "kind": m.kind, "text": m.body}
                 for m in messages
+            ],
+            # The post-dose checks and optional items (bot.services.side_checks).
+            "other_checks": [
+                {
+                    "kind": c.kind,
+                    "local_date": c.local_date.isoformat(),
+                    "status": c.status,
+                    "answers": c.answers,
+                    "completed_at": _iso(c.completed_at),
+                }
+                for c in await uow.side_checks.of_patient(patient.id, date.min)
             ],
         }
 

@@ -32,6 +32,8 @@ from bot.services.envelope import in_update
 from bot.services.outbox import Priority, queue_send, reply_priority
 from bot.services.runtime import Runtime
 from bot.services.settings import SettingsService, cohort_of
+from bot.services.side_checks import SideCheckService
+from bot.services.team_messages import Relay, TeamMessages
 from storage.models import Checkin, Cohort, Patient, PatientMessage
 from storage.uow import UnitOfWork
 
@@ -69,18 +71,23 @@ def load_crisis_matcher(folder: Path = CRISIS_WORDS) -> CrisisMatcher:
 class MessageService:
     """Routes a patient's text and media: settings input, free text, or a polite refusal."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - the services typed text may be meant for
         self,
         runtime: Runtime,
         settings: SettingsService,
         alerting: Alerting,
         checkins: CheckinService,
+        side_checks: SideCheckService,
         matcher: CrisisMatcher | None = None,
+        *,
+        team: TeamMessages | None = None,
     ) -> None:
         self._rt = runtime
+        self._team = team or TeamMessages(runtime)
         self._settings = settings
         self._alerting = alerting
         self._checkins = checkins
+        self._side_checks = side_checks
         self._matcher = matcher or load_crisis_matcher()
 
     def is_crisis(self, text: str) -> bool:
@@ -105,8 +112,13 @@ class MessageService:
             else:
                 step = self._settings.expects_input(patient, now)
                 note_for = await self._checkins.note_target(uow, now, patient)
+                reading_for = await self._side_checks.reading_target(uow, now, patient)
                 if step is not None and not crisis.crisis and looks_like_setting_input(text):
                     await self._settings.typed(uow, now, patient, step, text)
+                elif reading_for is not None and not crisis.crisis and _has_digit(text):
+                    # A home blood-pressure reading is awaited; words without numbers are a
+                    # message for the team as usual.
+                    await self._side_checks.typed_reading(uow, now, patient, reading_for, text)
                 elif note_for is not None:
                     await self._note(uow, now, patient, note_for, text[:MAX_BODY], crisis=crisis)
                 else:
@@ -271,9 +283,14 @@ class MessageService:
                 shared=shared,
             ),
         )
+        # The patient's reply to a message from the care team goes back to the group as a
+        # reply to it (bot.services.team_messages), crisis or not: the team asked.
+        relay = await self._team.relay(uow, now, patient, message) if kind == "text" else None
+        if relay is not None:
+            await self._tell_group(uow, now, cohort, patient, message, shared=shared, relay=relay)
         # A crisis message: the alert tells the team (quoting the words that matched); its
         # text is posted too when the cohort shares text, as the reply says.
-        if kind == "text" and (shared or not crisis.crisis):
+        elif kind == "text" and (shared or not crisis.crisis):
             await self._tell_group(uow, now, cohort, patient, message, shared=shared)
 
     async def _tell_group(
@@ -285,9 +302,12 @@ class MessageService:
         message: PatientMessage,
         *,
         shared: bool,
+        relay: Relay | None = None,
     ) -> None:
         """Tell the care team's group that a message or a note is waiting: its text when the
-        cohort shares text, otherwise how to read it (/messages LABEL)."""
+        cohort shares text, otherwise how to read it (/messages LABEL). ``relay``: the text
+        is the patient's reply to the care team's message, posted as a reply to its copy.
+        A provider may answer the notice with Telegram's reply (``team_posts``)."""
         at = _local(now, cohort)
 
         def render(shown: str, cut: int) -> str:
@@ -295,7 +315,7 @@ class MessageService:
                 "message_group",
                 cohort.locale,
                 label=patient.label,
-                kind=message.kind,
+                kind="reply" if relay is not None else message.kind,
                 time=at,
                 text=shown or None,
                 cut=cut,
@@ -303,14 +323,17 @@ class MessageService:
 
         # A patient's text may be Telegram's whole 4,096: with the label around it, the
         # notice would be refused for good. The group sees it cut, and says so.
+        dedup_key = f"message:{message.id}"
         await queue_send(
             uow,
             now=now,
             chat_id=cohort.provider_chat_id,
             priority=Priority.NOTICE,
-            dedup_key=f"message:{message.id}",
+            dedup_key=dedup_key,
             text=cut_to_fit(render, (message.body or "") if shared else ""),
+            reply_to=relay.reply_to if relay is not None else None,
         )
+        await uow.team.add_post(patient.id, dedup_key)
 
     async def _note(
         self,
@@ -391,3 +414,8 @@ class MessageService:
 def _local(now: datetime, cohort: Cohort) -> str:
     """Return the time as the provider group reads it (the cohort's zone)."""
     return now.astimezone(zone_or_error(cohort.timezone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _has_digit(text: str) -> bool:
+    """Whether a text has a digit (an attempt at a reading, even a mistyped one)."""
+    return any(ch.isdigit() for ch in text)

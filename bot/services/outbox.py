@@ -65,11 +65,18 @@ class OnSent:
 
 
 def _payload(
-    chat_id: int, text: str, keyboard: Keyboard | None, message_id: int | None = None
+    chat_id: int,
+    text: str,
+    keyboard: Keyboard | None,
+    message_id: int | None = None,
+    reply_to: int | None = None,
 ) -> dict[str, Any]:
     payload: dict[str, Any] = {"chat_id": chat_id, "text": text, "parse_mode": "HTML"}
     if message_id is not None:
         payload["message_id"] = message_id
+    if reply_to is not None:
+        # A reply to a message deleted meanwhile is still sent, as a plain message.
+        payload["reply_parameters"] = {"message_id": reply_to, "allow_sending_without_reply": True}
     if keyboard is not None:
         payload["reply_markup"] = {"inline_keyboard": keyboard}
     return payload
@@ -113,13 +120,15 @@ def send_row(
     on_sent: str | None = None,
     ref_id: int | None = None,
     patient_id: int | None = None,
+    reply_to: int | None = None,
 ) -> dict[str, Any]:
-    """Return the outbox row of a sendMessage (for :func:`queue_send` or bulk queueing)."""
+    """Return the outbox row of a sendMessage (for :func:`queue_send` or bulk queueing);
+    ``reply_to``: the id of a message in the chat it answers (Telegram's reply)."""
     return _row(
         now,
         chat_id,
         "sendMessage",
-        _payload(chat_id, text, keyboard),
+        _payload(chat_id, text, keyboard, reply_to=reply_to),
         priority,
         dedup_key,
         on_sent,
@@ -140,6 +149,7 @@ async def queue_send(
     on_sent: str | None = None,
     ref_id: int | None = None,
     patient_id: int | None = None,
+    reply_to: int | None = None,
 ) -> bool:
     """Queue a sendMessage; return False when the dedup key was used before."""
     return await uow.outbox.enqueue(
@@ -153,6 +163,7 @@ async def queue_send(
             on_sent=on_sent,
             ref_id=ref_id,
             patient_id=patient_id,
+            reply_to=reply_to,
         )
     )
 

@@ -20,6 +20,8 @@ from bot.domain.schedule import local_date, zone_or_error
 from bot.services import provider_views as pv
 from bot.services.alert_text import AlertText
 from bot.services.digest import DigestService
+from bot.services.dosing import COMMANDS as TREATMENT_COMMANDS
+from bot.services.dosing import DosingCommands, treatment_view
 from bot.services.enrolment import EnrolmentError, EnrolmentService
 from bot.services.envelope import in_update
 from bot.services.fhir_export import FhirExport
@@ -28,6 +30,7 @@ from bot.services.outcomes import DEFAULT_DAYS, OutcomesService
 from bot.services.roles import Roles
 from bot.services.runtime import Runtime
 from storage.models import Alert, Cohort, Patient
+from storage.statuses import LEFT
 from storage.uow import UnitOfWork
 
 COMMANDS = (
@@ -43,13 +46,20 @@ COMMANDS = (
     "digest",
     "outcomes",
     "oncall",
+    "dosing",
+    "course",
+    "optional",
     "help",
 )
 """Every provider command, in the order /help and the command menu show them."""
-LABEL_COMMANDS = frozenset({"invite", "patient", "messages", "pause", "resume", "discharge"})
+LABEL_COMMANDS = frozenset(
+    {"invite", "patient", "messages", "pause", "resume", "discharge", *TREATMENT_COMMANDS}
+)
 MAX_GROUP_FILE_BYTES = 45 * 1024 * 1024
 """Largest export sent to the group: Telegram takes files up to 50 MB from bots; the rest is
 room for the request's own overhead. Larger cohorts use ``moodcheck export``."""
+_ARGUMENTS_AFTER_LABEL = frozenset({"pause", *TREATMENT_COMMANDS})
+"""Commands that take more than the label (their own checks follow)."""
 UNDELIVERED_WINDOW = timedelta(days=7)
 """How far back /alerts reports messages that could not be delivered."""
 
@@ -97,6 +107,7 @@ class ProviderService:
         self._fhir = FhirExport(runtime)
         self._reports = OutcomesService(runtime)
         self._roles = Roles(runtime)
+        self._treatment = DosingCommands(runtime)
 
     async def command(self, call: ProviderCall) -> None:
         """Handle a provider command typed in any chat."""
@@ -114,7 +125,9 @@ class ProviderService:
 
         async def command(uow: UnitOfWork, now: datetime) -> None:
             cohort = await self._cohort(uow, now, call)
-            if cohort is not None:
+            if cohort is not None and call.name in TREATMENT_COMMANDS:
+                await self._treatment_command(uow, now, call, cohort)
+            elif cohort is not None:
                 handler = getattr(self, f"_{call.name}")
                 await handler(uow, now, call, cohort)
 
@@ -353,6 +366,7 @@ class ProviderService:
                     "paused_until": _local_day(patient.paused_until, patient.timezone),
                     "timezone": patient.timezone,
                     "checkin_time": patient.checkin_time,
+                    **treatment_view(self._rt, cohort, patient),
                     "days": [
                         {"date": r.day.strftime("%m-%d"), "status": r.status, "a": r.answers}
                         for r in rows
@@ -364,6 +378,35 @@ class ProviderService:
             ),
             audit="provider_viewed_patient",
             patient=patient,
+        )
+
+    async def _treatment_command(
+        self, uow: UnitOfWork, now: datetime, call: ProviderCall, cohort: Cohort
+    ) -> None:
+        """/dosing, /course, /optional (bot.services.dosing): a label, then arguments."""
+        patient = await self._target(uow, now, call, cohort)
+        if patient is None:
+            return
+        if patient.status in LEFT:
+            await self._wrong_status(uow, now, call, cohort, patient)
+            return
+        outcome = self._treatment.run(now, call.name, cohort, patient, call.args[1:])
+        if outcome.refused is not None:
+            await self._refuse(
+                uow, now, call, cohort, outcome.template, outcome.refused, patient=patient
+            )
+            return
+        if outcome.audit is not None:
+            patient.updated_at = now
+        await self._reply(
+            uow,
+            now,
+            call,
+            cohort,
+            _Reply(outcome.template, outcome.values),
+            audit=outcome.audit,
+            patient=patient,
+            details=outcome.details,
         )
 
     async def _messages(
@@ -734,7 +777,7 @@ class ProviderService:
     ) -> Patient | None:
         """Return the cohort's patient the command's label names; otherwise reply, audit,
         and return None."""
-        if not call.args or (call.name != "pause" and len(call.args) != 1):
+        if not call.args or (call.name not in _ARGUMENTS_AFTER_LABEL and len(call.args) != 1):
             await self._usage(uow, now, call, cohort)
             return None
         label = call.args[0]

@@ -26,13 +26,13 @@ from bot.domain.checkin import CheckinStatus, first_position
 from bot.domain.questionnaire import Questionnaire
 from bot.domain.schedule import (
     DuePlan,
-    local_date,
     parse_hhmm,
     plan_due,
     window_close,
     zone_or_error,
 )
 from bot.services import views
+from bot.services.courses import current_course_start
 from bot.services.day_questionnaire import questionnaire_for_day
 from bot.services.outbox import Keyboard, OnSent, Priority, send_row
 from bot.services.runtime import Runtime
@@ -172,13 +172,13 @@ class _Scan:
 
     def _questionnaire_key(self, patient: DuePatient, day: date) -> str:
         """The key of the questionnaire the patient is asked on a day: it depends on the
-        cohort, the day, the (local) day the patient enrolled and the patient's language
+        cohort, the day, the (local) day the patient's course began and the patient's language
         (an instrument without a validated translation in it is left out), nothing else."""
-        enrolled_on = local_date(patient.consented_at, self._slot(patient)[1])
+        started_on = current_course_start(patient)
         cohort = self._cohorts[patient.cohort_id]
         return _kept(
             self._keys,
-            (patient.cohort_id, day, enrolled_on, patient.locale),
+            (patient.cohort_id, day, started_on, patient.locale),
             lambda: questionnaire_for_day(self._rt.config, cohort, patient, day),
         )
 

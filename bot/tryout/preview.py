@@ -51,7 +51,8 @@ SAMPLES: dict[str, Any] = {
     "provider": "@dr_rivera",
     "reasons": [
         {"kind": "immediate_alert", "value": "1"},
-        {"kind": "phq9_severe", "value": "21", "band": "severe"},
+        {"kind": "phq9_severe", "value": "21", "band": "severe", "date": "2026-12-03"},
+        {"kind": "item9", "value": "1", "date": "2026-12-03"},
         {"kind": "low_adherence", "value": "3/7"},
         {"kind": "mood_drop", "value": "-2.5"},
     ],
@@ -63,6 +64,13 @@ SAMPLES: dict[str, Any] = {
     "question": "How is your mood today?",
     "text": "I slept badly but I am OK.",
     "resources": 120,
+    "state": "sent",
+}
+# Where templates give one name different shapes, the sample of one template.
+TEMPLATE_SAMPLES: dict[str, dict[str, Any]] = {
+    "provider_dosing_set": {"days": ["mon", "thu"]},
+    "provider_optional": {"items": ["bp", "bladder"]},
+    "provider_patient": {"dosing": {"days": ["mon", "thu"], "time": "19:00"}, "optional": ["bp"]},
 }
 # Fields of records (an alert event, a digest row) that templates look up in their own
 # tables: the sample must be one of the table's keys.
@@ -171,6 +179,7 @@ def render_all(
         for locale in renderer.locales:
             names_used = variables(f"{name}.j2", locale, root)
             values = {v: SAMPLES.get(v, Sample(v)) for v in names_used}
+            values.update(TEMPLATE_SAMPLES.get(name, {}))
             try:
                 shown[name][locale] = (True, renderer.render(name, locale, **values))
             except Exception as exc:  # noqa: BLE001 - shown on the page, never raised

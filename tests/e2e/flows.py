@@ -21,6 +21,10 @@ async def enrol(h: Harness, user: Any, label: str, cohort: str = "clinic-a") -> 
     return patient
 
 
+FOLLOW_UPS = ["Patient reached", "Safety plan reviewed", "Crisis line given", "No contact yet"]
+"""The default follow-up actions offered once an IMMEDIATE or URGENT alert is acknowledged
+(prompts/follow_ups.yaml)."""
+
 # A calm day, one label per item as the patient taps them, and what gets stored.
 CALM_DAY = ["7", "3", "Good", "Good", "As prescribed", "None", "No"]
 CALM_DAY_STORED = {

@@ -27,7 +27,7 @@ from bot.sandbox.state import BotMessage
 from bot.services.alerting import Raise
 from storage.models import Alert, OutboxMessage, Patient
 from tests.e2e.conftest import GROUP_A
-from tests.e2e.flows import message
+from tests.e2e.flows import FOLLOW_UPS, message
 from tests.support.harness import Harness
 
 CONFIG = """
@@ -206,7 +206,10 @@ async def _acknowledge_one_on_a_shared_message(h: Harness, shared: BotMessage) -
     expected = []
     for label in labels:
         expected += (
-            [f"Resolve {label}"] if label == target else [f"Ack {label}", f"Resolve {label}"]
+            # Acknowledged: Resolve and the follow-up checklist (tests/e2e/test_follow_ups.py).
+            [f"Resolve {label}", *(f"{label}: {name}" for name in FOLLOW_UPS)]
+            if label == target
+            else [f"Ack {label}", f"Resolve {label}"]
         )
     assert edited.labels == expected
     acknowledged = await h.rows(select(Alert).where(Alert.acknowledged_at.is_not(None)))

@@ -13,7 +13,7 @@ from bot.config import AppConfig, load_config
 from bot.sandbox.users import SimUser
 from storage.models import Alert, AuditEvent, OutboxMessage, Patient
 from tests.e2e.conftest import GROUP_A, GROUP_B
-from tests.e2e.flows import answer_all, enrol, last, message
+from tests.e2e.flows import FOLLOW_UPS, answer_all, enrol, last, message
 from tests.support.harness import Harness
 
 CONFIG = """
@@ -103,7 +103,8 @@ async def test_acknowledge_then_resolve_edits_the_message_once(harness: Harness)
     assert group.callback_answers[-1].text == "Acknowledged. The group message shows it."
     edited = message(group, mid)
     assert "Acknowledged by Nora · 2026-01-13 10:04" in edited.text
-    assert edited.labels == ["Resolve"]
+    # Acknowledged: Resolve, and the cohort's follow-up checklist (test_follow_ups.py).
+    assert edited.labels == ["Resolve", *FOLLOW_UPS]
     alert = await h.scalar(select(Alert))
     assert alert is not None
     assert (alert.status, alert.acknowledged_by, alert.resolved_at) == ("acknowledged", 2001, None)
@@ -208,7 +209,7 @@ async def test_immediate_is_raised_again_at_15_and_30_minutes(harness: Harness) 
     )
     assert "Acknowledged by Nora" in message(group, mid).text
     assert "Acknowledged by Nora" in message(group, first.message_id).text
-    assert message(group, second.message_id).labels == ["Resolve"]
+    assert message(group, second.message_id).labels == ["Resolve", *FOLLOW_UPS]
 
 
 async def test_acknowledged_immediate_is_not_raised_again(harness: Harness) -> None:
@@ -378,7 +379,8 @@ async def test_due_re_raises_of_a_cohort_share_one_message(harness: Harness) -> 
     for mid in (first.message_id, second.message_id):
         shown = message(group, mid)
         assert shown.text.count("Acknowledged by Nora") == 1
-        assert shown.labels == ["Resolve P-6011", "Ack P-6012", "Resolve P-6012"]
+        checklist = [f"P-6011: {name}" for name in FOLLOW_UPS]
+        assert shown.labels == ["Resolve P-6011", *checklist, "Ack P-6012", "Resolve P-6012"]
     other = await h.scalar(select(Alert).where(Alert.id == await _head_of(h, "P-6012")))
     assert other is not None and other.acknowledged_at is None
 

@@ -297,9 +297,11 @@ async def test_weekly_digest_for_30_patients(harness: Harness) -> None:
     )
     assert "Median time to acknowledge: 30 min" in text.text
     attention = text.text.split("Needing attention")[1]
-    assert "P-D008: PHQ-9 item 9 is 1" in attention
+    # A PHQ-9 of two weeks ago says when it was answered: it must not read as this week's.
+    answered = (PREVIOUS - timedelta(days=1)).isoformat()
+    assert f"P-D008: PHQ-9 item 9 is 1 (answered {answered})" in attention
     assert "P-D011: 1 open URGENT alert" in attention
-    assert "P-D009: PHQ-9 16 (moderately severe)" in attention
+    assert f"P-D009: PHQ-9 16 (moderately severe, answered {answered})" in attention
     assert "P-D007: mood vs last week −5.0" in attention
     assert attention.index("P-D008") < attention.index("P-D011") < attention.index("P-D009")
     assert "P-D006" not in text.text  # withdrawn
@@ -329,6 +331,7 @@ async def test_weekly_digest_for_30_patients(harness: Harness) -> None:
     by_label = {row["label"]: row for row in table}
     assert (by_label["P-D010"]["phq9_total"], by_label["P-D010"]["phq9_change"]) == ("5", "-13")
     assert by_label["P-D010"]["phq9_band"] == "mild"
+    assert f"answered {answered}" in page  # the table shows each result's date too
     assert by_label["P-D011"]["open_urgent"] == "1"
     assert by_label["P-D014"]["open_alerts"] == "1"
     assert by_label["P-D001"]["phq9_total"] == ""  # no instrument yet

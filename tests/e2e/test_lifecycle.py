@@ -161,6 +161,12 @@ async def test_delete_asks_twice_then_erases_and_unlinks_the_person(harness: Har
     await enrol(h, dan, "P-LIF5")
     await _answer_mood(h, dan)
     await h.send(dan, "a note for my nurse")
+    nurse = h.server.group(GROUP_A).member(9005, first_name="Nurse")
+    await h.send(nurse, "/dosing P-LIF5 mon,thu 19:00")
+    await h.send(nurse, "/course P-LIF5 start")
+    await h.send(nurse, "/optional P-LIF5 bp on")
+    treated = await _patient(h, "P-LIF5")
+    assert treated.dosing_days and treated.course_started_on and treated.optional_items
     await h.send(dan, "/delete")
     assert "record of events" in last(dan).text  # clinic-a keeps the audit trail
     await h.press(dan, "Cancel")
@@ -177,6 +183,14 @@ async def test_delete_asks_twice_then_erases_and_unlinks_the_person(harness: Har
     patient = await _patient(h, "P-LIF5")
     assert patient.status == "withdrawn"
     assert patient.telegram_user_id != dan.id and patient.chat_id != dan.chat_id
+    # The treatment details a provider set went too.
+    assert (
+        patient.dosing_days,
+        patient.dosing_time,
+        patient.dosing_since,
+        patient.course_started_on,
+        patient.optional_items,
+    ) == (None,) * 5
     assert await h.count(Invite, Invite.claimed_by_user_id == dan.id) == 0
     assert await h.count(OutboxMessage, OutboxMessage.patient_id == patient.id) == 0
     assert "P-LIF5" in h.server.group(GROUP_A).messages[-1].text

@@ -443,6 +443,9 @@ async def test_help_and_group_command_menu(harness: Harness) -> None:
         "digest",
         "outcomes",
         "oncall",
+        "dosing",
+        "course",
+        "optional",
         "help",
     }
     assert sorted(lang for _, lang in menus) == ["", "es"]

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import AppConfig, load_config
-from bot.domain.roles import CLINICIAN_ACTIONS
+from bot.domain.roles import CLINICIAN_ACTIONS, TEAM_MESSAGE
 from bot.sandbox.server import FakeBotApi
 from storage.models import Alert, AuditEvent, Invite, OutboxMessage, Patient
 from tests.conftest import CONFIG
@@ -38,7 +38,11 @@ CLINICIAN_COMMANDS = [
     "/export",
     "/export fhir",
     "/messages P-ROL1",
+    "/dosing P-ROL1 mon,thu 19:00",
+    "/course P-ROL1 start",
+    "/optional P-ROL1 bp on",
 ]
+# Writing to a patient (a reply to a group message) is tested in test_team_messages.py.
 
 
 @pytest.fixture(name="config")
@@ -94,7 +98,7 @@ async def test_a_plain_member_is_refused_clinician_commands_only(harness: Harnes
         assert "Nothing was done" in reply
     assert await _state(h) == before  # nothing changed, nothing exported, no invite
     names = [c.split()[0][1:] for c in CLINICIAN_COMMANDS]
-    assert set(names) == CLINICIAN_ACTIONS  # every restricted command tried
+    assert set(names) == CLINICIAN_ACTIONS - {TEAM_MESSAGE}  # every restricted command tried
     assert await _refusals(h) == [("provider:9401", name, "not_group_admin") for name in names]
     # The open commands work for a plain member.
     for command, needle in [

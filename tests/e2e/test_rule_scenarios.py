@@ -28,7 +28,7 @@ from bot.domain.clock import ManualClock
 from bot.sandbox.limits import Limits
 from bot.sandbox.server import FakeBotApi
 from bot.sandbox.users import SimUser
-from storage.models import Alert, Checkin, Patient
+from storage.models import Alert, Checkin, Patient, SideCheck
 from tests.conftest import CONFIG
 from tests.e2e.scenario_support import (
     CLINIC_A,
@@ -385,6 +385,32 @@ SCENARIOS = [
         (Day(0, instruments(pcl5=(1,) * 20)),),
         cohort=PCL5_ONLY,
     ),
+    # --- relapse (docs/clinical.md, "Relapse signal"): PHQ-9 baseline 12, response 6 on
+    # day 7, then 9 and 9 (>= 75% of 12) fires on the second; 9 then 8 is a near miss.
+    Scenario(
+        "possible_relapse",
+        FIRES,
+        URGENT,
+        Day(21, instruments(phq9=(1, 1, 1, 1, 1, 1, 1, 2, 0))),
+        (
+            Day(0, instruments(phq9=(2, 2, 2, 2, 2, 1, 1, 0, 0))),
+            Day(7, instruments(phq9=(1, 1, 1, 1, 1, 1, 0, 0, 0))),
+            Day(14, instruments(phq9=(1, 1, 1, 1, 1, 1, 1, 2, 0))),
+        ),
+        cohort=PHQ9_ONLY,
+    ),
+    Scenario(
+        "possible_relapse",
+        QUIET,
+        URGENT,
+        Day(21, instruments(phq9=(1, 1, 1, 1, 1, 1, 1, 1, 0))),
+        (
+            Day(0, instruments(phq9=(2, 2, 2, 2, 2, 1, 1, 0, 0))),
+            Day(7, instruments(phq9=(1, 1, 1, 1, 1, 1, 0, 0, 0))),
+            Day(14, instruments(phq9=(1, 1, 1, 1, 1, 1, 1, 2, 0))),
+        ),
+        cohort=PHQ9_ONLY,
+    ),
     # --- item-level rules (prompts/rules.yaml): fire at the tap ---
     Scenario(
         "safety_thoughts",
@@ -525,15 +551,130 @@ SCENARIOS = [
 ]
 
 
+@dataclass(frozen=True, slots=True)
+class SideScenario:
+    """A rule on a side check (bot.services.side_checks): the post-dose check a few hours
+    after a scheduled dose (day 0, a Monday, dose at 19:00), or the optional items after the
+    day's completed check-in. ``setup`` are provider commands (``{label}`` filled in);
+    ``answers`` are button labels, or ``type:TEXT`` for typed text."""
+
+    rule: str
+    fires: bool
+    tier: Tier
+    answers: tuple[str, ...]
+    setup: tuple[str, ...] = ("/dosing {label} mon 19:00",)
+    day: int = 0
+    card: Card = Card.NONE
+    others: frozenset[str] = frozenset()
+    group: Tier | None = None
+    stops: bool = False
+    variant: str = ""
+
+    @property
+    def post_dose(self) -> bool:
+        return any(command.startswith("/dosing") for command in self.setup)
+
+    @property
+    def id(self) -> str:
+        verdict = "fires" if self.fires else "quiet"
+        return "-".join(p for p in (self.rule, verdict, self.variant) if p)
+
+
+BP_ON = ("/optional {label} bp on",)
+BLADDER_ON = ("/optional {label} bladder on",)
+BP_CRISIS = frozenset({"home_bp_crisis"})
+BP_HIGH = frozenset({"home_bp_high"})
+SIDE_SCENARIOS = [
+    SideScenario(
+        "post_dose_red_flag",
+        FIRES,
+        IMMEDIATE,
+        ("None", "Seizure", "Done"),
+        card=Card.EMERGENCY,
+        stops=True,
+    ),
+    SideScenario(
+        "post_dose_red_flag",
+        QUIET,
+        IMMEDIATE,
+        ("Dizzy or lightheaded", "Done", "Mild", "None"),
+    ),
+    SideScenario(
+        "post_dose_severe",
+        FIRES,
+        URGENT,
+        ("Still feeling detached, unreal or spacey", "Done", "Severe", "None"),
+    ),
+    SideScenario(
+        "post_dose_severe",
+        QUIET,
+        URGENT,
+        ("Nausea or vomiting", "Done", "Moderate", "None"),
+    ),
+    SideScenario(
+        "home_bp_crisis",
+        FIRES,
+        IMMEDIATE,
+        ("type:180/100",),
+        setup=BP_ON,
+        card=Card.EMERGENCY,
+        others=BP_HIGH,
+        stops=True,
+    ),
+    # After a dose, where home blood pressure is turned on: the check's last item.
+    SideScenario(
+        "home_bp_crisis",
+        FIRES,
+        IMMEDIATE,
+        ("None", "None", "type:150 121"),
+        setup=("/dosing {label} mon 19:00", *BP_ON),
+        card=Card.EMERGENCY,
+        others=BP_HIGH,
+        stops=True,
+        variant="post-dose",
+    ),
+    SideScenario(
+        "home_bp_crisis",
+        QUIET,
+        IMMEDIATE,
+        ("type:179/119",),
+        setup=BP_ON,
+        others=BP_HIGH,
+        group=URGENT,
+    ),
+    SideScenario("home_bp_high", FIRES, URGENT, ("type:140 85",), setup=BP_ON),
+    SideScenario("home_bp_high", FIRES, URGENT, ("type:120/90",), setup=BP_ON, variant="dia"),
+    SideScenario("home_bp_high", QUIET, URGENT, ("type:139/89",), setup=BP_ON),
+    # The bladder screen comes on the first instrument weekday of a month: Monday 2 February.
+    SideScenario(
+        "bladder_pain_or_blood",
+        FIRES,
+        URGENT,
+        ("Blood in urine", "Done"),
+        setup=BLADDER_ON,
+        day=21,
+    ),
+    SideScenario(
+        "bladder_pain_or_blood",
+        QUIET,
+        URGENT,
+        ("Pain in the bladder or lower belly", "Needing to urinate urgently or often", "Done"),
+        setup=BLADDER_ON,
+        day=21,
+    ),
+]
+
+
 def test_every_default_rule_has_a_fires_and_a_quiet_scenario() -> None:
     rules = {*PATIENT_RULES, *ITEM_RULES}
     assert len(rules) == len(PATIENT_RULES) + len(ITEM_RULES), "a rule id is used twice"
-    fires = {s.rule for s in SCENARIOS if s.fires}
-    quiet = {s.rule for s in SCENARIOS if not s.fires}
+    every: list[Scenario | SideScenario] = [*SCENARIOS, *SIDE_SCENARIOS]
+    fires = {s.rule for s in every if s.fires}
+    quiet = {s.rule for s in every if not s.fires}
     assert sorted(rules - fires) == [], "rules without a history that fires them"
     assert sorted(rules - quiet) == [], "rules without a history that must stay quiet"
     assert sorted((fires | quiet) - rules) == [], "scenarios for rules that no longer exist"
-    ids = [s.id for s in SCENARIOS]
+    ids = [s.id for s in every]
     assert len(set(ids)) == len(ids)
 
 
@@ -667,3 +808,85 @@ async def test_a_routine_alert_does_not_tell_the_patient_the_team_was_notified(
     [message] = [m for m in user.messages if m.message_id == checkin.message_id]
     renderer = h.runtime.services.runtime.renderer
     assert plain(renderer.render("checkin_done", "en")) in message.text
+
+
+RELAPSE_FIRES = next(s for s in SCENARIOS if s.id == "possible_relapse-fires")
+
+
+@pytest.mark.parametrize("restart", [False, True], ids=["one-course", "course-restarted"])
+async def test_a_new_course_restarts_the_relapse_baseline(
+    scenario_harness: Harness, *, restart: bool
+) -> None:
+    """The relapse history that fires (baseline 12, response 6, then 9 and 9) stays quiet
+    when a provider starts a new course after the baseline: the course's first result (6)
+    is the new baseline, too low to count (docs/clinical.md §3.4a)."""
+    h = scenario_harness
+    s = RELAPSE_FIRES
+    label = "P-C0RS"
+    user = h.server.user(9002, first_name="Pat")
+    patient = await enrol(h, user, label, s.cohort)
+    nurse = h.server.group(s.cohort.group_id).member(9102, first_name="Nurse")
+    first, *rest = s.history
+    await run_step(h, s.cohort, user, first, telegram=False)
+    if restart:
+        h.clock.set(s.cohort.at(3, "12:00"))
+        await h.send(nurse, f"/course {label} start")
+        await drain(h)
+    for step in rest:
+        await run_step(h, s.cohort, user, step, telegram=False)
+    await run_step(h, s.cohort, user, s.trigger)
+    await drain(h)
+    rules = {a.rule for a in await _alerts(h, patient)}
+    assert ("possible_relapse" in rules) is not restart, rules
+
+
+@pytest.mark.parametrize("s", SIDE_SCENARIOS, ids=[s.id for s in SIDE_SCENARIOS])
+async def test_side_check_rule_scenario(scenario_harness: Harness, s: SideScenario) -> None:
+    h = scenario_harness
+    label = "P-51DE"
+    cohort = CLINIC_A
+    user = h.server.user(9001, first_name="Pat")
+    patient = await enrol(h, user, label, cohort)
+    nurse = h.server.group(cohort.group_id).member(9101, first_name="Nurse")
+    for command in s.setup:
+        await h.send(nurse, command.format(label=label))
+        await drain(h)
+    if s.post_dose:
+        h.clock.set(cohort.at(s.day, "22:00:30"))  # the dose at 19:00, then 3 hours
+    else:
+        await run_step(h, cohort, user, Day(s.day, daily()), telegram=False)
+        h.clock.set(cohort.at(s.day, "10:30"))
+    user_mark = last_id(user.messages)
+    group_mark = last_id(h.server.group(cohort.group_id).messages)
+    await h.runtime.services.side_check_scan.run()
+    await drain(h)
+    for answer in s.answers:
+        if answer.startswith("type:"):
+            await h.send(user, answer.removeprefix("type:"))
+        else:
+            await h.press(user, answer)
+        await drain(h)
+
+    alerts = await _alerts(h, patient)
+    assert {a.rule for a in alerts} == ({s.rule, *s.others} if s.fires else set(s.others))
+    group = [
+        m.text
+        for m in new_messages(h.server.group(cohort.group_id).messages, group_mark)
+        if label in m.text
+    ]
+    if s.fires:
+        [fired] = [a for a in alerts if a.rule == s.rule]
+        assert fired.tier == s.tier.value
+        assert any(shows_tier(text, s.tier) for text in group), group
+    elif s.group is None:
+        assert group == []
+    else:
+        assert group != [] and all(shows_tier(text, s.group) for text in group), group
+        assert not any(shows_tier(text, s.tier) for text in group), group
+    texts = [m.text for m in new_messages(user.messages, user_mark)]
+    for card in (Card.CRISIS, Card.EMERGENCY):
+        heading = card_heading(h, card, cohort)
+        shown = any(heading in text for text in texts)
+        assert shown == (card is s.card), f"{card.value} shown: {shown}"
+    [check] = await h.rows(select(SideCheck).where(SideCheck.patient_id == patient.id))
+    assert check.status == ("stopped" if s.stops else "answered")

@@ -121,9 +121,12 @@ async def test_rotate_moves_every_value_to_the_new_key_resumably(db_url: str) ->
         steps.clear()
         assert await rotate(both, batch=3, progress=steps.append) == 4 + 7 + 1
         assert Progress(stopped.column, 4, 4) in steps  # resumed: 3 were done
-        assert {"patient_messages.body", "outbox.payload", "alerts.details"} == {
-            step.column for step in steps
-        }
+        assert {
+            "patient_messages.body",
+            "outbox.payload",
+            "alerts.details",
+            "team_messages.body",
+        } == {step.column for step in steps}
         assert all(f"v1:{key_id(new)}:" in value for value in await _stored(both))
         assert await rotate(both) == 0  # nothing left: a second run changes nothing
 

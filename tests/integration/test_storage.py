@@ -113,6 +113,36 @@ async def test_one_checkin_per_patient_and_day(uow: UnitOfWorkFactory) -> None:
     assert first.id == again.id != other.id
 
 
+async def test_one_side_check_per_patient_kind_and_day(uow: UnitOfWorkFactory) -> None:
+    _, patient_id = await _patient(uow)
+
+    def row(kind: str, day: date) -> dict[str, Any]:
+        return {
+            "patient_id": patient_id,
+            "kind": kind,
+            "local_date": day,
+            "items": {"ids": ["bp"]},
+            "answers": {},
+            "position": 0,
+            "status": "open",
+            "opened_at": NOW,
+            "closes_at": NOW + timedelta(hours=4),
+        }
+
+    async with uow() as u:
+        first = await u.side_checks.add_if_absent(row("post_dose", date(2026, 1, 12)))
+        again = await u.side_checks.add_if_absent(row("post_dose", date(2026, 1, 12)))
+        other = await u.side_checks.add_if_absent(row("optional", date(2026, 1, 12)))
+        await u.commit()
+    assert first is not None and other is not None and again is None
+    async with uow() as u:
+        assert [c.id for c in await u.side_checks.closing(NOW + timedelta(hours=4), 10)] == [
+            first.id,
+            other.id,
+        ]
+        assert await u.side_checks.closing(NOW + timedelta(hours=3), 10) == []
+
+
 async def _tapped_checkin(uow: UnitOfWorkFactory) -> int:
     _, patient_id = await _patient(uow)
     async with uow() as u:

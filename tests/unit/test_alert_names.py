@@ -21,6 +21,7 @@ from bot.domain.escalation_rules import (
     InstrumentTotalRule,
     MissedAfterEventRule,
     MissedStreakRule,
+    RelapseRule,
     ThresholdRule,
     Window,
 )
@@ -51,6 +52,12 @@ SAMPLE: dict[type, tuple[tuple[str, float], ...]] = {
         ("baseline_delta", 7.0),
         ("previous_total", 10.0),
         ("previous_delta", 5.0),
+    ),
+    RelapseRule: (
+        ("total", 9.0),
+        ("baseline_total", 12.0),
+        ("response_total", 6.0),
+        ("count", 2.0),
     ),
 }
 
@@ -150,4 +157,18 @@ def test_values_read_as_a_clinician_needs_them() -> None:
             "alert_values", "en", d=answer, answer="Nearly every day", instrument="phq9", number=9
         )
         == "PHQ-9 item 9 = 3 (Nearly every day)"
+    )
+
+
+def test_both_relapse_paths_read_in_every_locale() -> None:
+    renderer = Renderer()
+    rule = RelapseRule("possible_relapse", Tier.URGENT)
+    none = {"answer": None, "instrument": None, "number": None}
+    by_phq9 = rule_details(rule, SAMPLE[RelapseRule])
+    by_mood = rule_details(rule, (("mean", 4.86), ("baseline", 7.0), ("count", 7.0)))
+    assert renderer.render("alert_values", "en", d=by_phq9, **none) == (
+        "PHQ-9 total 9 (2 in a row at 75% of baseline or more); baseline 12, response 6"
+    )
+    assert renderer.render("alert_values", "es", d=by_mood, **none) == (
+        "ánimo: media 4,9 en 7 registros, línea base 7, tras un mes estable"
     )

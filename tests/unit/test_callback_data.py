@@ -16,8 +16,11 @@ from bot.domain.callback_data import (
     ConfirmButton,
     ConsentButton,
     DoneButton,
+    FollowUpButton,
     SettingButton,
+    SideButton,
     SkipButton,
+    TeamMessageButton,
     ToggleButton,
     decode,
     encode,
@@ -39,10 +42,22 @@ buttons = st.one_of(
         value=st.from_regex(r"[A-Za-z0-9_/+:.-]{1,40}", fullmatch=True),
     ),
     st.builds(AlertButton, alert_id=ids, action=st.sampled_from(["ack", "res"])),
+    st.builds(FollowUpButton, alert_id=ids, action=values),
+    st.builds(TeamMessageButton, message_id=ids, send=st.booleans()),
     st.builds(
         ConfirmButton,
         action=st.from_regex(r"[a-z_]{1,12}", fullmatch=True),
         step=st.integers(0, 9),
+    ),
+    st.builds(
+        SideButton,
+        check_id=ids,
+        position=positions,
+        action=st.sampled_from(["a", "t"]),
+        value=values,
+    ),
+    st.builds(
+        SideButton, check_id=ids, position=positions, action=st.just("d"), value=st.just("")
     ),
 )
 

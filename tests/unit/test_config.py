@@ -33,6 +33,9 @@ def test_example_config_loads() -> None:
         (A + "locale='fr'\n", "locale 'fr'"),
         (A + "colour='red'\n", "colour"),
         (A + "questionnaire='nope'\n", "nope.yaml"),
+        (A + "optional_items=['bp', 'coffee']\n", "'optional_items.1': Input should be 'bp'"),
+        (A + "post_dose_delay_minutes=60\n", "cohort 'a', field 'post_dose_delay_minutes'"),
+        (A + "post_dose_delay_minutes=300\n", "cohort 'a', field 'post_dose_delay_minutes'"),
         (
             A + "[[cohort]]\nname='a'\nprovider_chat_id=-6\ncoverage='24/7'\n",
             "share a name",
@@ -45,6 +48,17 @@ def test_bad_config_names_the_problem(tmp_path: Path, body: str, message: str) -
     path.write_text(body)
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+
+
+def test_post_dose_and_optional_item_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "moodcheck.toml"
+    path.write_text(A + "optional_items=['bp', 'substance']\npost_dose_delay_minutes=150\n")
+    [cohort] = load_config(path).cohorts
+    assert cohort.optional_items == ("bp", "substance")
+    assert (cohort.post_dose_delay_minutes, cohort.post_dose_window_hours) == (150, 4)
+    path.write_text(A)
+    [cohort] = load_config(path).cohorts
+    assert (cohort.optional_items, cohort.post_dose_delay_minutes) == ((), 180)
 
 
 def test_a_cohort_without_coverage_does_not_start(tmp_path: Path) -> None:

@@ -180,10 +180,11 @@ _DIGEST_SUMMARY: dict[str, object] = {
     "not_asked": [{"instrument": "pcl5", "locale": "es", "count": 2}],
 }
 _DIGEST_REASONS = [
-    {"kind": "urgent_alert", "value": "2", "band": ""},
-    {"kind": "safety_declined", "value": "1", "band": ""},
-    {"kind": "phq9_severe", "value": "17", "band": "moderately_severe"},
-    {"kind": "low_adherence", "value": "29%", "band": ""},
+    {"kind": "urgent_alert", "value": "2", "band": "", "date": ""},
+    {"kind": "safety_declined", "value": "1", "band": "", "date": ""},
+    {"kind": "phq9_severe", "value": "17", "band": "moderately_severe", "date": "2026-01-05"},
+    {"kind": "item9", "value": "1", "band": "", "date": "2026-01-05"},
+    {"kind": "low_adherence", "value": "29%", "band": "", "date": ""},
 ]
 _DIGEST_VALUES: dict[str, dict[str, object]] = {
     "digest_group": {
@@ -194,6 +195,11 @@ _DIGEST_VALUES: dict[str, dict[str, object]] = {
             {"label": "P-7Q3K", "tier": "ROUTINE", "name": "Patient paused", "what": "until x"}
         ],
         "raised_more": 2,
+        "unanswered_doses": [{"label": "P-7Q3K", "count": 2}],
+        "unfollowed": [
+            {"label": "P-7Q3K", "tier": "URGENT", "name": "PHQ-9 ≥ 20", "what": "PHQ-9 = 21"}
+        ],
+        "unfollowed_more": 1,
     },
     "digest_reasons": {"reasons": _DIGEST_REASONS},
     "digest_caption": {"kind": "chart", **_DIGEST_SUMMARY},
@@ -201,6 +207,7 @@ _DIGEST_VALUES: dict[str, dict[str, object]] = {
     "digest_chart_more": {"more": 970, "more_attention": 90},
     "digest_table": {
         **_DIGEST_SUMMARY,
+        "pcl5": True,
         "rows": [
             {
                 "label": "P-7Q3K",
@@ -214,12 +221,14 @@ _DIGEST_VALUES: dict[str, dict[str, object]] = {
                 "anxiety": "6.0",
                 "anxiety_change": "+1.0",
                 "anxiety_worse": True,
-                "phq9": "17",
-                "phq9_band": "moderately_severe",
-                "phq9_change": "+5",
-                "gad7": "\u2013",
-                "gad7_band": "",
-                "gad7_change": "\u2013",
+                "phq9": {
+                    "total": "17",
+                    "band": "moderately_severe",
+                    "change": "+5",
+                    "date": "2026-01-05",
+                },
+                "gad7": {"total": "\u2013", "band": "", "change": "\u2013", "date": ""},
+                "pcl5": {"total": "30", "band": "", "change": "\u2013", "date": "2025-12-29"},
                 "open_alerts": 2,
                 "reasons": "2 open URGENT alerts",
             }
@@ -263,6 +272,7 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
         "status": None,
         "reason": "not_group_admin",
     },
+    "team_reply_not_clinician": {"reason": "membership_unknown"},
     "provider_help": {"listed": False},
     "provider_wrong_status": {
         "command": "resume",
@@ -340,7 +350,23 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
             {"date": "12-31", "status": None, "a": {}},
         ],
         "alerts": [],
+        "dosing": {"days": ["mon", "thu"], "time": "19:00"},
+        "course_started_on": "2026-01-01",
+        "course_recorded": True,
+        "optional": ["bp", "bladder"],
+        "optional_default": False,
     },
+    "side_check_question": {"kind": "post_dose", "question": "How?"},
+    "side_check_done": {"kind": "optional", "team_notified": True},
+    "provider_dosing_set": {
+        "label": "P-7Q3K",
+        "days": ["mon", "thu"],
+        "time": "19:00",
+        "timezone": "Europe/Madrid",
+    },
+    "provider_dosing_off": {"label": "P-7Q3K", "had": True},
+    "provider_course_started": {"label": "P-7Q3K", "date": "2026-01-05"},
+    "provider_optional": {"label": "P-7Q3K", "items": ["bp", "substance"], "default": False},
     "enrolled": {"checkin_time": "09:00", "timezone": "Europe/London"},
     "checkin_question": {"position": 1, "total": 4, "question": "How?"},
     "instruments_question": {"position": 1, "total": 17, "question": "How?"},
@@ -367,6 +393,22 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
     },
     "message_received": {"team_hours": "Mon-Fri 9:00-17:00", "shared": False},
     "media_not_read": {"team_hours": None},
+    "team_message": {"text": "3pm?"},
+    "team_message_preview": {
+        "state": "draft",
+        "label": "P-7Q3K",
+        "language": "Español",
+        "author": "Nora",
+        "by": "",
+        "time": "",
+        "minutes": 30,
+        "hours": 72,
+        "message": "x",
+    },
+    "team_reply_refused": {"reason": "too_long", "limit": 4000, "length": 4090},
+    "team_message_toast": {"state": "sent"},
+    "button_follow_up": {"action": "OK", "done": True},
+    "follow_up_recorded_toast": {"action": "OK"},
     "message_group": {
         "label": "P-7Q3K",
         "kind": "note",

@@ -270,6 +270,12 @@ CASES = {
         history(instruments=[pcl5(0, 40), pcl5(30, 31)]),
         Tier.ROUTINE,
     ),
+    "possible relapse after a PHQ-9 response": Case(
+        "possible_relapse",
+        history(instruments=[phq9(0, 14), phq9(7, 7), phq9(14, 11), phq9(21, 11)]),
+        history(instruments=[phq9(0, 14), phq9(7, 8), phq9(14, 11), phq9(21, 11)]),
+        Tier.URGENT,
+    ),
 }
 
 

@@ -21,7 +21,7 @@ from prompts.escalation import ESCALATION, EscalationRulesError, load_escalation
 def test_default_file_loads() -> None:
     rules = load_escalation_rules()
     by_id = {rule.id: rule for rule in rules.rules}
-    assert len(by_id) == 17  # PHQ-9 item 9 is an item-level rule (prompts/rules.yaml)
+    assert len(by_id) == 18  # PHQ-9 item 9 is an item-level rule (prompts/rules.yaml)
     mood = by_id["mood_low_2_in_a_row"]
     assert mood == ThresholdRule(
         "mood_low_2_in_a_row", Tier.URGENT, "mood", Window(2, of_last=2), at_most=2.0
@@ -35,7 +35,10 @@ def test_default_file_loads() -> None:
     assert after.unanswered == Unanswered("safety", frozenset({"declined"}))
     assert rules.baseline.first == 7
     assert rules.baseline.rolling_after == 14
-    assert all(rule.cooldown == timedelta(hours=72) for rule in rules.rules)
+    # The relapse signal keeps its own, longer cooldown (one signal a fortnight).
+    assert by_id["possible_relapse"].cooldown == timedelta(hours=336)
+    others = [rule for rule in rules.rules if rule.id != "possible_relapse"]
+    assert all(rule.cooldown == timedelta(hours=72) for rule in others)
 
 
 GOOD = """
