@@ -242,6 +242,7 @@ class EnrolmentService:
         uow.patients.add(patient)
         invite.status = "accepted"
         await uow.session.flush()
+        invite.patient_id = patient.id  # the invite carries the label: erasure finds it
         uow.audit.record(
             at=now,
             actor="patient",

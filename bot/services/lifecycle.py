@@ -1,7 +1,8 @@
 """A patient's journey after enrolment: pause, resume, stop, a copy of their data, erasure.
 
-Buttons: ``s|pause|<days>`` (or ``s|pause|no``), ``y|stop|<step>`` and ``y|delete|<step>``
-(step 0 cancels; /delete asks twice).
+Buttons: ``s|pause|<days>`` (or ``s|pause|no``), ``y|stop|<step>|<token>`` and
+``y|delete|<step>|<token>`` (step 0 cancels; /delete asks twice; the token is checked
+server-side: bot.services.confirmations).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +18,9 @@ from bot.domain.alert_details import pause_details
 from bot.domain.alerts import Tier
 from bot.domain.callback_data import ConfirmButton, SettingButton, encode
 from bot.domain.schedule import next_occurrence, parse_hhmm, zone_or_error
+from bot.services import confirmations
 from bot.services.alerting import Alerting, Raise
+from bot.services.erasure import Eraser
 from bot.services.outbox import (
     Keyboard,
     Priority,
@@ -45,8 +49,14 @@ def pause_choices(max_days: int) -> tuple[int, ...]:
     return tuple(sorted({days for days in PAUSE_DAYS if days <= max_days} | {max_days}))
 
 
-def _confirm(text: str, action: str, step: int) -> dict[str, str]:
-    return {"text": text, "callback_data": encode(ConfirmButton(action, step))}
+@dataclass(frozen=True, slots=True)
+class TapReply:
+    """What the handler answers a confirmation tap with: a notice (toast), and a text that
+    replaces the question, sent by the handler itself and never stored (after an erasure:
+    an outbox row would keep the chat id the erasure just removed)."""
+
+    toast: str | None
+    direct_text: str | None = None
 
 
 class LifecycleService:
@@ -55,6 +65,7 @@ class LifecycleService:
     def __init__(self, runtime: Runtime, alerting: Alerting) -> None:
         self._rt = runtime
         self._alerting = alerting
+        self._eraser = Eraser(runtime)
 
     # --- commands ---
 
@@ -121,27 +132,21 @@ class LifecycleService:
 
     async def _stop(self, uow: UnitOfWork, now: datetime, patient: Patient) -> None:
         render, locale = self._rt.renderer.render, patient.locale
-        keyboard = [
-            [_confirm(render("button_stop_confirm", locale), "stop", 1)],
-            [_confirm(render("button_cancel", locale), "stop", 0)],
+        buttons = [
+            (render("button_stop_confirm", locale), 1),
+            (render("button_cancel", locale), 0),
         ]
-        await self._ask(uow, now, patient, "stop_ask", keyboard)
+        await confirmations.ask(uow, now, patient, "stop", render("stop_ask", locale), buttons)
 
     async def _delete(self, uow: UnitOfWork, now: datetime, patient: Patient) -> None:
         _, cohort = await cohort_of(self._rt, uow, patient)
         render, locale = self._rt.renderer.render, patient.locale
-        keyboard = [
-            [_confirm(render("button_delete_confirm", locale), "delete", 1)],
-            [_confirm(render("button_cancel", locale), "delete", 0)],
+        text = render("delete_ask", locale, keep_audit=cohort.retention_after_delete == "audit")
+        buttons = [
+            (render("button_delete_confirm", locale), 1),
+            (render("button_cancel", locale), 0),
         ]
-        await self._ask(
-            uow,
-            now,
-            patient,
-            "delete_ask",
-            keyboard,
-            keep_audit=cohort.retention_after_delete == "audit",
-        )
+        await confirmations.ask(uow, now, patient, "delete", text, buttons)
 
     async def _mydata(self, uow: UnitOfWork, now: datetime, patient: Patient) -> None:
         document = await self._export(uow, patient)
@@ -227,33 +232,55 @@ class LifecycleService:
 
     async def confirm(
         self, update_id: int, user_id: int, message_id: int, button: ConfirmButton
-    ) -> str | None:
-        """Handle a step of the /stop or /delete confirmation; return a notice, if any."""
+    ) -> TapReply:
+        """Handle a step of the /stop or /delete confirmation: only a press the bot's own
+        token vouches for (bot.services.confirmations) changes anything."""
         now = self._rt.clock.now()
+        render = self._rt.renderer.render
+        reply = TapReply(None)
         async with self._rt.uow() as uow:
             if not await uow.updates.claim(update_id, now):
-                return None
+                return TapReply(None)
             patient = await uow.patients.by_telegram_user(user_id)
             if patient is None or button.action not in {"stop", "delete"} or button.step > 2:
-                return self._rt.renderer.render("button_refused", "en")
+                await uow.commit()  # the claim: a replay stays a no-op
+                return TapReply(render("button_refused", "en"))
+            confirmation = await confirmations.take(uow, now, patient, message_id, button)
+            if confirmation is None:
+                await uow.commit()
+                return TapReply(
+                    render("confirmation_refused", patient.locale, command=f"/{button.action}")
+                )
             if button.step == 0:
+                confirmations.finish(confirmation, now)
                 await self._edit(uow, now, patient, message_id, "cancelled")
             elif button.action == "stop":
+                confirmations.finish(confirmation, now)
                 await self._withdraw(uow, now, patient, message_id)
             elif button.step == 1:
-                render, locale = self._rt.renderer.render, patient.locale
-                keyboard = [
-                    [_confirm(render("button_delete_final", locale), "delete", 2)],
-                    [_confirm(render("button_cancel", locale), "delete", 0)],
-                ]
+                locale = patient.locale
+                keyboard = confirmations.keyboard(
+                    "delete",
+                    button.token,
+                    [
+                        (render("button_delete_final", locale), 2),
+                        (render("button_cancel", locale), 0),
+                    ],
+                )
                 await self._edit(
                     uow, now, patient, message_id, "delete_ask_again", keyboard=keyboard
                 )
             else:
-                await self._erase(uow, now, patient, message_id)
+                erased = await self._eraser.erase(
+                    uow, now, patient, actor="patient", tell_group=True
+                )
+                reply = TapReply(
+                    render("deleted_toast", erased.locale),
+                    direct_text=render("deleted", erased.locale, keep_audit=erased.keep_audit),
+                )
             await uow.commit()
         self._rt.wake_delivery()
-        return None
+        return reply
 
     # --- jobs ---
 
@@ -322,58 +349,6 @@ class LifecycleService:
         )
         await self._edit(uow, now, patient, message_id, "stopped")
         await self._tell_group(uow, now, patient, "stopped_group", f"withdrew:{patient.id}")
-
-    async def _erase(
-        self, uow: UnitOfWork, now: datetime, patient: Patient, message_id: int
-    ) -> None:
-        """Erase the patient's data; keep what the cohort's retention setting requires."""
-        cohort, config = await cohort_of(self._rt, uow, patient)
-        keep_audit = config.retention_after_delete == "audit"
-        chat_id, locale, label, patient_id = (
-            patient.chat_id,
-            patient.locale,
-            patient.label,
-            patient.id,
-        )
-        # Erasure removes every row queued to the patient's chat, so replies come after it.
-        await uow.patient_data.erase(patient, keep_audit=keep_audit)
-        if keep_audit:
-            # A pseudonymous row stays so the audit trail still points somewhere; nothing in
-            # it can lead back to the person (Telegram ids replaced, settings reset).
-            patient.telegram_user_id = -patient.id
-            patient.chat_id = 0
-            patient.status = "withdrawn"
-            patient.withdrawn_at = patient.withdrawn_at or now
-            patient.next_prompt_at = None
-            patient.paused_until = None
-            patient.unreachable_since = None
-            patient.awaiting = None
-            patient.locale = cohort.locale
-            patient.timezone = cohort.timezone
-            patient.checkin_time = config.checkin_time
-            patient.updated_at = now
-        uow.audit.record(
-            at=now,
-            actor="patient",
-            action="data_erased",
-            cohort_id=cohort.id,
-            patient_id=patient_id if keep_audit else None,
-            details={"retention": config.retention_after_delete},
-        )
-        await queue_edit(
-            uow,
-            now=now,
-            chat_id=chat_id,
-            message_id=message_id,
-            text=self._rt.renderer.render("deleted", locale, keep_audit=keep_audit),
-        )
-        await queue_send(
-            uow,
-            now=now,
-            chat_id=cohort.provider_chat_id,
-            priority=Priority.NOTICE,
-            text=self._rt.renderer.render("deleted_group", cohort.locale, label=label),
-        )
 
     async def _export(self, uow: UnitOfWork, patient: Patient) -> dict[str, Any]:
         """Return the patient's own data: settings, check-ins, answers and messages."""
@@ -484,6 +459,7 @@ class LifecycleService:
             priority=Priority.NOTICE,
             dedup_key=dedup_key,
             text=self._rt.renderer.render(template, cohort.locale, label=patient.label),
+            patient_id=patient.id,
         )
 
 

@@ -43,6 +43,7 @@ buttons = st.one_of(
         ConfirmButton,
         action=st.from_regex(r"[a-z_]{1,12}", fullmatch=True),
         step=st.integers(0, 9),
+        token=st.one_of(st.just(""), st.from_regex(r"[A-Za-z0-9_-]{1,32}", fullmatch=True)),
     ),
 )
 
