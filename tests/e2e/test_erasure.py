@@ -103,7 +103,7 @@ async def test_delete_with_retention_none_leaves_nothing_in_the_database(
 
 
 async def test_the_team_still_sees_other_patients_after_an_erasure(harness: Harness) -> None:
-    """A burst still waiting to be sent keeps its place, the erased label replaced."""
+    """/patients after an erasure lists the others, not the erased label."""
     h = harness
     nurse = h.server.group(GROUP_C).member(9302, first_name="Nurse")
     zeb = h.server.user(ZEB_ID, first_name="Zebediah")
