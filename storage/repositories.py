@@ -778,15 +778,24 @@ class OutboxRepository(_Repository):
         """Blank the payload of finished messages created before a time, and the chat id of
         those to private chats (0: no one); return how many rows changed.
 
-        ``cohort_id``: the messages to that cohort's patients or to ``chats`` (its group);
-        None: the messages linked to no cohort (to people not enrolled), ``chats`` being
-        every cohort's chats.
+        ``cohort_id``: the messages to or about that cohort's patients (linked, or to their
+        chats) or to ``chats`` (its group); None: the messages of no cohort (to people not
+        enrolled, or no longer: an erased patient's chat id is gone), ``chats`` being every
+        cohort's chats.
         """
         if cohort_id is not None:
-            patients = select(Patient.id).where(Patient.cohort_id == cohort_id)
-            scope = or_(OutboxMessage.patient_id.in_(patients), OutboxMessage.chat_id.in_(chats))
+            ours = Patient.cohort_id == cohort_id
+            scope = or_(
+                OutboxMessage.patient_id.in_(select(Patient.id).where(ours)),
+                OutboxMessage.chat_id.in_(select(Patient.chat_id).where(ours)),
+                OutboxMessage.chat_id.in_(chats),
+            )
         else:
-            scope = and_(OutboxMessage.patient_id.is_(None), OutboxMessage.chat_id.not_in(chats))
+            scope = and_(
+                OutboxMessage.patient_id.is_(None),
+                OutboxMessage.chat_id.not_in(chats),
+                OutboxMessage.chat_id.not_in(select(Patient.chat_id)),
+            )
         stmt = (
             select(OutboxMessage.id)
             .where(
