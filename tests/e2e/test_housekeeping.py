@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from storage.models import Answer, AuditEvent, OutboxMessage, Patient, ProcessedUpdate
 from tests.conftest import CONFIG
@@ -31,7 +31,7 @@ def fx_config_path(tmp_path: Path) -> Path:
     return path
 
 
-async def _rows(h: Harness, *where: object) -> list[OutboxMessage]:
+async def _rows(h: Harness, *where: ColumnElement[bool]) -> list[OutboxMessage]:
     return list(await h.rows(select(OutboxMessage).where(*where)))
 
 
