@@ -132,7 +132,7 @@ class CohortConfig(BaseModel):
     and, for a private chat, its chat id; then housekeeping blanks both."""
     erase_discharged_after_days: int | None = Field(default=None, ge=1, le=3650)
     """Erase a discharged patient's data this many days after discharge, as /delete would
-    under ``retention_after_delete``; unset: kept until the patient or the operator erases."""
+    under ``retention_after_delete``; unset: kept until the patient sends /delete."""
     digest_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
     """The weekday the weekly digest goes to the provider group (cohort's time zone)."""
     digest_time: str = "08:00"
