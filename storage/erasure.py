@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import String, delete, literal, or_, select, update
+from sqlalchemy import String, and_, delete, literal, or_, select, update
 from sqlalchemy import cast as cast_
 
 from storage.models import (
@@ -95,8 +95,12 @@ class ErasureRepository(_Repository):
             )
         )
         await self._sweep_label(patient.label, chats, placeholder)
+        # Their invites: the one accepted, and any other for their label in the cohort (an
+        # expired first one; while the label is a patient's, /invite refuses it).
         accepted = or_(
-            Invite.patient_id == pid, Invite.claimed_by_user_id == patient.telegram_user_id
+            Invite.patient_id == pid,
+            Invite.claimed_by_user_id == patient.telegram_user_id,
+            and_(Invite.cohort_id == patient.cohort_id, Invite.label == patient.label),
         )
         if keep_person:
             await self.session.execute(

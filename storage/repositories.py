@@ -932,7 +932,8 @@ class AuditRepository(_Repository):
 
 
 class PatientDataRepository(_Repository):
-    """A patient's own data as a whole: messages they sent, their export, their erasure."""
+    """A patient's own data as a whole: messages they sent, their export (erasure:
+    storage.erasure)."""
 
     def add_message(self, message: PatientMessage) -> None:
         """Stage a message from a patient (free text or a sticker, photo ...)."""

@@ -243,6 +243,7 @@ class EnrolmentService:
         invite.status = "accepted"
         await uow.session.flush()
         invite.patient_id = patient.id  # the invite carries the label: erasure finds it
+        uow.patients.subject = patient.id  # this update is theirs (storage.uow links it)
         uow.audit.record(
             at=now,
             actor="patient",

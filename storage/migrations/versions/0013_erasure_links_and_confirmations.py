@@ -9,7 +9,8 @@ Revises: 0011
 Create Date: 2026-12-06
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 from alembic import op
@@ -20,6 +21,22 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 BigIntId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+@contextmanager
+def _alert_posts_kept() -> Iterator[None]:
+    """Keep alert_posts through a rebuild of alerts on SQLite: the batch rebuild drops the
+    old table, and with foreign keys on, that deletes (ON DELETE CASCADE) every post."""
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        op.execute("CREATE TEMPORARY TABLE keep_alert_posts AS SELECT * FROM alert_posts")
+    yield
+    if sqlite:
+        op.execute(
+            "INSERT INTO alert_posts SELECT * FROM keep_alert_posts"
+            " WHERE id NOT IN (SELECT id FROM alert_posts)"
+        )
+        op.execute("DROP TABLE keep_alert_posts")
 
 
 def upgrade() -> None:
@@ -36,7 +53,7 @@ def upgrade() -> None:
         " AND patients.cohort_id = invites.cohort_id)"
         " WHERE status = 'accepted' AND claimed_by_user_id IS NOT NULL"
     )
-    with op.batch_alter_table("alerts") as batch:
+    with _alert_posts_kept(), op.batch_alter_table("alerts") as batch:
         batch.alter_column("patient_id", existing_type=BigIntId, nullable=True)
     with op.batch_alter_table("outbox") as batch:
         batch.create_index(batch.f("ix_outbox_patient_id"), ["patient_id"], unique=False)
@@ -88,7 +105,7 @@ def downgrade() -> None:
         "DELETE FROM alert_posts WHERE head_id IN (SELECT id FROM alerts WHERE patient_id IS NULL)"
     )
     op.execute("DELETE FROM alerts WHERE patient_id IS NULL")
-    with op.batch_alter_table("alerts") as batch:
+    with _alert_posts_kept(), op.batch_alter_table("alerts") as batch:
         batch.alter_column("patient_id", existing_type=BigIntId, nullable=False)
     with op.batch_alter_table("invites") as batch:
         batch.drop_index(batch.f("ix_invites_patient_id"))
