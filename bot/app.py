@@ -216,7 +216,8 @@ GROUP_ACCESS_KEY = "group_access"
 
 
 async def housekeeping_job(context: BotContext) -> None:
-    """Hourly: blank old outbox payloads, forget old processed-update ids."""
+    """Hourly: scrub finished outbox rows, forget old processed-update ids, erase the data
+    of patients discharged long enough ago (bot.services.housekeeping, docs/privacy.md)."""
     await context.services.housekeeping.run()
 
 

@@ -9,7 +9,9 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.channel import ChannelRepository
+from storage.confirmations import ConfirmationRepository
 from storage.db import READ_ONLY, DatabaseUnavailableError
+from storage.erasure import ErasureRepository
 from storage.export import ExportRepository, OutcomeQueries
 from storage.repositories import (
     AlertRepository,
@@ -51,6 +53,8 @@ class UnitOfWork:
     export: ExportRepository
     outcomes: OutcomeQueries
     channel: ChannelRepository
+    erasure: ErasureRepository
+    confirmations: ConfirmationRepository
 
     def __init__(
         self,
@@ -93,6 +97,8 @@ class UnitOfWork:
         self.export = ExportRepository(session)
         self.outcomes = OutcomeQueries(session)
         self.channel = ChannelRepository(session)
+        self.erasure = ErasureRepository(session)
+        self.confirmations = ConfirmationRepository(session)
         return self
 
     async def __aexit__(
@@ -124,6 +130,10 @@ class UnitOfWork:
         """Commit everything done in this unit of work."""
         if self._read_only:
             raise RuntimeError("a read-only unit of work cannot commit")
+        # An update from a patient is linked to them, so that erasing them finds it.
+        subject = self.patients.subject or self.checkins.subject
+        if self.updates.claimed is not None and subject is not None:
+            await self.updates.link(self.updates.claimed, subject)
         await self.session.commit()
 
 

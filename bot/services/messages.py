@@ -310,6 +310,7 @@ class MessageService:
             priority=Priority.NOTICE,
             dedup_key=f"message:{message.id}",
             text=cut_to_fit(render, (message.body or "") if shared else ""),
+            patient_id=patient.id,
         )
 
     async def _note(
