@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from storage.models import Answer, Confirmation, Patient
+from storage.models import Answer, Confirmation, Patient, ProcessedUpdate
 from tests.e2e.flows import enrol, last
 from tests.support.harness import Harness
 
@@ -40,10 +40,13 @@ async def test_a_forged_delete_without_the_first_step_erases_nothing(harness: Ha
     await enrol(h, ann, "P-CF1")
     await _answer_mood(h, ann)
     target = last(ann).message_id
+    handled = await h.count(ProcessedUpdate)
     for forged in ("y|delete|2", "y|delete|1", "y|delete|2|AAAAAAAAAAAAAAAAAAAAAA", "y|stop|1"):
         await h.press_data(ann, target, forged)
         assert ann.callback_answers[-1].text.startswith(REFUSED)
     assert await h.count(Answer) == 1
+    # A refusal writes nothing, not even that its update was handled (bot.services.envelope).
+    assert await h.count(ProcessedUpdate) == handled
     assert await _status(h, "P-CF1") == "active"
 
 
