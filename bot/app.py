@@ -218,8 +218,9 @@ GROUP_ACCESS_KEY = "group_access"
 
 
 async def housekeeping_job(context: BotContext) -> None:
-    """Hourly: blank old outbox payloads, forget old processed-update ids, prune audit
-    records past their cohort's retention."""
+    """Hourly: scrub finished outbox rows, forget old processed-update ids, erase the data
+    of patients discharged long enough ago (bot.services.housekeeping, docs/privacy.md), and
+    prune audit records past their cohort's retention."""
     await context.services.housekeeping.run()
     await context.services.audit_trail.prune()
 

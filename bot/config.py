@@ -128,7 +128,14 @@ class CohortConfig(BaseModel):
     group as a ROUTINE notice."""
     retention_after_delete: Literal["none", "audit"] = "audit"
     """What /delete keeps: "audit" keeps the audit trail (ids and event names) and a
-    pseudonymous patient row; "none" keeps nothing about the patient."""
+    pseudonymous patient row (label, no Telegram ids); "none" keeps nothing that leads to the
+    person (alerts stay as counts, without patient or details). docs/privacy.md."""
+    finished_messages_days: int = Field(default=7, ge=1, le=90)
+    """Days a sent (or given-up) message to the cohort's group or patients keeps its content
+    and, for a private chat, its chat id; then housekeeping blanks both."""
+    erase_discharged_after_days: int | None = Field(default=None, ge=1, le=3650)
+    """Erase a discharged patient's data this many days after discharge, as /delete would
+    under ``retention_after_delete``; unset: kept until the patient sends /delete."""
     audit_retention_days: int = Field(default=2190, ge=1, le=36500)
     """How long the cohort's audit records are kept (default 2,190 days, six years); older
     ones are pruned hourly behind an anchor, so the chain still verifies

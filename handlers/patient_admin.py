@@ -3,7 +3,10 @@ and what a patient sends that is not a tap (text, stickers, photos ...)."""
 
 from __future__ import annotations
 
-from telegram import Message, Update
+import logging
+
+from telegram import CallbackQuery, Message, Update
+from telegram.error import TelegramError
 
 from bot.domain.callback_data import ConfirmButton, SettingButton
 from handlers.context import (
@@ -12,10 +15,12 @@ from handlers.context import (
     Unhandled,
     on_button,
     require_message,
+    require_query,
     require_user,
 )
 
 LIFECYCLE_COMMANDS = ("pause", "resume", "stop", "mydata", "delete")
+logger = logging.getLogger(__name__)
 
 
 async def settings(update: Update, context: BotContext) -> None:
@@ -55,12 +60,25 @@ async def button(update: Update, context: BotContext) -> None:
             case SettingButton():
                 return await services.settings.choose(update.update_id, user.id, message_id, data)
             case ConfirmButton():
-                return await services.lifecycle.confirm(
+                reply = await services.lifecycle.confirm(
                     update.update_id, user.id, message_id, data
                 )
+                if reply.direct_text is not None:
+                    await _replace_directly(require_query(update), reply.direct_text)
+                return reply.toast
         return UNHANDLED
 
     await on_button(update, context, ("private",), act)
+
+
+async def _replace_directly(query: CallbackQuery, text: str) -> None:
+    """Show the outcome of an erasure in place of the question, sent from here, not queued:
+    an outbox row would store the chat id that the erasure has just removed. Not retried; the
+    toast says the same in short if this does not arrive (docs/privacy.md)."""
+    try:
+        await query.edit_message_text(text, parse_mode="HTML")
+    except TelegramError as exc:
+        logger.warning("erasure outcome not shown in place: %s", type(exc).__name__)
 
 
 def _kind(message: Message) -> str:

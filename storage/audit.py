@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -127,10 +127,13 @@ class AuditRepository(_Repository):
         assert head is not None  # noqa: S101 - inserted above
         return head
 
-    async def scrub_patient(self, patient_id: int, now: datetime) -> int:
+    async def scrub_patient(
+        self, patient_id: int, now: datetime, *, also: Sequence[int] = ()
+    ) -> int:
         """Erase a patient from the audit trail without breaking it: every record naming
         them keeps its place, time, actor and action, loses its details (a tombstone) and
-        its salt, and stops pointing at the patient; each chain touched gets an
+        its salt, and stops pointing at the patient (``also``: ids of records that name the
+        patient without the link); each chain touched gets an
         ``audit_details_erased`` record listing the places. Return how many were scrubbed."""
         for event in self._staged:  # not sealed yet: nothing to keep of them
             if event.patient_id == patient_id:
@@ -138,7 +141,10 @@ class AuditRepository(_Repository):
         rows = (
             await self.session.execute(
                 select(AuditEvent.id, AuditEvent.chain, AuditEvent.seq, AuditEvent.cohort_id)
-                .where(AuditEvent.patient_id == patient_id, AuditEvent.seq.is_not(None))
+                .where(
+                    or_(AuditEvent.patient_id == patient_id, AuditEvent.id.in_(also)),
+                    AuditEvent.seq.is_not(None),
+                )
                 .order_by(AuditEvent.chain, AuditEvent.seq)
             )
         ).all()

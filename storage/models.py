@@ -100,6 +100,8 @@ class Invite(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    """The patient who accepted it: the invite carries their label, so erasure must find it."""
 
 
 class Patient(Base):
@@ -283,7 +285,10 @@ class Alert(Base):
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"))
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    """None once the patient's data was erased: the alert stays, for the clinic's counts
+    (outcomes, metrics), without anything that leads to the person (details, check-in and
+    event gone; see PatientDataRepository.erase)."""
     checkin_id: Mapped[int | None] = mapped_column(ForeignKey("checkins.id"))
     rule: Mapped[str] = mapped_column(String(64))
     tier: Mapped[str] = mapped_column(String(16))
@@ -414,7 +419,8 @@ class OutboxMessage(Base):
     on_sent: Mapped[str | None] = mapped_column(String(32))
     """What to record once sent, e.g. the check-in message id."""
     ref_id: Mapped[int | None] = mapped_column(BigInteger)
-    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    """The patient the message is to or about (group notices included): erasure finds it."""
 
 
 class ProcessedUpdate(Base):
@@ -424,6 +430,27 @@ class ProcessedUpdate(Base):
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     processed_at: Mapped[datetime] = mapped_column(index=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    """The patient whose update it was (set at commit, storage.uow): erasure finds it."""
+
+
+class Confirmation(Base):
+    """A destructive step a patient was asked to confirm (/delete, /stop): the button's
+    token, stored as its hash, good once, for one patient and one message, for 10 minutes."""
+
+    __tablename__ = "confirmations"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    step: Mapped[int] = mapped_column(SmallInteger, default=0)
+    """The steps confirmed so far: a press must be the next one (/delete asks twice)."""
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))
+    """The message that asked: the token is good only on it (its Telegram id, once sent)."""
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
 
 
 class AuditEvent(Base):
@@ -478,6 +505,7 @@ __all__ = [
     "Base",
     "Checkin",
     "Cohort",
+    "Confirmation",
     "Invite",
     "OnCallProvider",
     "OutboxMessage",

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy import (
+    BigInteger,
     CursorResult,
     Executable,
     Insert,
@@ -38,7 +39,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import lifecycle
 from storage.models import (
     Alert,
-    AlertFollowUp,
     AlertPost,
     Answer,
     Base,
@@ -49,9 +49,6 @@ from storage.models import (
     Patient,
     PatientMessage,
     ProcessedUpdate,
-    SideCheck,
-    TeamMessage,
-    TeamPost,
 )
 from storage.types import UTCDateTime
 
@@ -295,11 +292,17 @@ class PatientRepository(_Repository):
         """Return the patient with that id."""
         return await self.session.get(Patient, patient_id)
 
+    subject: int | None = None
+    """The patient this unit of work found by Telegram account (see ``UpdateRepository.link``)."""
+
     async def by_telegram_user(self, user_id: int) -> Patient | None:
         """Return the patient who uses this Telegram account."""
-        return await self.session.scalar(
+        patient = await self.session.scalar(
             select(Patient).where(Patient.telegram_user_id == user_id)
         )
+        if patient is not None:
+            self.subject = patient.id
+        return patient
 
     async def label_taken(self, cohort_id: int, label: str) -> bool:
         """Tell whether a cohort already has a patient with this label."""
@@ -371,7 +374,13 @@ class CheckinRepository(_Repository):
         PostgreSQL)."""
         stmt = self._built("checkin_with_patient", self._with_patient_statement)
         row = (await self.session.execute(stmt, {"checkin_id": checkin_id})).first()
-        return None if row is None else (row[0], row[1])
+        if row is None:
+            return None
+        self.subject = row[1].id
+        return row[0], row[1]
+
+    subject: int | None = None
+    """The patient of the check-in this unit of work loaded (see ``UpdateRepository.link``)."""
 
     async def write_tapped(self, checkin: Checkin) -> None:
         """Write what a tap changed on a check-in it loaded, in one statement built once.
@@ -796,26 +805,54 @@ class OutboxRepository(_Repository):
             stmt = self._built(f"outbox-apply:{','.join(columns)}", _UpdateById(columns))
             await self.session.execute(stmt, rows)
 
-    async def blank_payloads(self, before: datetime, limit: int) -> int:
-        """Empty the payload of finished messages created before a time; return how many."""
+    async def scrub_finished(
+        self, before: datetime, limit: int, *, cohort_id: int | None, chats: Sequence[int]
+    ) -> int:
+        """Blank the payload of finished messages created before a time, and the chat id of
+        those to private chats (0: no one); return how many rows changed.
+
+        ``cohort_id``: the messages to or about that cohort's patients (linked, or to their
+        chats) or to ``chats`` (its group); None: the messages of no cohort (to people not
+        enrolled, or no longer: an erased patient's chat id is gone), ``chats`` being every
+        cohort's chats.
+        """
+        if cohort_id is not None:
+            ours = Patient.cohort_id == cohort_id
+            scope = or_(
+                OutboxMessage.patient_id.in_(select(Patient.id).where(ours)),
+                OutboxMessage.chat_id.in_(select(Patient.chat_id).where(ours)),
+                OutboxMessage.chat_id.in_(chats),
+            )
+        else:
+            scope = and_(
+                OutboxMessage.patient_id.is_(None),
+                OutboxMessage.chat_id.not_in(chats),
+                OutboxMessage.chat_id.not_in(select(Patient.chat_id)),
+            )
         stmt = (
             select(OutboxMessage.id)
             .where(
                 OutboxMessage.status != "pending",
                 OutboxMessage.created_at < before,
-                # Already blanked rows are skipped (text form: JSON has no = on PG). The payload
-                # is encrypted, but a blanked one is stored as a plain {} (EncryptedJSON), so
-                # this looks at no content.
-                cast_(OutboxMessage.payload, String) != "{}",
+                scope,
+                # Rows already scrubbed are skipped (text form: JSON has no = on PG). The
+                # payload is encrypted, but a blanked one is stored as a plain {}
+                # (EncryptedJSON), so this looks at no content.
+                or_(cast_(OutboxMessage.payload, String) != "{}", OutboxMessage.chat_id > 0),
             )
             .limit(limit)
         )
         # Locked and skipped: two workers' housekeeping never waits for (or deadlocks with)
-        # the other's, each blanks its own rows.
+        # the other's, each scrubs its own rows.
         ids = (await self.session.scalars(self._locking(stmt))).all()
         if ids:
             await self.session.execute(
-                update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(payload={})
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids))
+                .values(
+                    payload={},
+                    chat_id=case((OutboxMessage.chat_id > 0, 0), else_=OutboxMessage.chat_id),
+                )
             )
         return len(ids)
 
@@ -872,15 +909,40 @@ class UpdateRepository(_Repository):
             )
         return len(ids)
 
+    claimed: int | None = None
+    """The update this unit of work claimed (linked to its patient at commit: storage.uow)."""
+
     async def claim(self, update_id: int, now: datetime) -> bool:
         """Record an update as processed; False when it was already (a replay)."""
+        self.claimed = update_id
         return await self._insert_ignore(
             ProcessedUpdate, {"update_id": update_id, "processed_at": now}, ("update_id",)
         )
 
+    async def link(self, update_id: int, patient_id: int) -> None:
+        """Record whose update it was, so that erasing the patient finds it; nothing if the
+        patient row is gone (erased in this very transaction)."""
+        stmt = self._built("link_update", self._link_statement)
+        await self.session.execute(stmt, {"b_update_id": update_id, "b_patient_id": patient_id})
+
+    @staticmethod
+    def _link_statement(_dialect: str) -> Executable:
+        table = cast("Table", ProcessedUpdate.__table__)
+        patients = cast("Table", Patient.__table__)
+        pid = bindparam("b_patient_id", type_=BigInteger())
+        return (
+            update(table)
+            .where(
+                table.c.update_id == bindparam("b_update_id", type_=BigInteger()),
+                select(patients.c.id).where(patients.c.id == pid).exists(),
+            )
+            .values(patient_id=pid)
+        )
+
 
 class PatientDataRepository(_Repository):
-    """A patient's own data as a whole: messages they sent, their export, their erasure."""
+    """A patient's own data as a whole: messages they sent, their export (erasure:
+    storage.erasure)."""
 
     def add_message(self, message: PatientMessage) -> None:
         """Stage a message from a patient (free text or a sticker, photo ...)."""
@@ -922,42 +984,23 @@ class PatientDataRepository(_Repository):
         )
         return (await self.session.scalars(stmt)).all()
 
-    async def erase(self, patient: Patient, *, keep_audit: bool) -> None:
-        """Delete a patient's answers, check-ins, messages, alerts and queued messages.
-
-        With ``keep_audit`` the patient row stays (so audit events keep their reference) and
-        the caller makes it anonymous; without, the patient row goes too, after the caller
-        scrubbed the patient from the audit trail (``AuditRepository.scrub_patient``).
-        """
-        checkin_ids = select(Checkin.id).where(Checkin.patient_id == patient.id)
-        # The care-team loop's rows (storage/team.py) refer to alerts, messages and outbox.
-        for model in (TeamPost, TeamMessage, AlertFollowUp):
-            await self.session.execute(delete(model).where(model.patient_id == patient.id))
-        await self.session.execute(delete(Answer).where(Answer.checkin_id.in_(checkin_ids)))
-        await self.session.execute(delete(Alert).where(Alert.patient_id == patient.id))
-        await self.session.execute(delete(Checkin).where(Checkin.patient_id == patient.id))
-        await self.session.execute(delete(SideCheck).where(SideCheck.patient_id == patient.id))
-        await self.session.execute(
-            delete(PatientMessage).where(PatientMessage.patient_id == patient.id)
-        )
-        # Queued and sent messages name the chat (the Telegram id) and hold what was said.
-        await self.session.execute(
-            delete(OutboxMessage).where(
-                or_(
-                    OutboxMessage.patient_id == patient.id,
-                    OutboxMessage.chat_id == patient.chat_id,
-                )
+    async def discharged_before(
+        self, cohort_id: int, before: datetime, limit: int
+    ) -> Sequence[Patient]:
+        """Return a cohort's patients discharged before a time whose data is not yet erased
+        (an erased row kept for the audit trail has a negative Telegram id), locked."""
+        stmt = (
+            select(Patient)
+            .where(
+                Patient.cohort_id == cohort_id,
+                Patient.status == lifecycle.PatientStatus.DISCHARGED,
+                Patient.discharged_at < before,
+                Patient.telegram_user_id > 0,
             )
+            .order_by(Patient.discharged_at, Patient.id)
+            .limit(limit)
         )
-        await self.session.execute(
-            update(Invite)
-            .where(Invite.claimed_by_user_id == patient.telegram_user_id)
-            .values(claimed_by_user_id=None)
-        )
-        if not keep_audit:
-            # The caller scrubbed the audit trail first (storage.audit: the chain stays whole).
-            await self.session.delete(patient)
-        await self.session.flush()
+        return (await self.session.scalars(self._locking(stmt))).all()
 
     async def paused_until_before(self, now: datetime, limit: int) -> Sequence[Patient]:
         """Return paused patients whose pause has ended, locked for this scan."""
@@ -989,6 +1032,7 @@ class ProviderRepository(_Repository):
             .select_from(OutboxMessage)
             .join(Patient, Patient.chat_id == OutboxMessage.chat_id)
             .where(
+                OutboxMessage.chat_id > 0,  # 0: a chat id blanked by housekeeping
                 OutboxMessage.status == "dead",
                 OutboxMessage.created_at >= since,
                 Patient.cohort_id == cohort.id,
@@ -1189,6 +1233,7 @@ class DigestRepository(_Repository):
             Alert.resolved_at,
         ).where(
             Alert.cohort_id == cohort_id,
+            Alert.patient_id.is_not(None),  # an erased patient's alerts count only in outcomes
             or_(
                 Alert.status != lifecycle.AlertStatus.RESOLVED,
                 Alert.created_at >= since,
@@ -1199,6 +1244,7 @@ class DigestRepository(_Repository):
         return [
             (int(r[0]), str(r[1]), str(r[2]), r[3], r[4], r[5])
             for r in (await self.session.execute(stmt)).all()
+            if r[0] is not None
         ]
 
     async def raised(

@@ -53,7 +53,8 @@ class TeamRepository(_Repository):
             .where(AlertPost.outbox_id.in_(sent))
         )
         found = set((await self.session.scalars(posts)).all())
-        found |= set((await self.session.scalars(alerts)).all())
+        # An erased patient's alerts keep no patient (storage/erasure.py): nobody to write to.
+        found |= {p for p in (await self.session.scalars(alerts)).all() if p is not None}
         return sorted(found)
 
     def add_message(self, message: TeamMessage) -> None:

@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.audit import AuditRepository
 from storage.channel import ChannelRepository
+from storage.confirmations import ConfirmationRepository
 from storage.db import READ_ONLY, DatabaseUnavailableError
+from storage.erasure import ErasureRepository
 from storage.export import ExportRepository, OutcomeQueries
 from storage.repositories import (
     AlertRepository,
@@ -55,6 +57,8 @@ class UnitOfWork:
     channel: ChannelRepository
     side_checks: SideCheckRepository
     team: TeamRepository
+    erasure: ErasureRepository
+    confirmations: ConfirmationRepository
 
     def __init__(
         self,
@@ -99,6 +103,8 @@ class UnitOfWork:
         self.channel = ChannelRepository(session)
         self.side_checks = SideCheckRepository(session)
         self.team = TeamRepository(session)
+        self.erasure = ErasureRepository(session)
+        self.confirmations = ConfirmationRepository(session)
         return self
 
     async def __aexit__(
@@ -130,6 +136,10 @@ class UnitOfWork:
         """Commit everything done in this unit of work."""
         if self._read_only:
             raise RuntimeError("a read-only unit of work cannot commit")
+        # An update from a patient is linked to them, so that erasing them finds it.
+        subject = self.patients.subject or self.checkins.subject
+        if self.updates.claimed is not None and subject is not None:
+            await self.updates.link(self.updates.claimed, subject)
         await self.audit.seal()
         await self.session.commit()
 

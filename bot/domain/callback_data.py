@@ -24,6 +24,7 @@ MAX_BYTES = 64
 _VALUE = re.compile(r"[a-z0-9_]{1,16}")
 _FIELD = re.compile(r"[a-z_]{1,12}")
 _SETTING = re.compile(r"[A-Za-z0-9_/+:.-]{1,40}")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _MAX_ID = 2**63 - 1
 
 
@@ -90,10 +91,16 @@ class SettingButton:
 
 @dataclass(frozen=True, slots=True)
 class ConfirmButton:
-    """One step of a confirmation (``/delete`` asks twice); step 0 means "no, cancel"."""
+    """One step of a confirmation (``/delete`` asks twice); step 0 means "no, cancel".
+
+    ``token``: the confirmation the bot issued with the question (stored server-side, bound
+    to the patient and the message; bot.services.lifecycle). Empty on buttons made before
+    tokens existed, which the service refuses.
+    """
 
     action: str
     step: int
+    token: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +179,8 @@ def _text(data: CallbackData) -> str:  # noqa: PLR0912 - one case per kind of bu
             return f"c|{invite_id}|{'y' if agree else 'n'}"
         case SettingButton(field, value):
             return f"s|{field}|{value}"
-        case ConfirmButton(action, step):
-            return f"y|{action}|{step}"
+        case ConfirmButton(action, step, token):
+            return f"y|{action}|{step}|{token}" if token else f"y|{action}|{step}"
         case AlertButton(alert_id, action):
             return f"g|{alert_id}|{action}"
         case SideButton(check_id, position, "d", _):
@@ -222,6 +229,10 @@ def decode(text: str) -> CallbackData:  # noqa: PLR0912 - one case per kind of b
             return SettingButton(field, value)
         case ["y", action, step] if _FIELD.fullmatch(action) and len(step) == 1:
             return ConfirmButton(action, _int(step))
+        case ["y", action, step, token] if (
+            _FIELD.fullmatch(action) and len(step) == 1 and _TOKEN.fullmatch(token)
+        ):
+            return ConfirmButton(action, _int(step), token)
         case ["g", alert_id, ("ack" | "res") as action]:
             return AlertButton(_int(alert_id), action)
         case ["p", check_id, position, "d"]:

@@ -11,6 +11,7 @@ Patient statuses::
     active, paused ──a 403 (they blocked the bot)──► unreachable ──they write──► as before
     active, paused, unreachable ──discharge──► discharged        (terminal)
     active, paused, unreachable ──withdraw───► withdrawn         (terminal)
+    any ──erase──► withdrawn (a discharged patient stays discharged)
 
 An unreachable patient remembers the status before (``status_before_unreachable``) and the
 pause they were on: when they write again a pause that is still running goes on, with its
@@ -156,11 +157,18 @@ def discharge(state: PatientState, now: datetime) -> Transition:
 
 
 def erase(state: PatientState, now: datetime) -> Transition:
-    """The patient erased their data and a pseudonymous row stays: withdrawn, from any
-    status (erasure is a data right, which outlives taking part)."""
+    """The patient's data was erased and a pseudonymous row stays: withdrawn, from any
+    status (erasure is a data right, which outlives taking part), except that a discharged
+    patient stays discharged (the care team ended the follow-up; housekeeping erases
+    discharged patients' data, docs/privacy.md). ``withdrawn_at`` records the erasure when
+    they had not withdrawn before."""
     withdrawn_at = state.withdrawn_at or now
-    after = _left(state, PatientStatus.WITHDRAWN, withdrawn_at=withdrawn_at)
-    return Transition(state, after, clears_awaiting=True)
+    status = (
+        PatientStatus.DISCHARGED
+        if state.status is PatientStatus.DISCHARGED
+        else PatientStatus.WITHDRAWN
+    )
+    return Transition(state, _left(state, status, withdrawn_at=withdrawn_at), True)
 
 
 def _left(state: PatientState, status: PatientStatus, **when: datetime) -> PatientState:

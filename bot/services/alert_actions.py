@@ -112,6 +112,8 @@ class AlertActions:
                 raise Refuse(self._render("button_refused", "en"))
             cohort, alerts, posts = found
             head = next(a for a in alerts if a.id == button.alert_id)
+            if head.patient_id is None:  # the patient's data was erased: nothing to follow up
+                raise Refuse(self._render("button_refused", "en"))
             if head.resolved_at is not None or not await uow.team.record_follow_up(
                 head.id, head.patient_id, button.action, user_id, now
             ):

@@ -233,9 +233,11 @@ class Announcer:
         done = await uow.team.follow_ups(list(by_head))
         for head_id, alerts in by_head.items():
             alerts.sort(key=lambda a: a.id != head_id)  # the head first, the rest by id
-            patient_id = alerts[0].patient_id
+            # An erased patient's alerts have no patient (storage.erasure): "?" as for a
+            # patient row that is gone.
+            patient_id = alerts[0].patient_id or 0
             if patient_id not in labels:
-                patient = await uow.patients.get(patient_id)
+                patient = await uow.patients.get(patient_id) if patient_id else None
                 labels[patient_id] = patient.label if patient is not None else "?"
             top = any(a.rule in self._top_rules for a in alerts)
             follow_ups = frozenset(done.get(head_id, ()))

@@ -239,6 +239,8 @@ class EnrolmentService:
         uow.patients.add(patient)
         invite.status = "accepted"
         await uow.flush()
+        invite.patient_id = patient.id  # the invite carries the label: erasure finds it
+        uow.patients.subject = patient.id  # this update is theirs (storage.uow links it)
         uow.audit.record(
             at=now,
             actor="patient",

@@ -1,7 +1,8 @@
 """A patient's journey after enrolment: pause, resume, stop, a copy of their data, erasure.
 
-Buttons: ``s|pause|<days>`` (or ``s|pause|no``), ``y|stop|<step>`` and ``y|delete|<step>``
-(step 0 cancels; /delete asks twice).
+Buttons: ``s|pause|<days>`` (or ``s|pause|no``), ``y|stop|<step>|<token>`` and
+``y|delete|<step>|<token>`` (step 0 cancels; /delete asks twice; the token is checked
+server-side: bot.services.confirmations).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -17,12 +19,13 @@ from bot.domain.alert_details import pause_details
 from bot.domain.alerts import Tier
 from bot.domain.callback_data import ConfirmButton, SettingButton, encode
 from bot.domain.schedule import zone_or_error
+from bot.services import confirmations
 from bot.services.alerting import Alerting, Raise
-from bot.services.envelope import Refuse, in_update
+from bot.services.envelope import Notice, Refuse, in_update
+from bot.services.erasure import Eraser
 from bot.services.outbox import (
     Priority,
     queue_document,
-    queue_edit,
     queue_send,
     reply_priority,
 )
@@ -45,8 +48,14 @@ def pause_choices(max_days: int) -> tuple[int, ...]:
     return tuple(sorted({days for days in PAUSE_DAYS if days <= max_days} | {max_days}))
 
 
-def _confirm(text: str, action: str, step: int) -> dict[str, str]:
-    return {"text": text, "callback_data": encode(ConfirmButton(action, step))}
+@dataclass(frozen=True, slots=True)
+class TapReply:
+    """What the handler answers a confirmation tap with: a notice (toast), and a text that
+    replaces the question, sent by the handler itself and never stored (after an erasure:
+    an outbox row would keep the chat id the erasure just removed)."""
+
+    toast: Notice
+    direct_text: str | None = None
 
 
 class LifecycleService:
@@ -55,6 +64,7 @@ class LifecycleService:
     def __init__(self, runtime: Runtime, alerting: Alerting) -> None:
         self._rt = runtime
         self._alerting = alerting
+        self._eraser = Eraser(runtime)
 
     # --- commands ---
 
@@ -117,23 +127,25 @@ class LifecycleService:
 
     async def _stop(self, uow: UnitOfWork, now: datetime, patient: Patient) -> None:
         render, locale = self._rt.renderer.render, patient.locale
-        keyboard = [
-            [_confirm(render("button_stop_confirm", locale), "stop", 1)],
-            [_confirm(render("button_cancel", locale), "stop", 0)],
+        buttons = [
+            (render("button_stop_confirm", locale), 1),
+            (render("button_cancel", locale), 0),
         ]
-        await self._rt.outbound(uow, now).to_patient(patient, "stop_ask", keyboard=keyboard)
+        await confirmations.ask(self._rt.outbound(uow, now), patient, "stop", "stop_ask", buttons)
 
     async def _delete(self, uow: UnitOfWork, now: datetime, patient: Patient) -> None:
         _, cohort = await cohort_of(self._rt, uow, patient)
         render, locale = self._rt.renderer.render, patient.locale
-        keyboard = [
-            [_confirm(render("button_delete_confirm", locale), "delete", 1)],
-            [_confirm(render("button_cancel", locale), "delete", 0)],
+        buttons = [
+            (render("button_delete_confirm", locale), 1),
+            (render("button_cancel", locale), 0),
         ]
-        await self._rt.outbound(uow, now).to_patient(
+        await confirmations.ask(
+            self._rt.outbound(uow, now),
             patient,
+            "delete",
             "delete_ask",
-            keyboard=keyboard,
+            buttons,
             keep_audit=cohort.retention_after_delete == "audit",
         )
 
@@ -217,30 +229,52 @@ class LifecycleService:
 
     async def confirm(
         self, update_id: int, user_id: int, message_id: int, button: ConfirmButton
-    ) -> str | None:
-        """Handle a step of the /stop or /delete confirmation; return a notice, if any."""
+    ) -> TapReply:
+        """Handle a step of the /stop or /delete confirmation: only a press the bot's own
+        token vouches for (bot.services.confirmations) changes anything. A refused press
+        writes nothing (bot.services.envelope) and says why."""
+        render = self._rt.renderer.render
+        direct_text: str | None = None
 
-        async def confirm(uow: UnitOfWork, now: datetime) -> None:
+        async def confirm(uow: UnitOfWork, now: datetime) -> Notice:
+            nonlocal direct_text
             patient = await uow.patients.by_telegram_user(user_id)
             if patient is None or button.action not in {"stop", "delete"} or button.step > 2:
-                raise Refuse(self._rt.renderer.render("button_refused", "en"))
+                raise Refuse(render("button_refused", "en"))
+            confirmation = await confirmations.take(uow, now, patient, message_id, button)
+            if confirmation is None:  # forged, replayed, skipped, expired or someone else's
+                raise Refuse(
+                    render("confirmation_refused", patient.locale, command=f"/{button.action}")
+                )
+            out = self._rt.outbound(uow, now)
             if button.step == 0:
-                await self._rt.outbound(uow, now).edit_patient(patient, message_id, "cancelled")
+                confirmations.finish(confirmation, now)
+                await out.edit_patient(patient, message_id, "cancelled")
             elif button.action == "stop":
+                confirmations.finish(confirmation, now)
                 await self._withdraw(uow, now, patient, message_id)
             elif button.step == 1:
-                render, locale = self._rt.renderer.render, patient.locale
-                keyboard = [
-                    [_confirm(render("button_delete_final", locale), "delete", 2)],
-                    [_confirm(render("button_cancel", locale), "delete", 0)],
-                ]
-                await self._rt.outbound(uow, now).edit_patient(
-                    patient, message_id, "delete_ask_again", keyboard=keyboard
+                locale = patient.locale
+                keyboard = confirmations.keyboard(
+                    "delete",
+                    button.token,
+                    [
+                        (render("button_delete_final", locale), 2),
+                        (render("button_cancel", locale), 0),
+                    ],
                 )
+                await out.edit_patient(patient, message_id, "delete_ask_again", keyboard=keyboard)
             else:
-                await self._erase(uow, now, patient, message_id)
+                erased = await self._eraser.erase(
+                    uow, now, patient, actor="patient", tell_group=True
+                )
+                direct_text = render("deleted", erased.locale, keep_audit=erased.keep_audit)
+                return render("deleted_toast", erased.locale)
+            return None
 
-        return await in_update(self._rt, update_id, confirm)
+        toast = await in_update(self._rt, update_id, confirm)
+        # Set only when the erasure was committed (a refusal or a replay leaves it None).
+        return TapReply(toast, direct_text)
 
     # --- jobs ---
 
@@ -297,59 +331,11 @@ class LifecycleService:
         await self._rt.outbound(uow, now).edit_patient(patient, message_id, "stopped")
         cohort, _ = await cohort_of(self._rt, uow, patient)
         await self._rt.outbound(uow, now).to_group(
-            cohort, "stopped_group", dedup_key=f"withdrew:{patient.id}", label=patient.label
-        )
-
-    async def _erase(
-        self, uow: UnitOfWork, now: datetime, patient: Patient, message_id: int
-    ) -> None:
-        """Erase the patient's data; keep what the cohort's retention setting requires."""
-        cohort, config = await cohort_of(self._rt, uow, patient)
-        keep_audit = config.retention_after_delete == "audit"
-        chat_id, locale, label, patient_id = (
-            patient.chat_id,
-            patient.locale,
-            patient.label,
-            patient.id,
-        )
-        # Erasure removes every row queued to the patient's chat, so replies come after it.
-        if not keep_audit:
-            await uow.audit.scrub_patient(patient.id, now)
-        await uow.patient_data.erase(patient, keep_audit=keep_audit)
-        if keep_audit:
-            # A pseudonymous row stays so the audit trail still points somewhere; nothing in
-            # it can lead back to the person (Telegram ids replaced, settings reset).
-            patient.telegram_user_id = -patient.id
-            patient.chat_id = 0
-            patient.move(lc.erase(patient.lifecycle(), now), now)
-            patient.locale = cohort.locale
-            patient.timezone = cohort.timezone
-            patient.checkin_time = config.checkin_time
-            # The treatment details a provider set (bot.services.dosing) go with the rest.
-            patient.dosing_days = patient.dosing_time = patient.dosing_since = None
-            patient.course_started_on = patient.optional_items = None
-            patient.updated_at = now
-        uow.audit.record(
-            at=now,
-            actor="patient",
-            action="data_erased",
-            cohort_id=cohort.id,
-            patient_id=patient_id if keep_audit else None,
-            details={"retention": config.retention_after_delete},
-        )
-        await queue_edit(
-            uow,
-            now=now,
-            chat_id=chat_id,
-            message_id=message_id,
-            text=self._rt.renderer.render("deleted", locale, keep_audit=keep_audit),
-        )
-        await queue_send(
-            uow,
-            now=now,
-            chat_id=cohort.provider_chat_id,
-            priority=Priority.NOTICE,
-            text=self._rt.renderer.render("deleted_group", cohort.locale, label=label),
+            cohort,
+            "stopped_group",
+            dedup_key=f"withdrew:{patient.id}",
+            about=patient,
+            label=patient.label,
         )
 
     async def _export(self, uow: UnitOfWork, patient: Patient) -> dict[str, Any]:

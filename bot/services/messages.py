@@ -332,6 +332,7 @@ class MessageService:
             dedup_key=dedup_key,
             text=cut_to_fit(render, (message.body or "") if shared else ""),
             reply_to=relay.reply_to if relay is not None else None,
+            patient_id=patient.id,
         )
         await uow.team.add_post(patient.id, dedup_key)
 

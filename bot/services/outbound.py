@@ -79,10 +79,17 @@ class Outbound:
         )
 
     async def to_group(
-        self, cohort: Cohort, template: str, *, dedup_key: str | None = None, **values: Any
+        self,
+        cohort: Cohort,
+        template: str,
+        *,
+        dedup_key: str | None = None,
+        about: Patient | None = None,
+        **values: Any,
     ) -> bool:
         """A notice to the cohort's provider group, in the cohort's language (alerts go
-        through ``bot/services/announcer.py``)."""
+        through ``bot/services/announcer.py``); ``about``: the one patient it is about, so
+        that erasing them finds it (docs/privacy.md)."""
         return await queue_send(
             self.uow,
             now=self.now,
@@ -90,4 +97,5 @@ class Outbound:
             priority=Priority.NOTICE,
             dedup_key=dedup_key,
             text=self.renderer.render(template, cohort.locale, **values),
+            patient_id=about.id if about is not None else None,
         )

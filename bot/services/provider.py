@@ -310,7 +310,8 @@ class ProviderService:
         last = await uow.provider.last_done_dates(ids, sorted(pv.DONE))
         open_alerts: dict[int, int] = {}
         for alert, _ in await uow.provider.unresolved_alerts(cohort.id):
-            open_alerts[alert.patient_id] = open_alerts.get(alert.patient_id, 0) + 1
+            if alert.patient_id is not None:  # joined to its patient: always
+                open_alerts[alert.patient_id] = open_alerts.get(alert.patient_id, 0) + 1
         rows = []
         for patient in patients:
             score = pv.adherence(by_patient.get(patient.id, []), _today(now, patient.timezone))
@@ -453,7 +454,7 @@ class ProviderService:
             older=len(items) - len(shown),
             **values,
         )
-        await self._say(uow, now, cohort.provider_chat_id, text)
+        await self._say(uow, now, cohort.provider_chat_id, text, about=patient)
         uow.audit.record(
             at=now,
             actor=call.actor,
@@ -857,7 +858,7 @@ class ProviderService:
         """Queue a reply in the group (split between lines when long); audit an action."""
         text = self._rt.renderer.render(reply.template, cohort.locale, **reply.values)
         for part in pv.split_message(text):
-            await self._say(uow, now, cohort.provider_chat_id, part)
+            await self._say(uow, now, cohort.provider_chat_id, part, about=patient)
         if audit is not None:
             uow.audit.record(
                 at=now,
@@ -868,9 +869,25 @@ class ProviderService:
                 details={"chat_id": call.chat_id, **(details or {})},
             )
 
-    async def _say(self, uow: UnitOfWork, now: datetime, chat_id: int, text: str) -> None:
+    async def _say(
+        self,
+        uow: UnitOfWork,
+        now: datetime,
+        chat_id: int,
+        text: str,
+        *,
+        about: Patient | None = None,
+    ) -> None:
+        """Queue a reply; ``about``: the one patient it is about (erasure finds it)."""
         priority = reply_priority(chat_id)
-        await queue_send(uow, now=now, chat_id=chat_id, priority=priority, text=text)
+        await queue_send(
+            uow,
+            now=now,
+            chat_id=chat_id,
+            priority=priority,
+            text=text,
+            patient_id=about.id if about is not None else None,
+        )
 
     def _alert_view(self, alert: Alert, label: str, now: datetime, locale: str) -> dict[str, Any]:
         minutes = max(0, int((now - alert.created_at).total_seconds() // 60))

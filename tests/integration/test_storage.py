@@ -367,17 +367,25 @@ async def test_housekeeping_blanks_old_payloads_and_forgets_old_updates(
         await u.commit()
     later = NOW + timedelta(days=8)
     async with uow() as u:
-        assert await u.outbox.blank_payloads(later - timedelta(days=7), 10) == 1
+        assert (
+            await u.outbox.scrub_finished(later - timedelta(days=7), 10, cohort_id=None, chats=[])
+            == 1
+        )
         assert await u.updates.forget(later - timedelta(days=7), 10) == 1
         await u.commit()
     async with uow() as u:
         rows = {r.id: r for r in (await u.session.scalars(select(OutboxMessage))).all()}
         # Once blanked, a row is not counted again (the scan would never end otherwise).
-        assert await u.outbox.blank_payloads(later - timedelta(days=7), 10) == 0
+        assert (
+            await u.outbox.scrub_finished(later - timedelta(days=7), 10, cohort_id=None, chats=[])
+            == 0
+        )
         assert not await u.updates.claim(2, later)  # recent ones still guard replays
         assert await u.updates.claim(1, later)  # forgotten
     assert rows[ids[0]].payload == {}
+    assert rows[ids[0]].chat_id == 0  # a private chat's id goes with the payload
     assert rows[ids[1]].payload != {}  # still pending: never blanked
+    assert rows[ids[1]].chat_id == 1
     assert rows[ids[2]].payload != {}  # too recent
 
 

@@ -30,7 +30,7 @@ def postgres_url() -> str | None:
     return os.environ.get(POSTGRES_ENV) or None
 
 
-def _plain_dsn(url: str) -> str:
+def plain_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
@@ -53,7 +53,7 @@ def sqlite_copy(template: Path, folder: Path) -> str:
 def postgres_database(base_url: str) -> Iterator[str]:
     """Create, migrate, yield and finally drop a private PostgreSQL database."""
     name = f"moodcheck_test_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = _plain_dsn(base_url)
+    admin = plain_dsn(base_url)
 
     async def admin_sql(sql: str) -> None:
         connection = await asyncpg.connect(admin)
@@ -77,7 +77,7 @@ def postgres_empty(url: str) -> None:
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
 
     async def run() -> None:
-        connection = await asyncpg.connect(_plain_dsn(url))
+        connection = await asyncpg.connect(plain_dsn(url))
         try:
             await connection.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
         finally:

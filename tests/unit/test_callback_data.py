@@ -48,6 +48,7 @@ buttons = st.one_of(
         ConfirmButton,
         action=st.from_regex(r"[a-z_]{1,12}", fullmatch=True),
         step=st.integers(0, 9),
+        token=st.one_of(st.just(""), st.from_regex(r"[A-Za-z0-9_-]{1,32}", fullmatch=True)),
     ),
     st.builds(
         SideButton,
@@ -91,6 +92,10 @@ def test_decode_is_total(text: str) -> None:
         "a|1|0|yes\n",
         "a|99999999999999999999|0|yes",
         "c|5|maybe",
+        "y|delete|2|",
+        "y|delete|2|a b",
+        "y|delete|22|tok",
+        "y|delete|2|tok|x",
         "x|1|2|3",
         "a|١|0|yes",
         "a|1|0|" + "y" * 17,

@@ -439,6 +439,7 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
     "resumed": {"checkin_time": "09:00", "timezone": "Europe/London"},
     "stopped_group": {"label": "P-7Q3K"},
     "deleted_group": {"label": "P-7Q3K"},
+    "confirmation_refused": {"command": "/delete"},
     "delete_ask": {"keep_audit": True},
     "deleted": {"keep_audit": False},
     "mydata_caption": {"format": "JSON"},

@@ -22,7 +22,7 @@ from alembic import op
 from storage.crypto import DataKeyError, is_token, keyring_of
 
 revision: str = "0014"
-down_revision: str | None = "0012"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
