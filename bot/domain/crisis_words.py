@@ -9,7 +9,7 @@ How a message is read, step by step:
    dropped ("don't" is "dont"), common leetspeak read as letters inside words ("k1ll",
    "su1c1de", "$uicide"), runs of one letter shortened to one ("diieee" is "die", and "kill"
    is "kil": patterns are folded the same way, so they may be written normally). Punctuation
-   separates words and ends a clause (for negation only).
+   (and a dash between spaces) separates words and ends a clause (for negation only).
 2. **Typos corrected** (:class:`Lexicon` ``vocabulary``): a word one edit (insert, delete,
    change or swap of two letters) away from a listed long word (six letters or more) is read
    as that word ("sucide", "myslef", "suicidarne"), unless it is a real word listed in
@@ -60,7 +60,9 @@ _SYMBOLS = re.compile(r"[@$!|']")
 _DIGIT = re.compile(r"\d")
 _COMBINING = dict.fromkeys(c for c in range(0x30000) if unicodedata.combining(chr(c)))
 """Every combining mark (accents once letters are decomposed), for str.translate."""
-_CLAUSE = re.compile(r"[.,;:!?¿¡\n…()\[\]\"“”«»]")
+# A dash set apart by spaces ("no - I want to die") ends a clause too; one inside a word
+# ("well-being") does not.
+_CLAUSE = re.compile(r"[.,;:!?¿¡\n…()\[\]\"“”«»]|\s[-\u2013\u2014]+(?=\s|$)")
 _RUNS = re.compile(r"([^\W\d_])\1+")
 _MACRO = re.compile(r"\{([A-Z][A-Z_]*)\}")
 _LITERAL = re.compile(r"[a-z]{2,}")

@@ -50,7 +50,7 @@ async def test_delete_with_retention_none_leaves_nothing_in_the_database(
     harness: Harness,
 ) -> None:
     h = harness
-    nurse = h.server.group(GROUP_C).member(9301, first_name="Nurse")
+    nurse = h.server.group(GROUP_C).member(9301, first_name="Nurse", status="administrator")
     zeb = h.server.user(ZEB_ID, first_name="Zebediah", username="zeb_real")
     code = await _enrol_by_group_invite(h, nurse, zeb, LABEL)
     # Everything a patient can leave behind: answers, a note, free text shared with the
@@ -105,7 +105,7 @@ async def test_delete_with_retention_none_leaves_nothing_in_the_database(
 async def test_the_team_still_sees_other_patients_after_an_erasure(harness: Harness) -> None:
     """/patients after an erasure lists the others, not the erased label."""
     h = harness
-    nurse = h.server.group(GROUP_C).member(9302, first_name="Nurse")
+    nurse = h.server.group(GROUP_C).member(9302, first_name="Nurse", status="administrator")
     zeb = h.server.user(ZEB_ID, first_name="Zebediah")
     await enrol(h, zeb, LABEL, cohort="clinic-c")
     kim = h.server.user(5550002, first_name="Kim")

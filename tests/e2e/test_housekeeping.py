@@ -95,7 +95,7 @@ async def test_a_discharged_patients_data_is_erased_after_the_cohorts_days(
     harness: Harness,
 ) -> None:
     h = harness
-    nurse = h.server.group(GROUP_C).member(9401, first_name="Nurse")
+    nurse = h.server.group(GROUP_C).member(9401, first_name="Nurse", status="administrator")
     cy = h.server.user(4221, first_name="Cy")
     await enrol(h, cy, "P-HK3", cohort="clinic-c")
     await h.send(cy, "/checkin")

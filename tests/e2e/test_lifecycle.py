@@ -161,7 +161,7 @@ async def test_delete_asks_twice_then_erases_and_unlinks_the_person(harness: Har
     await enrol(h, dan, "P-LIF5")
     await _answer_mood(h, dan)
     await h.send(dan, "a note for my nurse")
-    nurse = h.server.group(GROUP_A).member(9005, first_name="Nurse")
+    nurse = h.server.group(GROUP_A).member(9005, first_name="Nurse", status="administrator")
     await h.send(nurse, "/dosing P-LIF5 mon,thu 19:00")
     await h.send(nurse, "/course P-LIF5 start")
     await h.send(nurse, "/optional P-LIF5 bp on")
@@ -220,7 +220,7 @@ async def _paused_then_blocked(h: Harness, user: object, label: str, days: int) 
     """Enrol, have the care team pause the patient for ``days``, block the bot, and let a
     reply to the patient fail with 403 (so they are marked unreachable while paused)."""
     await enrol(h, user, label)
-    nurse = h.server.group(GROUP_A).member(9001, first_name="Nurse")
+    nurse = h.server.group(GROUP_A).member(9001, first_name="Nurse", status="administrator")
     await h.send(nurse, f"/pause {label} {days}")
     assert (await _patient(h, label)).status == "paused"
     user.block_bot()  # type: ignore[attr-defined]

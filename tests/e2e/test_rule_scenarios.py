@@ -825,7 +825,9 @@ async def test_a_new_course_restarts_the_relapse_baseline(
     label = "P-C0RS"
     user = h.server.user(9002, first_name="Pat")
     patient = await enrol(h, user, label, s.cohort)
-    nurse = h.server.group(s.cohort.group_id).member(9102, first_name="Nurse")
+    nurse = h.server.group(s.cohort.group_id).member(
+        9102, first_name="Nurse", status="administrator"
+    )
     first, *rest = s.history
     await run_step(h, s.cohort, user, first, telegram=False)
     if restart:
@@ -847,7 +849,9 @@ async def test_side_check_rule_scenario(scenario_harness: Harness, s: SideScenar
     cohort = CLINIC_A
     user = h.server.user(9001, first_name="Pat")
     patient = await enrol(h, user, label, cohort)
-    nurse = h.server.group(cohort.group_id).member(9101, first_name="Nurse")
+    nurse = h.server.group(cohort.group_id).member(
+        9101, first_name="Nurse", status="administrator"
+    )
     for command in s.setup:
         await h.send(nurse, command.format(label=label))
         await drain(h)

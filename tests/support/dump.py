@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from storage.crypto import KID_CHARS, VERSION
 from storage.models import Base
 from tests.support.databases import plain_dsn
+from tests.support.keys import TEST_KEYRING
+
+_TOKEN = re.compile(rf"{VERSION}:[A-Za-z0-9_-]{{{KID_CHARS}}}:[A-Za-z0-9_-]+=*")
+
+
+def _opened(text: str) -> str:
+    """The dump with each encrypted value's plaintext beside it: what someone holding the
+    data keys as well as the database would see (storage/crypto.py)."""
+    return _TOKEN.sub(lambda m: f"{m.group(0)} [{TEST_KEYRING.decrypt(m.group(0))}]", text)
 
 
 async def dump(url: str) -> str:
-    """Return every row of every table as text: SQLite's ``iterdump`` (schema and rows), or on
+    """Return every row of every table as text, encrypted values opened with the tests' keys
+    (:func:`_opened`)."""
+    return _opened(await _raw_dump(url))
+
+
+async def _raw_dump(url: str) -> str:
+    """Every row of every table as text: SQLite's ``iterdump`` (schema and rows), or on
     PostgreSQL each table's rows as JSON (``row_to_json``), tables listed from the catalogue
     (not from our models, so a table the code forgot is dumped too)."""
     if url.startswith("sqlite"):

@@ -263,3 +263,10 @@ def test_one_typo_in_a_long_word_still_alerts(phrase: str, position: int, edit: 
         word = word[: at + 1] + word[at] + word[at + 1 :]
     words[index] = word
     assert MATCHER.detect(" ".join(words)).crisis
+
+
+def test_a_spaced_dash_ends_the_clause_of_a_negation() -> None:
+    # Found by hypothesis: Spanish "ni" before a dash read as negating the next clause.
+    assert level("NI - i want to die - ") is Level.CLEAR
+    assert level("ni i want to die") is Level.POSSIBLE  # same clause: still asked about
+    assert level("my well-being is gone, I want to die") is Level.CLEAR
