@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import CohortConfig
-from bot.domain.alerts import Tier
+from bot.domain.alerts import Tier, Trigger
 from bot.domain.coverage import next_reraise
 from bot.domain.lifecycle import AlertStatus
 from bot.domain.schedule import zone_or_error
@@ -111,6 +111,45 @@ class Alerting:
             zone=zone_or_error(patient.timezone),
             team_notified=team_notified and self.team_can_be_told(cohort),
             urgent=urgent,
+        )
+
+    async def queue_card(
+        self,
+        uow: UnitOfWork,
+        now: datetime,
+        cohort: Cohort,
+        patient: Patient,
+        triggers: Sequence[Trigger],
+        *,
+        answer_key: str,
+    ) -> None:
+        """Queue the card an answer's triggers call for (the crisis card before the emergency
+        card; none if no trigger asks), first and at the top priority, so it reaches the
+        patient before anything else the answer causes. An URGENT-only card (passive
+        thoughts) says when the team will review. ``answer_key``: the answer, for the dedup
+        key (a replay queues nothing twice)."""
+        kind: CardKind | None = None
+        if any(trigger.crisis_card for trigger in triggers):
+            kind = "crisis_card"
+        elif any(trigger.emergency_card for trigger in triggers):
+            kind = "emergency_card"
+        if kind is None:
+            return
+        top = min((trigger.tier for trigger in triggers), key=lambda tier: tier.rank)
+        await queue_send(
+            uow,
+            now=now,
+            chat_id=patient.chat_id,
+            priority=Priority.CRISIS,
+            dedup_key=f"{kind}:{answer_key}",
+            patient_id=patient.id,
+            text=self.card(
+                self._rt.card_or_followup(patient.chat_id, kind),
+                cohort,
+                patient,
+                now,
+                urgent=top is Tier.URGENT,
+            ),
         )
 
     async def raise_(

@@ -46,7 +46,6 @@ from bot.domain.questionnaire import NOTE_PREFIX, ItemKind, Questionnaire
 from bot.domain.schedule import local_date, parse_hhmm, window_close, zone_or_error
 from bot.services import views
 from bot.services.alerting import Alerting, Raise
-from bot.services.crisis_card import CardKind
 from bot.services.day_questionnaire import questionnaire_for_day
 from bot.services.envelope import Refuse, in_update
 from bot.services.history import PatientRules
@@ -557,29 +556,14 @@ class CheckinService:
             return []
         cohort = await t.uow.cohorts.get(t.patient.cohort_id)
         assert cohort is not None  # noqa: S101 - foreign key
-        card: CardKind | None = None
-        if any(trigger.crisis_card for trigger in triggers):
-            card = "crisis_card"
-        elif any(trigger.emergency_card for trigger in triggers):
-            card = "emergency_card"
-        if card is not None:
-            # Passive thoughts (D7 yes) are URGENT: the card says when the team will review.
-            top = min((tr.tier for tr in triggers), key=lambda tier: tier.rank)
-            await queue_send(
-                t.uow,
-                now=t.now,
-                chat_id=t.patient.chat_id,
-                priority=Priority.CRISIS,
-                dedup_key=f"{card}:{t.checkin.id}:{t.checkin.position}",
-                patient_id=t.patient.id,
-                text=self._alerting.card(
-                    self._rt.card_or_followup(t.patient.chat_id, card),
-                    cohort,
-                    t.patient,
-                    t.now,
-                    urgent=top is Tier.URGENT,
-                ),
-            )
+        await self._alerting.queue_card(
+            t.uow,
+            t.now,
+            cohort,
+            t.patient,
+            triggers,
+            answer_key=f"{t.checkin.id}:{t.checkin.position}",
+        )
         return await self._alerting.raise_(
             t.uow,
             t.now,

@@ -21,7 +21,6 @@ from bot.domain.blood_pressure import parse_reading
 from bot.domain.callback_data import SideButton, encode
 from bot.domain.questionnaire import Item, ItemKind, Questionnaire
 from bot.services.alerting import Alerting, Raise
-from bot.services.crisis_card import CardKind
 from bot.services.envelope import Refuse, in_update
 from bot.services.outbox import Keyboard, Priority, queue_edit, queue_send
 from bot.services.runtime import Runtime
@@ -240,28 +239,14 @@ class SideCheckService:
             return
         cohort = await a.uow.cohorts.get(a.patient.cohort_id)
         assert cohort is not None  # noqa: S101 - foreign key
-        card: CardKind | None = None
-        if any(trigger.crisis_card for trigger in triggers):
-            card = "crisis_card"
-        elif any(trigger.emergency_card for trigger in triggers):
-            card = "emergency_card"
-        if card is not None:
-            top = min((trigger.tier for trigger in triggers), key=lambda tier: tier.rank)
-            await queue_send(
-                a.uow,
-                now=a.now,
-                chat_id=a.patient.chat_id,
-                priority=Priority.CRISIS,
-                dedup_key=f"{card}:side:{a.check.id}:{a.check.position}",
-                patient_id=a.patient.id,
-                text=self._alerting.card(
-                    self._rt.card_or_followup(a.patient.chat_id, card),
-                    cohort,
-                    a.patient,
-                    a.now,
-                    urgent=top is Tier.URGENT,
-                ),
-            )
+        await self._alerting.queue_card(
+            a.uow,
+            a.now,
+            cohort,
+            a.patient,
+            triggers,
+            answer_key=f"side:{a.check.id}:{a.check.position}",
+        )
         await self._alerting.raise_(
             a.uow,
             a.now,
