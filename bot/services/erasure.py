@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.domain import lifecycle as lc
+from bot.services.alerting import Alerting
 from bot.services.runtime import Runtime
 from bot.services.settings import cohort_of
 from storage.models import Patient
@@ -21,6 +22,8 @@ class Erased:
 
     locale: str
     keep_audit: bool
+    team_told: bool
+    """The group's notice can go out now (not held while the bot cannot post there)."""
 
 
 class Eraser:
@@ -80,4 +83,8 @@ class Eraser:
             await self._rt.outbound(uow, now).to_group(
                 cohort, "deleted_group", label=label if keep_audit else None
             )
-        return Erased(locale=locale, keep_audit=keep_audit)
+        return Erased(
+            locale=locale,
+            keep_audit=keep_audit,
+            team_told=tell_group and Alerting.team_can_be_told(cohort),
+        )

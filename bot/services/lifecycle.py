@@ -268,7 +268,12 @@ class LifecycleService:
                 erased = await self._eraser.erase(
                     uow, now, patient, actor="patient", tell_group=True
                 )
-                direct_text = render("deleted", erased.locale, keep_audit=erased.keep_audit)
+                direct_text = render(
+                    "deleted",
+                    erased.locale,
+                    keep_audit=erased.keep_audit,
+                    team_told=erased.team_told,
+                )
                 return render("deleted_toast", erased.locale)
             return None
 

@@ -441,7 +441,7 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
     "deleted_group": {"label": "P-7Q3K"},
     "confirmation_refused": {"command": "/delete"},
     "delete_ask": {"keep_audit": True},
-    "deleted": {"keep_audit": False},
+    "deleted": {"keep_audit": False, "team_told": True},
     "mydata_caption": {"format": "JSON"},
     "alert_group": {
         "tier": "URGENT",
