@@ -27,7 +27,7 @@ from telegram.warnings import PTBUserWarning
 from bot.domain.group_access import refusal_means_no_access
 from bot.domain.message_text import content_rejection
 from bot.ratelimit import retry_after_seconds
-from storage.channel import MIGRATED_ERROR
+from storage.repositories.channel import MIGRATED_ERROR
 
 # ``Bot.do_api_request`` warns on every call whose method PTB also offers typed; here the
 # typed path is what is being avoided (see ``call_bot``), on purpose.

@@ -35,7 +35,7 @@ from storage.models import (
     TeamMessage,
     TeamPost,
 )
-from storage.repositories import _Repository
+from storage.repositories.base import Repository
 
 DOCUMENT_METHODS = frozenset({"sendDocument", "sendPhoto"})
 """Outbox methods whose content is a file (base64 in the payload)."""
@@ -58,8 +58,8 @@ def _document_names(payload: dict[str, Any], label: str) -> bool:
         return True  # unreadable: treat as naming, so it is blanked rather than kept
 
 
-class ErasureRepository(_Repository):
-    """Erase one patient's data (PatientDataRepository keeps the reads)."""
+class ErasureRepository(Repository):
+    """Erase one patient's data (PatientHistoryQueries keeps the reads)."""
 
     async def erase(
         self,

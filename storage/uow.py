@@ -8,28 +8,26 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from storage.audit import AuditRepository
-from storage.channel import ChannelRepository
-from storage.confirmations import ConfirmationRepository
 from storage.db import READ_ONLY, DatabaseUnavailableError
 from storage.erasure import ErasureRepository
-from storage.export import ExportRepository, OutcomeQueries
-from storage.repositories import (
-    AlertRepository,
-    CheckinRepository,
-    CohortRepository,
-    DigestRepository,
-    InviteRepository,
-    OpsRepository,
-    OutboxRepository,
-    PatientDataRepository,
-    PatientRepository,
-    ProviderRepository,
-    UpdateRepository,
-)
-from storage.side_checks import SideCheckRepository
+from storage.queries.digest import DigestQueries
+from storage.queries.export import ExportQueries, OutcomeQueries
+from storage.queries.history import PatientHistoryQueries
+from storage.queries.ops import OpsQueries
+from storage.queries.provider import ProviderQueries
+from storage.repositories.alerts import AlertRepository
+from storage.repositories.audit import AuditRepository
+from storage.repositories.channel import ChannelRepository
+from storage.repositories.checkins import CheckinRepository
+from storage.repositories.cohorts import CohortRepository
+from storage.repositories.confirmations import ConfirmationRepository
+from storage.repositories.invites import InviteRepository
+from storage.repositories.outbox import OutboxRepository
+from storage.repositories.patients import PatientRepository
+from storage.repositories.side_checks import SideCheckRepository
+from storage.repositories.team import TeamRepository
+from storage.repositories.updates import UpdateRepository
 from storage.sqlite_inline import SQLITE_BUSY_TIMEOUT_MS
-from storage.team import TeamRepository
 
 
 class UnitOfWork:
@@ -48,11 +46,11 @@ class UnitOfWork:
     outbox: OutboxRepository
     updates: UpdateRepository
     audit: AuditRepository
-    patient_data: PatientDataRepository
-    provider: ProviderRepository
-    digest: DigestRepository
-    ops: OpsRepository
-    export: ExportRepository
+    history: PatientHistoryQueries
+    provider: ProviderQueries
+    digest: DigestQueries
+    ops: OpsQueries
+    export: ExportQueries
     outcomes: OutcomeQueries
     channel: ChannelRepository
     side_checks: SideCheckRepository
@@ -94,11 +92,11 @@ class UnitOfWork:
         self.outbox = OutboxRepository(session)
         self.updates = UpdateRepository(session)
         self.audit = AuditRepository(session)
-        self.patient_data = PatientDataRepository(session)
-        self.provider = ProviderRepository(session)
-        self.digest = DigestRepository(session)
-        self.ops = OpsRepository(session)
-        self.export = ExportRepository(session)
+        self.history = PatientHistoryQueries(session)
+        self.provider = ProviderQueries(session)
+        self.digest = DigestQueries(session)
+        self.ops = OpsQueries(session)
+        self.export = ExportQueries(session)
         self.outcomes = OutcomeQueries(session)
         self.channel = ChannelRepository(session)
         self.side_checks = SideCheckRepository(session)

@@ -38,7 +38,7 @@ from bot.domain.questionnaire import Questionnaire
 from bot.services.runtime import Runtime
 from prompts.fhir_codes import load_fhir_codes
 from prompts.questionnaires import load_questionnaire, questionnaire_path
-from storage.export import ExportedAnswer, ExportedCheckin
+from storage.queries.export import ExportedAnswer, ExportedCheckin
 from storage.uow import UnitOfWork
 
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)

@@ -107,7 +107,7 @@ class Housekeeping:
             # One patient per transaction: an erasure sweeps the group's messages for the
             # label, and a failure leaves the others' erasure done.
             async with self._rt.uow() as uow:
-                found = await uow.patient_data.discharged_before(cohort_id, before, 1)
+                found = await uow.patients.discharged_before(cohort_id, before, 1)
                 for patient in found:
                     await self._eraser.erase(uow, now, patient, actor="system", tell_group=False)
                 await uow.commit()

@@ -291,7 +291,7 @@ class LifecycleService:
         """
         now = now or self._rt.clock.now()
         async with self._rt.uow() as uow:
-            patients = await uow.patient_data.paused_until_before(now, RESUME_BATCH)
+            patients = await uow.patients.paused_until_before(now, RESUME_BATCH)
             out = self._rt.outbound(uow, now)
             for patient in patients:
                 ended = patient.paused_until
@@ -345,9 +345,9 @@ class LifecycleService:
 
     async def _export(self, uow: UnitOfWork, patient: Patient) -> dict[str, Any]:
         """Return the patient's own data: settings, check-ins, answers and messages."""
-        checkins = await uow.patient_data.checkins_of(patient.id)
-        answers = await uow.patient_data.answers_of(patient.id)
-        messages = await uow.patient_data.messages_of(patient.id)
+        checkins = await uow.history.checkins_of(patient.id)
+        answers = await uow.history.answers_of(patient.id)
+        messages = await uow.history.messages_of(patient.id)
         return {
             "label": patient.label,
             "settings": {

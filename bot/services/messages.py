@@ -158,7 +158,7 @@ class MessageService:
                         body=None if caption else text[:MAX_BODY],
                         crisis=True,
                     )
-                    uow.patient_data.add_message(message)
+                    uow.patients.add_message(message)
                     await uow.flush()
                     cohort, _ = await cohort_of(self._rt, uow, patient)
                     await self._crisis(uow, now, cohort, patient, message, crisis=crisis)
@@ -262,7 +262,7 @@ class MessageService:
         message = PatientMessage(
             patient_id=patient.id, received_at=now, kind=kind, body=body, crisis=crisis.crisis
         )
-        uow.patient_data.add_message(message)
+        uow.patients.add_message(message)
         await uow.flush()
         cohort, cohort_config = await cohort_of(self._rt, uow, patient)
         if crisis.crisis:
@@ -351,7 +351,7 @@ class MessageService:
         message = PatientMessage(
             patient_id=patient.id, received_at=now, kind="note", body=text, crisis=crisis.crisis
         )
-        uow.patient_data.add_message(message)
+        uow.patients.add_message(message)
         await uow.flush()
         cohort, cohort_config = await cohort_of(self._rt, uow, patient)
         shared = cohort_config.share_text_with_group

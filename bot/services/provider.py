@@ -419,7 +419,7 @@ class ProviderService:
         patient = await self._target(uow, now, call, cohort)
         if patient is None:
             return
-        found = await uow.patient_data.recent_messages(
+        found = await uow.history.recent_messages(
             patient.id, now - timedelta(days=pv.MESSAGES_DAYS), pv.MESSAGES_LIMIT
         )
         zone = zone_or_error(cohort.timezone)

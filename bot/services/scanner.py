@@ -37,7 +37,7 @@ from bot.services.day_questionnaire import questionnaire_for_day
 from bot.services.outbox import Keyboard, OnSent, Priority, send_row
 from bot.services.runtime import Runtime
 from storage.models import Cohort
-from storage.repositories import DuePatient
+from storage.repositories.patients import DuePatient
 from storage.uow import UnitOfWork
 
 logger = logging.getLogger(__name__)

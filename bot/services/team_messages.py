@@ -1,7 +1,7 @@
 """Messages from the care team to a patient, and the patient's reply back to the group.
 
 A provider answers (Telegram's "reply") a group message about one patient: an alert, a notice
-that the patient wrote, or an earlier relayed reply (``storage.team.TeamRepository``
+that the patient wrote, or an earlier relayed reply (``storage.repositories.team.TeamRepository``
 ``patients_of_post``). The bot posts, as a reply to it, exactly what the patient would get
 (the fixed frame ``team_message.j2`` in the patient's language around the provider's words)
 with **Send** and **Cancel**. Only the provider who wrote it may send it, within

@@ -31,7 +31,7 @@ from bot.domain.questionnaire import ItemKind
 from bot.services.fhir_export import join_answers
 from prompts.fhir_codes import FHIR_CODES, FhirCodesError, load_fhir_codes, loinc_check_digit
 from prompts.questionnaires import load_questionnaire, questionnaire_path
-from storage.export import ExportedCheckin
+from storage.queries.export import ExportedCheckin
 
 AT = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
 DAILY = {

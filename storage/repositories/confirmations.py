@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import select
 
 from storage.models import Confirmation, OutboxMessage
-from storage.repositories import _Repository
+from storage.repositories.base import Repository
 
 
-class ConfirmationRepository(_Repository):
+class ConfirmationRepository(Repository):
     """Tokens a patient's confirmation buttons carry: issued with the question, good once."""
 
     async def issue(

@@ -39,7 +39,7 @@ ExportedAnswer = tuple[int, str, str]
 """One stored answer: check-in id, item id, value (a plain tuple: there are many)."""
 
 
-class ExportRepository:
+class ExportQueries:
     """Queries for a cohort's export. Read only; rows come as tuples (no ORM objects)."""
 
     def __init__(self, session: AsyncSession) -> None:

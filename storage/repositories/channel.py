@@ -10,14 +10,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, or_, select, update
 
 from storage.models import AlertPost, Cohort, OnCallProvider, OutboxMessage
-from storage.repositories import _Repository
+from storage.repositories.base import Repository
 
 MIGRATED_ERROR = "chat migrated"
 """``last_error`` of a message dead-lettered because its group had become a supergroup
 (before this version followed migrations): such messages are sent again to the new id."""
 
 
-class ChannelRepository(_Repository):
+class ChannelRepository(Repository):
     """Cohort groups: current chat id, reachability, on-call providers, their outbox rows."""
 
     async def cohort_by_chat(self, chat_id: int) -> Cohort | None:

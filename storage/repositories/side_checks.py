@@ -12,10 +12,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.domain import lifecycle
 from storage.models import Alert, Checkin, Patient, SideCheck
-from storage.repositories import _Repository
+from storage.repositories.base import Repository
 
 
-class SideCheckRepository(_Repository):
+class SideCheckRepository(Repository):
     """Side checks of patients: open, answered, missed."""
 
     async def add_if_absent(self, values: dict[str, object]) -> SideCheck | None:

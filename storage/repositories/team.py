@@ -18,10 +18,10 @@ from storage.models import (
     TeamMessage,
     TeamPost,
 )
-from storage.repositories import _Repository
+from storage.repositories.base import Repository
 
 
-class TeamRepository(_Repository):
+class TeamRepository(Repository):
     """Team posts, team messages and follow-up actions."""
 
     async def add_post(self, patient_id: int, dedup_key: str) -> None:

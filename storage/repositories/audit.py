@@ -34,12 +34,12 @@ from bot.domain.audit_chain import (
     subject_digest,
 )
 from storage.models import AuditChain, AuditEvent
-from storage.repositories import _Repository
+from storage.repositories.base import Repository
 
 READ_BATCH = 5000
 
 
-class AuditRepository(_Repository):
+class AuditRepository(Repository):
     """The audit trail (append-only: records are added, sealed, scrubbed or pruned)."""
 
     def __init__(self, session: AsyncSession) -> None:

@@ -1,0 +1,165 @@
+"""Read model: the weekly digest's figures."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    and_,
+    func,
+    or_,
+    select,
+)
+
+from bot.domain import lifecycle
+from storage.models import (
+    Alert,
+    Answer,
+    Checkin,
+    OutboxMessage,
+    Patient,
+)
+from storage.repositories.base import Repository
+
+
+class DigestQueries(Repository):
+    """What the weekly digest reads: a cohort's patients, days, instruments and alerts, each
+    in one set-based query (never one per patient)."""
+
+    async def patients(self, cohort_id: int) -> Sequence[tuple[int, str, str]]:
+        """Return a cohort's patients as (id, label, status)."""
+        stmt = select(Patient.id, Patient.label, Patient.status).where(
+            Patient.cohort_id == cohort_id
+        )
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in (await self.session.execute(stmt))]
+
+    async def locales(self, cohort_id: int, statuses: Sequence[str]) -> dict[str, int]:
+        """Return how many of a cohort's patients in these statuses use each locale."""
+        stmt = (
+            select(Patient.locale, func.count())
+            .where(Patient.cohort_id == cohort_id, Patient.status.in_(statuses))
+            .group_by(Patient.locale)
+        )
+        return {str(r[0]): int(r[1]) for r in (await self.session.execute(stmt))}
+
+    async def day_answers(
+        self, cohort_id: int, since: date, until: date, items: Sequence[str]
+    ) -> Sequence[tuple[int, date, str, str, str | None, str | None]]:
+        """Return a cohort's check-ins between two local dates (inclusive) with their answers
+        to some items: (patient id, local date, status, questionnaire, item, value); a
+        check-in without such answers comes once with item and value None."""
+        stmt = (
+            select(
+                Checkin.patient_id,
+                Checkin.local_date,
+                Checkin.status,
+                Checkin.questionnaire,
+                Answer.item_id,
+                Answer.value,
+            )
+            .join(Patient, Patient.id == Checkin.patient_id)
+            .outerjoin(Answer, and_(Answer.checkin_id == Checkin.id, Answer.item_id.in_(items)))
+            .where(
+                Patient.cohort_id == cohort_id,
+                Checkin.local_date >= since,
+                Checkin.local_date <= until,
+            )
+        )
+        return [
+            (int(r[0]), r[1], str(r[2]), str(r[3]), r[4], r[5])
+            for r in (await self.session.execute(stmt)).all()
+        ]
+
+    async def checkins_answering(
+        self, cohort_id: int, since: date, until: date, items: Sequence[str]
+    ) -> Sequence[tuple[int, int, date, str]]:
+        """Return the cohort's check-ins between two local dates that answered one of some
+        items (e.g. the first item of each instrument): (check-in id, patient id, local
+        date, item)."""
+        stmt = (
+            select(Checkin.id, Checkin.patient_id, Checkin.local_date, Answer.item_id)
+            .join(Patient, Patient.id == Checkin.patient_id)
+            .join(Answer, Answer.checkin_id == Checkin.id)
+            .where(
+                Patient.cohort_id == cohort_id,
+                Checkin.local_date >= since,
+                Checkin.local_date <= until,
+                Answer.item_id.in_(items),
+            )
+        )
+        return [
+            (int(r[0]), int(r[1]), r[2], str(r[3]))
+            for r in (await self.session.execute(stmt)).all()
+        ]
+
+    async def answers_of(
+        self, checkin_ids: Sequence[int], items: Sequence[str], chunk: int = 500
+    ) -> Sequence[tuple[int, str, str]]:
+        """Return some items' answers of these check-ins: (check-in id, item, value)."""
+        found: list[tuple[int, str, str]] = []
+        for start in range(0, len(checkin_ids), chunk):
+            stmt = select(Answer.checkin_id, Answer.item_id, Answer.value).where(
+                Answer.checkin_id.in_(checkin_ids[start : start + chunk]),
+                Answer.item_id.in_(items),
+            )
+            found.extend(
+                (int(r[0]), str(r[1]), str(r[2])) for r in (await self.session.execute(stmt))
+            )
+        return found
+
+    async def alerts(
+        self, cohort_id: int, since: datetime
+    ) -> Sequence[tuple[int, str, str, datetime, datetime | None, datetime | None]]:
+        """Return a cohort's alerts not resolved, or created, acknowledged or resolved since
+        an instant: (patient id, tier, status, created, acknowledged, resolved)."""
+        stmt = select(
+            Alert.patient_id,
+            Alert.tier,
+            Alert.status,
+            Alert.created_at,
+            Alert.acknowledged_at,
+            Alert.resolved_at,
+        ).where(
+            Alert.cohort_id == cohort_id,
+            Alert.patient_id.is_not(None),  # an erased patient's alerts count only in outcomes
+            or_(
+                Alert.status != lifecycle.AlertStatus.RESOLVED,
+                Alert.created_at >= since,
+                Alert.acknowledged_at >= since,
+                Alert.resolved_at >= since,
+            ),
+        )
+        return [
+            (int(r[0]), str(r[1]), str(r[2]), r[3], r[4], r[5])
+            for r in (await self.session.execute(stmt)).all()
+            if r[0] is not None
+        ]
+
+    async def raised(
+        self, cohort_id: int, start: datetime, end: datetime
+    ) -> Sequence[tuple[str, str, str, dict[str, Any] | None, datetime]]:
+        """Return the alerts a cohort raised in [start, end), oldest first: (label, tier,
+        rule, details, created)."""
+        stmt = (
+            select(Patient.label, Alert.tier, Alert.rule, Alert.details, Alert.created_at)
+            .join(Patient, Patient.id == Alert.patient_id)
+            .where(
+                Alert.cohort_id == cohort_id,
+                Alert.created_at >= start,
+                Alert.created_at < end,
+            )
+            .order_by(Alert.created_at, Alert.id)
+        )
+        return [
+            (str(r[0]), str(r[1]), str(r[2]), r[3], r[4])
+            for r in (await self.session.execute(stmt)).all()
+        ]
+
+    async def queued(self, dedup_key: str) -> bool:
+        """Tell whether an outbox message with this dedup key exists (sent or not)."""
+        found = await self.session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.dedup_key == dedup_key)
+        )
+        return found is not None
