@@ -24,12 +24,12 @@ from pathlib import Path
 from sqlalchemy import insert, select, update
 
 from bench.keys import BENCH_KEYRING, BENCH_KEYS
-from bot import eventloop
 from bot.app import build
 from bot.config import AppConfig, CohortConfig
 from bot.domain.clock import SystemClock
 from bot.sandbox.server import FakeBotApi
 from bot.settings import Settings
+from bot.transport import eventloop
 from prompts.questionnaires import load_questionnaire, questionnaire_path
 from prompts.rules import load_rules
 from storage.db import create_engine

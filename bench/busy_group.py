@@ -25,15 +25,15 @@ from pathlib import Path
 from sqlalchemy import insert, select
 
 from bench.keys import BENCH_KEYRING, BENCH_KEYS
-from bot import eventloop
 from bot.app import BotRuntime, build
 from bot.config import AppConfig, CohortConfig
 from bot.domain.clock import ManualClock
-from bot.ratelimit import Limits
 from bot.sandbox.limits import Limits as SandboxLimits
 from bot.sandbox.server import FakeBotApi
 from bot.sandbox.state import BotMessage
 from bot.settings import Settings
+from bot.transport import eventloop
+from bot.transport.ratelimit import Limits
 from prompts.questionnaires import load_questionnaire, questionnaire_path
 from prompts.rules import load_rules
 from storage.db import create_engine

@@ -60,7 +60,8 @@ class Sandbox:
 
     def __init__(self, *, limits: bool, extra: Sequence[str] = ()) -> None:
         args = [sys.executable, "-m", "bot.sandbox", "--port", "0", "--auto-register-chats"]
-        # The bot checks at start-up that it can post in its cohort's group (bot.channel).
+        # The bot checks at start-up that it can post in its cohort's group
+        # (bot.transport.channel).
         args += ["--token", TOKEN, "--group", str(PROVIDER_CHAT), *extra]
         if not limits:
             args.append("--no-limits")

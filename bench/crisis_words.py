@@ -16,7 +16,7 @@ import statistics
 import sys
 import time
 
-from bot.services.messages import load_crisis_matcher
+from bot.services.patient.messages import load_crisis_matcher
 
 ENGLISH = "Pretty normal day: work, then the gym, dinner with my sister; slept ok. "
 SPANISH = "Hoy fue un día normal: trabajo, gimnasio y cena con mi hermana; dormí bien. "

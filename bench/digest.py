@@ -35,13 +35,13 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from bench.keys import BENCH_KEYRING
-from bot import eventloop
 from bot.config import AppConfig, CohortConfig
 from bot.domain.clock import ManualClock
 from bot.domain.digest import Period
 from bot.services.container import Services
-from bot.services.digest import DigestOutcome
+from bot.services.digest.weekly import DigestOutcome
 from bot.services.runtime import Runtime
+from bot.transport import eventloop
 from prompts.questionnaires import load_questionnaire, questionnaire_path
 from prompts.render import Renderer
 from prompts.rules import load_rules

@@ -34,13 +34,13 @@ from sqlalchemy import select
 from bench.cluster import TOKEN, Sandbox, seed_cohort_due
 from bench.keys import BENCH_KEYRING, BENCH_KEYS
 from bench.load import uptime
-from bot import eventloop
 from bot.app import BotRuntime, build
 from bot.config import AppConfig, CohortConfig
 from bot.domain.clock import SystemClock
-from bot.services.crisis_card import crisis_card
+from bot.services.alerts.crisis_card import crisis_card
 from bot.services.outbox import Priority, queue_send
 from bot.settings import Settings
+from bot.transport import eventloop
 from prompts.questionnaires import load_questionnaire, questionnaire_path
 from prompts.rules import load_rules
 from storage.db import create_engine

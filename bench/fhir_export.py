@@ -25,12 +25,12 @@ from pathlib import Path
 
 from bench.digest import NOW
 from bench.keys import BENCH_KEYRING
-from bot import eventloop
 from bot.config import AppConfig, CohortConfig
 from bot.domain.clock import ManualClock
 from bot.services.container import Services
-from bot.services.fhir_export import FhirExport
+from bot.services.digest.fhir_export import FhirExport
 from bot.services.runtime import Runtime
+from bot.transport import eventloop
 from prompts.questionnaires import load_questionnaire, questionnaire_path
 from prompts.render import Renderer
 from prompts.rules import load_rules

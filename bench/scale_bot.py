@@ -33,11 +33,11 @@ from types import SimpleNamespace, TracebackType  # noqa: E402
 from typing import Any, Self, cast  # noqa: E402
 
 from bench.keys import BENCH_KEYS  # noqa: E402
-from bot import eventloop  # noqa: E402
 from bot.app import BotRuntime, build, due_scan_job  # noqa: E402
 from bot.config import load_config  # noqa: E402
 from bot.domain.clock import ManualClock  # noqa: E402
 from bot.settings import Settings  # noqa: E402
+from bot.transport import eventloop  # noqa: E402
 from handlers.context import BotContext  # noqa: E402
 from storage.migrate import check_schema  # noqa: E402
 from storage.uow import UnitOfWork, UnitOfWorkFactory  # noqa: E402
@@ -234,7 +234,7 @@ async def run(args: argparse.Namespace) -> None:
     await bot.application.initialize()
     await bot.on_startup()
     await bot.application.start()
-    assert bot.poller is not None  # bot.polling.Poller, as `moodcheck run` polls
+    assert bot.poller is not None  # bot.transport.polling.Poller, as `moodcheck run` polls
     bot.poller.timeout = 10
     bot.poller.start()
     eventloop.keep_startup_objects()  # as `moodcheck run` does

@@ -19,7 +19,7 @@ import os
 
 from bench.fanout import run_once
 from bench.load import uptime
-from bot import eventloop
+from bot.transport import eventloop
 
 
 def main() -> None:

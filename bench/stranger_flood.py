@@ -27,12 +27,12 @@ from pathlib import Path
 
 from bench.cluster import seed_cohort_due
 from bench.keys import BENCH_KEYS
-from bot import eventloop
 from bot.app import build
 from bot.config import AppConfig, CohortConfig
 from bot.domain.clock import SystemClock
 from bot.sandbox.server import FakeBotApi
 from bot.settings import Settings
+from bot.transport import eventloop
 from prompts.questionnaires import load_questionnaire, questionnaire_path
 from prompts.rules import load_rules
 from storage.migrate import upgrade

@@ -243,7 +243,7 @@ async def _serve() -> None:
         auto_register_chats=True,
         request_log_limit=1000,
     )
-    # The bot checks at start-up that it can post in its cohort's group (bot.channel).
+    # The bot checks at start-up that it can post in its cohort's group (bot.transport.channel).
     server.group(PROVIDER_CHAT, title="bench providers")
     await server.start()
     driver = Driver(server)

@@ -40,12 +40,12 @@ from typing import Any
 from bench.cluster import seed_cohort_due
 from bench.keys import BENCH_KEYS
 from bench.pgtemp import temporary_database
-from bot import eventloop
 from bot.app import build
 from bot.config import AppConfig, CohortConfig
 from bot.domain.clock import SystemClock
-from bot.ratelimit import Limits
 from bot.settings import Settings
+from bot.transport import eventloop
+from bot.transport.ratelimit import Limits
 from prompts.questionnaires import load_questionnaire, questionnaire_path
 from prompts.rules import load_rules
 from storage.migrate import upgrade
@@ -252,7 +252,7 @@ def main() -> None:
         help="a PostgreSQL server URL: the run uses a new database there",
     )
     args = parser.parse_args()
-    # The loop `moodcheck run` uses (bot/eventloop.py).
+    # The loop `moodcheck run` uses (bot/transport/eventloop.py).
     print(eventloop.run(run(args.rate, args.duration, args.max_patients, args.postgres)))
 
 

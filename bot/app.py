@@ -19,24 +19,24 @@ from telegram import (
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 
 import handlers
-from bot.channel import GroupAccess
 from bot.config import AppConfig
 from bot.data_keys import load_keyring
-from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.domain.clock import Clock, SystemClock
-from bot.logs import StateLog
-from bot.metrics import Metrics, OpsReader
-from bot.offline import OfflineResponder
-from bot.polling import Poller
-from bot.processor import ChatOrderedUpdateProcessor
-from bot.ratelimit import Limits, SlidingWindowRateLimiter
+from bot.ops.logs import StateLog
+from bot.ops.metrics import Metrics, OpsReader
 from bot.services.container import Services
-from bot.services.provider import COMMANDS as PROVIDER_COMMANDS
+from bot.services.provider.commands import COMMANDS as PROVIDER_COMMANDS
 from bot.services.runtime import Runtime
 from bot.settings import Settings, Webhook
-from bot.transport import SEND_READ_TIMEOUT, AiohttpRequest
-from bot.web import WebhookEndpoint, WebServer
-from bot.workers import slots_for
+from bot.transport.aiohttp_backend import SEND_READ_TIMEOUT, AiohttpRequest
+from bot.transport.channel import GroupAccess
+from bot.transport.delivery import DeliveryPolicy, DeliveryWorker
+from bot.transport.offline import OfflineResponder
+from bot.transport.polling import Poller
+from bot.transport.processor import ChatOrderedUpdateProcessor
+from bot.transport.ratelimit import Limits, SlidingWindowRateLimiter
+from bot.transport.web import WebhookEndpoint, WebServer
+from bot.transport.workers import slots_for
 from handlers.context import SERVICES_KEY, BotContext
 from prompts.render import Renderer
 from storage.db import create_engine, create_session_factory, is_unavailable
@@ -96,7 +96,7 @@ class BotRuntime:
         """Everything after the bot is initialised and before updates flow."""
         await self.services.cohorts.sync()
         if self.group_access is not None:
-            # Stops the start (bot.channel.GroupCheckError) when a group is out of reach.
+            # Stops the start (bot.transport.channel.GroupCheckError) when a group is out of reach.
             await self.group_access.check_at_start()
         if self.directory is not None:
             await self.directory.warm(self.services.runtime.clock.now())
@@ -228,8 +228,9 @@ async def housekeeping_job(context: BotContext) -> None:
 def _follow_groups(
     application: BotApplication, worker: DeliveryWorker, services: Services, runtime: Runtime
 ) -> GroupAccess:
-    """Wire the provider groups' health (bot.services.provider_channel): the delivery worker
-    reports migrations and refusals; GroupAccess asks Telegram (start-up check, probe)."""
+    """Wire the provider groups' health (bot.services.provider.provider_channel): the delivery
+    worker reports migrations and refusals; GroupAccess asks Telegram (start-up check,
+    probe)."""
     channel = services.provider_channel
     worker.on_group_migrated = lambda uow, old, new, now: channel.migrated(
         uow, old, new, now, source="send"
@@ -263,7 +264,7 @@ def build(
     """
     hook = settings.webhook() if webhook else None
     # PTB 22 warns on every 429 unless durations are opted into timedelta (its documented
-    # migration switch); bot.ratelimit.retry_after_seconds reads either form.
+    # migration switch); bot.transport.ratelimit.retry_after_seconds reads either form.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     clock = clock or SystemClock()
     renderer = renderer or Renderer()
@@ -297,7 +298,7 @@ def build(
         .request(AiohttpRequest(read_timeout=SEND_READ_TIMEOUT))
         # getUpdates long-polls: its read budget must outlast the poll timeout.
         .get_updates_request(AiohttpRequest(connection_limit=1, read_timeout=70.0))
-        # bot.polling.Poller instead of PTB's Updater, which confirms updates before they
+        # bot.transport.polling.Poller instead of PTB's Updater, which confirms updates before they
         # are handled (and so loses them when the database is down).
         .updater(None)
     )

@@ -36,7 +36,7 @@ from prompts.render import Renderer
 from prompts.rules import RULES, RulesError, check_rules_against, load_rules
 
 SIDE_QUESTIONNAIRES = ("post_dose", "optional_items")
-"""Asked apart from the daily check-in (bot.services.side_checks), whatever the cohort."""
+"""Asked apart from the daily check-in (bot.services.checkin.side_checks), whatever the cohort."""
 _COVERAGE_UNION = ("CoverageConfig", "literal['24/7']")
 """How pydantic names the two forms of ``coverage`` in an error's location (left out)."""
 _COVERAGE_HELP = (

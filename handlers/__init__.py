@@ -17,7 +17,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.processor import note_failure
+from bot.transport.processor import note_failure
 from handlers import alerts, channel, patient, patient_admin, provider, strangers, team
 from handlers.context import NotApplicable
 
@@ -31,7 +31,7 @@ async def on_error(update: object, context: Any) -> None:
         return
     if error is not None and note_failure(error):
         # The database is down: the update is answered as not taken and comes again; the
-        # processor logs the outage once (bot/processor.py), not a traceback per attempt.
+        # processor logs the outage once (bot/transport/processor.py), not a traceback per attempt.
         raise ApplicationHandlerStop
     update_id = update.update_id if isinstance(update, Update) else None
     logger.error(
@@ -94,7 +94,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         )
     )
     # In a group, a provider's reply to one of the bot's messages about a patient drafts a
-    # message to that patient (bot/services/team_messages.py); other group text is not ours.
+    # message to that patient (bot/services/provider/team_messages.py); other group text is not
+    # ours.
     app.add_handler(
         MessageHandler(
             filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND & filters.REPLY, team.reply

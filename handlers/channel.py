@@ -1,11 +1,11 @@
 """The provider group's own news: it moved to a supergroup, or the bot was removed, restricted
-or added back. Parse the update, call the service (bot.services.provider_channel)."""
+or added back. Parse the update, call the service (bot.services.provider.provider_channel)."""
 
 from __future__ import annotations
 
 from telegram import Update
 
-from bot.channel import member_problem
+from bot.transport.channel import member_problem
 from handlers.context import BotContext, require_message
 
 

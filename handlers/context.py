@@ -56,7 +56,7 @@ def require_query(update: Update) -> CallbackQuery:
 async def answer(query: CallbackQuery, text: str | None) -> None:
     """Answer a tap, so the patient's button stops spinning.
 
-    A query answered already (while the database was down: bot/offline.py said "could not
+    A query answered already (while the database was down: bot/transport/offline.py said "could not
     save that") or too old to answer (a tap handled again after an outage) is not a failure:
     the tap's work is committed by now, and the patient has seen a reply.
     """

@@ -15,7 +15,7 @@ from bot.domain.callback_data import (
     ToggleButton,
     decode,
 )
-from bot.services.enrolment import Sender
+from bot.services.patient.enrolment import Sender
 from handlers.context import (
     UNHANDLED,
     BotContext,

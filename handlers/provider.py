@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.services.provider import COMMANDS, ProviderCall
+from bot.services.provider.commands import COMMANDS, ProviderCall
 from handlers.context import BotContext, require_message, require_user
 
 GROUP_COMMANDS = COMMANDS
@@ -18,7 +18,7 @@ PRIVATE_REFUSED = tuple(name for name in COMMANDS if name not in {"pause", "resu
 
 
 async def command(update: Update, context: BotContext) -> None:
-    """Every provider command (bot.services.provider.COMMANDS)."""
+    """Every provider command (bot.services.provider.commands.COMMANDS)."""
     user, message = require_user(update), require_message(update)
     name = (message.text or "").split(maxsplit=1)[0].lstrip("/").split("@", 1)[0].lower()
     if name not in COMMANDS:

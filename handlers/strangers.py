@@ -1,5 +1,5 @@
 """The gate in front of every handler for messages in private chats: people who are not
-enrolled get a few answers a minute, then none (``bot.services.strangers``)."""
+enrolled get a few answers a minute, then none (``bot.services.patient.strangers``)."""
 
 from __future__ import annotations
 

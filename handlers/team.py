@@ -1,5 +1,6 @@
 """Provider-group handlers for the care team's messages to patients: a reply to a group
-message (drafts a message), and Send / Cancel on the draft (bot.services.team_messages)."""
+message (drafts a message), and Send / Cancel on the draft
+(bot.services.provider.team_messages)."""
 
 from __future__ import annotations
 

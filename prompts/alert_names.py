@@ -21,7 +21,7 @@ from prompts.rules import RULES
 AlertNames = Mapping[str, Mapping[str, str]]
 """Rule id -> locale -> display name."""
 BOT_ALERTS = ("crisis_words", "crisis_words_possible", "patient_unreachable", "self_pause")
-"""Alerts the bot raises itself, with no rule in a file (``bot/services/messages.py``,
+"""Alerts the bot raises itself, with no rule in a file (``bot/services/patient/messages.py``,
 ``reachability.py``, ``lifecycle.py``): ``other_alerts`` in ``rules.yaml`` must name them."""
 
 

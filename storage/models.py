@@ -64,7 +64,8 @@ class Cohort(Base):
     updated_at: Mapped[datetime]
     configured_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     """The group id the configuration file gives. ``provider_chat_id`` is where the group is
-    now: the same, or the supergroup Telegram moved it to (bot.services.provider_channel)."""
+    now: the same, or the supergroup Telegram moved it to
+    (bot.services.provider.provider_channel)."""
     group_unreachable_since: Mapped[datetime | None]
     """Set while the bot cannot post in the group (removed, restricted): alerts are kept and
     IMMEDIATE/URGENT ones go to the on-call providers' private chats."""
@@ -147,7 +148,8 @@ class Patient(Base):
     """When the schedule was set: doses before it get no post-dose check."""
     course_started_on: Mapped[date | None] = mapped_column(Date)
     """The local day the current treatment course began (``/course LABEL start``); None: the
-    course is the one the patient enrolled in (bot.services.courses.current_course_start)."""
+    course is the one the patient enrolled in
+    (bot.services.checkin.courses.current_course_start)."""
     optional_items: Mapped[str | None] = mapped_column(String(64))
     """Optional items turned on by a provider (``bp,substance,...``: bot.domain.optional_items);
     None: the cohort's default."""
@@ -365,7 +367,7 @@ class TeamPost(Base):
 
 
 class TeamMessage(Base):
-    """A care team's message to a patient (``bot.services.team_messages``): drafted by a
+    """A care team's message to a patient (``bot.services.provider.team_messages``): drafted by a
     provider's reply in the group, sent once they confirm, and the patient's next text
     relayed back while ``relay_until`` has not passed."""
 

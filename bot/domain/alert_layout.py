@@ -25,7 +25,8 @@ GROUP_LIMIT = 20
 ALERT_RESERVE = 4
 """Places of a group's 60 s that only alerts (IMMEDIATE and URGENT) may take: command
 replies, notices, digests, ROUTINE alerts and edits together use at most
-``GROUP_LIMIT - ALERT_RESERVE`` (the rate limiter, ``bot.ratelimit``, holds them to it)."""
+``GROUP_LIMIT - ALERT_RESERVE`` (the rate limiter, ``bot.transport.ratelimit``, holds them to
+it)."""
 
 
 @dataclass(frozen=True, slots=True)

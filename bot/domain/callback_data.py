@@ -94,7 +94,7 @@ class ConfirmButton:
     """One step of a confirmation (``/delete`` asks twice); step 0 means "no, cancel".
 
     ``token``: the confirmation the bot issued with the question (stored server-side, bound
-    to the patient and the message; bot.services.lifecycle). Empty on buttons made before
+    to the patient and the message; bot.services.patient.lifecycle). Empty on buttons made before
     tokens existed, which the service refuses.
     """
 
@@ -113,7 +113,7 @@ class AlertButton:
 
 @dataclass(frozen=True, slots=True)
 class SideButton:
-    """A tap on a side check (bot.services.side_checks): ``a`` answer with ``value``,
+    """A tap on a side check (bot.services.checkin.side_checks): ``a`` answer with ``value``,
     ``t`` tick or untick ``value`` on a multi-select, ``d`` done (``value`` empty)."""
 
     check_id: int

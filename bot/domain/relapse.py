@@ -12,7 +12,7 @@ Two paths, either fires the rule (``RelapseRule``):
 
 The "baseline for relapse" lives in :func:`relapse_baseline`: the first result of the
 current treatment course. The course's first day comes in from the caller
-(``PatientHistory.course_start``, set from ``bot.services.courses.current_course_start``):
+(``PatientHistory.course_start``, set from ``bot.services.checkin.courses.current_course_start``):
 results and check-ins before it count for neither path.
 """
 

@@ -4,31 +4,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.services.alert_actions import AlertActions
-from bot.services.alert_scan import AlertScan
-from bot.services.alerting import Alerting
-from bot.services.announcer import Announcer
-from bot.services.audit_trail import AuditTrail
-from bot.services.checkins import CheckinService
-from bot.services.cohorts import CohortSync
-from bot.services.digest import DigestScan, DigestService
-from bot.services.enrolment import EnrolmentService
-from bot.services.history import PatientRules
+from bot.services.alerts.alert_actions import AlertActions
+from bot.services.alerts.alert_scan import AlertScan
+from bot.services.alerts.alerting import Alerting
+from bot.services.alerts.announcer import Announcer
+from bot.services.checkin.checkins import CheckinService
+from bot.services.checkin.history import PatientRules
+from bot.services.checkin.scanner import DueScan
+from bot.services.checkin.side_check_scan import SideCheckScan
+from bot.services.checkin.side_checks import SideCheckService
+from bot.services.checkin.windows import WindowScan
+from bot.services.digest.weekly import DigestScan, DigestService
 from bot.services.housekeeping import Housekeeping
-from bot.services.lifecycle import LifecycleService
-from bot.services.messages import MessageService
-from bot.services.provider import ProviderService
-from bot.services.provider_channel import ProviderChannel
-from bot.services.reachability import Reachability
-from bot.services.replies import ReplyService
+from bot.services.patient.enrolment import EnrolmentService
+from bot.services.patient.lifecycle import LifecycleService
+from bot.services.patient.messages import MessageService
+from bot.services.patient.reachability import Reachability
+from bot.services.patient.replies import ReplyService
+from bot.services.patient.settings import SettingsService
+from bot.services.patient.strangers import StrangerService
+from bot.services.provider.audit_trail import AuditTrail
+from bot.services.provider.cohorts import CohortSync
+from bot.services.provider.commands import ProviderService
+from bot.services.provider.provider_channel import ProviderChannel
+from bot.services.provider.team_messages import TeamMessages
 from bot.services.runtime import Runtime
-from bot.services.scanner import DueScan
-from bot.services.settings import SettingsService
-from bot.services.side_check_scan import SideCheckScan
-from bot.services.side_checks import SideCheckService
-from bot.services.strangers import StrangerService
-from bot.services.team_messages import TeamMessages
-from bot.services.windows import WindowScan
 
 
 @dataclass(frozen=True, slots=True)

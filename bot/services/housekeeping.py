@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.config import CohortConfig, ConfigError
-from bot.services.erasure import Eraser
+from bot.services.patient.erasure import Eraser
 from bot.services.runtime import Runtime
 from storage.models import Cohort
 

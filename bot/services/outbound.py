@@ -1,7 +1,7 @@
 """What one transaction says: templates rendered in the right language and queued in the
 outbox with the right priority, in the caller's unit of work (docs/architecture.md,
 principles 2 and 5). The row layer underneath is ``bot/services/outbox.py``; crisis cards are
-built by ``bot/services/crisis_card.py`` and queued like any text."""
+built by ``bot/services/alerts/crisis_card.py`` and queued like any text."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ class Outbound:
         **values: Any,
     ) -> bool:
         """A notice to the cohort's provider group, in the cohort's language (alerts go
-        through ``bot/services/announcer.py``); ``about``: the one patient it is about, so
+        through ``bot/services/alerts/announcer.py``); ``about``: the one patient it is about, so
         that erasing them finds it (docs/privacy.md)."""
         return await queue_send(
             self.uow,

@@ -18,8 +18,8 @@ class Priority(IntEnum):
 
     In a provider group only alerts (IMMEDIATE and URGENT, and their re-raises) go at
     CRISIS or INTERACTIVE: the rate limiter lets those take the places of the group's minute
-    it keeps from everything else (``bot.ratelimit``); every other group message is NOTICE
-    (see :func:`reply_priority`).
+    it keeps from everything else (``bot.transport.ratelimit``); every other group message is
+    NOTICE (see :func:`reply_priority`).
     """
 
     CRISIS = 0
@@ -61,7 +61,7 @@ class OnSent:
     """Store the message id on the check-in ``ref_id``."""
     ALERT_MESSAGE = "alert_message"
     """Store the message id on every alert of the group message whose head alert is
-    ``ref_id`` (see ``bot.services.alerting``)."""
+    ``ref_id`` (see ``bot.services.alerts.alerting``)."""
 
 
 def _payload(

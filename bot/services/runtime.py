@@ -10,7 +10,7 @@ from datetime import datetime
 
 from bot.config import AppConfig
 from bot.domain.clock import Clock
-from bot.services.crisis_card import CardKind
+from bot.services.alerts.crisis_card import CardKind
 from bot.services.outbound import Outbound
 from prompts.render import Renderer
 from storage.uow import UnitOfWork, UnitOfWorkFactory
@@ -36,7 +36,7 @@ CARD_MEMORY_SECONDS = 15 * 60.0
 
 @dataclass(slots=True)
 class CardsShown:
-    """Chats that were shown a crisis card while the database was down (bot/offline.py).
+    """Chats that were shown a crisis card while the database was down (bot/transport/offline.py).
 
     When the update is then stored, the patient has seen the card's numbers already: the
     stored path sends ``crisis_card_followup`` (the team has now been notified) instead of the
@@ -70,10 +70,11 @@ class Runtime:
     """Called after a commit that queued messages, so they go out without waiting for a poll."""
     private_chat_open: Callable[[int], Awaitable[bool]] = field(default=_assume_open)
     """Whether the bot may write to a user privately (they started it and did not block it);
-    the composition root asks Telegram (bot.channel)."""
+    the composition root asks Telegram (bot.transport.channel)."""
     member_status: Callable[[int, int], Awaitable[str | None]] = field(default=_membership_unknown)
     """A person's ChatMember status in a group (``creator``, ``administrator``, ``member``
-    ...), None when Telegram could not say; the composition root asks Telegram (bot.channel).
+    ...), None when Telegram could not say; the composition root asks Telegram
+    (bot.transport.channel).
     Unwired, nobody is a group administrator (clinician commands fail closed)."""
     cards_shown: CardsShown = field(default_factory=CardsShown)
     """Crisis cards shown while the database was down, so the stored path does not repeat."""

@@ -1,5 +1,5 @@
 """What following a provider group needs: where it is now, whether the bot can post there,
-who is on call, and the outbox rows addressed to it (bot.services.provider_channel)."""
+who is on call, and the outbox rows addressed to it (bot.services.provider.provider_channel)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Side checks (post-dose check, optional items) and the patient columns their scan reads
-(bot.services.side_checks)."""
+(bot.services.checkin.side_checks)."""
 
 from __future__ import annotations
 

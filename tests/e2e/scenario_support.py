@@ -26,14 +26,14 @@ from sqlalchemy import select
 
 import prompts
 from bot.app import BotRuntime, build
-from bot.delivery import DeliveryPolicy
 from bot.domain.alerts import Tier
 from bot.domain.callback_data import AnswerButton, DoneButton, SkipButton, ToggleButton, decode
-from bot.ratelimit import Limits
 from bot.sandbox.state import BotMessage
 from bot.sandbox.users import SimUser
-from bot.services.crisis_card import CardKind, crisis_card
+from bot.services.alerts.crisis_card import CardKind, crisis_card
 from bot.settings import Settings
+from bot.transport.delivery import DeliveryPolicy
+from bot.transport.ratelimit import Limits
 from storage.models import OutboxMessage, Patient
 from tests.support.harness import SETTLE_TIMEOUT, Harness, shared_renderer
 from tests.support.keys import TEST_KEYS

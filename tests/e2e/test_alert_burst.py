@@ -20,11 +20,11 @@ from sqlalchemy import select
 from bot.config import AppConfig, load_config
 from bot.domain.alerts import Tier
 from bot.domain.clock import ManualClock
-from bot.ratelimit import Limits
 from bot.sandbox.limits import Limits as SandboxLimits
 from bot.sandbox.server import FakeBotApi
 from bot.sandbox.state import BotMessage
-from bot.services.alerting import Raise
+from bot.services.alerts.alerting import Raise
+from bot.transport.ratelimit import Limits
 from storage.models import Alert, OutboxMessage, Patient
 from tests.e2e.conftest import GROUP_A
 from tests.e2e.flows import FOLLOW_UPS, message

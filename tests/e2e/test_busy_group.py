@@ -20,11 +20,11 @@ from sqlalchemy import select
 
 from bot.config import AppConfig
 from bot.domain.clock import ManualClock
-from bot.ratelimit import Limits
 from bot.sandbox.limits import Limits as SandboxLimits
 from bot.sandbox.server import FakeBotApi
 from bot.sandbox.state import BotMessage
 from bot.services.outbox import Priority
+from bot.transport.ratelimit import Limits
 from storage.models import OutboxMessage
 from tests.e2e.conftest import GROUP_A
 from tests.e2e.flows import enrol

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from bot.services.scanner import DueScan
+from bot.services.checkin.scanner import DueScan
 from storage.models import Alert, Answer, AuditEvent, Checkin, OutboxMessage, Patient
 from tests.e2e.conftest import GROUP_A
 from tests.e2e.flows import enrol, last

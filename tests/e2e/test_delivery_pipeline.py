@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
-from bot.delivery import DeliveryPolicy
 from bot.sandbox.server import FakeBotApi
 from bot.services.outbox import Priority, queue_send
+from bot.transport.delivery import DeliveryPolicy
 from tests.support.harness import Harness
 
 FIRST_CHAT = 7_000_000

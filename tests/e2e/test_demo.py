@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.demo import run_demo
+from bot.ops.demo import run_demo
 
 
 async def test_the_demo_runs_end_to_end(

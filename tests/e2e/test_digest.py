@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from bot.sandbox.state import BotMessage
-from bot.services.digest_chart import png_size
+from bot.services.digest.digest_chart import png_size
 from storage.models import Alert, AuditEvent, Checkin, Cohort, OutboxMessage, Patient
 from storage.models import Answer as AnswerRow
 from tests.e2e.conftest import GROUP_A

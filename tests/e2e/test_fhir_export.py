@@ -14,7 +14,7 @@ from fhir.resources.R4B.bundle import Bundle
 from sqlalchemy import select
 
 from bot.domain.instruments import SPECS, Instrument
-from bot.services.fhir_export import FhirExport
+from bot.services.digest.fhir_export import FhirExport
 from storage.models import Answer, AuditEvent, Checkin, Patient
 from tests.e2e.conftest import GROUP_D
 from tests.e2e.flows import CALM_DAY, CALM_DAY_STORED, answer_all, enrol, last

@@ -13,7 +13,7 @@ import pytest
 
 from bot.app import build
 from bot.config import AppConfig
-from bot.logs import configure_logging
+from bot.ops.logs import configure_logging
 from bot.sandbox.server import FakeBotApi
 from bot.settings import Settings
 from tests.e2e.flows import answer_all, enrol
@@ -113,13 +113,15 @@ def test_text_format_appends_the_safe_fields() -> None:
     level = root.level
     handler = configure_logging("DEBUG", "text", stream=stream)
     try:
-        logging.getLogger("bot.processor").debug("update handled", extra={"update_id": 3})
+        logging.getLogger("bot.transport.processor").debug(
+            "update handled", extra={"update_id": 3}
+        )
         logging.getLogger("aiosqlite").debug("executing INSERT ... ('Alice',)")
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
     (line,) = stream.getvalue().splitlines()
-    assert line.endswith("DEBUG bot.processor: update handled update_id=3")
+    assert line.endswith("DEBUG bot.transport.processor: update handled update_id=3")
 
 
 async def test_a_bot_api_that_cannot_be_reached_is_logged_once_and_once_back(
@@ -140,7 +142,7 @@ async def test_a_bot_api_that_cannot_be_reached_is_logged_once_and_once_back(
     await enrol(h, ann, "P-L0G2")  # polling works again: the patient is answered
 
     lines = [json.loads(line) for line in ours.getvalue().splitlines()]
-    api = [line for line in lines if line["logger"] == "bot.polling"]
+    api = [line for line in lines if line["logger"] == "bot.transport.polling"]
     assert len(api) == 2, api
     assert api[0]["message"].startswith("Telegram Bot API unavailable (")
     assert api[1]["message"].startswith("Telegram Bot API available again after")

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from bot.config import AppConfig
 from bot.domain.clock import ManualClock
 from bot.domain.message_text import utf16_len
-from bot.metrics import Metrics
+from bot.ops.metrics import Metrics
 from bot.sandbox.server import FakeBotApi
 from bot.sandbox.state import BotMessage
 from bot.services.outbox import Priority, queue_send

@@ -15,10 +15,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import insert, select
 
-from bot.channel import GroupCheckError
 from bot.config import AppConfig
 from bot.domain.clock import ManualClock
 from bot.sandbox.server import FakeBotApi
+from bot.transport.channel import GroupCheckError
 from storage.models import Alert, AuditEvent, Cohort, OnCallProvider, OutboxMessage
 from tests.e2e.conftest import GROUP_A, GROUP_B
 from tests.e2e.flows import answer_all, enrol, last

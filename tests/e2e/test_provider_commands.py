@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.config import AppConfig
-from bot.delivery import DeliveryPolicy
 from bot.domain.clock import ManualClock
 from bot.sandbox.server import FakeBotApi
-from bot.services.provider import ProviderCall
+from bot.services.provider.commands import ProviderCall
+from bot.transport.delivery import DeliveryPolicy
 from storage.models import Alert, Answer, AuditEvent, Checkin, Invite, OutboxMessage, Patient
 from tests.e2e.conftest import GROUP_A, GROUP_B
 from tests.e2e.flows import CALM_DAY, answer_all, enrol, last

@@ -553,7 +553,7 @@ SCENARIOS = [
 
 @dataclass(frozen=True, slots=True)
 class SideScenario:
-    """A rule on a side check (bot.services.side_checks): the post-dose check a few hours
+    """A rule on a side check (bot.services.checkin.side_checks): the post-dose check a few hours
     after a scheduled dose (day 0, a Monday, dose at 19:00), or the optional items after the
     day's completed check-in. ``setup`` are provider commands (``{label}`` filled in);
     ``answers`` are button labels, or ``type:TEXT`` for typed text."""

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from bot.domain.throttle import StrangerLimits
-from bot.metrics import Metrics
+from bot.ops.metrics import Metrics
 from bot.services.outbox import Priority
 from storage.models import Invite, OutboxMessage, Patient, ProcessedUpdate
 from tests.e2e.flows import enrol, last

@@ -14,7 +14,7 @@ from sqlalchemy import Text, select, type_coerce, update
 from bot.config import AppConfig
 from bot.domain.clock import ManualClock
 from bot.sandbox.server import FakeBotApi
-from bot.services.team_messages import DRAFT_MINUTES, RELAY_HOURS
+from bot.services.provider.team_messages import DRAFT_MINUTES, RELAY_HOURS
 from storage.models import Alert, AuditEvent, Patient, TeamMessage
 from tests.e2e.conftest import GROUP_A
 from tests.e2e.flows import enrol, last

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, func, select, text, update
 
-from bot.cli import main
 from bot.config import AppConfig
 from bot.domain.audit_chain import ERASED_ACTION, PRUNED_ACTION
 from bot.domain.clock import ManualClock
-from bot.services.audit_trail import AuditTrail, ChainState
+from bot.ops.cli import main
+from bot.services.provider.audit_trail import AuditTrail, ChainState
 from bot.services.runtime import Runtime
 from storage.db import create_engine, create_session_factory
 from storage.models import AuditChain, AuditEvent, Patient

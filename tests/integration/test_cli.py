@@ -18,8 +18,8 @@ from fhir.resources.R4B.bundle import Bundle
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
-from bot.cli import main
 from bot.config import load_config
+from bot.ops.cli import main
 from bot.sandbox.server import FakeBotApi
 from tests.support.databases import sqlite_copy
 from tests.support.keys import TEST_KEYS

@@ -15,7 +15,7 @@ from alembic import command
 from sqlalchemy import JSON, Text, bindparam, cast, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.cli import main
+from bot.ops.cli import main
 from storage.crypto import DataKeyError, Keyring, key_id, new_key, parse_key, parse_keys
 from storage.db import create_engine, create_session_factory
 from storage.migrate import alembic_config, upgrade_async

@@ -25,12 +25,12 @@ from bench.cluster import (
 )
 from bot.app import build
 from bot.config import AppConfig, load_config
-from bot.delivery import DeliveryPolicy
 from bot.domain.clock import ManualClock, SystemClock
 from bot.sandbox.limits import Limits as SandboxLimits
 from bot.sandbox.server import FakeBotApi
 from bot.services.outbox import Priority, queue_send
 from bot.settings import Settings
+from bot.transport.delivery import DeliveryPolicy
 from storage.db import create_engine
 from storage.models import Checkin, OutboxMessage
 from tests.support.harness import Harness

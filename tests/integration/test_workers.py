@@ -21,7 +21,7 @@ from bench.cluster import (
     wait_for,
     write_config,
 )
-from bot.workers import Partition, PostgresSlots, SqliteSlot
+from bot.transport.workers import Partition, PostgresSlots, SqliteSlot
 from storage.db import create_engine, create_session_factory
 from storage.models import Checkin, OutboxMessage
 from storage.uow import UnitOfWorkFactory
@@ -50,7 +50,7 @@ async def test_one_sqlite_process_at_a_time(
     database = str(tmp_path / "moodcheck.db")
     first, second = SqliteSlot(database), SqliteSlot(database)
     await first.acquire()
-    with caplog.at_level(logging.ERROR, logger="bot.workers"):
+    with caplog.at_level(logging.ERROR, logger="bot.transport.workers"):
         await second.acquire()
     assert first.exclusive and not second.exclusive
     assert "another moodcheck process" in caplog.text

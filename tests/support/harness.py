@@ -20,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import BotRuntime, build
 from bot.config import AppConfig
-from bot.delivery import DeliveryPolicy
 from bot.domain.clock import ManualClock
-from bot.processor import ChatOrderedUpdateProcessor
-from bot.ratelimit import Limits
 from bot.sandbox.server import FakeBotApi
 from bot.settings import Settings
+from bot.transport.delivery import DeliveryPolicy
+from bot.transport.processor import ChatOrderedUpdateProcessor
+from bot.transport.ratelimit import Limits
 from prompts.render import Renderer
 from storage.db import create_engine, create_session_factory
 from tests.support.keys import TEST_KEYRING, TEST_KEYS
@@ -87,7 +87,8 @@ class Harness:
             slow_after = PRODUCTION_SLOW_AFTER if bot_db_url else LOADED_MACHINE_SLOW_AFTER
         self.slow_after = slow_after
         """Seconds after which an unfinished update counts as held up by the database, and the
-        crisis card goes out without it (``bot.processor``, ``bot.offline``)."""
+        crisis card goes out without it (``bot.transport.processor``,
+        ``bot.transport.offline``)."""
 
     @property
     def runtime(self) -> BotRuntime:
@@ -99,7 +100,7 @@ class Harness:
         """Build the bot the way production does and start it.
 
         ``add_groups``: first make sure every configured cohort's group exists in the sandbox
-        with the bot in it (the bot refuses to start otherwise: bot.channel).
+        with the bot in it (the bot refuses to start otherwise: bot.transport.channel).
         """
         if add_groups:
             self.add_groups()

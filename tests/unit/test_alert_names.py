@@ -26,9 +26,9 @@ from bot.domain.escalation_rules import (
     Window,
 )
 from bot.domain.instruments import SPECS
-from bot.services.lifecycle import PAUSE_RULE
-from bot.services.messages import CRISIS_RULE
-from bot.services.reachability import RULE as UNREACHABLE_RULE
+from bot.services.patient.lifecycle import PAUSE_RULE
+from bot.services.patient.messages import CRISIS_RULE
+from bot.services.patient.reachability import RULE as UNREACHABLE_RULE
 from prompts.alert_names import BOT_ALERTS, load_alert_names
 from prompts.escalation import ESCALATION, load_escalation_rules
 from prompts.render import Renderer

@@ -77,5 +77,5 @@ def test_buttons_of_a_shared_message_name_the_patient(locale: str) -> None:
         assert named.endswith(" P-7Q3K") and "P-7Q3K" not in alone
 
 
-# The crisis cards are built and tested through bot.services.crisis_card
+# The crisis cards are built and tested through bot.services.alerts.crisis_card
 # (tests/unit/test_crisis_card.py).

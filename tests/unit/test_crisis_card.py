@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from bot.domain.coverage import Coverage
 from bot.domain.team_hours import CardCoverage, day_runs, next_start, review_time, team_hours
-from bot.services.crisis_card import CardKind, crisis_card, patient_region
+from bot.services.alerts.crisis_card import CardKind, crisis_card, patient_region
 from prompts.regions import load_regions
 from prompts.render import Renderer
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from bot.domain.crisis_words import Level
-from bot.services.messages import load_crisis_matcher
+from bot.services.patient.messages import load_crisis_matcher
 
 CORPUS: dict[str, Any] = yaml.safe_load(
     Path(__file__).with_name("crisis_corpus.yaml").read_text(encoding="utf-8")

@@ -23,7 +23,7 @@ from bot.domain.crisis_words import (
     tokens,
     within_one_edit,
 )
-from bot.services.messages import load_crisis_matcher
+from bot.services.patient.messages import load_crisis_matcher
 
 MATCHER = load_crisis_matcher()
 CLEAR_PHRASES = [

@@ -27,8 +27,8 @@ from bot.domain.digest import (
     format_signed,
 )
 from bot.domain.instruments import Band, Instrument
-from bot.services.digest_chart import MAX_ROWS, chart_rows, png_size, render_chart
-from bot.services.digest_files import (
+from bot.services.digest.digest_chart import MAX_ROWS, chart_rows, png_size, render_chart
+from bot.services.digest.digest_files import (
     CSV_COLUMNS,
     chart_text,
     render_csv,

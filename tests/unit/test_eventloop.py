@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot import eventloop
+from bot.transport import eventloop
 
 
 @pytest.fixture

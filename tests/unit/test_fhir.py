@@ -28,7 +28,7 @@ from bot.domain.fhir import (
 )
 from bot.domain.instruments import Instrument
 from bot.domain.questionnaire import ItemKind
-from bot.services.fhir_export import join_answers
+from bot.services.digest.fhir_export import join_answers
 from prompts.fhir_codes import FHIR_CODES, FhirCodesError, load_fhir_codes, loinc_check_digit
 from prompts.questionnaires import load_questionnaire, questionnaire_path
 from storage.queries.export import ExportedCheckin

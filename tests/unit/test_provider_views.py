@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.domain.message_text import utf16_len
-from bot.services.provider_views import (
+from bot.services.provider.provider_views import (
     EXPORT_HEADER,
     TABLE_DAYS,
     Adherence,

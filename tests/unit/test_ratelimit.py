@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from telegram.error import RetryAfter
 
-from bot.ratelimit import (
+from bot.transport.ratelimit import (
     PRUNE_EVERY,
     Limits,
     SlidingWindow,
@@ -40,7 +40,7 @@ def fx_fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
         fake.now += max(seconds, 0.0)
         await real_sleep(0)
 
-    monkeypatch.setattr("bot.ratelimit.asyncio.sleep", sleep)
+    monkeypatch.setattr("bot.transport.ratelimit.asyncio.sleep", sleep)
     return fake
 
 

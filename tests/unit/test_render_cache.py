@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.transport import lighten_update
+from bot.transport.aiohttp_backend import lighten_update
 from prompts.render import RENDER_CACHE_SIZE, Renderer
 
 

@@ -23,7 +23,7 @@ from bot.domain.audit_chain import (
     subject_digest,
 )
 from bot.domain.roles import ADMIN_STATUSES, CLINICIAN_ACTIONS, GROUP_ADMINS, TEAM_MESSAGE, decide
-from bot.services.provider import COMMANDS
+from bot.services.provider.commands import COMMANDS
 from tests.conftest import CONFIG
 
 STATUSES = st.sampled_from(

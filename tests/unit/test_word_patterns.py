@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.domain.word_patterns import WordPatterns, first_words
-from bot.services.messages import load_crisis_matcher
+from bot.services.patient.messages import load_crisis_matcher
 
 MATCHER = load_crisis_matcher()
 # Every pattern of every group, as the matcher compiled them.
