@@ -442,6 +442,7 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
     "confirmation_refused": {"command": "/delete"},
     "delete_ask": {"keep_audit": True},
     "deleted": {"keep_audit": False, "team_told": True},
+    "stopped": {"team_told": True},
     "mydata_caption": {"format": "JSON"},
     "alert_group": {
         "tier": "URGENT",

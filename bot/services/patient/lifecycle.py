@@ -333,8 +333,12 @@ class LifecycleService:
             cohort_id=patient.cohort_id,
             patient_id=patient.id,
         )
-        await self._rt.outbound(uow, now).edit_patient(patient, message_id, "stopped")
         cohort, _ = await cohort_of(self._rt, uow, patient)
+        # "Your care team has been told" only while the bot can post in the group; otherwise
+        # the notice below is held until it can (bot.services.provider.provider_channel).
+        await self._rt.outbound(uow, now).edit_patient(
+            patient, message_id, "stopped", team_told=Alerting.team_can_be_told(cohort)
+        )
         await self._rt.outbound(uow, now).to_group(
             cohort,
             "stopped_group",
