@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.config import CohortConfig
+from bot.cohort_config import CohortConfig
 from bot.domain.alerts import Tier, Trigger
 from bot.domain.coverage import next_reraise
 from bot.domain.lifecycle import AlertStatus

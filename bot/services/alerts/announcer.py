@@ -29,7 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.config import CohortConfig, ConfigError, CoverageConfig
+from bot.cohort_config import CohortConfig, CoverageConfig
+from bot.config import ConfigError
 from bot.domain.alert_layout import (
     TELEGRAM_TEXT_LIMIT,
     event_order,

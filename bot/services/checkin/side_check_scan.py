@@ -13,7 +13,8 @@ import logging
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from bot.config import CohortConfig, ConfigError
+from bot.cohort_config import CohortConfig
+from bot.config import ConfigError
 from bot.domain.dosing import post_dose_slots, stored_schedule
 from bot.domain.optional_items import BP, enabled_items, items_due
 from bot.domain.schedule import end_of_day, local_date, zone_or_error

@@ -23,7 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.config import CohortConfig, ConfigError
+from bot.cohort_config import CohortConfig
+from bot.config import ConfigError
 from bot.domain.callback_data import SettingButton, encode
 from bot.domain.lifecycle import LEFT, PatientStatus
 from bot.domain.regions import FALLBACK
