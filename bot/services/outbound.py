@@ -1,8 +1,8 @@
 """What one transaction says: templates rendered in the right language and queued in the
 outbox with the right priority, in the caller's unit of work (docs/architecture.md,
-principles 2 and 5). Every service queues its messages through here; the row layer underneath
-is ``bot/services/outbox.py`` (used directly only to build rows in bulk: the due scan's
-prompts, and the digest's files). Crisis cards are built by
+principles 2 and 5). Services queue their messages through here; the row layer underneath is
+``bot/services/outbox.py`` (used directly to build rows in bulk: the due scan's prompts, the
+digest's message and files). Crisis cards are built by
 ``bot/services/alerts/crisis_card.py`` and queued here like any composed text.
 
 Two kinds of front: ``to_patient``, ``edit_patient``, ``reply`` and ``to_group`` render a
