@@ -25,7 +25,8 @@ from sqlalchemy import insert, select, update
 
 from bench.keys import BENCH_KEYRING, BENCH_KEYS
 from bot.app import build
-from bot.config import AppConfig, CohortConfig
+from bot.cohort_config import CohortConfig
+from bot.config import AppConfig
 from bot.domain.clock import SystemClock
 from bot.sandbox.server import FakeBotApi
 from bot.settings import Settings

@@ -26,7 +26,8 @@ from sqlalchemy import insert, select
 
 from bench.keys import BENCH_KEYRING, BENCH_KEYS
 from bot.app import BotRuntime, build
-from bot.config import AppConfig, CohortConfig
+from bot.cohort_config import CohortConfig
+from bot.config import AppConfig
 from bot.domain.clock import ManualClock
 from bot.sandbox.limits import Limits as SandboxLimits
 from bot.sandbox.server import FakeBotApi

@@ -35,7 +35,8 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from bench.keys import BENCH_KEYRING
-from bot.config import AppConfig, CohortConfig
+from bot.cohort_config import CohortConfig
+from bot.config import AppConfig
 from bot.domain.clock import ManualClock
 from bot.domain.digest import Period
 from bot.services.container import Services

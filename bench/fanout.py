@@ -35,7 +35,8 @@ from bench.cluster import TOKEN, Sandbox, seed_cohort_due
 from bench.keys import BENCH_KEYRING, BENCH_KEYS
 from bench.load import uptime
 from bot.app import BotRuntime, build
-from bot.config import AppConfig, CohortConfig
+from bot.cohort_config import CohortConfig
+from bot.config import AppConfig
 from bot.domain.clock import SystemClock
 from bot.services.alerts.crisis_card import crisis_card
 from bot.services.outbox import Priority, queue_send

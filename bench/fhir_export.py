@@ -25,7 +25,8 @@ from pathlib import Path
 
 from bench.digest import NOW
 from bench.keys import BENCH_KEYRING
-from bot.config import AppConfig, CohortConfig
+from bot.cohort_config import CohortConfig
+from bot.config import AppConfig
 from bot.domain.clock import ManualClock
 from bot.services.container import Services
 from bot.services.digest.fhir_export import FhirExport

@@ -28,7 +28,8 @@ from pathlib import Path
 from bench.cluster import seed_cohort_due
 from bench.keys import BENCH_KEYS
 from bot.app import build
-from bot.config import AppConfig, CohortConfig
+from bot.cohort_config import CohortConfig
+from bot.config import AppConfig
 from bot.domain.clock import SystemClock
 from bot.sandbox.server import FakeBotApi
 from bot.settings import Settings

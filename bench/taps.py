@@ -41,7 +41,8 @@ from bench.cluster import seed_cohort_due
 from bench.keys import BENCH_KEYS
 from bench.pgtemp import temporary_database
 from bot.app import build
-from bot.config import AppConfig, CohortConfig
+from bot.cohort_config import CohortConfig
+from bot.config import AppConfig
 from bot.domain.clock import SystemClock
 from bot.settings import Settings
 from bot.transport import eventloop

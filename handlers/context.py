@@ -77,6 +77,29 @@ ButtonAction = Callable[[object, int, int], Awaitable[str | Unhandled | None]]
 """(decoded button data, chat id, message id) -> the short notice for the tapper."""
 
 
+def tapped(update: Update, chat_types: Collection[str]) -> tuple[object, int, int] | None:
+    """(decoded data, chat id, message id) of a button tapped in one of these kinds of chat;
+    None for a button in another kind of chat or data that does not decode (forged, or from
+    an older version)."""
+    query = update.callback_query
+    if query is None or query.message is None or query.data is None:
+        return None
+    if query.message.chat.type not in chat_types:
+        return None
+    try:
+        data = decode(query.data)
+    except BadCallbackDataError:
+        return None
+    return data, query.message.chat.id, query.message.message_id
+
+
+async def refuse(update: Update, context: BotContext) -> None:
+    """Answer a tap with ``button_refused``: nothing was done."""
+    await answer(
+        require_query(update), context.services.runtime.renderer.render("button_refused", "en")
+    )
+
+
 async def on_button(
     update: Update, context: BotContext, chat_types: Collection[str], act: ButtonAction
 ) -> None:
@@ -87,15 +110,9 @@ async def on_button(
     is always answered, or the app keeps showing a spinner on the button.
     """
     query = require_query(update)
-    toast: str | Unhandled | None = UNHANDLED
-    message = query.message
-    if message is not None and query.data is not None and message.chat.type in chat_types:
-        try:
-            data = decode(query.data)
-        except BadCallbackDataError:
-            pass
-        else:
-            toast = await act(data, message.chat.id, message.message_id)
+    tap = tapped(update, chat_types)
+    toast = UNHANDLED if tap is None else await act(*tap)
     if isinstance(toast, Unhandled):
-        toast = context.services.runtime.renderer.render("button_refused", "en")
-    await answer(query, toast)
+        await refuse(update, context)
+    else:
+        await answer(query, toast)

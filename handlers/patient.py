@@ -7,24 +7,22 @@ from telegram import Update
 from bot.domain.callback_data import (
     AnswerButton,
     BackButton,
-    BadCallbackDataError,
     ConsentButton,
     DoneButton,
     SideButton,
     SkipButton,
     ToggleButton,
-    decode,
 )
 from bot.services.patient.enrolment import Sender
 from handlers.context import (
     UNHANDLED,
     BotContext,
     Unhandled,
-    answer,
     on_button,
+    refuse,
     require_message,
-    require_query,
     require_user,
+    tapped,
 )
 
 
@@ -77,22 +75,6 @@ async def edited(update: Update, context: BotContext) -> None:
     )
 
 
-def _button_data(update: Update) -> object | None:
-    """The decoded data of a button tapped in a private chat (None: nothing we can act on)."""
-    query = update.callback_query
-    if (
-        query is None
-        or query.message is None
-        or query.data is None
-        or query.message.chat.type != "private"
-    ):
-        return None
-    try:
-        return decode(query.data)
-    except BadCallbackDataError:
-        return None
-
-
 def _is_checkin_tap(data: object) -> bool:
     return isinstance(data, AnswerButton | ToggleButton | DoneButton | BackButton | SkipButton)
 
@@ -120,8 +102,7 @@ async def button(update: Update, context: BotContext) -> None:
 
 async def unknown_button(update: Update, context: BotContext) -> None:
     """A button whose data no handler knows: refuse it, and answer so the spinner stops."""
-    query = require_query(update)
-    await answer(query, context.services.runtime.renderer.render("button_refused", "en"))
+    await refuse(update, context)
 
 
 async def seen(update: Update, context: BotContext) -> None:
@@ -129,6 +110,7 @@ async def seen(update: Update, context: BotContext) -> None:
     chat = update.effective_chat
     if update.effective_user is None or chat is None or chat.type != "private":
         return
-    if update.callback_query is not None and _is_checkin_tap(_button_data(update)):
+    tap = tapped(update, ("private",))
+    if tap is not None and _is_checkin_tap(tap[0]):
         return  # the tap's own transaction looks (CheckinService.tap): one query less a tap
     await context.services.reachability.seen(update.effective_user.id)

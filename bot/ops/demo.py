@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.app import BotRuntime, build
-from bot.config import AppConfig, CohortConfig, CoverageConfig
+from bot.cohort_config import CohortConfig, CoverageConfig
+from bot.config import AppConfig
 from bot.data_keys import create_key_file
 from bot.domain.clock import ManualClock
 from bot.sandbox.server import FakeBotApi

@@ -12,27 +12,22 @@ bot from the outside, like Telegram does.
 
 from __future__ import annotations
 
-import asyncio
 import copy
-import dataclasses
-import json
 import os
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
-from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
 from bot.sandbox.builtin_spec import resolve_spec
 from bot.sandbox.control import control_routes
+from bot.sandbox.endpoint import BotApiEndpoint
 from bot.sandbox.faults import FaultAction, FaultInjector
-from bot.sandbox.limits import MESSAGE_METHODS, Limits, RateLimiter
-from bot.sandbox.methods import HANDLERS, ApiError, get_updates_now
+from bot.sandbox.limits import Limits, RateLimiter
 from bot.sandbox.notify import ChangeNotifier
-from bot.sandbox.spec import UploadedFile, Validation
 from bot.sandbox.state import (
     PendingCallback,
     RequestRecord,
@@ -50,63 +45,6 @@ __all__ = ["FakeBotApi"]
 
 T = TypeVar("T")
 _MAX_BODY = 60 * 1024 * 1024  # Telegram accepts 50 MB uploads; leave room for the encoding.
-_NEW_MESSAGE_METHODS = frozenset(
-    {"sendMessage", "sendPhoto", "sendDocument", "copyMessage", "forwardMessage", "sendMediaGroup"}
-)
-
-
-class _BodyError(ValueError):
-    """The request body could not be decoded."""
-
-
-def _dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _json(payload: object, status: int = 200) -> web.Response:
-    return web.Response(text=_dumps(payload), status=status, content_type="application/json")
-
-
-async def _read_params(request: web.Request) -> dict[str, object]:
-    """Merge query parameters and the body (form, multipart or JSON) into one dict."""
-    params: dict[str, object] = dict(request.query)
-    if not request.can_read_body:
-        return params
-    content_type = request.content_type
-    if content_type == "application/json":
-        try:
-            body = await request.json()
-        except ValueError as exc:
-            raise _BodyError(f"request body is not valid JSON: {exc}") from exc
-        if not isinstance(body, dict):
-            raise _BodyError("a JSON request body must be an object")
-        params.update(body)
-    elif content_type == "multipart/form-data":
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader) or part.name is None:
-                raise _BodyError("nested or unnamed multipart parts are not supported")
-            if part.filename is not None:
-                data = await part.read(decode=False)
-                kind = part.headers.get("Content-Type", "application/octet-stream")
-                params[part.name] = UploadedFile(part.filename, kind, bytes(data))
-            else:
-                params[part.name] = await part.text()
-    else:
-        form = await request.post()
-        params.update((key, value) for key, value in form.items() if isinstance(value, str))
-    return params
-
-
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Server Error"
-
-
-def _too_many(retry: int) -> ApiError:
-    return ApiError(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry})
 
 
 def _bot_id(token: str) -> int:
@@ -177,19 +115,26 @@ class FakeBotApi:
         self.violations: list[Violation] = []
         self.webhook_deliveries: list[WebhookDelivery] = []
         """Every attempt to post an update to the webhook, in order."""
+        self._endpoint = BotApiEndpoint(
+            token=token,
+            spec=self.spec,
+            state=self.state,
+            limiter=self.limiter,
+            faults=self.faults,
+            changed=self.changed,
+            clock=clock,
+            violations=self.violations,
+            record=self._log,
+        )
         self._pusher = WebhookPusher(
             self.state,
             self.webhook_deliveries.append,
             retry_delay=webhook_retry_delay,
             per_chat=webhook_per_chat,
         )
-        self._stats = Stats()
-        self._clock = clock
         self._log_limit = request_log_limit
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
-        self._stopping = False
-        self._polls = 0
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -197,14 +142,14 @@ class FakeBotApi:
         """Build the aiohttp application (Bot API routes plus ``/sandbox/*`` control)."""
         app = web.Application(client_max_size=_MAX_BODY)
         app.router.add_routes(control_routes(self))
-        app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
+        app.router.add_route("*", "/bot{token}/{method}", self._endpoint.handle)
         return app
 
     async def start(self) -> None:
         """Start listening (on a free port unless one was given)."""
         if self._runner is not None:
             raise RuntimeError("FakeBotApi already started")
-        self._stopping = False
+        self._endpoint.stopping = False
         runner = web.AppRunner(self.make_app(), handle_signals=False, access_log=None)
         await runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -223,7 +168,7 @@ class FakeBotApi:
 
     async def stop(self) -> None:
         """Release long-polls, stop posting to the webhook and stop listening."""
-        self._stopping = True
+        self._endpoint.stopping = True
         self.changed.notify()
         await self._pusher.stop()
         runner, self._runner = self._runner, None
@@ -308,7 +253,7 @@ class FakeBotApi:
     @property
     def waiting_polls(self) -> int:
         """Number of ``getUpdates`` calls currently parked in a long-poll."""
-        return self._polls
+        return self._endpoint.polls
 
     def update_body(self, update_id: int) -> dict[str, Any]:
         """The full JSON of an update queued earlier (also after it was confirmed).
@@ -348,7 +293,7 @@ class FakeBotApi:
 
     def stats(self) -> dict[str, Any]:
         """Counters: by method and status, accepted messages, 429s, per chat, duplicates."""
-        snapshot = self._stats.snapshot()
+        snapshot = self._endpoint.stats.snapshot()
         snapshot["violations"] = len(self.violations)
         snapshot["undelivered_updates"] = self.undelivered_update_count()
         snapshot["unconfirmed_updates"] = self.unconfirmed_update_count()
@@ -362,12 +307,12 @@ class FakeBotApi:
         self.requests.clear()
         self.violations.clear()
         self.webhook_deliveries.clear()
-        self._stats = Stats()
+        self._endpoint.stats = Stats()
         self.limiter.reset()
         self.faults.clear()
         self.changed.notify()
 
-    # -- request handling ----------------------------------------------------------------
+    # -- the record of calls ------------------------------------------------------------
 
     def _log(
         self,
@@ -379,171 +324,13 @@ class FakeBotApi:
         fault: FaultAction | None = None,
         description: str | None = None,
     ) -> None:
+        """Record one Bot API call, answered or not: the request log, the counters, and a
+        wake-up for waiters. A subclass may watch the calls here (bench/tapdriver.py)."""
         label = fault.label if fault is not None else None
         self.requests.append(RequestRecord(method, params, status, label, started, description))
         limit = self._log_limit
         if limit is not None and len(self.requests) > 2 * limit:
             # Trimming in bulk keeps appends amortised O(1).
             del self.requests[: len(self.requests) - limit]
-        self._stats.record_request(method, status, label)
+        self._endpoint.stats.record_request(method, status, label)
         self.changed.notify()
-
-    def _error(
-        self,
-        method: str,
-        params: Mapping[str, Any],
-        started: float,
-        error: ApiError,
-        fault: FaultAction | None = None,
-    ) -> web.Response:
-        self._log(
-            method, params, error.status, started, fault=fault, description=error.description
-        )
-        return _json(error.payload(), error.status)
-
-    def _reject(
-        self, method: str, params: Mapping[str, Any], started: float, validation: Validation
-    ) -> web.Response:
-        self.violations.extend(Violation(method, p.field, p.message) for p in validation.problems)
-        description = "; ".join(p.message for p in validation.problems[:3])
-        if len(validation.problems) > 3:
-            description += f"; and {len(validation.problems) - 3} more"
-        return self._error(method, params, started, ApiError(400, f"Bad Request: {description}"))
-
-    @staticmethod
-    def _drop(request: web.Request) -> web.Response:
-        # Closing the transport makes the client see a connection closed without an answer.
-        if request.transport is not None:
-            request.transport.close()
-        return web.Response(status=500)
-
-    async def _handle_api(self, request: web.Request) -> web.Response:
-        started = self._clock()
-        requested = request.match_info["method"]
-        if request.match_info["token"] != self.token:
-            return self._error(requested, {}, started, ApiError(401, "Unauthorized"))
-        try:
-            raw = await _read_params(request)
-        except _BodyError as exc:
-            self.violations.append(Violation(requested, "", str(exc)))
-            return self._error(requested, {}, started, ApiError(400, f"Bad Request: {exc}"))
-        method = self.spec.method(requested)
-        if method is None:
-            self.violations.append(Violation(requested, "", "unknown Bot API method"))
-            error = ApiError(404, "Not Found: method not found")
-            return self._error(requested, raw, started, error)
-        name = method.name
-        validation = self.spec.validate(method, raw)
-        if validation.problems:
-            return self._reject(name, raw, started, validation)
-        params = validation.params
-        chat_id = params.get("chat_id")
-        chat_key = chat_id if isinstance(chat_id, int) else None
-        delay = self.faults.take_delay(name, chat_key)
-        fault = self.faults.take(name, chat_key)
-        if fault is not None and fault.kind == "delay":  # a random delay
-            delay, fault = fault, None
-        if delay is not None:
-            await asyncio.sleep(delay.seconds)
-            # Keep the delay visible in the request log, alone or with the other fault.
-            fault = delay if fault is None else dataclasses.replace(fault, seconds=delay.seconds)
-        if fault is not None and fault.kind in {"5xx", "429", "drop"}:
-            return self._apply_fault(request, name, params, started, fault)
-        if name == "getUpdates":
-            return await self._get_updates(name, params, started, fault, request)
-        return self._call(request, name, validation, chat_key, started=started, fault=fault)
-
-    def _call(
-        self,
-        request: web.Request,
-        name: str,
-        validation: Validation,
-        chat_key: int | None,
-        *,
-        started: float,
-        fault: FaultAction | None,
-    ) -> web.Response:
-        params = validation.params
-        handler = HANDLERS.get(name)
-        if handler is None:
-            self.violations.append(Violation(name, "", "method not implemented by the sandbox"))
-            error = ApiError(404, f"Not Found: method {name} is not implemented by the sandbox")
-            return self._error(name, params, started, error)
-        counted = name in MESSAGE_METHODS
-        paid = params.get("allow_paid_broadcast") is True
-        if counted:
-            retry = self.limiter.retry_after(chat_key, paid=paid)
-            if retry is not None:
-                return self._error(name, params, started, _too_many(retry))
-        try:
-            result = handler(self.state, params, validation.parsed)
-        except ApiError as error:
-            return self._error(name, params, started, error, fault)
-        if counted:
-            self.limiter.record(chat_key, paid=paid)
-            parsed = validation.parsed.get("text") or validation.parsed.get("caption")
-            self._stats.record_message(
-                chat_key,
-                started,
-                new=name in _NEW_MESSAGE_METHODS,
-                text=parsed.text if parsed is not None else None,
-            )
-        if fault is not None and fault.kind == "drop_after":
-            self._log(name, params, None, started, fault=fault)
-            return self._drop(request)
-        self._log(name, params, 200, started, fault=fault)
-        return _json({"ok": True, "result": result})
-
-    def _apply_fault(
-        self,
-        request: web.Request,
-        name: str,
-        params: Mapping[str, Any],
-        started: float,
-        fault: FaultAction,
-    ) -> web.Response:
-        if fault.kind == "drop":
-            self._log(name, params, None, started, fault=fault)
-            return self._drop(request)
-        if fault.kind == "429":
-            error = _too_many(fault.retry_after)
-        else:
-            error = ApiError(fault.status, f"{_reason(fault.status)} (injected fault)")
-        return self._error(name, params, started, error, fault)
-
-    async def _get_updates(
-        self,
-        name: str,
-        params: Mapping[str, Any],
-        started: float,
-        fault: FaultAction | None,
-        request: web.Request,
-    ) -> web.Response:
-        try:
-            updates = get_updates_now(self.state, params)
-            timeout = float(params.get("timeout", 0))
-            if not updates and timeout > 0 and not self._stopping:
-                loop = asyncio.get_running_loop()
-                deadline = loop.time() + timeout
-                self._polls += 1
-                # Let harnesses see that the bot is now parked in a long-poll.
-                self.changed.notify()
-                try:
-                    while not self._stopping and not self.state.updates.has_deliverable():
-                        remaining = deadline - loop.time()
-                        if remaining <= 0 or not await self.changed.wait(remaining):
-                            break
-                finally:
-                    self._polls -= 1
-                if request.transport is None or request.transport.is_closing():
-                    # The client gave up on this poll; do not hand updates to a dead socket.
-                    self._log(name, params, None, started, description="client went away")
-                    return web.Response(status=204)
-                updates = get_updates_now(self.state, {**params, "offset": None})
-        except ApiError as error:
-            return self._error(name, params, started, error, fault)
-        if fault is not None and fault.kind == "drop_after":
-            self._log(name, params, None, started, fault=fault)
-            return self._drop(request)
-        self._log(name, params, 200, started, fault=fault)
-        return _json({"ok": True, "result": updates})

@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.config import CohortConfig, ConfigError
+from bot.cohort_config import CohortConfig
+from bot.config import ConfigError
 from bot.services.patient.erasure import Eraser
 from bot.services.runtime import Runtime
 from storage.models import Cohort

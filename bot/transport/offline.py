@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from datetime import UTC, datetime
 from typing import TypeVar
 
 from telegram import Bot, Update
@@ -33,8 +32,12 @@ from bot.domain.alerts import evaluate_answer
 from bot.domain.callback_data import AnswerButton, BadCallbackDataError, decode
 from bot.domain.checkin import item_at
 from bot.domain.crisis_words import CrisisMatcher
-from bot.domain.regions import Regions
-from bot.services.alerts.crisis_card import CardKind, crisis_card, patient_region
+from bot.services.alerts.crisis_card import (
+    CardKind,
+    card_of,
+    card_without_team,
+    patient_region,
+)
 from bot.services.runtime import CardsShown
 from prompts.render import Renderer
 from storage.directory import Directory
@@ -45,25 +48,6 @@ _V = TypeVar("_V")
 MAX_REMEMBERED = 10_000
 GENERIC_REGION = "OTHER"
 """The region whose card lists the international numbers (see prompts' crisis_card)."""
-
-
-def crisis_card_text(
-    renderer: Renderer, regions: Regions, card: CardKind, locale: str, region: str
-) -> str:
-    """The crisis (or emergency) card shown without the database, from the one card builder
-    (bot/services/alerts/crisis_card.py). ``team_notified`` is False: the alert is raised only once
-    the update is stored; the team's hours are not stated (nothing is promised about them
-    from memory)."""
-    return crisis_card(
-        renderer,
-        regions,
-        kind=card,
-        locale=locale,
-        region=region,
-        coverage=None,
-        now=datetime.now(UTC),  # unused without coverage: nothing here depends on the time
-        team_notified=False,
-    )
 
 
 class OfflineResponder:
@@ -131,7 +115,7 @@ class OfflineResponder:
         try:
             await self._bot.send_message(
                 chat_id,
-                crisis_card_text(self._renderer, self._config.regions, card, locale, region),
+                card_without_team(self._renderer, self._config.regions, card, locale, region),
             )
         except TelegramError as exc:
             # Forget it: the next attempt at the update tries again.
@@ -173,7 +157,7 @@ class OfflineResponder:
         return (chat_id, card, *self._place(chat_id, query.from_user))
 
     def _card_of_tap(self, data: str) -> CardKind | None:
-        """The card a check-in answer shows, as ``CheckinService._escalate`` decides it."""
+        """The card a check-in answer shows (the one rule: ``crisis_card.card_of``)."""
         try:
             button = decode(data)
         except BadCallbackDataError:
@@ -185,12 +169,7 @@ class OfflineResponder:
         item = item_at(questionnaire, button.position) if questionnaire else None
         if item is None:
             return None
-        triggers = evaluate_answer(self._config.rules, item.id, button.value)
-        if any(trigger.crisis_card for trigger in triggers):
-            return "crisis_card"
-        if any(trigger.emergency_card for trigger in triggers):
-            return "emergency_card"
-        return None
+        return card_of(evaluate_answer(self._config.rules, item.id, button.value))
 
     def _place(self, chat_id: int, user: object) -> tuple[str, str]:
         """(locale, region) for a chat: the patient's if seen, else the best guess."""

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.app import BotRuntime
-from bot.config import AppConfig, CohortConfig
+from bot.cohort_config import CohortConfig
+from bot.config import AppConfig
 from bot.domain.clock import TravelClock
 from bot.sandbox.server import FakeBotApi
 from bot.sandbox.users import GroupMember, SimUser

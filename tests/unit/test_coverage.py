@@ -106,7 +106,7 @@ def test_end_of_business_day_is_a_covered_end_after_the_instant(naive: datetime)
 
 
 def test_cohort_config_reads_coverage_reraise_and_on_call() -> None:
-    from bot.config import CohortConfig
+    from bot.cohort_config import CohortConfig
 
     cohort = CohortConfig.model_validate(
         {

@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 
 from bot.domain.fhir import (
     DAILY_ITEM_SYSTEM,
-    Encoder,
     ExportCheckin,
     ExportPatient,
     ExportSettings,
@@ -26,6 +25,7 @@ from bot.domain.fhir import (
     entry,
     utc_instant,
 )
+from bot.domain.fhir_encoder import Encoder
 from bot.domain.instruments import Instrument
 from bot.domain.questionnaire import ItemKind
 from bot.services.digest.fhir_export import join_answers

@@ -18,7 +18,6 @@ from bot.domain.callback_data import AlertButton, FollowUpButton
 from bot.services.alerts.alerting import Alerting
 from bot.services.alerts.announcer import MAX_NAME
 from bot.services.envelope import Refuse, in_update
-from bot.services.outbox import queue_edit
 from bot.services.runtime import Runtime
 from storage.models import Alert, Cohort
 from storage.uow import UnitOfWork
@@ -162,6 +161,7 @@ class AlertActions:
         an acknowledged event keeps only Resolve, a resolved one no button."""
         config = self._announcer.cohort_config(cohort)
         minutes = config.reraise_minutes if config is not None else ()
+        out = self._rt.outbound(uow, now)
         for step, outbox_id, message_id in posts:
             on_post = await uow.alerts.on_post(outbox_id)
             events = await self._announcer.events(uow, [head for head, _ in on_post])
@@ -174,13 +174,8 @@ class AlertActions:
                 for event in events:
                     event.minutes = reraise_minutes(event.tier, steps[event.head.id], minutes)
                 text = self._announcer.reraise_text(cohort, events, on_call=[])
-            await queue_edit(
-                uow,
-                now=now,
-                chat_id=cohort.provider_chat_id,
-                message_id=message_id,
-                text=text,
-                keyboard=self._announcer.keyboard(cohort, events),
+            await out.edit_group(
+                cohort, message_id, text, keyboard=self._announcer.keyboard(cohort, events)
             )
 
 

@@ -20,7 +20,7 @@ from bot.domain.coverage import mentions_on_call, next_reraise
 from bot.services.alerts.alert_actions import reraise_minutes
 from bot.services.alerts.alerting import Alerting
 from bot.services.alerts.announcer import Event
-from bot.services.outbox import alert_priority, send_row
+from bot.services.outbox import alert_priority
 from bot.services.runtime import Runtime
 from storage.models import Alert, Cohort
 from storage.uow import UnitOfWork
@@ -98,23 +98,18 @@ class AlertScan:
         on_call = list(config.on_call) if paging else []
         first = events[0]
         dedup_key = f"alert_reraise:{first.head.id}:{first.step}"
-        row = send_row(
-            now=now,
-            chat_id=cohort.provider_chat_id,
-            priority=alert_priority(min((e.tier for e in events), key=lambda t: t.rank)),
-            dedup_key=dedup_key,
-            text=self._announcer.reraise_text(cohort, events, on_call),
-            keyboard=self._announcer.keyboard(cohort, events),
-        )
         originals = {e.head.group_message_id for e in events}
         original = originals.pop() if len(originals) == 1 else None
-        if original is not None and original > 0:
-            # Refers to the original; still sent if that message was deleted meanwhile.
-            row["payload"]["reply_parameters"] = {
-                "message_id": original,
-                "allow_sending_without_reply": True,
-            }
-        await uow.outbox.enqueue(row)
+        await self._rt.outbound(uow, now).text_to_group(
+            cohort,
+            self._announcer.reraise_text(cohort, events, on_call),
+            priority=alert_priority(min((e.tier for e in events), key=lambda t: t.rank)),
+            keyboard=self._announcer.keyboard(cohort, events),
+            dedup_key=dedup_key,
+            # Refers to the original (a negative id: not sent yet); still sent if that
+            # message was deleted meanwhile (bot.services.outbox).
+            reply_to=original if original is not None and original > 0 else None,
+        )
         outbox_id = await uow.alerts.outbox_id(dedup_key)
         assert outbox_id is not None  # noqa: S101 - just queued, or queued before
         await uow.alerts.add_posts([(e.head.id, e.step, outbox_id) for e in events])

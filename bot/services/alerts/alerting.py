@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.config import CohortConfig
+from bot.cohort_config import CohortConfig
 from bot.domain.alerts import Tier, Trigger
 from bot.domain.coverage import next_reraise
 from bot.domain.lifecycle import AlertStatus
 from bot.domain.schedule import zone_or_error
 from bot.services.alerts.announcer import Announcer
-from bot.services.alerts.crisis_card import CardKind, crisis_card, patient_region
-from bot.services.outbox import Priority, queue_send
+from bot.services.alerts.crisis_card import CardKind, card_of, crisis_card, patient_region
+from bot.services.outbox import Priority
 from bot.services.runtime import Runtime
 from storage.models import Alert, Cohort, Patient
 from storage.uow import UnitOfWork
@@ -128,28 +128,21 @@ class Alerting:
         patient before anything else the answer causes. An URGENT-only card (passive
         thoughts) says when the team will review. ``answer_key``: the answer, for the dedup
         key (a replay queues nothing twice)."""
-        kind: CardKind | None = None
-        if any(trigger.crisis_card for trigger in triggers):
-            kind = "crisis_card"
-        elif any(trigger.emergency_card for trigger in triggers):
-            kind = "emergency_card"
+        kind = card_of(triggers)
         if kind is None:
             return
         top = min((trigger.tier for trigger in triggers), key=lambda tier: tier.rank)
-        await queue_send(
-            uow,
-            now=now,
-            chat_id=patient.chat_id,
-            priority=Priority.CRISIS,
-            dedup_key=f"{kind}:{answer_key}",
-            patient_id=patient.id,
-            text=self.card(
+        await self._rt.outbound(uow, now).text_to_patient(
+            patient,
+            self.card(
                 self._rt.card_or_followup(patient.chat_id, kind),
                 cohort,
                 patient,
                 now,
                 urgent=top is Tier.URGENT,
             ),
+            priority=Priority.CRISIS,
+            dedup_key=f"{kind}:{answer_key}",
         )
 
     async def raise_(
@@ -239,12 +232,8 @@ class Alerting:
         carded = {r.id for r in self._rt.config.rules if r.crisis_card or r.emergency_card}
         if any(r.rule in carded for r in raises):
             return
-        await queue_send(
-            uow,
-            now=now,
-            chat_id=patient.chat_id,
-            priority=Priority.INTERACTIVE,
+        await self._rt.outbound(uow, now).text_to_patient(
+            patient,
+            self.card("crisis_card_short", cohort, patient, now, urgent=True),
             dedup_key=f"review:{head.id}",
-            patient_id=patient.id,
-            text=self.card("crisis_card_short", cohort, patient, now, urgent=True),
         )

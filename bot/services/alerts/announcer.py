@@ -29,7 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.config import CohortConfig, ConfigError, CoverageConfig
+from bot.cohort_config import CohortConfig, CoverageConfig
+from bot.config import ConfigError
 from bot.domain.alert_layout import (
     TELEGRAM_TEXT_LIMIT,
     event_order,
@@ -41,7 +42,7 @@ from bot.domain.alerts import Tier, top_priority_rules
 from bot.domain.callback_data import AlertButton, FollowUpButton, encode
 from bot.domain.schedule import zone_or_error
 from bot.services.alerts.alert_text import AlertText
-from bot.services.outbox import Keyboard, OnSent, Priority, alert_priority, send_row
+from bot.services.outbox import Keyboard, OnSent, Priority, alert_priority
 from bot.services.runtime import Runtime
 from storage.models import Alert, Cohort
 from storage.uow import UnitOfWork
@@ -196,22 +197,19 @@ class Announcer:
                 # Provisional until sent: the delivery worker swaps in the Telegram id.
                 alert.group_message_id = -first.id
         dedup_key = f"alert:{first.id}"
-        await uow.outbox.enqueue(
-            send_row(
-                now=now,
-                chat_id=cohort.provider_chat_id,
-                # A top-priority URGENT event goes out with the IMMEDIATE ones.
-                priority=(
-                    Priority.CRISIS
-                    if any(e.top for e in events)
-                    else alert_priority(min((e.tier for e in events), key=lambda t: t.rank))
-                ),
-                dedup_key=dedup_key,
-                text=self.announcement_text(cohort, events),
-                keyboard=self.keyboard(cohort, events),
-                on_sent=OnSent.ALERT_MESSAGE,
-                ref_id=first.id,
-            )
+        await self._rt.outbound(uow, now).text_to_group(
+            cohort,
+            self.announcement_text(cohort, events),
+            # A top-priority URGENT event goes out with the IMMEDIATE ones.
+            priority=(
+                Priority.CRISIS
+                if any(e.top for e in events)
+                else alert_priority(min((e.tier for e in events), key=lambda t: t.rank))
+            ),
+            keyboard=self.keyboard(cohort, events),
+            dedup_key=dedup_key,
+            on_sent=OnSent.ALERT_MESSAGE,
+            ref_id=first.id,
         )
         outbox_id = await uow.alerts.outbox_id(dedup_key)
         assert outbox_id is not None  # noqa: S101 - just queued, or queued before

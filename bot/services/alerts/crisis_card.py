@@ -9,11 +9,12 @@ lines come from ``prompts/regions.yaml``; what is said about the team from
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from bot.domain.alerts import Trigger
 from bot.domain.regions import Regions
 from bot.domain.team_hours import CardCoverage, review_time, team_hours
 from bot.domain.timezones import city_of
@@ -23,6 +24,16 @@ CardKind = Literal["crisis_card", "crisis_card_short", "emergency_card", "crisis
 """``crisis_card_followup``: sent instead of a card the patient already saw while the
 database was down (bot/transport/offline.py): what is said about the team, not the numbers
 again."""
+
+
+def card_of(triggers: Sequence[Trigger]) -> CardKind | None:
+    """Return the card an answer's triggers call for: the crisis card before the emergency
+    card; None if no trigger asks for one."""
+    if any(trigger.crisis_card for trigger in triggers):
+        return "crisis_card"
+    if any(trigger.emergency_card for trigger in triggers):
+        return "emergency_card"
+    return None
 
 
 def _in(texts: Mapping[str, str], locale: str) -> str:
@@ -79,6 +90,25 @@ def crisis_card(
         back_at=_moment(hours.back_at, zone) if hours.back_at else None,
         review_by=_moment(review, zone) if review else None,
         followup=kind == "crisis_card_followup",
+    )
+
+
+def card_without_team(
+    renderer: Renderer, regions: Regions, kind: CardKind, locale: str, region: str | None
+) -> str:
+    """Render a card that says nothing about a care team: for someone no team follows (not
+    enrolled, or no longer), and for a card shown while the database is down
+    (bot/transport/offline.py: the alert is raised only once the update is stored, and
+    nothing is promised about the team's hours from memory)."""
+    return crisis_card(
+        renderer,
+        regions,
+        kind=kind,
+        locale=locale,
+        region=region,
+        coverage=None,
+        now=datetime.now(UTC),  # unused without coverage: nothing here depends on the time
+        team_notified=False,
     )
 
 

@@ -13,12 +13,13 @@ import logging
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from bot.config import CohortConfig, ConfigError
+from bot.cohort_config import CohortConfig
+from bot.config import ConfigError
 from bot.domain.dosing import post_dose_slots, stored_schedule
 from bot.domain.optional_items import BP, enabled_items, items_due
 from bot.domain.schedule import end_of_day, local_date, zone_or_error
 from bot.services.checkin.side_checks import SideCheckService
-from bot.services.outbox import Priority, queue_send
+from bot.services.outbox import Priority
 from bot.services.runtime import Runtime
 from storage.models import Cohort, Patient, SideCheck
 from storage.uow import UnitOfWork
@@ -168,13 +169,10 @@ class SideCheckScan:
         self, uow: UnitOfWork, now: datetime, patient: Patient, check: SideCheck
     ) -> None:
         text, keyboard = self._checks.question(check, patient.locale)
-        await queue_send(
-            uow,
-            now=now,
-            chat_id=patient.chat_id,
+        await self._rt.outbound(uow, now).text_to_patient(
+            patient,
+            text,
             priority=Priority.ROUTINE,
-            text=text,
             keyboard=keyboard,
             dedup_key=f"side:{check.id}",
-            patient_id=patient.id,
         )

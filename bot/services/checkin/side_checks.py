@@ -22,7 +22,7 @@ from bot.domain.callback_data import SideButton, encode
 from bot.domain.questionnaire import Item, ItemKind, Questionnaire
 from bot.services.alerts.alerting import Alerting, Raise
 from bot.services.envelope import Refuse, in_update
-from bot.services.outbox import Keyboard, Priority, queue_edit, queue_send
+from bot.services.outbox import Keyboard
 from bot.services.runtime import Runtime
 from bot.services.views import TICK
 from storage.models import Patient, SideCheck
@@ -212,26 +212,11 @@ class SideCheckService:
 
     async def _say(self, a: _Answering, text: str, keyboard: Keyboard | None) -> None:
         """Edit the tapped message, or (after a typed answer) send a new one."""
+        out = self._rt.outbound(a.uow, a.now)
         if a.message_id is not None:
-            await queue_edit(
-                a.uow,
-                now=a.now,
-                chat_id=a.patient.chat_id,
-                message_id=a.message_id,
-                text=text,
-                keyboard=keyboard,
-                patient_id=a.patient.id,
-            )
-            return
-        await queue_send(
-            a.uow,
-            now=a.now,
-            chat_id=a.patient.chat_id,
-            priority=Priority.INTERACTIVE,
-            text=text,
-            keyboard=keyboard,
-            patient_id=a.patient.id,
-        )
+            await out.edit_patient_text(a.patient, a.message_id, text, keyboard=keyboard)
+        else:
+            await out.text_to_patient(a.patient, text, keyboard=keyboard)
 
     async def _escalate(self, a: _Answering, triggers: list[Trigger]) -> None:
         """Queue the card first (top priority), then raise the alerts as one event."""

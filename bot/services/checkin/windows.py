@@ -10,7 +10,7 @@ from bot.domain.checkin import CheckinStatus
 from bot.domain.lifecycle import PatientStatus
 from bot.services.checkin.checkins import CheckinService
 from bot.services.checkin.history import PatientRules
-from bot.services.outbox import Priority, queue_edit
+from bot.services.outbox import Priority
 from bot.services.runtime import Runtime
 from storage.uow import UnitOfWork
 
@@ -81,16 +81,11 @@ class WindowScan:
                     if checkin.message_id is not None:
                         patient = await uow.patients.get(checkin.patient_id)
                         if patient is not None:
-                            await queue_edit(
-                                uow,
-                                now=now,
-                                chat_id=patient.chat_id,
-                                message_id=checkin.message_id,
+                            await self._rt.outbound(uow, now).edit_patient(
+                                patient,
+                                checkin.message_id,
+                                "checkin_window_closed",
                                 priority=Priority.ROUTINE,
-                                text=self._rt.renderer.render(
-                                    "checkin_window_closed", patient.locale
-                                ),
-                                patient_id=patient.id,
                             )
                 closed += len(rows)
                 # Missed and partial days feed the patient-level rules (missed streaks,

@@ -1,13 +1,13 @@
 """A cohort's data as a FHIR R4 Bundle (type ``collection``), written as a stream.
 
-The resources come from the pure builder (``bot.domain.fhir``); this service reads the rows in
-batches (check-ins and answers, both in check-in order, merged here), writes the Bundle's JSON
-as it goes, so a large cohort never sits in memory at once, and checks resources with the
-``fhir.resources`` R4B models (R4B and R4 define the four resource types exported here the same
-way). Checking every resource would take about a minute for a large cohort (docs/fhir.md), so
-by default the first resource of each kind is checked: entries of one kind come from one
-template and differ only in ids, times and values. ``check_all`` checks every one (the tests
-do). See docs/fhir.md.
+The resources come from the pure builder (``bot.domain.fhir``), written as JSON by
+``bot.domain.fhir_encoder``; this service reads the rows in batches (check-ins and answers,
+both in check-in order, merged here), writes the Bundle's JSON as it goes, so a large cohort
+never sits in memory at once, and checks resources with the ``fhir.resources`` R4B models (R4B
+and R4 define the four resource types exported here the same way). Checking every resource
+would take about a minute for a large cohort (docs/fhir.md), so by default the first resource
+of each kind is checked: entries of one kind come from one template and differ only in ids,
+times and values. ``check_all`` checks every one (the tests do). See docs/fhir.md.
 """
 
 from __future__ import annotations
@@ -19,20 +19,17 @@ from datetime import datetime
 from functools import cache
 from typing import IO
 
-from bot.config import CohortConfig
+from bot.cohort_config import CohortConfig
 from bot.domain.fhir import (
-    BUNDLE_TAIL,
     BundleCounts,
     CodeTable,
-    Encoded,
-    Encoder,
     ExportCheckin,
     ExportPatient,
     ExportSettings,
     FhirBuilder,
-    bundle_head,
     entry,
 )
+from bot.domain.fhir_encoder import BUNDLE_TAIL, Encoded, Encoder, bundle_head
 from bot.domain.instruments import Instrument
 from bot.domain.questionnaire import Questionnaire
 from bot.services.runtime import Runtime

@@ -11,7 +11,7 @@ from bot.domain.lifecycle import PatientStatus
 from bot.domain.schedule import next_occurrence, parse_hhmm, zone_or_error
 from bot.services import views
 from bot.services.envelope import Refuse, in_update
-from bot.services.outbox import Priority, queue_edit, queue_send, reply_priority
+from bot.services.outbox import Priority
 from bot.services.patient.settings import SettingsService
 from bot.services.runtime import Runtime
 from storage.models import Invite, Patient
@@ -108,14 +108,10 @@ class EnrolmentService:
             if reply in REFUSED and self._on_refused is not None:
                 self._on_refused()
             if reply is not None:
-                await queue_send(
-                    uow,
-                    now=now,
-                    chat_id=sender.chat_id,
-                    # Only a patient is told "already enrolled": every other answer here is
-                    # to someone not (yet) enrolled.
-                    priority=reply_priority(sender.chat_id, enrolled=reply == "already_enrolled"),
-                    text=self._rt.renderer.render(reply, locale),
+                # Only a patient is told "already enrolled": every other answer here is to
+                # someone not (yet) enrolled.
+                await self._rt.outbound(uow, now).reply(
+                    sender.chat_id, reply, locale, enrolled=reply == "already_enrolled"
                 )
 
         await in_update(self._rt, update_id, start)
@@ -143,13 +139,8 @@ class EnrolmentService:
         invite.status = "claimed"
         invite.claimed_by_user_id = sender.user_id
         text, keyboard = views.consent(self._rt.renderer, invite.id, locale)
-        await queue_send(
-            uow,
-            now=now,
-            chat_id=sender.chat_id,
-            priority=Priority.INTERACTIVE,
-            text=text,
-            keyboard=keyboard,
+        await self._rt.outbound(uow, now).text_to_chat(
+            sender.chat_id, text, priority=Priority.INTERACTIVE, keyboard=keyboard
         )
         return None
 
@@ -177,13 +168,8 @@ class EnrolmentService:
                 # language, then the time zone and the time.
                 onboarding, keyboard = await self._settings.onboarding(uow, patient)
                 text = f"{text}\n\n{onboarding}"
-            await queue_edit(
-                uow,
-                now=now,
-                chat_id=sender.chat_id,
-                message_id=message_id,
-                text=text,
-                keyboard=keyboard,
+            await self._rt.outbound(uow, now).edit_chat(
+                sender.chat_id, message_id, text, keyboard=keyboard
             )
 
         return await in_update(self._rt, update_id, consent)

@@ -21,12 +21,7 @@ from bot.domain.callback_data import ConfirmButton, SettingButton, encode
 from bot.domain.schedule import zone_or_error
 from bot.services.alerts.alerting import Alerting, Raise
 from bot.services.envelope import Notice, Refuse, in_update
-from bot.services.outbox import (
-    Priority,
-    queue_document,
-    queue_send,
-    reply_priority,
-)
+from bot.services.outbox import Priority
 from bot.services.patient import confirmations
 from bot.services.patient.erasure import Eraser
 from bot.services.patient.settings import cohort_of
@@ -74,12 +69,8 @@ class LifecycleService:
         async def command(uow: UnitOfWork, now: datetime) -> None:
             patient = await uow.patients.by_telegram_user(user_id)
             if patient is None:
-                await queue_send(
-                    uow,
-                    now=now,
-                    chat_id=chat_id,
-                    priority=reply_priority(chat_id, enrolled=False),
-                    text=self._rt.renderer.render("not_enrolled", "en"),
+                await self._rt.outbound(uow, now).reply(
+                    chat_id, "not_enrolled", "en", enrolled=False
                 )
             elif patient.status in lc.LEFT and name not in {"mydata", "delete"}:
                 # Data rights outlive taking part; nothing else does.
@@ -151,19 +142,16 @@ class LifecycleService:
 
     async def _mydata(self, uow: UnitOfWork, now: datetime, patient: Patient) -> None:
         document = await self._export(uow, patient)
-        render, locale = self._rt.renderer.render, patient.locale
+        out = self._rt.outbound(uow, now)
         for suffix, content in (
             ("json", json.dumps(document, indent=2, ensure_ascii=False).encode()),
             ("csv", _csv(document).encode()),
         ):
-            await queue_document(
-                uow,
-                now=now,
-                chat_id=patient.chat_id,
-                content=content,
-                filename=f"moodcheck-{patient.label}.{suffix}",
-                caption=render("mydata_caption", locale, format=suffix.upper()),
-                patient_id=patient.id,
+            await out.document_to_patient(
+                patient,
+                content,
+                f"moodcheck-{patient.label}.{suffix}",
+                self._rt.renderer.render("mydata_caption", patient.locale, format=suffix.upper()),
             )
         uow.audit.record(
             at=now,

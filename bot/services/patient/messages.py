@@ -26,11 +26,11 @@ from bot.domain.message_text import cut_to_fit
 from bot.domain.schedule import zone_or_error
 from bot.domain.timezones import looks_like_setting_input
 from bot.services.alerts.alerting import Alerting, Raise
-from bot.services.alerts.crisis_card import crisis_card, patient_region
+from bot.services.alerts.crisis_card import card_without_team, patient_region
 from bot.services.checkin.checkins import CheckinService
 from bot.services.checkin.side_checks import SideCheckService
 from bot.services.envelope import in_update
-from bot.services.outbox import Priority, queue_send, reply_priority
+from bot.services.outbox import Priority
 from bot.services.patient.settings import SettingsService, cohort_of
 from bot.services.provider.team_messages import Relay, TeamMessages
 from bot.services.runtime import Runtime
@@ -205,14 +205,11 @@ class MessageService:
         locale = patient.locale if patient else self._rt.locale_for(language_code, "en")
         if crisis.crisis:
             await self._card(uow, now, chat_id, locale, patient)
-        await queue_send(
-            uow,
-            now=now,
-            chat_id=chat_id,
-            priority=reply_priority(chat_id, enrolled=patient is not None),
-            text=self._rt.renderer.render(
-                "start_no_code" if patient is None else "withdrawn_reply", locale
-            ),
+        await self._rt.outbound(uow, now).reply(
+            chat_id,
+            "start_no_code" if patient is None else "withdrawn_reply",
+            locale,
+            enrolled=patient is not None,
         )
 
     async def _card(
@@ -226,27 +223,14 @@ class MessageService:
         """The crisis card for someone not (or no longer) enrolled: no team is told."""
         if self._rt.cards_shown.take(chat_id):
             return  # shown already while the database was down: no team to tell, nothing to add
+        regions = self._rt.config.regions
         region = None
         if patient is not None:
             cohort, _ = await cohort_of(self._rt, uow, patient)
-            regions = self._rt.config.regions
             region = patient_region(regions, patient.region, patient.timezone, cohort.region)
-        await queue_send(
-            uow,
-            now=now,
-            chat_id=chat_id,
-            priority=Priority.CRISIS,
-            text=crisis_card(
-                self._rt.renderer,
-                self._rt.config.regions,
-                kind="crisis_card",
-                locale=locale,
-                region=region,
-                coverage=None,  # no team follows them: nothing is said about one
-                now=now,
-                team_notified=False,
-            ),
-        )
+        # No team follows them: nothing is said about one.
+        card = card_without_team(self._rt.renderer, regions, "crisis_card", locale, region)
+        await self._rt.outbound(uow, now).text_to_chat(chat_id, card, priority=Priority.CRISIS)
 
     async def _keep(
         self,
@@ -270,19 +254,12 @@ class MessageService:
             await self._crisis(uow, now, cohort, patient, message, crisis=crisis)
         reply = "message_received" if kind == "text" else "media_not_read"
         shared = cohort_config.share_text_with_group
-        await queue_send(
-            uow,
-            now=now,
-            chat_id=patient.chat_id,
-            priority=Priority.INTERACTIVE,
-            patient_id=patient.id,
-            text=self._rt.renderer.render(
-                reply,
-                patient.locale,
-                team_hours=cohort_config.team_hours,
-                # A crisis message: an alert, and its text too (the notice) when shared.
-                shared=shared,
-            ),
+        await self._rt.outbound(uow, now).to_patient(
+            patient,
+            reply,
+            team_hours=cohort_config.team_hours,
+            # A crisis message: an alert, and its text too (the notice) when shared.
+            shared=shared,
         )
         # The patient's reply to a message from the care team goes back to the group as a
         # reply to it (bot.services.provider.team_messages), crisis or not: the team asked.
@@ -325,15 +302,12 @@ class MessageService:
         # A patient's text may be Telegram's whole 4,096: with the label around it, the
         # notice would be refused for good. The group sees it cut, and says so.
         dedup_key = f"message:{message.id}"
-        await queue_send(
-            uow,
-            now=now,
-            chat_id=cohort.provider_chat_id,
-            priority=Priority.NOTICE,
+        await self._rt.outbound(uow, now).text_to_group(
+            cohort,
+            cut_to_fit(render, (message.body or "") if shared else ""),
             dedup_key=dedup_key,
-            text=cut_to_fit(render, (message.body or "") if shared else ""),
+            about=patient,
             reply_to=relay.reply_to if relay is not None else None,
-            patient_id=patient.id,
         )
         await uow.team.add_post(patient.id, dedup_key)
 
@@ -393,16 +367,13 @@ class MessageService:
                 ],
             )
             return
-        await queue_send(
-            uow,
-            now=now,
-            chat_id=patient.chat_id,
-            priority=Priority.CRISIS,
-            dedup_key=f"crisis:message:{message.id}",
-            patient_id=patient.id,
-            text=self._alerting.card(
+        await self._rt.outbound(uow, now).text_to_patient(
+            patient,
+            self._alerting.card(
                 self._rt.card_or_followup(patient.chat_id, "crisis_card"), cohort, patient, now
             ),
+            priority=Priority.CRISIS,
+            dedup_key=f"crisis:message:{message.id}",
         )
         await self._alerting.raise_(
             uow,

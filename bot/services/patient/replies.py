@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.services.envelope import in_update
-from bot.services.outbox import queue_send, reply_priority
 from bot.services.runtime import Runtime
 from storage.uow import UnitOfWork
 
@@ -24,12 +23,8 @@ class ReplyService:
         async def reply(uow: UnitOfWork, now: datetime) -> None:
             patient = await uow.patients.by_telegram_user(user_id)
             locale = patient.locale if patient else self._rt.locale_for(language_code, "en")
-            await queue_send(
-                uow,
-                now=now,
-                chat_id=chat_id,
-                priority=reply_priority(chat_id, enrolled=patient is not None),
-                text=self._rt.renderer.render(template, locale),
+            await self._rt.outbound(uow, now).reply(
+                chat_id, template, locale, enrolled=patient is not None
             )
 
         await in_update(self._rt, update_id, reply)

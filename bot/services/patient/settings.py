@@ -23,7 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.config import CohortConfig, ConfigError
+from bot.cohort_config import CohortConfig
+from bot.config import ConfigError
 from bot.domain.callback_data import SettingButton, encode
 from bot.domain.lifecycle import LEFT, PatientStatus
 from bot.domain.regions import FALLBACK
@@ -31,7 +32,7 @@ from bot.domain.schedule import next_occurrence, parse_hhmm, zone_or_error
 from bot.domain.timezones import city_of, find_zone, parse_time_of_day
 from bot.services.alerts.crisis_card import patient_region
 from bot.services.envelope import Refuse, in_update
-from bot.services.outbox import Keyboard, Priority, queue_edit, queue_send
+from bot.services.outbox import Keyboard
 from bot.services.runtime import Runtime
 from prompts.cities import load_cities
 from prompts.render import DEFAULT_LOCALE
@@ -210,15 +211,8 @@ class SettingsService:
                 _, cohort = await cohort_of(self._rt, uow, patient)
                 patient.awaiting = None
                 text, keyboard = self.view(patient, cohort, Step("summary", onboarding=False))
-                await queue_send(
-                    uow,
-                    now=now,
-                    chat_id=chat_id,
-                    priority=Priority.INTERACTIVE,
-                    text=text,
-                    keyboard=keyboard,
-                    patient_id=patient.id,
-                )
+                # A private chat's id is its user's: ``chat_id`` is the patient's chat.
+                await self._rt.outbound(uow, now).text_to_patient(patient, text, keyboard=keyboard)
 
         await in_update(self._rt, update_id, show)
 
@@ -246,14 +240,8 @@ class SettingsService:
                 next_step = step.after()
             self._await(patient, next_step, now, f"@{message_id}")
             text, keyboard = self.view(patient, cohort, next_step)
-            await queue_edit(
-                uow,
-                now=now,
-                chat_id=patient.chat_id,
-                message_id=message_id,
-                text=text,
-                keyboard=keyboard,
-                patient_id=patient.id,
+            await self._rt.outbound(uow, now).edit_patient_text(
+                patient, message_id, text, keyboard=keyboard
             )
 
         return await in_update(self._rt, update_id, choose)
@@ -301,15 +289,8 @@ class SettingsService:
             body, keyboard = self.view(patient, cohort, step, zones)
             notice = self._rt.renderer.render(error or "time_invalid", patient.locale)
             body = notice if zones else f"{notice}\n\n{body}"
-        await queue_send(
-            uow,
-            now=now,
-            chat_id=patient.chat_id,
-            priority=Priority.INTERACTIVE,
-            text=body,
-            keyboard=keyboard,
-            patient_id=patient.id,
-            dedup_key=_dedup_key(patient, token),
+        await self._rt.outbound(uow, now).text_to_patient(
+            patient, body, keyboard=keyboard, dedup_key=_dedup_key(patient, token)
         )
 
     async def _retire(
@@ -325,14 +306,7 @@ class SettingsService:
         if message_id is None:
             return
         text, _ = self.view(patient, cohort, step)
-        await queue_edit(
-            uow,
-            now=now,
-            chat_id=patient.chat_id,
-            message_id=message_id,
-            text=text,
-            patient_id=patient.id,
-        )
+        await self._rt.outbound(uow, now).edit_patient_text(patient, message_id, text)
 
     # --- helpers ---
 

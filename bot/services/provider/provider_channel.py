@@ -25,7 +25,7 @@ import logging
 from datetime import datetime, timedelta
 
 from bot.services.envelope import in_update
-from bot.services.outbox import Priority, queue_send
+from bot.services.outbox import Priority
 from bot.services.runtime import Runtime
 from storage.models import Cohort
 from storage.uow import UnitOfWork
@@ -133,23 +133,20 @@ class ProviderChannel:
         since = cohort.group_unreachable_since or now
         notice = self._rt.renderer.render("oncall_relay", cohort.locale, cohort=cohort.name)
         queued = 0
+        out = self._rt.outbound(uow, now)
         for user_id in on_call:
-            await queue_send(
-                uow,
-                now=now,
-                chat_id=user_id,
-                text=notice,
+            await out.text_to_chat(
+                user_id,
+                notice,
                 priority=Priority.CRISIS,
                 dedup_key=f"oncall_notice:{cohort.id}:{since.isoformat()}:{user_id}",
             )
             for outbox_id, payload, priority in posts:
                 # The alert as the group would see it, without its buttons: they act on
                 # the group's message, which is where the team acknowledges.
-                queued += await queue_send(
-                    uow,
-                    now=now,
-                    chat_id=user_id,
-                    text=str(payload.get("text", "")),
+                queued += await out.text_to_chat(
+                    user_id,
+                    str(payload.get("text", "")),
                     priority=Priority(priority),
                     dedup_key=f"oncall:{outbox_id}:{user_id}",
                 )
@@ -189,13 +186,7 @@ class ProviderChannel:
                 cohort_id=cohort.id,
                 details={"chat_id": chat_id, "source": source, "held": held},
             )
-            await queue_send(
-                uow,
-                now=now,
-                chat_id=chat_id,
-                text=self._rt.renderer.render("provider_group_back", cohort.locale, count=held),
-                priority=Priority.NOTICE,
-            )
+            await self._rt.outbound(uow, now).to_group(cohort, "provider_group_back", count=held)
             await uow.commit()
             name = cohort.name
         logger.warning(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from markupsafe import Markup
 
@@ -32,7 +33,7 @@ from bot.domain.roles import TEAM_MESSAGE
 from bot.domain.schedule import zone_or_error
 from bot.services.alerts.announcer import MAX_NAME
 from bot.services.envelope import Refuse, in_update
-from bot.services.outbox import Keyboard, Priority, queue_edit, queue_send, reply_priority
+from bot.services.outbox import Keyboard
 from bot.services.provider.roles import Roles
 from bot.services.runtime import Runtime
 from storage.models import Cohort, Patient, PatientMessage, TeamMessage
@@ -111,13 +112,8 @@ class TeamMessages:
                     cohort_id=cohort.id,
                     details={"chat_id": chat_id, "command": TEAM_MESSAGE, "reason": reason},
                 )
-                await queue_send(
-                    uow,
-                    now=now,
-                    chat_id=cohort.provider_chat_id,
-                    priority=reply_priority(cohort.provider_chat_id),
-                    text=self._render("team_reply_not_clinician", cohort.locale, reason=reason),
-                    reply_to=message_id,
+                await self._rt.outbound(uow, now).to_group(
+                    cohort, "team_reply_not_clinician", reply_to=message_id, reason=reason
                 )
 
             await in_update(self._rt, update_id, refuse)
@@ -140,15 +136,10 @@ class TeamMessages:
         await in_update(self._rt, update_id, draft)
 
     async def _refuse(
-        self, uow: UnitOfWork, now: datetime, cohort: Cohort, reply_to: int, **values: object
+        self, uow: UnitOfWork, now: datetime, cohort: Cohort, reply_to: int, **values: Any
     ) -> None:
-        await queue_send(
-            uow,
-            now=now,
-            chat_id=cohort.provider_chat_id,
-            priority=reply_priority(cohort.provider_chat_id),
-            text=self._render("team_reply_refused", cohort.locale, **values),
-            reply_to=reply_to,
+        await self._rt.outbound(uow, now).to_group(
+            cohort, "team_reply_refused", reply_to=reply_to, **values
         )
 
     async def _draft(  # noqa: PLR0917
@@ -186,12 +177,9 @@ class TeamMessages:
             return
         uow.team.add_message(draft)
         await uow.flush()
-        await queue_send(
-            uow,
-            now=now,
-            chat_id=cohort.provider_chat_id,
-            priority=reply_priority(cohort.provider_chat_id),
-            text=preview,
+        await self._rt.outbound(uow, now).text_to_group(
+            cohort,
+            preview,
             keyboard=self._keyboard(cohort, patient, draft),
             dedup_key=_preview_key(draft.id),
             reply_to=reply_to,
@@ -284,14 +272,10 @@ class TeamMessages:
             draft.decided_at = now
             if state == "sent":
                 await self._send(uow, now, cohort, patient, draft, user_id)
-            await queue_edit(
-                uow,
-                now=now,
-                chat_id=chat_id,
-                message_id=message_id,
-                text=self._preview(
-                    cohort, patient, draft, state, by=first_name[:MAX_NAME], at=now
-                ),
+            await self._rt.outbound(uow, now).edit_group(
+                cohort,
+                message_id,
+                self._preview(cohort, patient, draft, state, by=first_name[:MAX_NAME], at=now),
             )
             return self._render("team_message_toast", locale, state=state)
 
@@ -317,14 +301,10 @@ class TeamMessages:
         user_id: int,
     ) -> None:
         draft.relay_until = now + timedelta(hours=RELAY_HOURS)
-        await queue_send(
-            uow,
-            now=now,
-            chat_id=patient.chat_id,
-            priority=Priority.INTERACTIVE,
-            patient_id=patient.id,
+        await self._rt.outbound(uow, now).text_to_patient(
+            patient,
+            self._patient_text(patient, draft.body),
             dedup_key=f"{_preview_key(draft.id)}:patient",
-            text=self._patient_text(patient, draft.body),
         )
         uow.audit.record(
             at=now,
