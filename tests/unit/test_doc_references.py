@@ -4,12 +4,15 @@ citation of a page in docs/ names a page and a section that exist (docs/architec
 
 from __future__ import annotations
 
+import os
 import re
 from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).parents[2]
-SKIPPED_DIRS = frozenset({".git", ".venv", "node_modules", "__pycache__", ".mypy_cache"})
+SKIPPED_DIRS = frozenset(
+    {".git", ".venv", "node_modules", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
+)
 TEXT_SUFFIXES = frozenset({".py", ".md", ".yaml", ".yml", ".j2", ".toml", ".cfg", ".ini", ".sh"})
 TEXT_NAMES = frozenset({"Makefile", "run"})
 
@@ -34,16 +37,19 @@ TITLE = re.compile(r"\bdocs/([\w-]+\.md)`?\)?,\s+(?:[\w ]{1,30},\s+)?\"([^\"]{3,
 PRINCIPLE = re.compile(r"\bdocs/architecture\.md`?,?\s+principles?\s+(\d+)(?:\s+and\s+(\d+))?")
 
 
-def _files() -> list[Path]:
+@cache
+def _files() -> tuple[Path, ...]:
     found = []
-    for path in ROOT.rglob("*"):
-        if any(part in SKIPPED_DIRS for part in path.relative_to(ROOT).parts):
-            continue
-        if path.is_file() and (path.suffix in TEXT_SUFFIXES or path.name in TEXT_NAMES):
-            found.append(path)
-    return sorted(found)
+    for folder, dirs, names in os.walk(ROOT):
+        dirs[:] = [d for d in dirs if d not in SKIPPED_DIRS and not d.endswith(".egg-info")]
+        for name in names:
+            path = Path(folder) / name
+            if path.suffix in TEXT_SUFFIXES or name in TEXT_NAMES:
+                found.append(path)
+    return tuple(sorted(found))
 
 
+@cache
 def _text(path: Path) -> str:
     """The file's text with line breaks and comment markers folded, so that a citation
     wrapped over two comment lines reads as one."""
