@@ -36,8 +36,8 @@ contracts: $(STAMP)
 	$(BIN)/lint-imports
 
 # Three workers per core (at most 8): the end-to-end tests mostly wait on HTTP, the database
-# and subprocesses (each worker used about a third of a core). Measured on 2 cores, the same
-# 1,922 tests run one after the other at load 0.1-4.7: 4 workers 10 min 51 s, 6 workers 8 min 46 s.
+# and subprocesses, so a worker uses well under a core (timings: docs/performance.md,
+# "Figures behind constants in the code").
 # Each worker has its own sandbox server, SQLite files and PostgreSQL database.
 PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n * 3 > 8 ? 8 : n * 3 )))
 pytest: $(STAMP)

@@ -10,7 +10,7 @@ spent meanwhile); the longest the event loop went without running anything else;
 before it, the indexed query that finds who is due, alone. The delivery worker runs all
 along, as in production, so work it does between the scan's transactions is in the scan's
 wall and process CPU, not in its transactions (on PostgreSQL, whose statements let the loop
-run other tasks, in those too). So is the garbage collector's, whose time is noted apart.
+run other tasks, in those too). So is the garbage collector's, whose time is noted separately.
 """
 
 from __future__ import annotations

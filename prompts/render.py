@@ -48,7 +48,7 @@ class Renderer:
         """Render ``<locale>/<name>.j2``, or the English one when the locale lacks it."""
         # Templates are pure functions of their values (no globals, no clock), so a render of
         # plain values (``_PLAIN``) is kept: a tap's question and buttons are the same few
-        # renders over and over (7 % of a tap's service time under cProfile before this).
+        # renders over and over (docs/performance.md, "Figures behind constants in the code").
         # The type is part of the key: 1, 1.0 and True are equal but do not render alike.
         key: tuple[Any, ...] | None = None
         if all(type(value) in _PLAIN for value in values.values()):

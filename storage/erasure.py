@@ -83,8 +83,9 @@ class ErasureRepository(Repository):
         """
         pid = patient.id
         checkin_ids = select(Checkin.id).where(Checkin.patient_id == pid)
-        # The care-team loop's rows (storage/team.py) refer to alerts, messages and outbox
-        # rows, so they go first; team messages before the patient messages they answer.
+        # The care-team loop's rows (storage/repositories/team.py) refer to alerts, messages
+        # and outbox rows, so they go first; team messages before the patient messages they
+        # answer.
         for model in (TeamPost, TeamMessage, AlertFollowUp, SideCheck):
             await self.session.execute(delete(model).where(model.patient_id == pid))
         await self._strip_alerts(pid)

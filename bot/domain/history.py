@@ -2,7 +2,7 @@
 
 Plain frozen values, built by a service from the database and handed to
 ``bot.domain.escalation.evaluate``. Answers are kept as stored strings; a missing answer is
-absent from the mapping, never a zero (docs/clinical.md §1.2, design notes).
+absent from the mapping, never a zero (docs/clinical.md, "Answers as stored").
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Local-time arithmetic for daily check-ins.
 
 All instants are aware UTC datetimes; a patient's schedule is a wall-clock time in an IANA
-zone. The rules, from docs/architecture.md principle 4 and the "Patient journey" issue:
+zone. The rules (docs/architecture.md, principle 4):
 
 * a 09:00 patient is prompted at 09:00 local on every day, across DST changes;
 * a wall time that does not exist on a day (inside a spring-forward gap) is moved to the first

@@ -1,11 +1,11 @@
 """Built-in validation table, used when no spec file is configured.
 
-CI sets ``MOODCHECK_BOT_API_SPEC=/work/shared/telegram/bot-api.json`` (or the same file
-elsewhere) so requests are checked against the full Bot API spec. Without it the sandbox
-still checks the methods it implements, with their full parameter lists copied from Bot API
-10.1 and the object types that matter for this bot (keyboards, commands, entities); other
-object types are accepted unchecked. The content rules (text lengths, HTML, callback_data
-size) are the same in both modes.
+CI sets ``MOODCHECK_BOT_API_SPEC`` to a JSON description of the whole Bot API (a file kept
+outside the repository; ``.ci/run`` looks for it) so requests are checked against all of it.
+Without it the sandbox still checks the methods it implements, with their full parameter
+lists copied from Bot API 10.1 and the object types that matter for this bot (keyboards,
+commands, entities); other object types are accepted unchecked. The content rules (text
+lengths, HTML, callback_data size) are the same in both modes.
 
 Field notation: ``name:Type|Type``; a leading ``!`` marks a required field; ``[]`` stands
 for "Array of "; ``=value`` after a type records the discriminator value of a union member.

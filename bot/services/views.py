@@ -109,8 +109,8 @@ def question_keyboards(
     locale)`` for any check-in id, which renders the labels and checks the callback data once.
 
     For the due scan, which asks the same first item of thousands of check-ins: rendering the
-    labels and encoding and decoding back every button was a third of its time under cProfile
-    (the busiest minute, 2,449 keyboards of twelve buttons). Every button of
+    labels and encoding and decoding back every button was a large part of its time
+    (docs/performance.md, "Figures behind constants in the code"). Every button of
     a check-in carries the check-in id as the field after its kind, and nothing else depends on
     the id; so the keyboard is built once for the widest id (every other id then fits in
     Telegram's 64 bytes too) and the id is put in its place.

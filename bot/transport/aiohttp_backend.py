@@ -129,7 +129,8 @@ class AiohttpRequest(BaseRequest):
                 data = form
             else:
                 # A JSON body: aiohttp's urlencoded form (FormData, quoting every value) cost
-                # about 4 % of the bot's CPU per tap; Telegram takes either.
+                # a measurable share of a tap's CPU (docs/performance.md, "Figures behind
+                # constants in the code"); Telegram takes either.
                 data = json.dumps(request_data.parameters, separators=(",", ":")).encode()
                 headers = _JSON
         write = self._pick(write_timeout, self._media_write if files else self._write)

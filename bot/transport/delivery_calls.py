@@ -80,10 +80,10 @@ async def call_bot(bot: Bot, method: str, payload: dict[str, Any]) -> int | None
 
     Text messages and edits go through PTB's request path (rate limiter, errors) without its
     typed objects (``Bot.do_api_request``): building an ``InlineKeyboardMarkup`` from the
-    stored JSON and parsing the returned ``Message`` with its keyboard cost 1.02 -> 0.57 ms
-    of CPU per message (``python -m bench.fanout 2000 --only own``). The payload is stored
-    in the Bot API's own form (``parse_mode`` included: PTB's defaults do not apply here).
-    Files still use the typed methods.
+    stored JSON and parsing the returned ``Message`` with its keyboard was almost half of a
+    message's CPU (docs/performance.md, "Figures behind constants in the code"). The payload
+    is stored in the Bot API's own form (``parse_mode`` included: PTB's defaults do not apply
+    here). Files still use the typed methods.
     """
     params = dict(payload)
     if method in RAW_METHODS:

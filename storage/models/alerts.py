@@ -79,7 +79,7 @@ class AlertPost(Base):
 
 class AlertFollowUp(Base):
     """A follow-up action a provider recorded on an IMMEDIATE or URGENT alert event (a
-    checklist button, ``bot.services.follow_ups``): one row per event and action."""
+    checklist button, ``bot.services.alerts.alert_actions``): one row per event and action."""
 
     __tablename__ = "alert_follow_ups"
     __table_args__ = (UniqueConstraint("head_id", "action"),)

@@ -49,10 +49,11 @@ class Checkin(Base):
     """Work in progress on the current item (the boxes ticked on a multi-select)."""
     version: Mapped[int] = mapped_column(Integer, default=0)
     """How many times taps, typed notes and the closing of a weekly part changed the row: a
-    change counter for support and debugging. Nothing compares it: replays and double taps
-    are handled by ``processed_updates`` and the unique answer per item, concurrent taps by
-    each chat's order (docs/architecture.md, principle 3) and, on PostgreSQL, the row lock
-    a tap takes (``CheckinRepository.with_patient``)."""
+    change counter that nothing in the code reads or compares. It guards nothing: replays and
+    double taps are handled by ``processed_updates`` and the unique answer per item,
+    concurrent taps by each chat's order (docs/architecture.md, principle 3) and the row lock
+    a tap takes on PostgreSQL (``CheckinRepository.with_patient``); see docs/architecture.md,
+    "Storage: repositories, read models and the unit of work"."""
 
 
 class Answer(Base):

@@ -126,8 +126,8 @@ class CheckinRepository(Repository):
             return {}
         stmt = self._built("open_many", self._open_many_statement)
         # Rows as executemany parameters: one compiled statement, sent in batches
-        # ("insertmanyvalues"). A multi-row VALUES is compiled afresh for every row count:
-        # 60 % of a due scan under cProfile.
+        # ("insertmanyvalues"). A multi-row VALUES is compiled afresh for every row count,
+        # which was most of a due scan (docs/performance.md, "Figures behind constants").
         result = await self.session.execute(stmt, list(rows))
         return {int(patient_id): int(checkin_id) for patient_id, checkin_id in result.all()}
 

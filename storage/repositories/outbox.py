@@ -68,7 +68,8 @@ def _claim_statement(dialect: str, *, urgent: bool, sharded: bool) -> Select[*tu
             earlier.c.status == "pending",
             # "+ 0": the priority is only a filter here, never an index bound. Offered
             # (status, priority) SQLite chose that index (it has no statistics) and walked
-            # every pending message for each candidate: 120 ms a claim at 20,000 queued.
+            # every pending message for each candidate, so a claim grew with the queue
+            # (docs/performance.md, "Figures behind constants in the code").
             # The chat's own index (chat_id, status, id) reads one or two entries.
             # tests/integration/test_claim_plans.py checks the plans on both databases.
             earlier.c.priority + literal_column("0") <= out.c.priority,
@@ -208,8 +209,8 @@ class OutboxRepository(Repository):
         """Write delivery outcomes: each dict has ``id`` and the columns to set.
 
         One executemany per set of columns, on the table: the ORM's bulk update by primary
-        key cost 11 ms of a 6-message cycle's 18 (profiled ``python -m bench.fanout``), more
-        than the messages' own sending."""
+        key cost more than the messages' own sending (docs/performance.md, "Figures behind
+        constants in the code")."""
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for change in changes:
             columns = tuple(sorted(name for name in change if name != "id"))

@@ -277,7 +277,7 @@ async def test_substance_and_bladder_items_follow_the_daily_check_in(harness: Ha
         "answered",
         {"substance": "alcohol,ketamine_np", "bladder": "night"},
     )
-    # No threshold in the reference for substance use or night-time urination alone.
+    # No threshold for substance use or night-time urination alone (docs/clinical.md §1.2, §6).
     assert await _alerts(h, patient) == []
     # The patient's copy of their data holds these answers too.
     await h.send(user, "/mydata")

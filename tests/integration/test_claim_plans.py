@@ -4,7 +4,8 @@ reads the outbox through an index bounded by the chat or the row, never by the b
 Checked on the plans themselves (SQLite's ``EXPLAIN QUERY PLAN``, PostgreSQL's ``EXPLAIN``) on
 an outbox holding 20,000 rows, so that a new index or a change of statistics that makes a
 planner walk the queue fails here instead of slowing delivery down as the backlog grows
-(issue 16: a claim on the (status, priority, id) index cost 120 ms at 20,000 queued).
+(a claim on the (status, priority, id) index once grew with the queue: docs/performance.md,
+"Figures behind constants in the code").
 
 SQLite is checked both before ``ANALYZE`` (how a bot's database usually is: nothing runs it)
 and after. PostgreSQL is checked after ``ANALYZE`` (autovacuum gathers statistics on its own

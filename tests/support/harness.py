@@ -44,8 +44,9 @@ stored path would see two cards. Tests that take the database away (a fault prox
 
 @functools.cache
 def shared_renderer() -> Renderer:
-    """One renderer for every bot a test process builds: compiling all the templates costs
-    about 0.2 s of CPU per build, and they do not change during a run."""
+    """One renderer for every bot a test process builds: compiling all the templates is a
+    noticeable cost per build (docs/performance.md, "Figures behind constants in the code"),
+    and they do not change during a run."""
     return Renderer()
 
 

@@ -50,7 +50,7 @@ class Eraser:
         placeholder = self._rt.renderer.render("erased_label", cohort.locale).strip()
         if not keep_audit:
             # The audit trail keeps every record and its place in the chain; those naming the
-            # person lose their details and link (storage/audit.py, docs/security.md).
+            # person lose their details and link (storage/repositories/audit.py, docs/security.md).
             naming = await uow.erasure.audit_naming(patient)
             await uow.audit.scrub_patient(patient.id, now, also=naming)
         await uow.erasure.erase(
