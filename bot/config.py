@@ -28,7 +28,7 @@ from prompts.follow_ups import FollowUpNames, FollowUpsError, load_follow_ups
 from prompts.questionnaires import load_questionnaire, questionnaire_path
 from prompts.regions import REGIONS, RegionsError, load_regions
 from prompts.render import Renderer
-from prompts.rules import RULES, RulesError, check_rules_against, load_rules
+from prompts.rules import RULES, RulesError, check_rules_against, check_rules_reach, load_rules
 
 SIDE_QUESTIONNAIRES = ("post_dose", "optional_items")
 """Asked apart from the daily check-in (bot.services.checkin.side_checks), whatever the cohort."""
@@ -130,6 +130,11 @@ def load_config(
                 questionnaires[cohort.questionnaire] = questionnaire
             _add_composites(questionnaires, cohort)
         _add_side_questionnaires(questionnaires, rules)
+        instruments = tuple(
+            questionnaires.get(name) or load_questionnaire(questionnaire_path(name))
+            for name in (*WEEKLY, PCL5)
+        )
+        check_rules_reach(rules, (*questionnaires.values(), *instruments))
         escalation = load_escalation_rules(escalation_path, questionnaires.get("daily"))
     except (QuestionnaireError, RulesError, EscalationRulesError) as exc:
         raise ConfigError(str(exc)) from None

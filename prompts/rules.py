@@ -103,3 +103,19 @@ def check_rules_against(rules: tuple[ItemRule, ...], questionnaire: Questionnair
                 f"rule {rule.id!r}: item {rule.item!r} of questionnaire {questionnaire.id!r} "
                 f"has no value {', '.join(unknown)}"
             )
+
+
+def check_rules_reach(rules: tuple[ItemRule, ...], asked: tuple[Questionnaire, ...]) -> None:
+    """Refuse a rule that could never fire: its item is in none of the questionnaires the bot
+    can ask (the cohorts' daily sets, every weekly instrument, the side checks), or a value it
+    names is one no questionnaire that asks the item accepts. A clinic's own rules file is
+    checked like ours: a safety rule that silently never fires is worse than no start."""
+    for questionnaire in asked:
+        check_rules_against(rules, questionnaire)
+    item_ids = {item.id for questionnaire in asked for item in questionnaire.items}
+    for rule in rules:
+        if rule.item not in item_ids:
+            raise RulesError(
+                f"rule {rule.id!r}: item {rule.item!r} is in no questionnaire the bot asks, "
+                "so the rule could never fire"
+            )

@@ -106,3 +106,21 @@ def test_invalid_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MOODCHECK_TELEGRAM_BASE_URL", "ftp://example")
     with pytest.raises(SettingsError, match="MOODCHECK_TELEGRAM_BASE_URL"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("rule", "refusal"),
+    [
+        # A PHQ-9 item 9 rule for an answer the instrument does not have (0-3).
+        ("{id: x, kind: item_value, item: phq9_9, values: ['7'], tier: URGENT}", "no value 7"),
+        # An item no questionnaire asks: the rule could never fire.
+        ("{id: x, kind: item_value, item: sadnes, values: ['1'], tier: URGENT}", "never fire"),
+    ],
+)
+def test_a_rule_that_could_never_fire_stops_the_start(
+    tmp_path: Path, rule: str, refusal: str
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(f"rules:\n  - {rule}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=refusal):
+        load_config(EXAMPLE, rules_path=rules)

@@ -6,7 +6,6 @@ The labelled corpus has its own tests (test_crisis_corpus.py).
 
 from __future__ import annotations
 
-import time
 import unicodedata
 from pathlib import Path
 
@@ -131,19 +130,14 @@ def test_the_phrase_is_quoted_as_typed_and_kept_short() -> None:
     assert MATCHER.detect(long).phrase == "kill myself"
 
 
-def test_a_4096_character_message_is_read_in_a_few_milliseconds() -> None:
+def test_a_4096_character_message_is_read_to_its_end() -> None:
+    """A statement at the very end of Telegram's longest message is found. How long reading
+    takes is measured by ``python -m bench.crisis_words`` (docs/crisis-detection.md), not
+    here: a timed test on a shared machine measures the machine."""
     text = ("Pretty normal day: work, gym, dinner with my sister. Me siento bien. " * 70)[:4096]
     text = text[:-30] + " I want to kill myself"
+    assert len(text) <= 4096
     assert MATCHER.detect(text).level is Level.CLEAR
-    best = min(_seconds(MATCHER, text) for _ in range(10))
-    # About 2 ms on a laptop (docs/crisis-detection.md); the bound leaves room for a busy CI.
-    assert best < 0.010, f"{best * 1000:.1f} ms"
-
-
-def _seconds(matcher: CrisisMatcher, text: str) -> float:
-    started = time.perf_counter()
-    matcher.detect(text)
-    return time.perf_counter() - started
 
 
 # --- the file format ---------------------------------------------------------------------

@@ -210,8 +210,10 @@ class Alerting:
                 head.next_reraise_at = next_reraise(
                     tier, now, 0, config.reraise_minutes, config.coverage_hours
                 )
-            if tier is Tier.URGENT and (checkin_id is not None or tell_patient):
-                await self._tell_patient(uow, now, cohort, patient, head=head, raises=raises)
+            if tier is not Tier.ROUTINE and (checkin_id is not None or tell_patient):
+                await self._tell_patient(
+                    uow, now, cohort, patient, head=head, raises=raises, tier=tier
+                )
             # In this transaction: a lone alert goes out as fast as before coalescing.
             await self.announcer.flush(uow, now, cohort, lone=True)
         return created
@@ -225,15 +227,26 @@ class Alerting:
         *,
         head: Alert,
         raises: Sequence[Raise],
+        tier: Tier,
     ) -> None:
-        """docs/clinical.md §3.2, URGENT: "your care team will review this by <time>" with the
-        short crisis card. An answer that shows the full card (a safety answer) has it
-        already, and says when (``bot.services.alerts.crisis_card``)."""
+        """docs/clinical.md §3.2: URGENT, "your care team will review this by <time>" with the
+        short crisis card; IMMEDIATE, the full crisis card at once. An answer whose rule shows
+        a card (a safety answer, a medical red flag) has it already, and says when
+        (``bot.services.alerts.crisis_card``). Every shipped IMMEDIATE rule has its card; the
+        full card here is for one that does not (a clinic's own rule, a patient-level rule),
+        so that no IMMEDIATE alert leaves the patient without the numbers."""
         carded = {r.id for r in self._rt.config.rules if r.crisis_card or r.emergency_card}
         if any(r.rule in carded for r in raises):
             return
+        urgent = tier is Tier.URGENT
         await self._rt.outbound(uow, now).text_to_patient(
             patient,
-            self.card("crisis_card_short", cohort, patient, now, urgent=True),
+            self.card(
+                "crisis_card_short" if urgent else "crisis_card",
+                cohort,
+                patient,
+                now,
+                urgent=urgent,
+            ),
             dedup_key=f"review:{head.id}",
         )
