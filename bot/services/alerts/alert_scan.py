@@ -115,7 +115,7 @@ class AlertScan:
                 "allow_sending_without_reply": True,
             }
         await uow.outbox.enqueue(row)
-        outbox_id = await uow.alerts.outbox_id(dedup_key)
+        outbox_id = await uow.outbox.queued_id(dedup_key)
         assert outbox_id is not None  # noqa: S101 - just queued, or queued before
         await uow.alerts.add_posts([(e.head.id, e.step, outbox_id) for e in events])
         for event in events:
