@@ -22,8 +22,9 @@ from storage.repositories.base import Repository
 
 
 class ProviderQueries(Repository):
-    """What the provider commands read: a cohort by its group, its patients, their days,
-    alerts and answers."""
+    """What the provider commands read: a cohort's patients, their days and open alerts,
+    and what was not delivered (their answers: ``AnswerQueries``; the CSV export:
+    ``ExportQueries.csv_rows``)."""
 
     async def undelivered(self, cohort: Cohort, since: datetime) -> tuple[int, int]:
         """Return how many messages since a time were given up on (dead letters): (to the
