@@ -59,7 +59,8 @@ def _document_names(payload: dict[str, Any], label: str) -> bool:
 
 
 class ErasureRepository(Repository):
-    """Erase one patient's data (PatientHistoryQueries keeps the reads)."""
+    """Erase one patient's data (their export reads it with AnswerQueries.of_patient and
+    PatientHistoryQueries)."""
 
     async def erase(
         self,

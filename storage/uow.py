@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.db import READ_ONLY, DatabaseUnavailableError
 from storage.erasure import ErasureRepository
+from storage.queries.answers import AnswerQueries
 from storage.queries.digest import DigestQueries
 from storage.queries.export import ExportQueries, OutcomeQueries
 from storage.queries.history import PatientHistoryQueries
@@ -46,6 +47,7 @@ class UnitOfWork:
     outbox: OutboxRepository
     updates: UpdateRepository
     audit: AuditRepository
+    answers: AnswerQueries
     history: PatientHistoryQueries
     provider: ProviderQueries
     digest: DigestQueries
@@ -92,6 +94,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(session)
         self.updates = UpdateRepository(session)
         self.audit = AuditRepository(session)
+        self.answers = AnswerQueries(session)
         self.history = PatientHistoryQueries(session)
         self.provider = ProviderQueries(session)
         self.digest = DigestQueries(session)

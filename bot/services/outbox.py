@@ -8,6 +8,7 @@ from enum import IntEnum
 from typing import Any
 
 from bot.domain.alerts import Tier
+from storage.repositories.outbox import NewOutboxMessage
 from storage.uow import UnitOfWork
 
 Keyboard = list[list[dict[str, str]]]
@@ -92,7 +93,7 @@ def _row(  # noqa: PLR0917 - one row's columns, behind keyword-only fronts
     on_sent: str | None,
     ref_id: int | None,
     patient_id: int | None,
-) -> dict[str, Any]:
+) -> NewOutboxMessage:
     return {
         "dedup_key": dedup_key,
         "chat_id": chat_id,
@@ -121,7 +122,7 @@ def send_row(
     ref_id: int | None = None,
     patient_id: int | None = None,
     reply_to: int | None = None,
-) -> dict[str, Any]:
+) -> NewOutboxMessage:
     """Return the outbox row of a sendMessage (for :func:`queue_send` or bulk queueing);
     ``reply_to``: the id of a message in the chat it answers (Telegram's reply)."""
     return _row(

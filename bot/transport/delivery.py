@@ -26,7 +26,6 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from telegram import Bot
 
@@ -37,6 +36,7 @@ from bot.transport.delivery_calls import PAID_METHODS, Backoff, Claimed, Outcome
 from bot.transport.ratelimit import SlidingWindowRateLimiter, urgent_send
 from bot.transport.workers import Partition, WorkerSlots
 from storage.db import is_unavailable
+from storage.repositories.outbox import OutboxChange
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
@@ -471,15 +471,17 @@ class DeliveryWorker:
     async def _settle(self, uow: UnitOfWork, outcomes: Sequence[Outcome]) -> None:
         """Write a round's outcomes in the caller's transaction."""
         now = self._clock.now()
-        changes: list[dict[str, Any]] = []
+        changes: list[OutboxChange] = []
         checkin_messages: list[tuple[int, int]] = []
         alert_messages: list[tuple[int, int]] = []
         blocked_chats: set[int] = set()
         for outcome in outcomes:
             row = outcome.row
-            change: dict[str, Any] = {"id": row.id, "lease_until": None}
+            change: OutboxChange = {"id": row.id, "lease_until": None}
             if outcome.kind == "sent":
-                change.update(status="sent", sent_at=now, telegram_message_id=outcome.message_id)
+                change.update(
+                    {"status": "sent", "sent_at": now, "telegram_message_id": outcome.message_id}
+                )
                 self.stats.sent += 1
                 if row.on_sent == OnSent.CHECKIN_MESSAGE and row.ref_id and outcome.message_id:
                     checkin_messages.append((row.ref_id, outcome.message_id))
@@ -488,7 +490,9 @@ class DeliveryWorker:
             elif outcome.kind == "retry":
                 attempts = row.attempts + (1 if outcome.counts_attempt else 0)
                 if attempts >= self.policy.max_attempts:
-                    change.update(status="dead", attempts=attempts, last_error=outcome.error)
+                    change.update(
+                        {"status": "dead", "attempts": attempts, "last_error": outcome.error}
+                    )
                     self.stats.dead += 1
                     logger.error(
                         "outbox message %d dead after %d attempts: %s",
@@ -498,20 +502,24 @@ class DeliveryWorker:
                     )
                 else:
                     change.update(
-                        attempts=attempts,
-                        last_error=outcome.error,
-                        next_attempt_at=now + timedelta(seconds=outcome.delay),
+                        {
+                            "attempts": attempts,
+                            "last_error": outcome.error,
+                            "next_attempt_at": now + timedelta(seconds=outcome.delay),
+                        }
                     )
                     self.stats.retried += 1
             elif outcome.kind == "deferred":
-                change.update(next_attempt_at=now + timedelta(seconds=outcome.delay))
+                change.update({"next_attempt_at": now + timedelta(seconds=outcome.delay)})
                 self.stats.deferred += 1
             elif outcome.kind == "forbidden":
-                change.update(status="failed", last_error=outcome.error)
+                change.update({"status": "failed", "last_error": outcome.error})
                 blocked_chats.add(row.chat_id)
                 self.stats.forbidden += 1
             elif outcome.kind in {"dead", "rejected"}:
-                change.update(status="dead", attempts=row.attempts + 1, last_error=outcome.error)
+                change.update(
+                    {"status": "dead", "attempts": row.attempts + 1, "last_error": outcome.error}
+                )
                 self._dead(outcome)
             if outcome.error:
                 self.stats.by_error[outcome.error[:40]] = (

@@ -30,7 +30,7 @@ class Alert(Base):
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
     """None once the patient's data was erased: the alert stays, for the clinic's counts
     (outcomes, metrics), without anything that leads to the person (details, check-in and
-    event gone; see PatientHistoryQueries.erase)."""
+    event gone; see ErasureRepository.erase)."""
     checkin_id: Mapped[int | None] = mapped_column(ForeignKey("checkins.id"))
     rule: Mapped[str] = mapped_column(String(64))
     tier: Mapped[str] = mapped_column(String(16))

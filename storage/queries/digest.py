@@ -16,9 +16,9 @@ from sqlalchemy import (
 from bot.domain import lifecycle
 from storage.models import (
     Alert,
+    AlertFollowUp,
     Answer,
     Checkin,
-    OutboxMessage,
     Patient,
 )
 from storage.repositories.base import Repository
@@ -72,43 +72,6 @@ class DigestQueries(Repository):
             for r in (await self.session.execute(stmt)).all()
         ]
 
-    async def checkins_answering(
-        self, cohort_id: int, since: date, until: date, items: Sequence[str]
-    ) -> Sequence[tuple[int, int, date, str]]:
-        """Return the cohort's check-ins between two local dates that answered one of some
-        items (e.g. the first item of each instrument): (check-in id, patient id, local
-        date, item)."""
-        stmt = (
-            select(Checkin.id, Checkin.patient_id, Checkin.local_date, Answer.item_id)
-            .join(Patient, Patient.id == Checkin.patient_id)
-            .join(Answer, Answer.checkin_id == Checkin.id)
-            .where(
-                Patient.cohort_id == cohort_id,
-                Checkin.local_date >= since,
-                Checkin.local_date <= until,
-                Answer.item_id.in_(items),
-            )
-        )
-        return [
-            (int(r[0]), int(r[1]), r[2], str(r[3]))
-            for r in (await self.session.execute(stmt)).all()
-        ]
-
-    async def answers_of(
-        self, checkin_ids: Sequence[int], items: Sequence[str], chunk: int = 500
-    ) -> Sequence[tuple[int, str, str]]:
-        """Return some items' answers of these check-ins: (check-in id, item, value)."""
-        found: list[tuple[int, str, str]] = []
-        for start in range(0, len(checkin_ids), chunk):
-            stmt = select(Answer.checkin_id, Answer.item_id, Answer.value).where(
-                Answer.checkin_id.in_(checkin_ids[start : start + chunk]),
-                Answer.item_id.in_(items),
-            )
-            found.extend(
-                (int(r[0]), str(r[1]), str(r[2])) for r in (await self.session.execute(stmt))
-            )
-        return found
-
     async def alerts(
         self, cohort_id: int, since: datetime
     ) -> Sequence[tuple[int, str, str, datetime, datetime | None, datetime | None]]:
@@ -157,9 +120,25 @@ class DigestQueries(Repository):
             for r in (await self.session.execute(stmt)).all()
         ]
 
-    async def queued(self, dedup_key: str) -> bool:
-        """Tell whether an outbox message with this dedup key exists (sent or not)."""
-        found = await self.session.scalar(
-            select(OutboxMessage.id).where(OutboxMessage.dedup_key == dedup_key)
+    async def resolved_without_follow_up(
+        self, cohort_id: int, start: datetime, end: datetime
+    ) -> list[tuple[str, str, str, dict[str, Any] | None]]:
+        """Return the IMMEDIATE and URGENT events a cohort resolved in [start, end) with no
+        follow-up action recorded: (label, tier, rule, details) of each head alert, oldest
+        first."""
+        recorded = select(AlertFollowUp.id).where(AlertFollowUp.head_id == Alert.id)
+        stmt = (
+            select(Patient.label, Alert.tier, Alert.rule, Alert.details)
+            .join(Patient, Patient.id == Alert.patient_id)
+            .where(
+                Alert.cohort_id == cohort_id,
+                Alert.head_id == Alert.id,
+                Alert.tier.in_(("IMMEDIATE", "URGENT")),
+                Alert.resolved_at >= start,
+                Alert.resolved_at < end,
+                ~recorded.exists(),
+            )
+            .order_by(Alert.resolved_at, Alert.id)
         )
-        return found is not None
+        rows = (await self.session.execute(stmt)).all()
+        return [(str(r[0]), str(r[1]), str(r[2]), r[3]) for r in rows]

@@ -1,5 +1,6 @@
-"""Read model for exports (the FHIR bundle): a cohort's patients, their answered check-ins and
-the answers, streamed in batches in check-in order so a large cohort never sits in memory."""
+"""Read models for exports and the outcomes report. The FHIR bundle's rows (a cohort's
+patients, their answered check-ins and the answers) are streamed in batches in check-in order
+so a large cohort never sits in memory; the CSV of ``/export`` is one query."""
 
 from __future__ import annotations
 
@@ -37,6 +38,18 @@ class ExportedCheckin(NamedTuple):
 
 ExportedAnswer = tuple[int, str, str]
 """One stored answer: check-in id, item id, value (a plain tuple: there are many)."""
+
+
+class CsvRow(NamedTuple):
+    """A row of the CSV export: an answer with its check-in, or a check-in without answers
+    (item and value None)."""
+
+    label: str
+    local_date: date
+    timezone: str
+    status: str
+    item_id: str | None
+    value: str | None
 
 
 class ExportQueries:
@@ -112,6 +125,26 @@ class ExportQueries:
         async for rows in self._stream(stmt, batch):
             yield [tuple(row) for row in rows]
 
+    async def csv_rows(self, cohort_id: int) -> list[CsvRow]:
+        """Return every check-in of the cohort (patients who left included) with its
+        answers, one row per answer or one for a check-in without any, by label, date and
+        answer time (``/export``: the CSV is built in memory, a file Telegram takes)."""
+        stmt = self._of_cohort(
+            select(
+                Patient.label,
+                Checkin.local_date,
+                Checkin.timezone,
+                Checkin.status,
+                Answer.item_id,
+                Answer.value,
+            )
+            .join(Patient, Patient.id == Checkin.patient_id)
+            .outerjoin(Answer, Answer.checkin_id == Checkin.id),
+            cohort_id,
+            include_left=True,
+        ).order_by(Patient.label, Checkin.local_date, Answer.answered_at, Answer.id)
+        return [CsvRow._make(row) for row in (await self.session.execute(stmt)).all()]
+
 
 class OutcomePatient(NamedTuple):
     """A patient's dates for the outcomes report."""
@@ -133,18 +166,6 @@ class OutcomeQueries:
         stmt = select(Patient.id, Patient.consented_at, type_coerce(left, UTCDateTime()))
         rows = await self.session.execute(stmt.where(Patient.cohort_id == cohort_id))
         return [OutcomePatient._make(row) for row in rows.all()]
-
-    async def answers(
-        self, cohort_id: int, item_ids: Sequence[str]
-    ) -> list[tuple[int, date, str, str]]:
-        """Return (patient id, local date, item id, value) for the given items."""
-        stmt = (
-            select(Checkin.patient_id, Checkin.local_date, Answer.item_id, Answer.value)
-            .join(Answer, Answer.checkin_id == Checkin.id)
-            .join(Patient, Patient.id == Checkin.patient_id)
-            .where(Patient.cohort_id == cohort_id, Answer.item_id.in_(item_ids))
-        )
-        return [(r[0], r[1], r[2], r[3]) for r in (await self.session.execute(stmt)).all()]
 
     async def checkin_statuses(
         self, cohort_id: int, first: date, last: date

@@ -13,7 +13,6 @@ from sqlalchemy import (
 from bot.domain import lifecycle
 from storage.models import (
     Alert,
-    Answer,
     Checkin,
     Cohort,
     OutboxMessage,
@@ -23,8 +22,9 @@ from storage.repositories.base import Repository
 
 
 class ProviderQueries(Repository):
-    """What the provider commands read: a cohort by its group, its patients, their days,
-    alerts and answers."""
+    """What the provider commands read: a cohort's patients, their days and open alerts,
+    and what was not delivered (their answers: ``AnswerQueries``; the CSV export:
+    ``ExportQueries.csv_rows``)."""
 
     async def undelivered(self, cohort: Cohort, since: datetime) -> tuple[int, int]:
         """Return how many messages since a time were given up on (dead letters): (to the
@@ -48,17 +48,6 @@ class ProviderQueries(Repository):
             )
         )
         return int(to_group or 0), int(to_patients or 0)
-
-    async def cohort_by_chat(self, chat_id: int) -> Cohort | None:
-        """Return the cohort whose provider group is this chat."""
-        return await self.session.scalar(select(Cohort).where(Cohort.provider_chat_id == chat_id))
-
-    async def patient_by_label(self, cohort_id: int, label: str) -> Patient | None:
-        """Return a cohort's patient by label (labels are unique per cohort)."""
-        stmt = select(Patient).where(Patient.cohort_id == cohort_id, Patient.label == label)
-        if self.dialect == "postgresql":
-            stmt = stmt.with_for_update()
-        return await self.session.scalar(stmt)
 
     async def patients_of(self, cohort_id: int) -> Sequence[Patient]:
         """Return a cohort's patients by label."""
@@ -89,20 +78,6 @@ class ProviderQueries(Repository):
         )
         return {int(pid): day for pid, day in (await self.session.execute(stmt)).all()}
 
-    async def answers_for(self, checkin_ids: Sequence[int]) -> dict[int, dict[str, str]]:
-        """Return the answers of these check-ins: {checkin id: {item id: value}}."""
-        if not checkin_ids:
-            return {}
-        rows = await self.session.execute(
-            select(Answer.checkin_id, Answer.item_id, Answer.value).where(
-                Answer.checkin_id.in_(checkin_ids)
-            )
-        )
-        found: dict[int, dict[str, str]] = {}
-        for checkin_id, item_id, value in rows.all():
-            found.setdefault(int(checkin_id), {})[str(item_id)] = str(value)
-        return found
-
     async def unresolved_alerts(
         self, cohort_id: int, patient_id: int | None = None
     ) -> Sequence[tuple[Alert, str]]:
@@ -116,28 +91,3 @@ class ProviderQueries(Repository):
         if patient_id is not None:
             stmt = stmt.where(Alert.patient_id == patient_id)
         return [(row[0], str(row[1])) for row in (await self.session.execute(stmt)).all()]
-
-    async def export_rows(
-        self, cohort_id: int
-    ) -> Sequence[tuple[str, date, str, str, str | None, str | None]]:
-        """Return a cohort's check-ins with their answers, one row per answer (or one row
-        with no item for a check-in without answers): (label, local date, time zone,
-        status, item, value), by label, date and answer time."""
-        stmt = (
-            select(
-                Patient.label,
-                Checkin.local_date,
-                Checkin.timezone,
-                Checkin.status,
-                Answer.item_id,
-                Answer.value,
-            )
-            .join(Patient, Patient.id == Checkin.patient_id)
-            .outerjoin(Answer, Answer.checkin_id == Checkin.id)
-            .where(Patient.cohort_id == cohort_id)
-            .order_by(Patient.label, Checkin.local_date, Answer.answered_at, Answer.id)
-        )
-        return [
-            (row[0], row[1], row[2], row[3], row[4], row[5])
-            for row in (await self.session.execute(stmt)).all()
-        ]

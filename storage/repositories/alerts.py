@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import (
     case,
@@ -12,6 +12,7 @@ from sqlalchemy import (
     update,
 )
 
+from bot.domain.lifecycle import AlertStatus
 from storage.models import (
     Alert,
     AlertPost,
@@ -19,11 +20,35 @@ from storage.models import (
 )
 from storage.repositories.base import Repository
 
+_WAITING = (
+    Alert.group_message_id.is_(None),
+    Alert.head_id.is_not(None),
+    Alert.head_id == Alert.id,
+)
+"""An event waiting to be announced: its head alert, with no group message yet."""
+
+
+class NewAlert(TypedDict):
+    """An alert to raise (``AlertRepository.add_if_absent``)."""
+
+    cohort_id: int
+    patient_id: int
+    checkin_id: int | None
+    rule: str
+    tier: str
+    status: AlertStatus
+    dedup_key: str
+    event_key: str | None
+    created_at: datetime
+    after_hours: bool
+    details: dict[str, Any] | None
+    """What fired it (JSON, locale-free: ``bot.domain.alert_details``)."""
+
 
 class AlertRepository(Repository):
     """Alerts for the care team, and the group messages (posts) that show their events."""
 
-    async def add_if_absent(self, values: dict[str, Any]) -> Alert | None:
+    async def add_if_absent(self, values: NewAlert) -> Alert | None:
         """Create an alert unless one with the same dedup key exists; return the new one."""
         created = await self._insert_ignore(Alert, values, ("dedup_key",))
         if not created:
@@ -37,6 +62,16 @@ class AlertRepository(Repository):
         found = await self.session.scalar(
             select(Alert.id)
             .where(Alert.checkin_id == checkin_id, Alert.head_id.is_not(None))
+            .limit(1)
+        )
+        return found is not None
+
+    async def announced_for_event(self, event_key: str) -> bool:
+        """Tell whether an alert about an event (e.g. an answer of a side check) went (or is
+        going) to the group."""
+        found = await self.session.scalar(
+            select(Alert.id)
+            .where(Alert.event_key == event_key, Alert.head_id.is_not(None))
             .limit(1)
         )
         return found is not None
@@ -73,12 +108,7 @@ class AlertRepository(Repository):
         oldest; locked for this flush."""
         stmt = (
             select(Alert)
-            .where(
-                Alert.group_message_id.is_(None),
-                Alert.head_id.is_not(None),
-                Alert.head_id == Alert.id,
-                Alert.cohort_id == cohort_id,
-            )
+            .where(*_WAITING, Alert.cohort_id == cohort_id)
             .order_by(case((Alert.tier == "IMMEDIATE", 0), else_=1), Alert.created_at, Alert.id)
             .limit(limit)
         )
@@ -86,15 +116,7 @@ class AlertRepository(Repository):
 
     async def cohorts_waiting(self) -> list[int]:
         """Return the cohorts that have events waiting to be announced."""
-        rows = await self.session.scalars(
-            select(Alert.cohort_id)
-            .where(
-                Alert.group_message_id.is_(None),
-                Alert.head_id.is_not(None),
-                Alert.head_id == Alert.id,
-            )
-            .distinct()
-        )
+        rows = await self.session.scalars(select(Alert.cohort_id).where(*_WAITING).distinct())
         return sorted(rows.all())
 
     async def due_reraise(self, now: datetime, limit: int) -> Sequence[Alert]:
@@ -112,12 +134,6 @@ class AlertRepository(Repository):
             .limit(limit)
         )
         return (await self.session.scalars(self._locking(stmt))).all()
-
-    async def outbox_id(self, dedup_key: str) -> int | None:
-        """Return the id of the outbox row queued under a dedup key."""
-        return await self.session.scalar(
-            select(OutboxMessage.id).where(OutboxMessage.dedup_key == dedup_key)
-        )
 
     async def add_posts(self, rows: Sequence[tuple[int, int, int]]) -> None:
         """Record which events a group message shows: (head id, step, outbox id); step 0 is

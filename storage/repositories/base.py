@@ -4,7 +4,7 @@ read models live in ``storage.queries``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
@@ -85,7 +85,7 @@ class Repository:
         return cast("_E", built)
 
     async def _insert_ignore(
-        self, model: type[Base], values: dict[str, Any], conflict: Sequence[str]
+        self, model: type[Base], values: Mapping[str, object], conflict: Sequence[str]
     ) -> bool:
         """Insert a row unless it would break a unique constraint; tell whether it went in."""
         table = cast("Table", model.__table__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import ColumnElement, delete, or_, select, update
 
@@ -15,6 +15,18 @@ from storage.repositories.base import Repository
 MIGRATED_ERROR = "chat migrated"
 """``last_error`` of a message dead-lettered because its group had become a supergroup
 (before this version followed migrations): such messages are sent again to the new id."""
+
+
+class _Readdressed(TypedDict):
+    """A message sent again to a group's new id (``move_chat``: the ORM's bulk update by
+    primary key)."""
+
+    id: int
+    chat_id: int
+    payload: dict[str, Any]
+    status: str
+    next_attempt_at: datetime
+    last_error: None
 
 
 class ChannelRepository(Repository):
@@ -53,7 +65,7 @@ class ChannelRepository(Repository):
                 )
             )
         ).all()
-        changes: list[dict[str, Any]] = []
+        changes: list[_Readdressed] = []
         for row_id, payload in rows:
             if not payload:  # blanked by housekeeping: nothing left to send
                 continue

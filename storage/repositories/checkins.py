@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any, cast
+from typing import NotRequired, TypedDict, cast
 
 from sqlalchemy import (
     Executable,
@@ -27,6 +27,23 @@ from storage.models import (
 from storage.repositories.base import Repository, insert_ignoring, update_by_id
 
 _ANSWERS_TABLE = cast("Table", Answer.__table__)
+
+
+class NewCheckin(TypedDict):
+    """A check-in to open (``open_for_day``; ``open_many``'s rows, sent as executemany
+    parameters, so every row of one call has the same keys)."""
+
+    patient_id: int
+    local_date: date
+    timezone: str
+    questionnaire: str
+    status: str
+    position: int
+    opened_at: datetime
+    closes_at: datetime
+    version: int
+    completed_at: NotRequired[datetime | None]
+    """Set on a day recorded as missed when it is opened."""
 
 
 _CHECKINS = cast("Table", Checkin.__table__)
@@ -106,7 +123,7 @@ class CheckinRepository(Repository):
             select(Checkin).where(Checkin.patient_id == patient_id, Checkin.local_date == day)
         )
 
-    async def open_for_day(self, values: dict[str, Any]) -> tuple[Checkin, bool]:
+    async def open_for_day(self, values: NewCheckin) -> tuple[Checkin, bool]:
         """Return the check-in for (patient, local date), creating it if needed.
 
         The unique constraint decides races: whoever inserts second gets the first's row.
@@ -117,7 +134,7 @@ class CheckinRepository(Repository):
         assert checkin is not None  # noqa: S101 - inserted or already there
         return checkin, created
 
-    async def open_many(self, rows: Sequence[dict[str, Any]]) -> dict[int, int]:
+    async def open_many(self, rows: Sequence[NewCheckin]) -> dict[int, int]:
         """Create check-ins in one statement, skipping (patient, date) pairs that exist.
 
         Returns the new check-ins' ids by patient id.
@@ -210,21 +227,15 @@ class CheckinRepository(Repository):
         )
         return set(rows.all())
 
-    async def with_answers_of(self, patient_id: int) -> list[tuple[Checkin, dict[str, str]]]:
-        """Return a patient's check-ins, oldest first, each with its answers by item id."""
-        checkins = (
-            await self.session.scalars(
-                select(Checkin)
-                .where(Checkin.patient_id == patient_id)
-                .order_by(Checkin.local_date)
-            )
-        ).all()
-        answers: dict[int, dict[str, str]] = {c.id: {} for c in checkins}
-        rows = await self.session.execute(
-            select(Answer.checkin_id, Answer.item_id, Answer.value)
-            .join(Checkin, Checkin.id == Answer.checkin_id)
-            .where(Checkin.patient_id == patient_id)
+    async def completed_on(self, days: Sequence[tuple[int, date]]) -> set[int]:
+        """Of (patient id, local date) pairs, return the patients whose daily check-in of
+        that date is completed (the side-check scan: optional items follow a finished
+        check-in)."""
+        if not days:
+            return set()
+        wanted = dict(days)
+        stmt = select(Checkin.patient_id, Checkin.local_date).where(
+            Checkin.patient_id.in_(wanted), Checkin.status == "completed"
         )
-        for checkin_id, item_id, value in rows.all():
-            answers.setdefault(checkin_id, {})[str(item_id)] = str(value)
-        return [(c, answers[c.id]) for c in checkins]
+        rows = await self.session.execute(stmt)
+        return {pid for pid, day in rows if wanted.get(pid) == day}

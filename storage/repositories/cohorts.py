@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import NotRequired, TypedDict
 
 from sqlalchemy import (
     select,
@@ -16,12 +16,31 @@ from storage.models import (
 from storage.repositories.base import Repository
 
 
+class CohortValues(TypedDict):
+    """A cohort as the configuration file gives it (``CohortRepository.upsert``); a key
+    left out leaves the column as it is."""
+
+    name: str
+    provider_chat_id: int
+    configured_chat_id: NotRequired[int | None]
+    timezone: str
+    locale: str
+    region: str
+    questionnaire: str
+    checkin_window_hours: NotRequired[int | None]
+
+
 class CohortRepository(Repository):
     """Cohorts, mirrored from the configuration file."""
 
     async def by_name(self, name: str) -> Cohort | None:
         """Return the cohort of that name."""
         return await self.session.scalar(select(Cohort).where(Cohort.name == name))
+
+    async def by_chat(self, chat_id: int) -> Cohort | None:
+        """Return the cohort whose provider group is this chat (as it is now; a group's
+        earlier ids are ``ChannelRepository.cohort_by_chat``'s)."""
+        return await self.session.scalar(select(Cohort).where(Cohort.provider_chat_id == chat_id))
 
     async def get(self, cohort_id: int) -> Cohort | None:
         """Return the cohort with that id."""
@@ -31,7 +50,7 @@ class CohortRepository(Repository):
         """Return every cohort."""
         return (await self.session.scalars(select(Cohort))).all()
 
-    async def upsert(self, values: dict[str, Any], now: datetime) -> Cohort:
+    async def upsert(self, values: CohortValues, now: datetime) -> Cohort:
         """Create the cohort or bring it in line with the configuration."""
         cohort = await self.by_name(values["name"])
         if cohort is None:

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from storage.models import Confirmation, OutboxMessage
 from storage.repositories.base import Repository
+from storage.repositories.outbox import OutboxRepository
 
 
 class ConfirmationRepository(Repository):
@@ -24,9 +25,7 @@ class ConfirmationRepository(Repository):
         expires_at: datetime,
     ) -> None:
         """Store a token for the message queued under ``dedup_key`` (the question)."""
-        outbox_id = await self.session.scalar(
-            select(OutboxMessage.id).where(OutboxMessage.dedup_key == dedup_key)
-        )
+        outbox_id = await OutboxRepository(self.session).queued_id(dedup_key)
         self.session.add(
             Confirmation(
                 patient_id=patient_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, NotRequired, Required, TypedDict, cast
 
 from sqlalchemy import (
     CursorResult,
@@ -35,6 +35,38 @@ from storage.models import (
 from storage.repositories.base import Repository, insert_ignoring, skip_locked, update_by_id
 
 _OUTBOX = cast("Table", OutboxMessage.__table__)
+
+
+class NewOutboxMessage(TypedDict):
+    """A message to queue (``enqueue``; ``enqueue_many``'s rows, sent as executemany
+    parameters, so every row of one call has the same keys)."""
+
+    chat_id: int
+    method: str
+    payload: dict[str, Any]
+    """The Bot API call's parameters (JSON)."""
+    priority: int
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    dedup_key: NotRequired[str | None]
+    on_sent: NotRequired[str | None]
+    ref_id: NotRequired[int | None]
+    patient_id: NotRequired[int | None]
+
+
+class OutboxChange(TypedDict, total=False):
+    """What became of a message (``apply``): its id and the columns to set, only those."""
+
+    id: Required[int]
+    status: str
+    attempts: int
+    last_error: str | None
+    lease_until: datetime | None
+    next_attempt_at: datetime
+    sent_at: datetime
+    telegram_message_id: int | None
 
 
 _LEASE = (
@@ -113,13 +145,19 @@ _OUTBOX_INSERT = insert(_OUTBOX)
 class OutboxRepository(Repository):
     """Messages waiting to be sent, and their delivery state."""
 
+    async def queued_id(self, dedup_key: str) -> int | None:
+        """Return the id of the message queued under a dedup key (sent or not), if any."""
+        return await self.session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.dedup_key == dedup_key)
+        )
+
     async def sent_message_id(self, dedup_key: str) -> int | None:
         """Return the Telegram id of the message queued under a dedup key, once sent."""
         return await self.session.scalar(
             select(OutboxMessage.telegram_message_id).where(OutboxMessage.dedup_key == dedup_key)
         )
 
-    async def enqueue(self, values: dict[str, Any]) -> bool:
+    async def enqueue(self, values: NewOutboxMessage) -> bool:
         """Queue a message; with a dedup key already used, queue nothing and return False."""
         if values.get("dedup_key") is None:
             with self.session.no_autoflush:  # as in _insert_ignore
@@ -127,7 +165,7 @@ class OutboxRepository(Repository):
             return True
         return await self._insert_ignore(OutboxMessage, values, ("dedup_key",))
 
-    async def enqueue_many(self, rows: Sequence[dict[str, Any]]) -> int:
+    async def enqueue_many(self, rows: Sequence[NewOutboxMessage]) -> int:
         """Queue many messages in one statement; rows whose dedup key was used are skipped."""
         if not rows:
             return 0
@@ -205,16 +243,16 @@ class OutboxRepository(Repository):
         row = (await self.session.execute(stmt)).one()
         return int(row[0]), int(row[1])
 
-    async def apply(self, changes: Sequence[dict[str, Any]]) -> None:
-        """Write delivery outcomes: each dict has ``id`` and the columns to set.
+    async def apply(self, changes: Sequence[OutboxChange]) -> None:
+        """Write delivery outcomes.
 
         One executemany per set of columns, on the table: the ORM's bulk update by primary
         key cost more than the messages' own sending (docs/performance.md, "Figures behind
         constants in the code")."""
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        groups: dict[tuple[str, ...], list[dict[str, object]]] = {}
         for change in changes:
             columns = tuple(sorted(name for name in change if name != "id"))
-            params = {f"v_{name}": change[name] for name in columns}
+            params = {f"v_{name}": value for name, value in change.items() if name != "id"}
             params["b_id"] = change["id"]
             groups.setdefault(columns, []).append(params)
         for columns, rows in groups.items():

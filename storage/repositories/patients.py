@@ -1,4 +1,5 @@
-"""Patients: enrolment, the due scan's columns, reachability."""
+"""Patients: enrolment, the scans' columns (due prompts, side checks, lifecycle),
+reachability."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from sqlalchemy import (
     Integer,
     Select,
     Table,
+    and_,
     bindparam,
+    or_,
     select,
     update,
 )
@@ -61,6 +64,14 @@ class PatientRepository(Repository):
         if patient is not None:
             self.subject = patient.id
         return patient
+
+    async def by_label(self, cohort_id: int, label: str) -> Patient | None:
+        """Return a cohort's patient by label (labels are unique per cohort), locked for
+        update on PostgreSQL: the provider command that names them acts on them."""
+        stmt = select(Patient).where(Patient.cohort_id == cohort_id, Patient.label == label)
+        if self.dialect == "postgresql":
+            stmt = stmt.with_for_update()
+        return await self.session.scalar(stmt)
 
     async def label_taken(self, cohort_id: int, label: str) -> bool:
         """Tell whether a cohort already has a patient with this label."""
@@ -154,3 +165,15 @@ class PatientRepository(Repository):
             .limit(limit)
         )
         return (await self.session.scalars(self._locking(stmt))).all()
+
+    async def side_check_candidates(self, default_cohorts: Sequence[int]) -> Sequence[Patient]:
+        """Return the active patients who may have a side check due: a dosing schedule, or
+        optional items of their own, or none of their own in a cohort with default ones.
+        Everyone else costs the scan nothing."""
+        own_items = and_(Patient.optional_items.is_not(None), Patient.optional_items != "")
+        by_default = and_(Patient.optional_items.is_(None), Patient.cohort_id.in_(default_cohorts))
+        stmt = select(Patient).where(
+            Patient.status == lifecycle.PatientStatus.ACTIVE,
+            or_(Patient.dosing_days.is_not(None), own_items, by_default),
+        )
+        return (await self.session.scalars(stmt)).all()

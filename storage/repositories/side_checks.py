@@ -1,24 +1,39 @@
-"""Side checks (post-dose check, optional items) and the patient columns their scan reads
-(bot.services.checkin.side_checks)."""
+"""Side checks (post-dose check, optional items: bot.services.checkin.side_checks). The
+patients their scan looks at are ``PatientRepository.side_check_candidates``."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any, TypedDict
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bot.domain import lifecycle
-from storage.models import Alert, Checkin, Patient, SideCheck
+from storage.models import SideCheck
 from storage.repositories.base import Repository
+
+
+class NewSideCheck(TypedDict):
+    """A side check to open (``SideCheckRepository.add_if_absent``)."""
+
+    patient_id: int
+    kind: str
+    local_date: date
+    items: dict[str, Any]
+    """``{"ids": [...]}`` (JSON: ``SideCheck.items``)."""
+    answers: dict[str, Any]
+    position: int
+    status: str
+    opened_at: datetime
+    closes_at: datetime
 
 
 class SideCheckRepository(Repository):
     """Side checks of patients: open, answered, missed."""
 
-    async def add_if_absent(self, values: dict[str, object]) -> SideCheck | None:
+    async def add_if_absent(self, values: NewSideCheck) -> SideCheck | None:
         """Insert a side check unless the patient has one of that kind for that day; return
         the new row, or None (a scan that ran twice, or two workers, open it once)."""
         build = pg_insert if self.dialect == "postgresql" else sqlite_insert
@@ -60,30 +75,6 @@ class SideCheckRepository(Repository):
         )
         return (await self.session.scalars(self._locking(stmt))).all()
 
-    async def candidates(self, default_cohorts: Sequence[int]) -> Sequence[Patient]:
-        """Return the active patients who may have a side check due: a dosing schedule, or
-        optional items of their own, or none of their own in a cohort with default ones.
-        Everyone else costs the scan nothing."""
-        own_items = and_(Patient.optional_items.is_not(None), Patient.optional_items != "")
-        by_default = and_(Patient.optional_items.is_(None), Patient.cohort_id.in_(default_cohorts))
-        stmt = select(Patient).where(
-            Patient.status == lifecycle.PatientStatus.ACTIVE,
-            or_(Patient.dosing_days.is_not(None), own_items, by_default),
-        )
-        return (await self.session.scalars(stmt)).all()
-
-    async def finished_today(self, days: Sequence[tuple[int, date]]) -> set[int]:
-        """Of (patient id, local date) pairs, return the patients whose daily check-in of
-        that date is completed (the optional items follow a finished check-in)."""
-        if not days:
-            return set()
-        wanted = dict(days)
-        stmt = select(Checkin.patient_id, Checkin.local_date).where(
-            Checkin.patient_id.in_(wanted), Checkin.status == "completed"
-        )
-        rows = await self.session.execute(stmt)
-        return {pid for pid, day in rows if wanted.get(pid) == day}
-
     async def existing(
         self, patient_ids: Sequence[int], since: date
     ) -> set[tuple[int, str, date]]:
@@ -116,13 +107,6 @@ class SideCheckRepository(Repository):
             .group_by(SideCheck.patient_id)
         )
         return {pid: int(n) for pid, n in await self.session.execute(stmt)}
-
-    async def announced(self, check_id: int) -> bool:
-        """Whether an answer of this side check raised an alert that went to the group."""
-        stmt = select(Alert.id).where(
-            Alert.event_key == f"side:{check_id}", Alert.head_id.is_not(None)
-        )
-        return await self.session.scalar(stmt.limit(1)) is not None
 
     async def of_patient(self, patient_id: int, since: date) -> Sequence[SideCheck]:
         """Return a patient's side checks from a local date on, oldest first."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 
@@ -14,11 +13,11 @@ from storage.models import (
     AlertFollowUp,
     AlertPost,
     OutboxMessage,
-    Patient,
     TeamMessage,
     TeamPost,
 )
 from storage.repositories.base import Repository
+from storage.repositories.outbox import OutboxRepository
 
 
 class TeamRepository(Repository):
@@ -26,19 +25,11 @@ class TeamRepository(Repository):
 
     async def add_post(self, patient_id: int, dedup_key: str) -> None:
         """Record that the group message queued under ``dedup_key`` is about a patient."""
-        outbox_id = await self.session.scalar(
-            select(OutboxMessage.id).where(OutboxMessage.dedup_key == dedup_key)
-        )
+        outbox_id = await OutboxRepository(self.session).queued_id(dedup_key)
         if outbox_id is not None:
             await self._insert_ignore(
                 TeamPost, {"patient_id": patient_id, "outbox_id": outbox_id}, ("outbox_id",)
             )
-
-    async def posted_id(self, dedup_key: str) -> int | None:
-        """Return the Telegram id of the message queued under ``dedup_key`` once sent."""
-        return await self.session.scalar(
-            select(OutboxMessage.telegram_message_id).where(OutboxMessage.dedup_key == dedup_key)
-        )
 
     async def patients_of_post(self, chat_id: int, message_id: int) -> list[int]:
         """Return the patients a sent group message is about: one for a notice, a relayed
@@ -95,29 +86,6 @@ class TeamRepository(Repository):
             },
             ("head_id", "action"),
         )
-
-    async def resolved_without_follow_up(
-        self, cohort_id: int, start: datetime, end: datetime
-    ) -> list[tuple[str, str, str, dict[str, Any] | None]]:
-        """Return the IMMEDIATE and URGENT events a cohort resolved in [start, end) with no
-        follow-up action recorded: (label, tier, rule, details) of each head alert, oldest
-        first."""
-        recorded = select(AlertFollowUp.id).where(AlertFollowUp.head_id == Alert.id)
-        stmt = (
-            select(Patient.label, Alert.tier, Alert.rule, Alert.details)
-            .join(Patient, Patient.id == Alert.patient_id)
-            .where(
-                Alert.cohort_id == cohort_id,
-                Alert.head_id == Alert.id,
-                Alert.tier.in_(("IMMEDIATE", "URGENT")),
-                Alert.resolved_at >= start,
-                Alert.resolved_at < end,
-                ~recorded.exists(),
-            )
-            .order_by(Alert.resolved_at, Alert.id)
-        )
-        rows = (await self.session.execute(stmt)).all()
-        return [(str(r[0]), str(r[1]), str(r[2]), r[3]) for r in rows]
 
     async def follow_ups(self, head_ids: Sequence[int]) -> dict[int, set[str]]:
         """Return the actions recorded per event."""

@@ -12,13 +12,14 @@ from sqlalchemy import select
 
 from storage.erasure import names
 from storage.models import OutboxMessage, Patient
+from storage.repositories.outbox import NewOutboxMessage
 from storage.uow import UnitOfWorkFactory
 from tests.integration.test_storage import NOW, _patient, fx_uow  # noqa: F401 - fixture
 
 GROUP = -1
 
 
-def _row(text: str | None, status: str, *, document: bytes | None = None) -> dict[str, Any]:
+def _row(text: str | None, status: str, *, document: bytes | None = None) -> NewOutboxMessage:
     payload: dict[str, Any] = {"chat_id": GROUP}
     method = "sendMessage"
     if document is not None:

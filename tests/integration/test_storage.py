@@ -10,12 +10,15 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import Connection
 
 from storage.db import create_engine, create_session_factory
 from storage.migrate import SchemaBehindError, check_schema, head_revision
 from storage.models import Base, Checkin, Cohort, OutboxMessage, Patient
+from storage.repositories.checkins import NewCheckin
+from storage.repositories.cohorts import CohortValues
+from storage.repositories.side_checks import NewSideCheck
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 from tests.support.keys import TEST_KEYRING
 
@@ -62,7 +65,7 @@ async def _patient(uow: UnitOfWorkFactory, user_id: int = 1001) -> tuple[int, in
         return cohort.id, patient.id
 
 
-def _checkin(patient_id: int, day: date) -> dict[str, Any]:
+def _checkin(patient_id: int, day: date) -> NewCheckin:
     return {
         "patient_id": patient_id,
         "local_date": day,
@@ -116,7 +119,7 @@ async def test_one_checkin_per_patient_and_day(uow: UnitOfWorkFactory) -> None:
 async def test_one_side_check_per_patient_kind_and_day(uow: UnitOfWorkFactory) -> None:
     _, patient_id = await _patient(uow)
 
-    def row(kind: str, day: date) -> dict[str, Any]:
+    def row(kind: str, day: date) -> NewSideCheck:
         return {
             "patient_id": patient_id,
             "kind": kind,
@@ -318,7 +321,7 @@ async def test_schema_check_says_how_to_fix(db_url: str) -> None:
 
 
 async def test_cohort_upsert_follows_config(uow: UnitOfWorkFactory) -> None:
-    values = {
+    values: CohortValues = {
         "name": "c",
         "provider_chat_id": -1,
         "timezone": "UTC",
@@ -356,11 +359,12 @@ async def test_housekeeping_blanks_old_payloads_and_forgets_old_updates(
 ) -> None:
     ids = await _queue(uow, [(1, 3, "old-sent"), (1, 3, "old-pending"), (2, 3, "new-sent")])
     async with uow() as u:
-        await u.outbox.apply(
-            [
-                {"id": ids[0], "status": "sent"},
-                {"id": ids[2], "status": "sent", "created_at": NOW + timedelta(days=8)},
-            ]
+        await u.outbox.apply([{"id": ids[0], "status": "sent"}, {"id": ids[2], "status": "sent"}])
+        # Queued a week later (nothing but a test moves a message's creation time).
+        await u.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == ids[2])
+            .values(created_at=NOW + timedelta(days=8))
         )
         assert await u.updates.claim(1, NOW)
         assert await u.updates.claim(2, NOW + timedelta(days=8))

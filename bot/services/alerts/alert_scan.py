@@ -110,7 +110,7 @@ class AlertScan:
             # message was deleted meanwhile (bot.services.outbox).
             reply_to=original if original is not None and original > 0 else None,
         )
-        outbox_id = await uow.alerts.outbox_id(dedup_key)
+        outbox_id = await uow.outbox.queued_id(dedup_key)
         assert outbox_id is not None  # noqa: S101 - just queued, or queued before
         await uow.alerts.add_posts([(e.head.id, e.step, outbox_id) for e in events])
         for event in events:

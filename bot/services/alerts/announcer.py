@@ -211,7 +211,7 @@ class Announcer:
             on_sent=OnSent.ALERT_MESSAGE,
             ref_id=first.id,
         )
-        outbox_id = await uow.alerts.outbox_id(dedup_key)
+        outbox_id = await uow.outbox.queued_id(dedup_key)
         assert outbox_id is not None  # noqa: S101 - just queued, or queued before
         await uow.alerts.add_posts([(e.head.id, 0, outbox_id) for e in events])
 

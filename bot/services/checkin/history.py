@@ -36,7 +36,7 @@ async def patient_history(uow: UnitOfWork, patient: Patient) -> PatientHistory:
     checkins = []
     instruments: list[InstrumentResult] = []
     started_on = current_course_start(patient)
-    for checkin, answers in await uow.checkins.with_answers_of(patient.id):
+    for checkin, answers, _ in await uow.answers.of_patient(patient.id):
         if checkin.local_date < started_on:
             continue
         instruments.extend(

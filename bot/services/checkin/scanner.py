@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time
 from time import thread_time
-from typing import Any, TypeVar
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.domain.checkin import CheckinStatus, first_position
@@ -37,6 +37,8 @@ from bot.services.checkin.day_questionnaire import questionnaire_for_day
 from bot.services.outbox import Keyboard, OnSent, Priority, send_row
 from bot.services.runtime import Runtime
 from storage.models import Cohort
+from storage.repositories.checkins import NewCheckin
+from storage.repositories.outbox import NewOutboxMessage
 from storage.repositories.patients import DuePatient
 from storage.uow import UnitOfWork
 
@@ -188,7 +190,7 @@ class _Scan:
     def _questionnaire(self, key: str) -> Questionnaire:
         return self._rt.config.questionnaires[key]
 
-    def _checkin_row(self, patient: DuePatient, day: date, key: str) -> dict[str, Any]:
+    def _checkin_row(self, patient: DuePatient, day: date, key: str) -> NewCheckin:
         return {
             "patient_id": patient.id,
             "local_date": day,
@@ -202,9 +204,9 @@ class _Scan:
             "version": 0,
         }
 
-    def _missed_row(self, patient: DuePatient, day: date) -> dict[str, Any]:
+    def _missed_row(self, patient: DuePatient, day: date) -> NewCheckin:
         row = self._checkin_row(patient, day, self._questionnaire_key(patient, day))
-        row.update(status=CheckinStatus.MISSED.value, completed_at=self.now)
+        row.update({"status": CheckinStatus.MISSED.value, "completed_at": self.now})
         return row
 
     def _prompt(self, key: str, locale: str) -> _Prompt:
@@ -221,7 +223,7 @@ class _Scan:
 
     def _prompt_rows(
         self, opening: Sequence[tuple[DuePatient, date, str]], opened: dict[int, int]
-    ) -> list[dict[str, Any]]:
+    ) -> list[NewOutboxMessage]:
         """First questions for the check-ins this batch created (not ones begun by /checkin)."""
         rows = []
         for patient, day, key in opening:

@@ -59,7 +59,7 @@ class SideCheckScan:
                 for cohort in cohorts.values()
                 if (settings := self._settings(cohort)) is not None and settings.optional_items
             ]
-            patients = await uow.side_checks.candidates(defaults)
+            patients = await uow.patients.side_check_candidates(defaults)
             existing = await uow.side_checks.existing(
                 [p.id for p in patients], local_date(now, zone_or_error("UTC")) - LOOK_BACK
             )
@@ -126,7 +126,7 @@ class SideCheckScan:
             due = items_due(enabled, today, settings.instrument_weekday)
             if due and (patient.id, "optional", today) not in existing:
                 candidates.append((patient, today, due))
-        finished = await uow.side_checks.finished_today([(p.id, d) for p, d, _ in candidates])
+        finished = await uow.checkins.completed_on([(p.id, d) for p, d, _ in candidates])
         opened = 0
         for patient, today, due in candidates:
             if patient.id in finished:

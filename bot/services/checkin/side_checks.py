@@ -199,7 +199,7 @@ class SideCheckService:
         notified = (
             cohort is not None
             and self._alerting.team_can_be_told(cohort)
-            and await a.uow.side_checks.announced(a.check.id)
+            and await a.uow.alerts.announced_for_event(_event_key(a.check))
         )
         text = self._rt.renderer.render(
             "side_check_done", a.patient.locale, kind=a.check.kind, team_notified=notified
@@ -241,7 +241,7 @@ class SideCheckService:
                 Raise(
                     trigger.rule_id,
                     trigger.tier,
-                    f"side:{a.check.id}",
+                    _event_key(a.check),
                     details=answer_details(trigger.item, trigger.value),
                     announce=trigger.tier is not Tier.ROUTINE,
                 )
@@ -249,3 +249,8 @@ class SideCheckService:
             ],
             tell_patient=True,
         )
+
+
+def _event_key(check: SideCheck) -> str:
+    """The event an answer of a side check raises its alerts about (one per check)."""
+    return f"side:{check.id}"

@@ -38,8 +38,8 @@ class OutcomesService:
             return None if moment is None else moment.astimezone(zone).date()
 
         answers: dict[tuple[int, date], dict[str, str]] = defaultdict(dict)
-        for patient_id, day, item, value in await uow.outcomes.answers(cohort.id, _ITEMS):
-            answers[patient_id, day][item] = value
+        for answer in await uow.answers.of_cohort(cohort.id, _ITEMS):
+            answers[answer.patient_id, answer.local_date][answer.item_id] = answer.value
         totals: dict[tuple[int, Instrument], list[tuple[date, int]]] = defaultdict(list)
         for (patient_id, day), values in answers.items():
             for instrument in (Instrument.PHQ9, Instrument.GAD7):

@@ -154,7 +154,7 @@ class DigestService:
             cohort = await uow.cohorts.by_name(config.name)
             if cohort is None:
                 return DigestOutcome.UNKNOWN_COHORT
-            if dedup_key is not None and await uow.digest.queued(dedup_key):
+            if dedup_key is not None and await uow.outbox.queued_id(dedup_key) is not None:
                 return DigestOutcome.ALREADY_SENT
             cohort_id, chat_id = cohort.id, cohort.provider_chat_id
             digest = await self.figures(uow, cohort, period)
@@ -261,21 +261,21 @@ class DigestService:
     async def _instruments(uow: UnitOfWork, cohort_id: int, period: Period) -> list[InstrumentRow]:
         """The newest two check-ins per patient and instrument that hold it, with answers."""
         first_items = {SPECS[i].item_ids()[0]: i for i in DIGEST_INSTRUMENTS}
-        found = await uow.digest.checkins_answering(
-            cohort_id, period.end - INSTRUMENT_LOOKBACK, period.end, tuple(first_items)
+        found = await uow.answers.of_cohort(
+            cohort_id, tuple(first_items), period.end - INSTRUMENT_LOOKBACK, period.end
         )
         newest: dict[tuple[int, Instrument], list[tuple[date, int]]] = {}
-        for checkin_id, patient_id, day, item in found:
-            newest.setdefault((patient_id, first_items[item]), []).append((day, checkin_id))
+        for a in found:
+            newest.setdefault((a.patient_id, first_items[a.item_id]), []).append(
+                (a.local_date, a.checkin_id)
+            )
         wanted: dict[int, tuple[int, Instrument, date]] = {}
         for (patient_id, instrument), entries in newest.items():
             # Two more than needed: an incomplete newest one is skipped when scoring.
             for day, checkin_id in sorted(entries, reverse=True)[:4]:
                 wanted[checkin_id] = (patient_id, instrument, day)
         items = tuple(item for i in DIGEST_INSTRUMENTS for item in SPECS[i].item_ids())
-        answers: dict[int, dict[str, str]] = {}
-        for checkin_id, item, value in await uow.digest.answers_of(sorted(wanted), items):
-            answers.setdefault(checkin_id, {})[item] = value
+        answers = await uow.answers.of_checkins(sorted(wanted), items)
         return [
             InstrumentRow(patient_id, instrument, day, answers.get(checkin_id, {}))
             for checkin_id, (patient_id, instrument, day) in wanted.items()
@@ -301,7 +301,9 @@ class DigestService:
         recorded (none when the cohort offers no checklist), by display name."""
         if not config.follow_up_actions:
             return []
-        rows = await uow.team.resolved_without_follow_up(cohort.id, period.start_at, period.end_at)
+        rows = await uow.digest.resolved_without_follow_up(
+            cohort.id, period.start_at, period.end_at
+        )
         return [
             {"label": label, "tier": tier, **self._text.view(rule, details, config.locale)}
             for label, tier, rule, details in rows
@@ -443,7 +445,7 @@ class DigestScan:
                 continue
             key = slot.dedup_key(config.name)
             async with self._rt.uow() as uow:
-                if await uow.digest.queued(key):
+                if await uow.outbox.queued_id(key) is not None:
                     continue  # the common case: checked before any figure is built
             try:
                 outcome = await self._service.send_period(

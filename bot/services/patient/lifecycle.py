@@ -337,8 +337,7 @@ class LifecycleService:
 
     async def _export(self, uow: UnitOfWork, patient: Patient) -> dict[str, Any]:
         """Return the patient's own data: settings, check-ins, answers and messages."""
-        checkins = await uow.history.checkins_of(patient.id)
-        answers = await uow.history.answers_of(patient.id)
+        checkins = await uow.answers.of_patient(patient.id, times=True)
         messages = await uow.history.messages_of(patient.id)
         return {
             "label": patient.label,
@@ -357,16 +356,18 @@ class LifecycleService:
                     "status": c.status,
                     "completed_at": _iso(c.completed_at),
                 }
-                for c in checkins
+                for c, _, _ in checkins
             ],
+            # By date, then in the order they were given (of_patient's order).
             "answers": [
                 {
-                    "local_date": day.isoformat(),
+                    "local_date": c.local_date.isoformat(),
                     "item": item,
                     "value": value,
-                    "answered_at": _iso(at),
+                    "answered_at": _iso(answered_at[item]),
                 }
-                for day, item, value, at in answers
+                for c, answers, answered_at in checkins
+                for item, value in answers.items()
             ],
             "messages": [
                 {"received_at": _iso(m.received_at), "kind": m.kind, "text": m.body}

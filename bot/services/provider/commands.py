@@ -224,7 +224,7 @@ class ProviderService:
         if not needs_clinician(call.name) or call.chat_type not in {"group", "supergroup"}:
             return True
         async with self._rt.uow.reading() as uow:
-            found = await uow.provider.cohort_by_chat(call.chat_id)
+            found = await uow.cohorts.by_chat(call.chat_id)
             name = found.name if found is not None else None
         if name is None:
             return True
@@ -238,11 +238,11 @@ class ProviderService:
         refusal = decision.refusal
 
         async def refuse(uow: UnitOfWork, now: datetime) -> None:
-            cohort = await uow.provider.cohort_by_chat(call.chat_id)
+            cohort = await uow.cohorts.by_chat(call.chat_id)
             if cohort is not None:
                 # Linked to the patient it names, so that erasing them finds the record.
                 label = call.args[0] if call.args and pv.is_label(call.args[0]) else None
-                patient = label and await uow.provider.patient_by_label(cohort.id, label)
+                patient = label and await uow.patients.by_label(cohort.id, label)
                 await self._refuse(
                     uow, now, call, cohort, "provider_not_clinician", refusal,
                     patient=patient or None,
@@ -257,7 +257,7 @@ class ProviderService:
         """Return the cohort whose group this is; otherwise refuse, audit, and return None."""
         cohort = None
         if call.chat_type in {"group", "supergroup"}:
-            cohort = await uow.provider.cohort_by_chat(call.chat_id)
+            cohort = await uow.cohorts.by_chat(call.chat_id)
         if cohort is not None and call.name in COMMANDS:
             return cohort
         private = call.chat_type == "private"
@@ -346,7 +346,7 @@ class ProviderService:
         checkins = await uow.provider.checkins_since(
             [patient.id], today - timedelta(days=pv.TABLE_DAYS - 1)
         )
-        answers = await uow.provider.answers_for([c.id for c in checkins])
+        answers = await uow.answers.of_checkins([c.id for c in checkins])
         enrolled_on = _today(patient.consented_at, patient.timezone)
         rows = pv.day_rows(
             ((c.local_date, c.status, answers.get(c.id, {})) for c in checkins),
@@ -588,8 +588,8 @@ class ProviderService:
             return
         questionnaires = list(self._rt.config.questionnaires.values())
         items = {item.id: item for q in questionnaires for item in q.items}
-        export_rows = await uow.provider.export_rows(cohort.id)
-        content = pv.export_csv(export_rows, items)
+        csv_rows = await uow.export.csv_rows(cohort.id)
+        content = pv.export_csv(csv_rows, items)
         rows = content.count("\n") - 1
         today = _today(now, cohort.timezone)
         name = f"moodcheck-{cohort.name}-{today.isoformat()}"
@@ -618,7 +618,7 @@ class ProviderService:
             cohort_id=cohort.id,
             details={"chat_id": call.chat_id, "rows": rows},
         )
-        exported = {row[0] for row in export_rows}
+        exported = {row.label for row in csv_rows}
         uow.audit.record_reads(
             at=now,
             actor=call.actor,
@@ -750,7 +750,7 @@ class ProviderService:
         the refusal (the caller commits)."""
         chat_cohort = None
         if call.chat_type in {"group", "supergroup"}:
-            chat_cohort = await uow.provider.cohort_by_chat(call.chat_id)
+            chat_cohort = await uow.cohorts.by_chat(call.chat_id)
         problem: tuple[str, str] | None = None
         if chat_cohort is not None and len(call.args) == 1:
             label = call.args[0]
@@ -782,9 +782,7 @@ class ProviderService:
             await self._usage(uow, now, call, cohort)
             return None
         label = call.args[0]
-        patient = (
-            await uow.provider.patient_by_label(cohort.id, label) if pv.is_label(label) else None
-        )
+        patient = await uow.patients.by_label(cohort.id, label) if pv.is_label(label) else None
         if patient is None:
             await self._refuse(uow, now, call, cohort, "provider_unknown_label", "unknown_label")
         return patient

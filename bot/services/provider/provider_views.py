@@ -207,7 +207,7 @@ def export_csv(
 ) -> str:
     """Return a cohort's answers as tidy CSV: one row per answer (one per ticked option of a
     multi-select), plus one row with an empty item for each missed or skipped day (rows as
-    :meth:`ProviderQueries.export_rows` gives). A note's reference to free text is left
+    :meth:`ExportQueries.csv_rows` gives). A note's reference to free text is left
     out: the text is not exported, and the reference means nothing outside the database."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

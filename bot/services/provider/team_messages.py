@@ -90,7 +90,7 @@ class TeamMessages:
         checked before the transaction (it may ask Telegram), and only for a reply to a
         message about a patient. The draft's Send button is its author's alone."""
         async with self._rt.uow.reading() as uow:
-            cohort = await uow.provider.cohort_by_chat(chat_id)
+            cohort = await uow.cohorts.by_chat(chat_id)
             about = cohort is not None and bool(
                 await uow.team.patients_of_post(chat_id, replied_to)
             )
@@ -120,7 +120,7 @@ class TeamMessages:
             return
 
         async def draft(uow: UnitOfWork, now: datetime) -> None:
-            cohort = await uow.provider.cohort_by_chat(chat_id)
+            cohort = await uow.cohorts.by_chat(chat_id)
             patient_ids = (
                 [] if cohort is None else await uow.team.patients_of_post(chat_id, replied_to)
             )
@@ -252,7 +252,7 @@ class TeamMessages:
         async def decide(uow: UnitOfWork, now: datetime) -> str:
             draft = await uow.team.message(button.message_id)
             cohort = None if draft is None else await uow.cohorts.get(draft.cohort_id)
-            posted = await uow.team.posted_id(_preview_key(button.message_id))
+            posted = await uow.outbox.sent_message_id(_preview_key(button.message_id))
             if (
                 draft is None
                 or cohort is None
@@ -334,4 +334,4 @@ class TeamMessages:
             patient_id=patient.id,
             details={"team_message_id": open_message.id, "message_id": message.id},
         )
-        return Relay(await uow.team.posted_id(_preview_key(open_message.id)))
+        return Relay(await uow.outbox.sent_message_id(_preview_key(open_message.id)))
