@@ -25,6 +25,7 @@ from bot.domain.weekly import PCL5, WEEKLY, composite_id
 from prompts.alert_names import AlertNames, AlertNamesError, load_alert_names
 from prompts.escalation import ESCALATION, EscalationRulesError, load_escalation_rules
 from prompts.follow_ups import FollowUpNames, FollowUpsError, load_follow_ups
+from prompts.item_names import ItemNames, ItemNamesError, load_item_names, rule_items
 from prompts.questionnaires import load_questionnaire, questionnaire_path
 from prompts.regions import REGIONS, RegionsError, load_regions
 from prompts.render import Renderer
@@ -62,6 +63,10 @@ class AppConfig:
         default_factory=lambda: load_alert_names(Renderer().locales)
     )
     """Rule id -> locale -> display name, from the rule files (``prompts/alert_names.py``)."""
+    item_names: ItemNames = dataclasses.field(
+        default_factory=lambda: load_item_names(Renderer().locales)
+    )
+    """Question id -> locale -> display name (``prompts/item_names.py``)."""
 
     regions: Regions = dataclasses.field(default_factory=lambda: load_regions(Renderer().locales))
     """The crisis card's regions (``prompts/regions.yaml``)."""
@@ -149,8 +154,11 @@ def load_config(
     _check_regions(path, cohorts, regions)
     try:
         alert_names = load_alert_names(renderer.locales, (rules_path, escalation_path))
+        item_names = load_item_names(
+            renderer.locales, questionnaires, rule_items(rules, escalation)
+        )
         follow_ups = load_follow_ups(renderer.locales)
-    except (AlertNamesError, FollowUpsError) as exc:
+    except (AlertNamesError, ItemNamesError, QuestionnaireError, FollowUpsError) as exc:
         raise ConfigError(str(exc)) from None
     _check_follow_ups(path, cohorts, follow_ups)
     return AppConfig(
@@ -159,6 +167,7 @@ def load_config(
         rules=rules,
         escalation=escalation,
         alert_names=alert_names,
+        item_names=item_names,
         regions=regions,
         follow_ups=follow_ups,
     )

@@ -16,6 +16,7 @@ from bot.domain.questionnaire import (
     QuestionnaireError,
     scale_options,
 )
+from prompts.question_labels import check_columns, parse_column, parse_name
 
 QUESTIONNAIRES = Path(__file__).with_name("questionnaires")
 
@@ -81,6 +82,8 @@ def _item(raw: Any, where: str) -> Item:
         show_if=_condition(raw.get("show_if"), f"{where}, field 'show_if'"),
         none_value=None if none_value is None else str(none_value),
         safety=safety,
+        name=parse_name(raw.get("name"), where),
+        column=parse_column(raw.get("column"), where, str(item_id)),
     )
 
 
@@ -132,7 +135,7 @@ def load_questionnaire(path: Path) -> Questionnaire:
     if not isinstance(gaps, list) or not all(isinstance(g, str) and g for g in gaps):
         raise QuestionnaireError(where, ["field 'no_validated_translation' must list locales"])
     try:
-        return Questionnaire(
+        questionnaire = Questionnaire(
             id=str(raw.get("id") or path.stem),
             version=version,
             items=items,
@@ -141,6 +144,8 @@ def load_questionnaire(path: Path) -> Questionnaire:
         )
     except QuestionnaireError as exc:
         raise QuestionnaireError(where, exc.problems) from None
+    check_columns(questionnaire, where)
+    return questionnaire
 
 
 def questionnaire_path(name: str) -> Path:

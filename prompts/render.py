@@ -2,7 +2,8 @@
 
 Templates are Jinja2 with autoescape (messages use Telegram's HTML parse mode, so values are
 escaped) and StrictUndefined (a missing variable is an error, not an empty string). A template
-missing in a locale falls back to English.
+missing in a locale falls back to English. Pieces several templates share are macros in one
+file, ``templates/_macros.j2`` (a name starting with "_" is not a message).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFo
 
 TEMPLATES = Path(__file__).with_name("templates")
 DEFAULT_LOCALE = "en"
+MACROS = "_macros.j2"
+"""The shared pieces; its ``words`` hold each locale's words for them."""
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 """Values a render is kept for: immutable, and equal exactly when they render the same."""
 RENDER_CACHE_SIZE = 4096
@@ -68,11 +71,41 @@ class Renderer:
         return text
 
     def template_names(self, locale: str) -> set[str]:
-        """Return the template names a locale provides."""
+        """Return the names of the messages a locale provides (not shared pieces, "_...")."""
         folder = self._root / locale
-        return {p.name.removesuffix(".j2") for p in folder.glob("*.j2")}
+        return {p.name.removesuffix(".j2") for p in folder.glob("*.j2") if p.name[0] != "_"}
 
     def check(self) -> None:
-        """Compile every template so a syntax error stops the start, not a 3 a.m. message."""
+        """Compile every template so a syntax error stops the start, not a 3 a.m. message;
+        and refuse a locale the shared pieces have no words for."""
         for path in self._root.rglob("*.j2"):
             self._env.get_template(path.relative_to(self._root).as_posix())
+        if (self._root / MACROS).exists():
+            words = self._env.get_template(MACROS).module.words  # type: ignore[attr-defined]
+            check_words(words, self.locales)
+
+
+class TemplateWordsError(ValueError):
+    """A locale without every word of the shared pieces."""
+
+
+def check_words(words: dict[str, dict[str, Any]], locales: list[str]) -> None:
+    """Every locale has each word English has (a map: each of its keys; a list: as long)."""
+    english = words[DEFAULT_LOCALE]
+    for locale in locales:
+        have = words.get(locale)
+        if have is None:
+            raise TemplateWordsError(f"{TEMPLATES.name}/{MACROS}: no words for {locale!r}")
+        for key, value in english.items():
+            given = have.get(key)
+            complete = (
+                isinstance(given, dict) and set(given) >= set(value)
+                if isinstance(value, dict)
+                else isinstance(given, type(value))
+                and (len(given) == len(value) if isinstance(value, list) else bool(given))
+            )
+            if not complete:
+                raise TemplateWordsError(
+                    f"{TEMPLATES.name}/{MACROS}: words[{locale!r}][{key!r}] is missing or "
+                    "lacks entries English has"
+                )

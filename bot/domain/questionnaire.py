@@ -10,8 +10,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from bot.domain.blood_pressure import stored_reading
+
+if TYPE_CHECKING:  # bot.domain.question_labels builds on this module
+    from bot.domain.question_labels import Column
 
 # Values travel inside callback_data (64 bytes in all), so they stay short and plain.
 VALUE_PATTERN = re.compile(r"[a-z0-9_]{1,16}")
@@ -91,6 +95,10 @@ class Item:
     safety: bool = False
     """A safety question (D7, D7b and the PHQ-9 item 9 follow-up): never offered with Skip,
     so it cannot be passed over silently (docs/safety-questions.md)."""
+    name: Mapping[str, str] = field(default_factory=dict)
+    """What the care team calls the question (an alert's values line), per locale."""
+    column: Column | None = None
+    """The question's column in /patient's day table; None: not shown there."""
 
     def text(self, locale: str, fallback: str = "en") -> str:
         """Return the question text in a locale, falling back to the default locale."""

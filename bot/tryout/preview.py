@@ -70,7 +70,22 @@ SAMPLES: dict[str, Any] = {
 TEMPLATE_SAMPLES: dict[str, dict[str, Any]] = {
     "provider_dosing_set": {"days": ["mon", "thu"]},
     "provider_optional": {"items": ["bp", "bladder"]},
-    "provider_patient": {"dosing": {"days": ["mon", "thu"], "time": "19:00"}, "optional": ["bp"]},
+    "provider_patient": {
+        "dosing": {"days": ["mon", "thu"], "time": "19:00"},
+        "optional": ["bp"],
+        # The day table as bot/services/provider/provider_views.day_table builds it from the
+        # questionnaire's columns (two of them here).
+        "columns": [
+            {"label": "mood", "width": 4, "left": False},
+            {"label": "safe", "width": None, "left": False},
+        ],
+        "notes": ["mood: 0-10."],
+        "days": [
+            {"date": "12-13", "status": None, "cells": None},
+            {"date": "12-12", "status": "completed", "cells": ["7", "YES!"]},
+            {"date": "12-11", "status": "missed", "cells": None},
+        ],
+    },
 }
 # Fields of records (an alert event, a digest row) that templates look up in their own
 # tables: the sample must be one of the table's keys.
@@ -162,8 +177,9 @@ def variables(file: str, locale: str, root: Path = TEMPLATES) -> set[str]:
     ast = Environment(autoescape=True).parse(path.read_text("utf-8"))
     found = set(meta.find_undeclared_variables(ast))
     for included in meta.find_referenced_templates(ast):
-        if included is not None:
+        if included is not None and "/" in included:
             found |= variables(included.split("/", 1)[-1], locale, root)
+    # The shared pieces (``_macros.j2``) only take what their callers pass.
     return found
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import yaml
+from jinja2 import Environment, FileSystemLoader
 from sqlalchemy import select
 
 import prompts
@@ -34,6 +35,7 @@ from bot.services.alerts.crisis_card import CardKind, crisis_card
 from bot.settings import Settings
 from bot.transport.delivery import DeliveryPolicy
 from bot.transport.ratelimit import Limits
+from prompts.render import MACROS, TEMPLATES
 from storage.models import OutboxMessage, Patient
 from tests.support.harness import SETTLE_TIMEOUT, Harness, shared_renderer
 from tests.support.keys import TEST_KEYS
@@ -358,12 +360,10 @@ def card_heading(h: Harness, card: Card, cohort: Cohort) -> str:
 
 
 def tier_markers() -> dict[Tier, str]:
-    """Return the tier icons the group message template uses (read from the template, so a
-    change of wording elsewhere in the message does not matter here)."""
-    source = (Path(prompts.__file__).parent / "templates/en/alert_group.j2").read_text("utf-8")
-    found = re.search(r"\{%\s*set icons\s*=\s*(\{.*?\})\s*%\}", source, re.S)
-    assert found is not None, "alert_group.j2 no longer sets its tier icons"
-    icons = yaml.safe_load(found.group(1))
+    """Return the tier icons the group message uses (read from the shared pieces its template
+    imports, so a change of wording elsewhere in the message does not matter here)."""
+    macros = Environment(loader=FileSystemLoader(TEMPLATES)).get_template(MACROS)
+    icons = macros.module.icons  # type: ignore[attr-defined]
     return {tier: str(icons[tier.value]) for tier in Tier}
 
 

@@ -31,11 +31,13 @@ from bot.services.patient.messages import CRISIS_RULE
 from bot.services.patient.reachability import RULE as UNREACHABLE_RULE
 from prompts.alert_names import BOT_ALERTS, load_alert_names
 from prompts.escalation import ESCALATION, load_escalation_rules
+from prompts.item_names import load_item_names
 from prompts.render import Renderer
 from prompts.rules import RULES, load_rules
 
 EXAMPLE = Path(__file__).parents[2] / "moodcheck.example.toml"
 LOCALES = Renderer().locales
+ITEM_NAMES = load_item_names(LOCALES)
 
 SAMPLE: dict[type, tuple[tuple[str, float], ...]] = {
     ThresholdRule: (("value", 1.0), ("count", 2.0)),
@@ -112,6 +114,12 @@ def _instrument_of(details: dict[str, Any]) -> dict[str, Any]:
     return {"instrument": None, "number": None}
 
 
+def _item(details: dict[str, Any], locale: str) -> dict[str, Any]:
+    """What AlertText adds for the question: its display name from its questionnaire file."""
+    names = ITEM_NAMES.get(str(details.get("item")), {})
+    return {"item": names[locale]} if locale in names else {}
+
+
 def _all_details() -> list[dict[str, Any]]:
     details: list[dict[str, Any]] = []
     for item_rule in load_rules():
@@ -128,7 +136,12 @@ def test_every_rule_s_values_render_in_every_locale(locale: str) -> None:
     renderer = Renderer()
     for details in _all_details():
         text = renderer.render(
-            "alert_values", locale, d=details, answer=None, **_instrument_of(details)
+            "alert_values",
+            locale,
+            d=details,
+            answer=None,
+            **_instrument_of(details),
+            **_item(details, locale),
         )
         assert text and "\n" not in text, details
 
@@ -144,11 +157,11 @@ def test_values_read_as_a_clinician_needs_them() -> None:
     assert shift["baseline"] == 6.2  # one decimal is what a reader needs
     none = {"answer": None, "instrument": None, "number": None}
     assert (
-        renderer.render("alert_values", "en", d=shift, **none)
+        renderer.render("alert_values", "en", d=shift, **none, **_item(shift, "en"))
         == "mood 1, baseline 6.2 (2 check-ins)"
     )
     assert (
-        renderer.render("alert_values", "es", d=shift, **none)
+        renderer.render("alert_values", "es", d=shift, **none, **_item(shift, "es"))
         == "ánimo 1, línea base 6,2 (2 registros)"
     )
     answer = answer_details("phq9_9", "3")
@@ -169,6 +182,6 @@ def test_both_relapse_paths_read_in_every_locale() -> None:
     assert renderer.render("alert_values", "en", d=by_phq9, **none) == (
         "PHQ-9 total 9 (2 in a row at 75% of baseline or more); baseline 12, response 6"
     )
-    assert renderer.render("alert_values", "es", d=by_mood, **none) == (
+    assert renderer.render("alert_values", "es", d=by_mood, **none, **_item(by_mood, "es")) == (
         "ánimo: media 4,9 en 7 registros, línea base 7, tras un mes estable"
     )

@@ -344,10 +344,16 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
         "paused_until": None,
         "timezone": "UTC",
         "checkin_time": "09:00",
+        "columns": [
+            {"label": "mood", "width": 4, "left": False},
+            {"label": "se", "width": 3, "left": True},
+            {"label": "safe", "width": None, "left": False},
+        ],
+        "notes": ["mood: 0-10."],
         "days": [
-            {"date": "01-02", "status": "completed", "a": {"mood": "7", "side_effects": "none"}},
-            {"date": "01-01", "status": "missed", "a": {}},
-            {"date": "12-31", "status": None, "a": {}},
+            {"date": "01-02", "status": "completed", "cells": ["7", "0", "YES!"]},
+            {"date": "01-01", "status": "missed", "cells": None},
+            {"date": "12-31", "status": None, "cells": None},
         ],
         "alerts": [],
         "dosing": {"days": ["mon", "thu"], "time": "19:00"},
@@ -430,6 +436,7 @@ TEMPLATE_VALUES: dict[str, dict[str, object]] = {
     "pause_ask": {"max_days": 7},
     "alert_values": {
         "d": {"kind": "baseline_shift", "item": "mood", "value": 1, "baseline": 6.2, "count": 2},
+        "item": "mood",
         "answer": None,
         "instrument": None,
         "number": None,

@@ -11,12 +11,15 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
+from jinja2 import Environment, FileSystemLoader
 
 from bot.config import ConfigError, load_config
 from bot.domain.questionnaire import Item, ItemKind, Option, Questionnaire, QuestionnaireError
 from bot.domain.weekly import instruments_due, not_asked, not_asked_counts
+from bot.services.provider.provider_views import DayRow, day_table
+from prompts.item_names import load_item_names
 from prompts.questionnaires import QUESTIONNAIRES, load_questionnaire, questionnaire_path
-from prompts.render import TEMPLATES, Renderer
+from prompts.render import MACROS, TEMPLATES, Renderer
 from tests.support.spanish import (
     FREQUENCY_ES,
     GAD7_ES,
@@ -86,6 +89,18 @@ def _spanish_texts() -> list[tuple[str, str]]:
             texts.extend(
                 (f"{path.name}: {item.id}/{o.value}", o.labels.get("es", "")) for o in item.options
             )
+            texts.append((f"{path.name}: {item.id}, name", item.name.get("es", "")))
+            if item.column is not None:
+                column = item.column
+                texts.append((f"{path.name}: {item.id}, column", column.labels["es"]))
+                texts.append((f"{path.name}: {item.id}, note", column.notes.get("es", "")))
+                texts.extend(
+                    (f"{path.name}: {item.id}, column {v}", t["es"])
+                    for v, t in column.shows.items()
+                )
+    # The shared pieces' Spanish words (prompts/templates/_macros.j2).
+    words = Environment(loader=FileSystemLoader(TEMPLATES)).get_template(MACROS).module.words  # type: ignore[attr-defined]
+    texts.extend((f"{MACROS}: {key}", str(value)) for key, value in words["es"].items())
     return texts
 
 
@@ -107,6 +122,18 @@ def test_the_english_check_catches_english() -> None:
     assert english_words("Envíe /checkin · PHQ-9 · Registro diario: Ningún día") == []
 
 
+_SPANISH_DAYS = [
+    DayRow(
+        date(2026, 1, 2),
+        "completed",
+        {"mood": "7", "dose": "more", "side_effects": "red_flag,nausea", "safety": "yes",
+         "safety_now": "yes"},
+    ),
+    DayRow(date(2026, 1, 1), "stopped", {"dose": "none_scheduled", "safety": "declined"}),
+    DayRow(date(2025, 12, 31), "missed"),
+]  # fmt: skip
+
+
 def test_spanish_templates_render_without_english() -> None:
     # Rendered with the values the content test uses: Spanish words only (apart from the
     # instrument names and tiers, which are the same in every language).
@@ -122,6 +149,11 @@ def test_spanish_templates_render_without_english() -> None:
         # are English.
         if "rules" in values:
             values["rules"] = [{"name": "Ánimo bajo", "what": "ánimo 1"}]
+        # Question names and /patient's columns come from the questionnaire files, in Spanish.
+        if name == "alert_values":
+            values["item"] = load_item_names(["es"])["mood"]["es"]
+        if name == "provider_patient":
+            values |= day_table(_SPANISH_DAYS, _load("daily"), "es")
         if "alerts" in values and name == "provider_alerts":
             alerts = cast("list[dict[str, object]]", values["alerts"])
             values["alerts"] = [{**a, "name": "Ánimo bajo", "what": "ánimo 1"} for a in alerts]

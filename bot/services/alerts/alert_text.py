@@ -3,7 +3,8 @@
 One home for the group alert, /alerts, /patient and the digest: each shows an alert as its
 display name (from the rule files, ``prompts/alert_names.py``) and a line of values rendered
 from its details (``bot.domain.alert_details``) by the ``alert_values`` template, never as a
-rule id.
+rule id; the question in the values line reads by its display name (from its questionnaire
+file, ``prompts/item_names.py``).
 """
 
 from __future__ import annotations
@@ -53,8 +54,7 @@ class AlertText:
         under a rule since removed from the files has no name: it reads as such (the
         ``alert_unnamed`` template), never as its id.
         """
-        names = self._rt.config.alert_names.get(rule, {})
-        text = names.get(locale) or names.get("en")
+        text = self._rt.config.alert_names.get(rule, {}).get(locale)
         return text if text else self._rt.renderer.render("alert_unnamed", locale)
 
     def values(self, details: Mapping[str, Any] | None, locale: str) -> Markup | None:
@@ -66,8 +66,14 @@ class AlertText:
         if not details:
             return None
         extra: dict[str, Any] = {"answer": None, "instrument": None, "number": None}
+        item_id = str(details.get("item"))
+        # The question's display name (start-up checked every locale of every question a
+        # rule names); an item without one leaves the name undefined, and a line that needs
+        # it fails below, logged, rather than show an id.
+        name = self._rt.config.item_names.get(item_id, {}).get(locale)
+        if name is not None:
+            extra["item"] = name
         if details.get("kind") == "answer":
-            item_id = str(details.get("item"))
             extra["answer"] = self._answer_label(item_id, str(details.get("value")), locale)
             if item_id in self._instrument_items:
                 extra["instrument"], extra["number"] = self._instrument_items[item_id]

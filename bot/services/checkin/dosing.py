@@ -1,8 +1,9 @@
 """Provider commands about a patient's treatment: ``/dosing`` (the dosing schedule),
 ``/course`` (a new treatment course) and ``/optional`` (optional items).
 
-Each returns what the group is answered and what is audited; ``bot.services.provider.commands``
-finds the patient, replies and audits (one place for how provider commands answer). Role
+Each returns what the group is answered and what is audited; ``bot.services.provider.care``
+finds the patient, replies and audits (``bot.services.provider.steps``: one place for how
+provider commands answer). Role
 restriction, where roles exist, applies to these commands by name (the provider command
 policy).
 """

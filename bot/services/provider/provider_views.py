@@ -8,11 +8,12 @@ import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bot.domain import invites
 from bot.domain.checkin import CheckinStatus
 from bot.domain.message_text import utf16_len
+from bot.domain.question_labels import cell, columns
 from bot.domain.questionnaire import MULTI_SEPARATOR, Item, ItemKind, Questionnaire
 
 T = TypeVar("T")
@@ -127,6 +128,32 @@ def day_rows(
         status, answers = by_day.get(day, (None, {}))
         rows.append(DayRow(day=day, status=status, answers=dict(answers)))
     return rows
+
+
+def day_table(
+    rows: Iterable[DayRow], questionnaire: Questionnaire | None, locale: str
+) -> dict[str, Any]:
+    """Return /patient's day table as its template takes it: the columns (one per question
+    that declares one, in the questionnaire's order: header, width, alignment), the legend's
+    words, and each day's date, status and cells (None for a day with no answer)."""
+    shown = columns(questionnaire) if questionnaire is not None else []
+    return {
+        "columns": [
+            {"label": column.label(locale), "width": column.width, "left": column.left}
+            for _, column in shown
+        ],
+        "notes": [column.notes[locale] for _, column in shown if column.notes],
+        "days": [
+            {
+                "date": row.day.strftime("%m-%d"),
+                "status": row.status,
+                "cells": [cell(item, column, row.answers, locale) for item, column in shown]
+                if row.answers
+                else None,
+            }
+            for row in rows
+        ],
+    }
 
 
 def shorten(text: str, limit: int = MESSAGE_SHOWN) -> str:
