@@ -266,18 +266,21 @@ class DigestService:
         newest: dict[tuple[int, Instrument], list[tuple[date, int]]] = {}
         for checkin_id, patient_id, day, item in found:
             newest.setdefault((patient_id, first_items[item]), []).append((day, checkin_id))
-        wanted: dict[int, tuple[int, Instrument, date]] = {}
+        # By check-in and instrument: the bot asks the PHQ-9 and the GAD-7 (and the PCL-5)
+        # in one check-in, and each is scored on its own.
+        wanted: list[tuple[int, int, Instrument, date]] = []
         for (patient_id, instrument), entries in newest.items():
             # Two more than needed: an incomplete newest one is skipped when scoring.
             for day, checkin_id in sorted(entries, reverse=True)[:4]:
-                wanted[checkin_id] = (patient_id, instrument, day)
+                wanted.append((checkin_id, patient_id, instrument, day))
         items = tuple(item for i in DIGEST_INSTRUMENTS for item in SPECS[i].item_ids())
         answers: dict[int, dict[str, str]] = {}
-        for checkin_id, item, value in await uow.digest.answers_of(sorted(wanted), items):
+        checkin_ids = sorted({checkin_id for checkin_id, *_ in wanted})
+        for checkin_id, item, value in await uow.digest.answers_of(checkin_ids, items):
             answers.setdefault(checkin_id, {})[item] = value
         return [
             InstrumentRow(patient_id, instrument, day, answers.get(checkin_id, {}))
-            for checkin_id, (patient_id, instrument, day) in wanted.items()
+            for checkin_id, patient_id, instrument, day in wanted
         ]
 
     async def raised(
