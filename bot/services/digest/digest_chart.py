@@ -23,7 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bot.domain.digest import DayState, Digest, PatientFigures, format_number, format_percent
+from bot.domain.digest_format import format_number, format_percent
+from bot.domain.digest_model import DayState, Digest, PatientFigures
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -29,18 +29,11 @@ from bot.domain.digest import (
     DIGEST_INSTRUMENTS,
     INCLUDED_STATUSES,
     INSTRUMENT_QUESTIONNAIRES,
-    AlertRow,
-    DayRow,
-    Digest,
-    InstrumentRow,
-    PatientRow,
-    Period,
     build_digest,
-    digest_due,
-    digest_slot,
-    outcomes_included,
     worth_posting,
 )
+from bot.domain.digest_model import AlertRow, DayRow, Digest, InstrumentRow, PatientRow
+from bot.domain.digest_schedule import Period, digest_due, digest_slot, outcomes_included
 from bot.domain.instruments import SPECS, Instrument
 from bot.domain.schedule import local_date, parse_hhmm
 from bot.domain.weekly import not_asked_counts
