@@ -134,32 +134,22 @@ class OutcomeQueries:
         rows = await self.session.execute(stmt.where(Patient.cohort_id == cohort_id))
         return [OutcomePatient._make(row) for row in rows.all()]
 
-    async def answers(
-        self, cohort_id: int, item_ids: Sequence[str]
-    ) -> list[tuple[int, date, str, str]]:
-        """Return (patient id, local date, item id, value) for the given items."""
-        stmt = (
-            select(Checkin.patient_id, Checkin.local_date, Answer.item_id, Answer.value)
-            .join(Answer, Answer.checkin_id == Checkin.id)
-            .join(Patient, Patient.id == Checkin.patient_id)
-            .where(Patient.cohort_id == cohort_id, Answer.item_id.in_(item_ids))
-        )
-        return [(r[0], r[1], r[2], r[3]) for r in (await self.session.execute(stmt)).all()]
-
-    async def checkin_statuses(
+    async def checkin_status_counts(
         self, cohort_id: int, first: date, last: date
-    ) -> list[tuple[int, str]]:
-        """Return (patient id, status) of the cohort's check-ins dated in [first, last]."""
+    ) -> list[tuple[int, str, int]]:
+        """Return (patient id, status, how many) of the cohort's check-ins dated in
+        [first, last]."""
         stmt = (
-            select(Checkin.patient_id, Checkin.status)
+            select(Checkin.patient_id, Checkin.status, func.count())
             .join(Patient, Patient.id == Checkin.patient_id)
             .where(
                 Patient.cohort_id == cohort_id,
                 Checkin.local_date >= first,
                 Checkin.local_date <= last,
             )
+            .group_by(Checkin.patient_id, Checkin.status)
         )
-        return [(r[0], r[1]) for r in (await self.session.execute(stmt)).all()]
+        return [(r[0], r[1], r[2]) for r in (await self.session.execute(stmt)).all()]
 
     async def alerts(
         self, cohort_id: int, since: datetime, until: datetime
