@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     and_,
     case,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    type_coerce,
 )
 from sqlalchemy.orm import aliased
 
@@ -31,7 +33,8 @@ from storage.repositories.base import Repository
 def _answer_columns(items: Sequence[str]) -> list[ColumnElement[str | None]]:
     """One column per item: a check-in's answer to it (NULL when not answered), for a select
     joining Answer to Checkin and grouped by the check-in. One row per check-in instead of
-    one per answer: the rows, not the database, were most of the digest's reading time."""
+    one per answer: the rows, not the database, were most of the digest's reading time.
+    For a few items (outer joins allowed); ``DigestQueries._answers_object`` for many."""
     return [func.max(case((Answer.item_id == item, Answer.value))) for item in items]
 
 
@@ -103,7 +106,7 @@ class DigestQueries(Repository):
         first = aliased(Answer)
         holds = exists().where(first.checkin_id == Checkin.id, first.item_id.in_(first_items))
         stmt = (
-            select(Checkin.patient_id, Checkin.local_date, *_answer_columns(items))
+            select(Checkin.patient_id, Checkin.local_date, self._answers_object())
             .join(Patient, Patient.id == Checkin.patient_id)
             .join(Answer, and_(Answer.checkin_id == Checkin.id, Answer.item_id.in_(items)))
             .where(Patient.cohort_id == cohort_id, holds)
@@ -113,10 +116,16 @@ class DigestQueries(Repository):
             stmt = stmt.where(Checkin.local_date >= since)
         if until is not None:
             stmt = stmt.where(Checkin.local_date <= until)
-        return [
-            (int(r[0]), r[1], _answers(items, r[2:]))
-            for r in (await self.session.execute(stmt)).all()
-        ]
+        return [(int(r[0]), r[1], r[2]) for r in (await self.session.execute(stmt)).all()]
+
+    def _answers_object(self) -> ColumnElement[dict[str, str]]:
+        """A check-in's answers as one JSON object, item to value, aggregated over its joined
+        Answer rows (which must not be NULL). One aggregate per answer: a column per item
+        (``_answer_columns``) evaluates every item's CASE on every answer, twice the
+        database's time with the 36 items of the PHQ-9, GAD-7 and PCL-5."""
+        if self.dialect == "postgresql":
+            return type_coerce(func.json_object_agg(Answer.item_id, Answer.value), JSON)
+        return type_coerce(func.json_group_object(Answer.item_id, Answer.value), JSON)
 
     async def alerts(
         self, cohort_id: int, since: datetime
