@@ -365,6 +365,7 @@ def main() -> None:
     parser.add_argument("--seeded", help="a database this benchmark seeded before (kept)")
     parser.add_argument("--first-run", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--phases-of", help=argparse.SUPPRESS)
+    parser.add_argument("--seed-into", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.first_run:
         url, started = args.first_run
@@ -372,6 +373,9 @@ def main() -> None:
         return
     if args.phases_of:
         print(json.dumps(eventloop.run(_phases(args.phases_of))))
+        return
+    if args.seed_into:
+        print(eventloop.run(_seed(args.seed_into, args.n, args.weeks)))
         return
     if args.seeded:
         _measure(args.seeded, args.runs, args.phases)
@@ -382,7 +386,10 @@ def main() -> None:
     elif url is None:
         url = f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp(prefix='moodcheck-bench-')) / 'b.db'}"
     try:
-        answers = eventloop.run(_seed(url, args.n, args.weeks))
+        # In a child process: a process's peak RSS is inherited by the processes it starts
+        # (Linux keeps ru_maxrss across exec), and seeding peaks well above a digest.
+        answers = _child("-m", "bench.digest", str(args.n), "--weeks", str(args.weeks),
+                         "--seed-into", url)[2].strip()  # fmt: skip
         print(f"seeded: {args.n} patients x {args.weeks} weeks, {answers} answers")
         _measure(url, args.runs, args.phases)
     finally:
