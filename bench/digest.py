@@ -107,12 +107,19 @@ async def _insert(connection: Any, model: Any, rows: list[dict[str, Any]]) -> No
         await connection.execute(insert(model), rows[start : start + CHUNK])
 
 
-async def _seed(url: str, n: int, weeks: int) -> int:
-    """Create the cohort and insert its history; return how many answers were stored."""
+async def _prepare(url: str) -> None:
+    """Migrate the database and create the cohort (``_seed`` then inserts its history)."""
     await asyncio.to_thread(upgrade, url)
     runtime, engine = _runtime(url)
     await Services.build(runtime).cohorts.sync()
+    await engine.dispose()
+
+
+async def _seed(url: str, n: int, weeks: int) -> int:
+    """Insert the cohort's history (``bench.fhir_export`` uses it too, through
+    ``--seed-into``); return how many answers were stored."""
     rnd = random.Random(2026)
+    engine = create_engine(url, keyring=BENCH_KEYRING)
     async with engine.begin() as connection:
         cohort_id = await connection.scalar(select(Cohort.id).where(Cohort.name == "bench"))
         await _insert(
@@ -375,7 +382,7 @@ def main() -> None:
         print(json.dumps(eventloop.run(_phases(args.phases_of))))
         return
     if args.seed_into:
-        print(eventloop.run(_seed(args.seed_into, args.n, args.weeks)))
+        print(f"answers={eventloop.run(_seed(args.seed_into, args.n, args.weeks))}")
         return
     if args.seeded:
         _measure(args.seeded, args.runs, args.phases)
@@ -388,8 +395,10 @@ def main() -> None:
     try:
         # In a child process: a process's peak RSS is inherited by the processes it starts
         # (Linux keeps ru_maxrss across exec), and seeding peaks well above a digest.
-        answers = _child("-m", "bench.digest", str(args.n), "--weeks", str(args.weeks),
-                         "--seed-into", url)[2].strip()  # fmt: skip
+        eventloop.run(_prepare(url))
+        out = _child("-m", "bench.digest", str(args.n), "--weeks", str(args.weeks),
+                     "--seed-into", url)[2]  # fmt: skip
+        answers = out.strip().rsplit("=", 1)[1]
         print(f"seeded: {args.n} patients x {args.weeks} weeks, {answers} answers")
         _measure(url, args.runs, args.phases)
     finally:
