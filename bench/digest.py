@@ -1,33 +1,49 @@
-"""Digest benchmark: one cohort of N patients with W weeks of history; time and memory to
-build and render one weekly digest.
+"""Digest benchmark: the weekly digest's first run in a fresh process, for a cohort of N
+patients with W weeks of history, beside the bot's start-up measured in the same run.
 
-The history is inserted directly (bulk): every patient has a daily check-in each day (about
-80 % completed, the rest partial, skipped or missed) with the daily items answered, a PHQ-9
-and GAD-7 every Monday (asked after the daily items, in the same check-in), and a few alerts.
-Then ``DigestService.send_now`` runs, as ``/digest`` would: read the rows (a few set-based
-queries), compute the figures, draw the chart, write the HTML and CSV, and queue the four
-messages in the outbox. Nothing is sent (no Bot API server is needed).
+The history is inserted once, directly (bulk), before anything is timed: every patient has a
+daily check-in each day (about 80 % completed, the rest partial, skipped or missed) with the
+daily items answered, a PHQ-9 and GAD-7 every Monday (asked after the daily items, in the
+same check-in), and a few alerts. The digest is built on Monday 2 March for 23 February to
+1 March: the first digest of a month, so it carries the outcomes report too (the heaviest
+digest of the month).
 
-Three runs: cold (first in the process: imports matplotlib and its fonts), warm, and warm
-under tracemalloc for the peak of Python-allocated memory (numpy arrays included). The
-process's peak RSS (``ru_maxrss``) is printed too: the history is generated in a child
-process, so it counts Python, the libraries (matplotlib, numpy, SQLAlchemy, PTB) and the three
-digests, an upper bound for one digest.
+Then, ``--runs`` times, interleaved so that both see the same load:
 
-Usage: ``python -m bench.digest [N] [--weeks W] [--database URL]``. Prints one line.
+* **floor**: a fresh ``python -c "import bot.app"`` (the bot's own start-up);
+* **digest**: a fresh process (``--first-run``) that imports the services, builds them over
+  the seeded database, freezes start-up's objects as ``moodcheck run`` does, and runs
+  ``DigestService.send_now`` as ``/digest`` would (read the rows, compute the figures, draw
+  the chart, write the HTML and CSV, queue the messages; nothing is sent, no Bot API server
+  is needed), then a second one. Its times are read on the system-wide monotonic clock from
+  the instant this process spawned it: "process start to first digest" is interpreter,
+  imports, set-up and the first digest; "first digest" is ``send_now`` alone, matplotlib's
+  import and the chart's first drawing included; "second digest" is the next ``send_now``.
+  CPU times (user + system, all threads) beside the wall times: on a shared machine they
+  move much less. Peak RSS (``ru_maxrss``) after the first digest and at the end.
+
+Medians are printed, each with its ratio to the floor's median; ``uptime`` before and after.
+``--phases`` adds one more fresh process that reports the CPU time of the first digest's
+parts (reading and figures, outcomes report, matplotlib's import, rendering).
+
+Usage: ``python -m bench.digest [N] [--weeks W] [--runs R] [--phases]
+[--postgres SERVER_URL | --database EMPTY_DB_URL | --seeded URL]`` (``--seeded``: a database
+this benchmark seeded before, with the same N and W; default: a new SQLite file).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import resource
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,11 +51,14 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from bench.keys import BENCH_KEYRING
+from bench.load import uptime
+from bench.pgtemp import create_database, drop_database
 from bot.cohort_config import CohortConfig
 from bot.config import AppConfig
 from bot.domain.clock import ManualClock
-from bot.domain.digest import Period
+from bot.domain.digest_schedule import Period
 from bot.services.container import Services
+from bot.services.digest.outcomes import DEFAULT_DAYS, OutcomesService
 from bot.services.digest.weekly import DigestOutcome
 from bot.services.runtime import Runtime
 from bot.transport import eventloop
@@ -53,6 +72,8 @@ from storage.uow import UnitOfWorkFactory
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 CHUNK = 5000
+FLOOR = "import bot.app"
+"""The floor: the bot's start-up imports, in a fresh process."""
 
 
 def _config() -> AppConfig:
@@ -71,13 +92,33 @@ def _config() -> AppConfig:
     )
 
 
+def _runtime(url: str) -> tuple[Runtime, Any]:
+    engine = create_engine(url, keyring=BENCH_KEYRING)
+    runtime = Runtime(
+        uow=UnitOfWorkFactory(create_session_factory(engine)),
+        clock=ManualClock(NOW),
+        config=_config(),
+        renderer=Renderer(),
+    )
+    return runtime, engine
+
+
 async def _insert(connection: Any, model: Any, rows: list[dict[str, Any]]) -> None:
     for start in range(0, len(rows), CHUNK):
         await connection.execute(insert(model), rows[start : start + CHUNK])
 
 
+async def _prepare(url: str) -> None:
+    """Migrate the database and create the cohort (``_seed`` then inserts its history)."""
+    await asyncio.to_thread(upgrade, url)
+    runtime, engine = _runtime(url)
+    await Services.build(runtime).cohorts.sync()
+    await engine.dispose()
+
+
 async def _seed(url: str, n: int, weeks: int) -> int:
-    """Insert the cohort's history; return how many answers were stored."""
+    """Insert the cohort's history (``bench.fhir_export`` uses it too, through
+    ``--seed-into``); return how many answers were stored."""
     rnd = random.Random(2026)
     engine = create_engine(url, keyring=BENCH_KEYRING)
     async with engine.begin() as connection:
@@ -183,91 +224,187 @@ async def _seed(url: str, n: int, weeks: int) -> int:
     return len(answers)
 
 
-async def run(n: int, weeks: int, database: str | None) -> dict[str, float]:
-    """Seed, then build and queue the digest three times; return the figures."""
-    folder = Path(tempfile.mkdtemp(prefix="moodcheck-bench-"))
-    url = database or f"sqlite+aiosqlite:///{folder / 'bench.db'}"
-    await asyncio.to_thread(upgrade, url)
-    engine = create_engine(url, keyring=BENCH_KEYRING)
-    runtime = Runtime(
-        uow=UnitOfWorkFactory(create_session_factory(engine)),
-        clock=ManualClock(NOW),
-        config=_config(),
-        renderer=Renderer(),
-    )
-    services = Services.build(runtime)
-    await services.cohorts.sync()
-    seeded = time.perf_counter()
-    # Seeding runs in a child process: this one's peak RSS is then the digest's (plus imports).
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.digest", str(n), "--weeks", str(weeks), "--seed-into", url,
-        stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, _ = await child.communicate()
-    if child.returncode != 0:
-        raise SystemExit("seeding failed")
-    answers = int(out.decode().strip().rsplit("=", 1)[1])
-    seeded = time.perf_counter() - seeded
-    digest = services.digest
-    config = runtime.config.cohort("bench")
-    figures: dict[str, float] = {"answers": answers, "seed_s": seeded}
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    figures["rss_before_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    for run_name in ("cold", "warm"):
-        started = time.perf_counter()
-        outcome = await digest.send_now("bench")
-        figures[f"{run_name}_s"] = time.perf_counter() - started
-        figures[f"rss_{run_name}_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        assert outcome is DigestOutcome.QUEUED, outcome
 
-    # Where the time goes (warm): reading and figures, then rendering.
-    period = Period.ending(NOW.date() - timedelta(days=1), config.zone)
-    started = time.perf_counter()
-    async with runtime.uow() as uow:
-        cohort = await uow.cohorts.by_name("bench")
-        assert cohort is not None
-        built_digest = await digest.figures(uow, cohort, period)
-    figures["figures_s"] = time.perf_counter() - started
-    started = time.perf_counter()
-    built = digest.render(built_digest, "bench", "es")
-    figures["render_s"] = time.perf_counter() - started
-    figures["png_kb"] = len(built.chart or b"") / 1024
-    figures["html_kb"] = len(built.html or b"") / 1024
-    figures["csv_kb"] = len(built.csv or b"") / 1024
-    figures["attention"] = built_digest.summary.needing_attention
+def _cpu(who: int = resource.RUSAGE_SELF) -> float:
+    """CPU seconds (user + system) of this process, or of its waited-for children."""
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
-    tracemalloc.start()
+
+async def _first_run(url: str, started: float) -> dict[str, float]:
+    """In a fresh process: set up, then two digests; times from ``started`` (the spawn)."""
+    figures = {"imported_s": time.monotonic() - started}
+    runtime, engine = _runtime(url)
+    digest = Services.build(runtime).digest
+    eventloop.keep_startup_objects()  # as `moodcheck run` does once the bot has started
+    figures["set_up_s"] = time.monotonic() - started
+    before, cpu = time.monotonic(), _cpu()
+    outcome = await digest.send_now("bench")
+    after = time.monotonic()
+    assert outcome is DigestOutcome.QUEUED, outcome
+    figures |= {"first_s": after - before, "from_start_s": after - started}
+    figures |= {"first_cpu_s": _cpu() - cpu, "from_start_cpu_s": _cpu()}
+    figures["rss_first_mb"] = _rss_mb()
+    before = time.monotonic()
     await digest.send_now("bench")
-    figures["peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
-    tracemalloc.stop()
-    figures["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    figures["warm_s"] = time.monotonic() - before
+    figures["rss_end_mb"] = _rss_mb()
     await engine.dispose()
     return figures
 
 
+async def _phases(url: str) -> dict[str, float]:
+    """In a fresh process: the CPU time of the first digest's parts, one by one, cold."""
+    runtime, engine = _runtime(url)
+    service = Services.build(runtime).digest
+    eventloop.keep_startup_objects()
+    config = runtime.config.cohort("bench")
+    period = Period.ending(NOW.date() - timedelta(days=1), config.zone)
+    figures: dict[str, float] = {}
+    cpu = _cpu()
+
+    def lap(name: str) -> None:
+        nonlocal cpu
+        figures[name], cpu = _cpu() - cpu, _cpu()
+
+    async with runtime.uow() as uow:
+        cohort = await uow.cohorts.by_name("bench")
+        assert cohort is not None
+        digest = await service.figures(uow, cohort, period)
+        lap("figures")
+        start = period.end - timedelta(days=DEFAULT_DAYS)
+        await OutcomesService(runtime).report(uow, cohort, start, period.end)
+        lap("outcomes")
+    # What drawing the chart imports.
+    import matplotlib.backends.backend_agg
+    import matplotlib.figure  # noqa: F401
+
+    lap("chart_import")
+    built = service.render(digest, "bench", "es")
+    lap("render")
+    service.render(digest, "bench", "es")
+    lap("render_again")
+    figures |= {
+        "png_kb": len(built.chart or b"") / 1024,
+        "html_kb": len(built.html or b"") / 1024,
+        "csv_kb": len(built.csv or b"") / 1024,
+        "patients": len(digest.patients),
+        "attention": digest.summary.needing_attention,
+    }
+    await engine.dispose()
+    return figures
+
+
+def _child(*args: str) -> tuple[float, float, str]:
+    """Run a fresh Python process; return its wall time from spawn to exit, its CPU time and
+    its output. An argument ``{started}`` becomes the monotonic instant of the spawn."""
+    started, cpu = time.monotonic(), _cpu(resource.RUSAGE_CHILDREN)
+    argv = [sys.executable, *(a.replace("{started}", str(started)) for a in args)]
+    done = subprocess.run(argv, capture_output=True, text=True, check=True)
+    return time.monotonic() - started, _cpu(resource.RUSAGE_CHILDREN) - cpu, done.stdout
+
+
+def _line(name: str, values: list[float], floor: float) -> str:
+    median = statistics.median(values)
+    spread = ", ".join(f"{v:.2f}" for v in values)
+    return f"  {name}: {median:.2f} s ({spread}) = {median / floor:.2f} x floor"
+
+
+WALL = (
+    ("first_s", "first digest in the process (send_now, matplotlib import included)"),
+    ("from_start_s", "process start to first digest queued (imports, set-up, digest)"),
+    ("warm_s", "second digest, same process"),
+)
+CPU = (
+    ("first_cpu_s", "first digest in the process"),
+    ("from_start_cpu_s", "process start to first digest queued"),
+)
+
+
+def _measure(url: str, runs: int, phases: bool) -> None:
+    """Time the floor and the digest's first run, interleaved, and print the figures."""
+    print(f"before: {uptime()}")
+    floors: list[tuple[float, float]] = []
+    digests: list[dict[str, float]] = []
+    for _ in range(runs):  # interleaved: floor, digest, floor, digest...
+        floors.append(_child("-c", FLOOR)[:2])
+        out = _child("-m", "bench.digest", "--first-run", url, "{started}")[2]
+        digests.append(json.loads(out))
+    parts = json.loads(_child("-m", "bench.digest", "--phases-of", url)[2]) if phases else {}
+    print(f"after:  {uptime()}")
+    db = "postgresql" if url.startswith("postgresql") else "sqlite"
+    print(f"digest db={db}; medians of {runs} fresh processes each:")
+    for unit, index, rows in (("wall", 0, WALL), ("CPU", 1, CPU)):
+        floor = statistics.median(f[index] for f in floors)
+        spread = ", ".join(f"{f[index]:.2f}" for f in floors)
+        print(f" {unit} time; floor (a fresh python -c '{FLOOR}'): {floor:.2f} s ({spread})")
+        for key, name in rows:
+            print(_line(name, [d[key] for d in digests], floor))
+    rss = [d["rss_first_mb"] for d in digests]
+    rss_end = statistics.median(d["rss_end_mb"] for d in digests)
+    print(
+        f" peak RSS of the digest's process after the first digest: {statistics.median(rss):.0f}"
+        f" MB (max {max(rss):.0f}); after the second {rss_end:.0f} MB"
+    )
+    if parts:
+        print(
+            f" CPU of the parts, one more fresh process: read + figures {parts['figures']:.2f}"
+            f" s, outcomes report {parts['outcomes']:.2f} s, matplotlib import "
+            f"{parts['chart_import']:.2f} s, render (chart, HTML, CSV, message) "
+            f"{parts['render']:.2f} s ({parts['render_again']:.2f} s again); "
+            f"{parts['patients']:.0f} patients, {parts['attention']:.0f} needing attention; "
+            f"png {parts['png_kb']:.0f} KB, html {parts['html_kb']:.0f} KB, "
+            f"csv {parts['csv_kb']:.0f} KB"
+        )
+
+
 def main() -> None:
-    """Parse arguments, run, print one line."""
+    """Seed once, then measure; or, in a child process, one first run or the parts."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("n", type=int, nargs="?", default=1000)
     parser.add_argument("--weeks", type=int, default=8)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--phases", action="store_true", help="also the parts' CPU, once")
     parser.add_argument("--database", default=os.environ.get("MOODCHECK_BENCH_DATABASE_URL"))
+    parser.add_argument("--postgres", help="a PostgreSQL server: run in a throw-away database")
+    parser.add_argument("--seeded", help="a database this benchmark seeded before (kept)")
+    parser.add_argument("--first-run", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--phases-of", help=argparse.SUPPRESS)
     parser.add_argument("--seed-into", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.seed_into:
-        print(f"answers={asyncio.run(_seed(args.seed_into, args.n, args.weeks))}")
+    if args.first_run:
+        url, started = args.first_run
+        print(json.dumps(eventloop.run(_first_run(url, float(started)))))
         return
-    f = eventloop.run(run(args.n, args.weeks, args.database))
-    print(
-        f"digest N={args.n} weeks={args.weeks} "
-        f"db={'postgresql' if args.database else 'sqlite'} answers={f['answers']:.0f}: "
-        f"send_now cold {f['cold_s']:.2f}s, warm {f['warm_s']:.2f}s "
-        f"(read+figures {f['figures_s']:.2f}s, render {f['render_s']:.2f}s); "
-        f"peak traced {f['peak_mb']:.0f} MB; maxrss {f['rss_before_mb']:.0f} MB before, "
-        f"{f['rss_cold_mb']:.0f} MB after one digest, {f['rss_warm_mb']:.0f} after two, "
-        f"{f['maxrss_mb']:.0f} after a third under tracemalloc; "
-        f"png {f['png_kb']:.0f} KB, html {f['html_kb']:.0f} KB, csv {f['csv_kb']:.0f} KB; "
-        f"needing attention {f['attention']:.0f}"
-    )
+    if args.phases_of:
+        print(json.dumps(eventloop.run(_phases(args.phases_of))))
+        return
+    if args.seed_into:
+        print(f"answers={eventloop.run(_seed(args.seed_into, args.n, args.weeks))}")
+        return
+    if args.seeded:
+        _measure(args.seeded, args.runs, args.phases)
+        return
+    url = args.database
+    if args.postgres:
+        url = eventloop.run(create_database(args.postgres, "bench_digest"))
+    elif url is None:
+        url = f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp(prefix='moodcheck-bench-')) / 'b.db'}"
+    try:
+        # In a child process: a process's peak RSS is inherited by the processes it starts
+        # (Linux keeps ru_maxrss across exec), and seeding peaks well above a digest.
+        eventloop.run(_prepare(url))
+        out = _child("-m", "bench.digest", str(args.n), "--weeks", str(args.weeks),
+                     "--seed-into", url)[2]  # fmt: skip
+        answers = out.strip().rsplit("=", 1)[1]
+        print(f"seeded: {args.n} patients x {args.weeks} weeks, {answers} answers")
+        _measure(url, args.runs, args.phases)
+    finally:
+        if args.postgres:
+            eventloop.run(drop_database(args.postgres, url))
 
 
 if __name__ == "__main__":

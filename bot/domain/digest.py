@@ -3,8 +3,10 @@
 The service loads a cohort's patients, their daily check-ins of two weeks (this one and the
 one before), their latest weekly instruments and the cohort's alerts with a few set-based
 queries; :func:`build_digest` turns those rows into every figure the digest shows, and
-:func:`needs_attention` decides which patients come first. Formatting for a locale (decimal
-comma, percent, durations) is here too, so templates only place strings.
+:func:`needs_attention` decides which patients come first. Beside it, by responsibility:
+the rows and figures as data (``bot.domain.digest_model``), the calendar (the period, the
+weekly slot: ``bot.domain.digest_schedule``) and formatting for a locale
+(``bot.domain.digest_format``).
 
 Definitions (what the digest's words mean):
 
@@ -41,19 +43,29 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from enum import StrEnum
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from bot.domain.alerts import Tier
+from bot.domain.digest_model import (
+    AlertRow,
+    CohortSummary,
+    DayCell,
+    DayRow,
+    DayState,
+    Digest,
+    InstrumentResult,
+    InstrumentRow,
+    PatientFigures,
+    PatientRow,
+    Reason,
+    StripDay,
+    Trend,
+)
+from bot.domain.digest_schedule import Period
 from bot.domain.instruments import Band, Instrument
 from bot.domain.lifecycle import FOLLOWED, AlertStatus, PatientStatus
-from bot.domain.schedule import start_of_day, wall_time_to_utc
 from bot.domain.scoring import Phq9Score, ScoringError, answers_from_values, score
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-"""Day names as the configuration spells them, in ``date.weekday()`` order."""
-PERIOD_DAYS = 7
 INCLUDED_STATUSES = FOLLOWED
 """Patients the digest is about; withdrawn and discharged patients are left out."""
 ANSWERED_STATUSES = frozenset({"completed", "partial", "stopped"})
@@ -62,280 +74,6 @@ INSTRUMENT_QUESTIONNAIRES = frozenset({"phq9", "gad7", "pcl5"})
 DIGEST_INSTRUMENTS = (Instrument.PHQ9, Instrument.GAD7, Instrument.PCL5)
 LOW_ADHERENCE = 0.5
 MOOD_DROP = 2
-
-
-# --- input rows ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class PatientRow:
-    """A patient of the cohort."""
-
-    id: int
-    label: str
-    status: str
-
-
-@dataclass(frozen=True, slots=True)
-class DayRow:
-    """One daily check-in with its mood and anxiety answers (None: not answered)."""
-
-    patient_id: int
-    day: date
-    status: str
-    mood: int | None = None
-    anxiety: int | None = None
-    safety_declined: bool = False
-    """The safety question (D7) was answered "prefer not to answer"."""
-
-
-@dataclass(frozen=True, slots=True)
-class InstrumentRow:
-    """The answers of one check-in that holds a weekly instrument."""
-
-    patient_id: int
-    instrument: Instrument
-    day: date
-    answers: Mapping[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class AlertRow:
-    """An alert's life as the digest sees it."""
-
-    patient_id: int
-    tier: str
-    status: str
-    created_at: datetime
-    acknowledged_at: datetime | None = None
-    resolved_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Period:
-    """Seven local days (``start`` to ``end`` inclusive) and the instants they span."""
-
-    start: date
-    end: date
-    zone: ZoneInfo
-
-    @classmethod
-    def ending(cls, last_day: date, zone: ZoneInfo) -> Period:
-        """Return the 7 days that end on ``last_day``."""
-        return cls(last_day - timedelta(days=PERIOD_DAYS - 1), last_day, zone)
-
-    @property
-    def days(self) -> tuple[date, ...]:
-        """Return the period's dates, oldest first."""
-        return tuple(self.start + timedelta(days=n) for n in range(PERIOD_DAYS))
-
-    @property
-    def previous(self) -> Period:
-        """Return the 7 days before this period."""
-        return Period.ending(self.start - timedelta(days=1), self.zone)
-
-    @property
-    def start_at(self) -> datetime:
-        """Return the UTC instant the period begins."""
-        return start_of_day(self.start, self.zone)
-
-    @property
-    def end_at(self) -> datetime:
-        """Return the UTC instant the period ends (exclusive)."""
-        return start_of_day(self.end + timedelta(days=1), self.zone)
-
-    def holds(self, instant: datetime | None) -> bool:
-        """Tell whether an instant falls inside the period."""
-        return instant is not None and self.start_at <= instant < self.end_at
-
-
-# --- figures ------------------------------------------------------------------------------
-
-
-class DayState(StrEnum):
-    """What a patient's day looks like in the chart."""
-
-    ANSWERED = "answered"
-    MISSED = "missed"
-    """Due and not answered (missed, skipped, or still open)."""
-    NONE = "none"
-    """Nothing was due (paused, not enrolled yet, unreachable)."""
-
-
-class Reason(StrEnum):
-    """Why a patient needs attention, most urgent first."""
-
-    IMMEDIATE_ALERT = "immediate_alert"
-    ITEM9 = "item9"
-    URGENT_ALERT = "urgent_alert"
-    SAFETY_DECLINED = "safety_declined"
-    PHQ9_SEVERE = "phq9_severe"
-    MOOD_DROP = "mood_drop"
-    LOW_ADHERENCE = "low_adherence"
-
-    @property
-    def rank(self) -> int:
-        """Return 0 for the most urgent reason."""
-        return list(Reason).index(self)
-
-
-@dataclass(frozen=True, slots=True)
-class DayCell:
-    """One patient's day."""
-
-    day: date
-    state: DayState
-    mood: int | None = None
-    anxiety: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class InstrumentResult:
-    """The latest scored instrument of a patient, and how it moved from the one before."""
-
-    instrument: Instrument
-    day: date
-    total: int
-    band: Band | None
-    previous_total: int | None
-    item9: int | None = None
-    """PHQ-9 only."""
-
-    @property
-    def change(self) -> int | None:
-        """Return the total minus the previous total (positive is worse), if there is one."""
-        return None if self.previous_total is None else self.total - self.previous_total
-
-
-@dataclass(frozen=True, slots=True)
-class Trend:
-    """A daily item's mean this period and the period before."""
-
-    mean: float | None
-    previous: float | None
-    count: int
-    total: int
-    previous_count: int
-    previous_total: int
-
-    @property
-    def change(self) -> float | None:
-        """Return this period's mean minus the previous one's, when both exist."""
-        if self.mean is None or self.previous is None:
-            return None
-        return self.mean - self.previous
-
-    def dropped_by(self, points: int) -> bool:
-        """Tell (exactly, without float rounding) whether the mean fell by ``points`` or more."""
-        if not self.count or not self.previous_count:
-            return False
-        # total/count - prev_total/prev_count <= -points, times count * prev_count (> 0).
-        return (
-            self.total * self.previous_count - self.previous_total * self.count
-            <= -points * self.count * self.previous_count
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class PatientFigures:
-    """Everything the digest says about one patient."""
-
-    id: int
-    label: str
-    status: str
-    due: int
-    answered: int
-    days: tuple[DayCell, ...]
-    mood: Trend
-    anxiety: Trend
-    phq9: InstrumentResult | None
-    gad7: InstrumentResult | None
-    open_alerts: int
-    """Alerts not resolved yet (open or acknowledged), any tier."""
-    open_by_tier: Mapping[str, int]
-    reasons: tuple[Reason, ...] = ()
-    safety_declined: int = 0
-    """Days of the period on which the safety question was answered "prefer not to answer"."""
-    pcl5: InstrumentResult | None = None
-    """Where the cohort asks it (every few weeks), the latest PCL-5."""
-
-    @property
-    def adherence(self) -> float | None:
-        """Return answered / due days, or None when nothing was due."""
-        return self.answered / self.due if self.due else None
-
-    @property
-    def needs_attention(self) -> bool:
-        """Tell whether any reason puts the patient at the top."""
-        return bool(self.reasons)
-
-
-@dataclass(frozen=True, slots=True)
-class CohortSummary:
-    """The cohort at a glance."""
-
-    active: int
-    paused: int
-    unreachable: int
-    due: int
-    answered: int
-    alerts_opened: int
-    alerts_acknowledged: int
-    alerts_resolved: int
-    median_to_acknowledge: timedelta | None
-    needing_attention: int
-    open_by_tier: Mapping[str, int] = field(default_factory=dict)
-    """Alerts not resolved when the digest is built (raised in any period), by tier: the
-    figure beside the patients' "open alert" reasons, unlike ``alerts_opened``."""
-
-    @property
-    def alerts_open(self) -> int:
-        """Return how many alerts are not resolved now, any tier."""
-        return sum(self.open_by_tier.values())
-
-    @property
-    def patients(self) -> int:
-        """Return how many patients the digest covers."""
-        return self.active + self.paused + self.unreachable
-
-    @property
-    def adherence(self) -> float | None:
-        """Return answered / due days over the whole cohort."""
-        return self.answered / self.due if self.due else None
-
-
-@dataclass(frozen=True, slots=True)
-class StripDay:
-    """The whole cohort on one day (the chart's summary strip)."""
-
-    day: date
-    due: int
-    answered: int
-    mood_mean: float | None
-    anxiety_mean: float | None
-
-    @property
-    def adherence(self) -> float | None:
-        """Return answered / due check-ins of the day."""
-        return self.answered / self.due if self.due else None
-
-
-@dataclass(frozen=True, slots=True)
-class Digest:
-    """A cohort's week: the summary, patients (those needing attention first), the strip."""
-
-    period: Period
-    summary: CohortSummary
-    patients: tuple[PatientFigures, ...]
-    strip: tuple[StripDay, ...]
-    not_asked: tuple[tuple[str, str, int], ...] = ()
-    """(instrument, locale, patients): instruments the cohort asks that these patients are
-    not asked, for want of a validated translation (bot.domain.weekly.not_asked_counts)."""
-
-    @property
-    def attention(self) -> tuple[PatientFigures, ...]:
-        """Return the patients needing attention, most urgent first."""
-        return tuple(p for p in self.patients if p.needs_attention)
 
 
 def needs_attention(patient: PatientFigures) -> tuple[Reason, ...]:
@@ -603,115 +341,9 @@ def _mean(values: Sequence[int]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-# --- schedule -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class DigestSlot:
-    """One cohort's digest of one ISO week: when it is due and what it covers."""
-
-    iso_year: int
-    iso_week: int
-    scheduled_at: datetime
-    """The UTC instant of the cohort's digest weekday and time in that week."""
-    week_ends_at: datetime
-    """The UTC instant the ISO week ends (Monday 00:00 local): no catching up after it."""
-    period: Period
-
-    @property
-    def week(self) -> str:
-        """Return the ISO week as ``2026-W03``."""
-        return f"{self.iso_year}-W{self.iso_week:02d}"
-
-    def dedup_key(self, cohort: str) -> str:
-        """Return the outbox dedup key that makes the digest go out once a week."""
-        return f"digest:{cohort}:{self.week}"
-
-
-def digest_slot(now: datetime, zone: ZoneInfo, weekday: str, at: time) -> DigestSlot:
-    """Return the digest slot of the local ISO week that ``now`` falls in.
-
-    The digest covers the 7 days that end the day before its scheduled date.
-    """
-    today = now.astimezone(zone).date()
-    monday = today - timedelta(days=today.weekday())
-    scheduled_day = monday + timedelta(days=WEEKDAYS.index(weekday))
-    iso = monday.isocalendar()
-    return DigestSlot(
-        iso_year=iso.year,
-        iso_week=iso.week,
-        scheduled_at=wall_time_to_utc(scheduled_day, at, zone),
-        week_ends_at=start_of_day(monday + timedelta(days=7), zone),
-        period=Period.ending(scheduled_day - timedelta(days=1), zone),
-    )
-
-
-def outcomes_included(period: Period) -> bool:
-    """Tell whether a digest carries the monthly outcomes section: the digest sent (the day
-    after its period, cohort time) on one of the first 7 days of a calendar month. A weekly
-    digest has exactly one such day a month, so this is "the first digest of each month"."""
-    return (period.end + timedelta(days=1)).day <= PERIOD_DAYS
-
-
 def worth_posting(digest: Digest) -> bool:
     """Tell whether a scheduled digest says anything: a cohort with no enrolled patient and
     no alert (e.g. on the first start, before any invite was used) gets none. A digest asked
     for with /digest is always posted: it answers the request."""
     summary = digest.summary
     return bool(summary.patients or summary.alerts_opened or summary.alerts_open)
-
-
-def digest_due(slot: DigestSlot, now: datetime) -> bool:
-    """Tell whether a week's digest should go out now: its time has come and its week has
-    not ended (after downtime the next scan catches up, within the week)."""
-    return slot.scheduled_at <= now < slot.week_ends_at
-
-
-# --- formatting ---------------------------------------------------------------------------
-
-_DECIMAL_COMMA = frozenset({"es", "de", "fr", "it", "pt", "nl", "ru", "pl", "tr"})
-_PERCENT_SPACE = frozenset({"es", "de", "fr"})
-DASH = "\u2013"
-
-
-def format_number(value: float | None, locale: str, digits: int = 1) -> str:
-    """Return a number for a locale: ``4.5`` in English, ``4,5`` in Spanish; a dash for None."""
-    if value is None:
-        return DASH
-    text = f"{value:.{digits}f}"
-    if text.startswith("-") and float(text) == 0:
-        text = text[1:]
-    return text.replace(".", ",") if locale in _DECIMAL_COMMA else text
-
-
-def format_signed(value: float | None, locale: str, digits: int = 1) -> str:
-    """Return a change with its sign (``+1.5``, or a minus sign and ``2,0``); a dash for
-    None."""
-    if value is None:
-        return DASH
-    text = format_number(abs(value), locale, digits)
-    if text == format_number(0, locale, digits):
-        return "±" + text
-    return ("+" if value > 0 else "\u2212") + text
-
-
-def format_percent(ratio: float | None, locale: str) -> str:
-    """Return a ratio as a whole percentage (``72%``; ``72 %`` in Spanish); a dash for None."""
-    if ratio is None:
-        return DASH
-    number = f"{round(ratio * 100)}"
-    return f"{number}\u00a0%" if locale in _PERCENT_SPACE else f"{number}%"
-
-
-def format_duration(value: timedelta | None) -> str:
-    """Return a duration as ``35 min``, ``2 h 05 min`` or ``3 d 4 h``; a dash for None."""
-    if value is None:
-        return DASH
-    minutes = round(value.total_seconds() / 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes:02d} min"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"

@@ -6,6 +6,7 @@ Figures come from docs/clinical.md §2. The wording the patient sees lives in
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -63,7 +64,14 @@ class InstrumentSpec:
 
     def item_ids(self) -> tuple[str, ...]:
         """Return the questionnaire item ids of the scored items, in order (``phq9_1``...)."""
-        return tuple(f"{self.instrument.value}_{n}" for n in range(1, self.item_count + 1))
+        return _item_ids(self.instrument.value, self.item_count)
+
+
+@functools.cache
+def _item_ids(name: str, count: int) -> tuple[str, ...]:
+    # Built once: scoring a cohort's history (the digest, the outcomes report) asks for them
+    # tens of thousands of times, and building them was half of reading one's answers.
+    return tuple(f"{name}_{n}" for n in range(1, count + 1))
 
 
 SPECS: dict[Instrument, InstrumentSpec] = {

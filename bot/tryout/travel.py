@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.app import run_scans
-from bot.domain.digest import digest_slot
+from bot.domain.digest_schedule import digest_slot
 from bot.domain.schedule import parse_hhmm
 from bot.tryout.world import ActionError, World
 

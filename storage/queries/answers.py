@@ -3,19 +3,21 @@ are shown or what the rules look at.
 
 Two reads of answers live elsewhere, each for a reason: the tap path's read of the check-in
 it is answering (``CheckinRepository.answers``: the aggregate reading its own rows, once per
-tap, built once on the table), and the row shapes one read model alone streams (the
-digest's days: ``DigestQueries.day_answers``; the exports: ``ExportQueries``).
+tap, built once on the table), and the row shapes one read model alone needs: the digest's
+days and a cohort's instrument check-ins, one row per check-in with its answers aggregated
+by the database (``DigestQueries.daily_checkins`` and ``instrument_checkins``, which the
+outcomes report reads too), and the exports (``ExportQueries``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import select
 
-from storage.models import Answer, Checkin, Patient
+from storage.models import Answer, Checkin
 from storage.repositories.base import Repository
 
 CHUNK = 500
@@ -33,18 +35,8 @@ class CheckinAnswers(NamedTuple):
     """When each was answered, by item id (only when asked for: ``of_patient(times=True)``)."""
 
 
-class CohortAnswer(NamedTuple):
-    """One answer of a cohort's, with the check-in it belongs to."""
-
-    checkin_id: int
-    patient_id: int
-    local_date: date
-    item_id: str
-    value: str
-
-
 class AnswerQueries(Repository):
-    """Answers by check-in, by patient, by cohort."""
+    """Answers by check-in and by patient."""
 
     async def of_checkins(
         self, checkin_ids: Sequence[int], items: Sequence[str] | None = None
@@ -93,26 +85,3 @@ class AnswerQueries(Repository):
             if times:
                 entry.answered_at[str(row[1])] = row[3]
         return found
-
-    async def of_cohort(
-        self,
-        cohort_id: int,
-        items: Sequence[str],
-        since: date | None = None,
-        until: date | None = None,
-    ) -> list[CohortAnswer]:
-        """Return a cohort's answers to some items, of check-ins dated between two local
-        dates (inclusive; None: no bound), in no particular order."""
-        stmt = (
-            select(
-                Checkin.id, Checkin.patient_id, Checkin.local_date, Answer.item_id, Answer.value
-            )
-            .join(Answer, Answer.checkin_id == Checkin.id)
-            .join(Patient, Patient.id == Checkin.patient_id)
-            .where(Patient.cohort_id == cohort_id, Answer.item_id.in_(items))
-        )
-        if since is not None:
-            stmt = stmt.where(Checkin.local_date >= since)
-        if until is not None:
-            stmt = stmt.where(Checkin.local_date <= until)
-        return [CohortAnswer._make(row) for row in (await self.session.execute(stmt)).all()]

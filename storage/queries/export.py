@@ -167,20 +167,22 @@ class OutcomeQueries:
         rows = await self.session.execute(stmt.where(Patient.cohort_id == cohort_id))
         return [OutcomePatient._make(row) for row in rows.all()]
 
-    async def checkin_statuses(
+    async def checkin_status_counts(
         self, cohort_id: int, first: date, last: date
-    ) -> list[tuple[int, str]]:
-        """Return (patient id, status) of the cohort's check-ins dated in [first, last]."""
+    ) -> list[tuple[int, str, int]]:
+        """Return (patient id, status, how many) of the cohort's check-ins dated in
+        [first, last]."""
         stmt = (
-            select(Checkin.patient_id, Checkin.status)
+            select(Checkin.patient_id, Checkin.status, func.count())
             .join(Patient, Patient.id == Checkin.patient_id)
             .where(
                 Patient.cohort_id == cohort_id,
                 Checkin.local_date >= first,
                 Checkin.local_date <= last,
             )
+            .group_by(Checkin.patient_id, Checkin.status)
         )
-        return [(r[0], r[1]) for r in (await self.session.execute(stmt)).all()]
+        return [(r[0], r[1], r[2]) for r in (await self.session.execute(stmt)).all()]
 
     async def alerts(
         self, cohort_id: int, since: datetime, until: datetime

@@ -5,6 +5,8 @@ was not asked of them."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -130,6 +132,21 @@ async def _assert_digest_says_pcl5_not_asked(h: Harness) -> None:
     assert not any("not asked" in m.text for m in group_b)
 
 
+def _assert_digest_shows_phq9_and_gad7(h: Harness) -> None:
+    """The PHQ-9 and the GAD-7 answered in one check-in (the bot asks them in the same
+    check-in) both reach the digest: 8 x "Varios días" and 7 x "Más de la mitad"."""
+    table = next(
+        m.document
+        for m in h.server.group(GROUP_A).messages
+        if m.kind == "document" and (m.filename or "").endswith(".csv")
+    )
+    assert table is not None
+    rows = {row["label"]: row for row in csv.DictReader(io.StringIO(table.decode()))}
+    lucia = rows["P-ES01"]
+    assert (lucia["phq9_total"], lucia["phq9_item9"]) == ("8", "0")
+    assert (lucia["gad7_total"], lucia["gad7_band"]) == ("14", "moderate")
+
+
 async def test_a_spanish_patients_week_is_all_in_spanish(harness: Harness) -> None:
     h = harness
     lucia = h.server.user(8101, first_name="Lucía", language_code="es-ES")
@@ -190,6 +207,7 @@ async def test_a_spanish_patients_week_is_all_in_spanish(harness: Harness) -> No
     _assert_all_spanish(lucia)
 
     await _assert_digest_says_pcl5_not_asked(h)
+    _assert_digest_shows_phq9_and_gad7(h)
 
 
 async def test_checkin_command_on_the_instrument_day_leaves_out_the_pcl5(

@@ -9,23 +9,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.digest import (
+from bot.domain.digest import build_digest
+from bot.domain.digest_format import format_duration, format_number, format_percent, format_signed
+from bot.domain.digest_model import (
     AlertRow,
     DayRow,
     DayState,
     Digest,
     InstrumentRow,
     PatientRow,
-    Period,
     Reason,
-    build_digest,
-    digest_due,
-    digest_slot,
-    format_duration,
-    format_number,
-    format_percent,
-    format_signed,
 )
+from bot.domain.digest_schedule import Period, digest_due, digest_slot
 from bot.domain.instruments import Band, Instrument
 from bot.services.digest.digest_chart import MAX_ROWS, chart_rows, png_size, render_chart
 from bot.services.digest.digest_files import (

@@ -15,17 +15,14 @@ from typing import Any
 
 from markupsafe import Markup
 
-from bot.domain.digest import (
+from bot.domain.digest_format import (
     DASH,
-    Digest,
-    InstrumentResult,
-    PatientFigures,
-    Reason,
     format_duration,
     format_number,
     format_percent,
     format_signed,
 )
+from bot.domain.digest_model import Digest, InstrumentResult, PatientFigures, Reason
 from bot.domain.instruments import Band
 from bot.services.digest.digest_chart import ChartText
 from prompts.render import Renderer

@@ -17,9 +17,10 @@ from storage.uow import UnitOfWork
 
 DEFAULT_DAYS = 365
 """``/outcomes`` without dates covers the year up to today."""
-_ITEMS = [
-    i for instrument in (Instrument.PHQ9, Instrument.GAD7) for i in SPECS[instrument].item_ids()
-]
+_INSTRUMENTS = (Instrument.PHQ9, Instrument.GAD7)
+_ITEMS = tuple(item for instrument in _INSTRUMENTS for item in SPECS[instrument].item_ids())
+_FIRST_ITEMS = tuple(SPECS[instrument].item_ids()[0] for instrument in _INSTRUMENTS)
+"""A completed administration answered its first item: the check-ins read are those."""
 
 
 class OutcomesService:
@@ -37,20 +38,21 @@ class OutcomesService:
         def local(moment: datetime | None) -> date | None:
             return None if moment is None else moment.astimezone(zone).date()
 
-        answers: dict[tuple[int, date], dict[str, str]] = defaultdict(dict)
-        for answer in await uow.answers.of_cohort(cohort.id, _ITEMS):
-            answers[answer.patient_id, answer.local_date][answer.item_id] = answer.value
         totals: dict[tuple[int, Instrument], list[tuple[date, int]]] = defaultdict(list)
-        for (patient_id, day), values in answers.items():
-            for instrument in (Instrument.PHQ9, Instrument.GAD7):
+        for patient_id, day, values in await uow.digest.instrument_checkins(
+            cohort.id, _ITEMS, _FIRST_ITEMS
+        ):
+            for instrument in _INSTRUMENTS:
                 try:
                     total = sum(answers_from_values(instrument, values))
                 except ScoringError:
                     continue  # not a completed administration
                 totals[patient_id, instrument].append((day, total))
         statuses: dict[int, list[str]] = defaultdict(list)
-        for patient_id, status in await uow.outcomes.checkin_statuses(cohort.id, start, end):
-            statuses[patient_id].append(status)
+        for patient_id, status, count in await uow.outcomes.checkin_status_counts(
+            cohort.id, start, end
+        ):
+            statuses[patient_id].extend([status] * count)  # counted by the database
         patients = [
             PatientOutcomeData(
                 enrolled=local(p.consented_at) or start,

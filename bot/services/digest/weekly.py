@@ -20,7 +20,7 @@ import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.cohort_config import CohortConfig
@@ -30,19 +30,12 @@ from bot.domain.digest import (
     DIGEST_INSTRUMENTS,
     INCLUDED_STATUSES,
     INSTRUMENT_QUESTIONNAIRES,
-    AlertRow,
-    DayRow,
-    Digest,
-    InstrumentRow,
-    PatientRow,
-    Period,
     build_digest,
-    digest_due,
-    digest_slot,
-    outcomes_included,
     worth_posting,
 )
-from bot.domain.instruments import SPECS, Instrument
+from bot.domain.digest_model import AlertRow, DayRow, Digest, InstrumentRow, PatientRow
+from bot.domain.digest_schedule import Period, digest_due, digest_slot, outcomes_included
+from bot.domain.instruments import SPECS
 from bot.domain.schedule import local_date, parse_hhmm
 from bot.domain.weekly import not_asked_counts
 from bot.services.alerts.alert_text import AlertText
@@ -64,6 +57,7 @@ from storage.uow import UnitOfWork
 logger = logging.getLogger(__name__)
 
 DAILY_ITEMS = ("mood", "anxiety", "safety")
+INSTRUMENT_ITEMS = tuple(item for i in DIGEST_INSTRUMENTS for item in SPECS[i].item_ids())
 DECLINED = "declined"
 """The safety question's "prefer not to answer" (prompts/questionnaires/daily.yaml)."""
 INSTRUMENT_LOOKBACK = timedelta(weeks=12)
@@ -217,30 +211,20 @@ class DigestService:
         repo = uow.digest
         patients = [PatientRow(*row) for row in await repo.patients(cohort.id)]
         previous = period.previous
-        statuses: dict[tuple[int, date], str] = {}
-        values: dict[tuple[int, date], dict[str, int]] = {}
-        declined: set[tuple[int, date]] = set()
-        for patient_id, day, status, questionnaire, item, value in await repo.day_answers(
-            cohort.id, previous.start, period.end, DAILY_ITEMS
-        ):
-            if questionnaire in INSTRUMENT_QUESTIONNAIRES:
-                continue  # a check-in that only holds a weekly instrument is not a daily one
-            statuses[patient_id, day] = status
-            if item == "safety":
-                if value == DECLINED:
-                    declined.add((patient_id, day))
-            elif item is not None and value is not None and value.isdigit():
-                values.setdefault((patient_id, day), {})[item] = int(value)
         day_rows = [
             DayRow(
-                patient_id=key[0],
-                day=key[1],
+                patient_id=patient_id,
+                day=day,
                 status=status,
-                mood=values.get(key, {}).get("mood"),
-                anxiety=values.get(key, {}).get("anxiety"),
-                safety_declined=key in declined,
+                mood=_score(answers.get("mood")),
+                anxiety=_score(answers.get("anxiety")),
+                safety_declined=answers.get("safety") == DECLINED,
             )
-            for key, status in statuses.items()
+            for patient_id, day, status, questionnaire, answers in await repo.daily_checkins(
+                cohort.id, previous.start, period.end, DAILY_ITEMS
+            )
+            # A check-in that only holds a weekly instrument is not a daily one.
+            if questionnaire not in INSTRUMENT_QUESTIONNAIRES
         ]
         instruments = await self._instruments(uow, cohort.id, period)
         alerts = [AlertRow(*row) for row in await repo.alerts(cohort.id, previous.start_at)]
@@ -259,26 +243,21 @@ class DigestService:
 
     @staticmethod
     async def _instruments(uow: UnitOfWork, cohort_id: int, period: Period) -> list[InstrumentRow]:
-        """The newest two check-ins per patient and instrument that hold it, with answers."""
+        """The check-ins of the look-back that hold an instrument, one row per instrument (the
+        bot asks the PHQ-9 and the GAD-7, and the PCL-5, in one check-in), with answers."""
         first_items = {SPECS[i].item_ids()[0]: i for i in DIGEST_INSTRUMENTS}
-        found = await uow.answers.of_cohort(
-            cohort_id, tuple(first_items), period.end - INSTRUMENT_LOOKBACK, period.end
+        rows = await uow.digest.instrument_checkins(
+            cohort_id,
+            INSTRUMENT_ITEMS,
+            tuple(first_items),
+            since=period.end - INSTRUMENT_LOOKBACK,
+            until=period.end,
         )
-        newest: dict[tuple[int, Instrument], list[tuple[date, int]]] = {}
-        for a in found:
-            newest.setdefault((a.patient_id, first_items[a.item_id]), []).append(
-                (a.local_date, a.checkin_id)
-            )
-        wanted: dict[int, tuple[int, Instrument, date]] = {}
-        for (patient_id, instrument), entries in newest.items():
-            # Two more than needed: an incomplete newest one is skipped when scoring.
-            for day, checkin_id in sorted(entries, reverse=True)[:4]:
-                wanted[checkin_id] = (patient_id, instrument, day)
-        items = tuple(item for i in DIGEST_INSTRUMENTS for item in SPECS[i].item_ids())
-        answers = await uow.answers.of_checkins(sorted(wanted), items)
         return [
-            InstrumentRow(patient_id, instrument, day, answers.get(checkin_id, {}))
-            for checkin_id, (patient_id, instrument, day) in wanted.items()
+            InstrumentRow(patient_id, instrument, day, answers)
+            for patient_id, day, answers in rows
+            for first, instrument in first_items.items()
+            if first in answers
         ]
 
     async def raised(
@@ -411,6 +390,11 @@ class DigestService:
                     priority=Priority.NOTICE,
                 )
         return True
+
+
+def _score(value: str | None) -> int | None:
+    """A daily item's stored answer as a number (None: not answered, or not a number)."""
+    return int(value) if value is not None and value.isdigit() else None
 
 
 async def unanswered_dose_days(

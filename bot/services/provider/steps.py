@@ -119,9 +119,7 @@ class CommandSteps:
             await self._usage(uow, now, call, cohort)
             return None
         label = call.args[0]
-        patient = (
-            await uow.patients.by_label(cohort.id, label) if pv.is_label(label) else None
-        )
+        patient = await uow.patients.by_label(cohort.id, label) if pv.is_label(label) else None
         if patient is None:
             await self._refuse(uow, now, call, cohort, "provider_unknown_label", "unknown_label")
         return patient
