@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.services.outbox import Keyboard, Priority, queue_edit, queue_send, reply_priority
+from bot.services.outbox import (
+    Keyboard,
+    OnSent,
+    Priority,
+    queue_edit,
+    queue_send,
+    reply_priority,
+)
 from prompts.render import Renderer
 from storage.models import Cohort, Patient
 from storage.uow import UnitOfWork
@@ -52,15 +59,57 @@ class Outbound:
         template: str,
         *,
         keyboard: Keyboard | None = None,
+        priority: Priority | None = None,
         **values: Any,
     ) -> None:
-        """Edit one of the patient's messages (without a keyboard its buttons go)."""
+        """Edit one of the patient's messages (without a keyboard its buttons go); the
+        priority of a reply unless given."""
         await queue_edit(
             self.uow,
             now=self.now,
             chat_id=patient.chat_id,
             message_id=message_id,
             text=self.renderer.render(template, patient.locale, **values),
+            keyboard=keyboard,
+            priority=priority,
+            patient_id=patient.id,
+        )
+
+    async def question(
+        self,
+        patient: Patient,
+        checkin_id: int,
+        asked: tuple[str, Keyboard],
+        *,
+        priority: Priority = Priority.INTERACTIVE,
+    ) -> None:
+        """A check-in question in a new message: ``asked`` is its text and buttons, rendered
+        by ``bot/services/views.py``. Once it is sent, the check-in records the message's id
+        (``OnSent.CHECKIN_MESSAGE``): its answers are taken from that message."""
+        text, keyboard = asked
+        await queue_send(
+            self.uow,
+            now=self.now,
+            chat_id=patient.chat_id,
+            priority=priority,
+            text=text,
+            keyboard=keyboard,
+            on_sent=OnSent.CHECKIN_MESSAGE,
+            ref_id=checkin_id,
+            patient_id=patient.id,
+        )
+
+    async def show_question(
+        self, patient: Patient, message_id: int, asked: tuple[str, Keyboard]
+    ) -> None:
+        """Edit a check-in message to ask another question (``asked`` as for ``question``)."""
+        text, keyboard = asked
+        await queue_edit(
+            self.uow,
+            now=self.now,
+            chat_id=patient.chat_id,
+            message_id=message_id,
+            text=text,
             keyboard=keyboard,
             patient_id=patient.id,
         )

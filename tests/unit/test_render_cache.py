@@ -59,7 +59,7 @@ def test_the_cache_is_bounded(tmp_path: Path) -> None:
 
 
 def test_lighten_update_drops_only_the_tapped_message_keyboard() -> None:
-    keyboard = {"inline_keyboard": [[{"text": "7", "callback_data": "a|1|0|7"}]]}
+    keyboard = {"inline_keyboard": [[{"text": "7", "callback_data": "a|1|mood|7"}]]}
     update = {
         "update_id": 1,
         "callback_query": {
