@@ -78,7 +78,9 @@ def test_round_trip_and_size(button: CallbackData) -> None:
     item=item_ids,
     value=st.from_regex(VALUE_PATTERN, fullmatch=True),
 )
-def test_every_check_in_button_naming_its_item_fits(checkin_id: int, item: str, value: str) -> None:
+def test_every_check_in_button_naming_its_item_fits(
+    checkin_id: int, item: str, value: str
+) -> None:
     # Any check-in id, any item id and any value a questionnaire may have (the patterns its
     # loader enforces) make a button within Telegram's 64 bytes that decodes to the same.
     for button in (

@@ -33,7 +33,7 @@ depends_on: str | Sequence[str] | None = None
 _LIVE = sa.text(
     "SELECT id, questionnaire, position, draft FROM checkins WHERE status = 'open'"
     " OR (status IN ('completed', 'skipped') AND questionnaire LIKE :apart)"
-).columns(sa.column("draft", sa.JSON()))
+).columns(draft=sa.JSON())
 """Check-ins whose position matters: open ones, and days whose weekly part has a message of
 its own (a key with a "/", ``bot.config.day_questionnaire_id``) that may still be answering it."""
 _APART = "%/%"
@@ -103,7 +103,7 @@ def downgrade() -> None:
     named = bind.execute(
         sa.text(
             "SELECT id, questionnaire, item, draft FROM checkins WHERE item IS NOT NULL"
-        ).columns(sa.column("draft", sa.JSON()))
+        ).columns(draft=sa.JSON())
     ).all()
     orders = _item_orders(needed=bool(named))
     with op.batch_alter_table("checkins") as batch:
