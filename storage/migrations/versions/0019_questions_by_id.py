@@ -80,13 +80,9 @@ def upgrade() -> None:
         def item_of(at: Any, items: Sequence[str] = items) -> str | None:
             return items[at] if isinstance(at, int) and 0 <= at < len(items) else None
 
-        changes.append(
-            {
-                "checkin_id": checkin_id,
-                "item": item_of(position),
-                "draft": _draft(draft, "position", "item", item_of),
-            }
-        )
+        item, converted = item_of(position), _draft(draft, "position", "item", item_of)
+        if item is not None or converted != draft:  # the column is NULL already
+            changes.append({"checkin_id": checkin_id, "item": item, "draft": converted})
     if changes:
         bind.execute(
             sa.text("UPDATE checkins SET item = :item, draft = :draft WHERE id = :checkin_id")
