@@ -271,8 +271,7 @@ def judge_done(
     """Decide what Done on a multi-select (the item ``ref`` names) means: record the ticked
     options, or why not."""
     position = locate(questionnaire, ref)
-    item = None if position is None else questionnaire.items[position]
-    if position is None or item is None or item.kind is not ItemKind.MULTI:
+    if position is None or questionnaire.items[position].kind is not ItemKind.MULTI:
         return TapVerdict.INVALID
     if position < current_position:
         return TapVerdict.ALREADY_ANSWERED

@@ -23,8 +23,6 @@ from bot.domain.checkin import (
     in_weekly_part,
     item_at,
     item_id_at,
-    resume,
-    standing,
 )
 from bot.domain.lifecycle import PatientStatus
 from bot.domain.questionnaire import NOTE_PREFIX, ItemKind
@@ -132,8 +130,7 @@ class CheckinService:
         out = self._rt.outbound(uow, now)
         questionnaire = self._rt.config.questionnaires[checkin.questionnaire]
         answers = await uow.checkins.answers(checkin.id)
-        found = standing(questionnaire, checkin.item)
-        position = resume(questionnaire, answers) if found is None else found
+        position = await position_of(uow, questionnaire, checkin, answers)
         weekly = in_weekly_part(questionnaire, CheckinStatus(checkin.status), position)
         if checkin.message_id is not None:
             moved = "instruments_moved" if weekly else "checkin_moved"

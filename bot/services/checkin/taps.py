@@ -8,6 +8,7 @@ which transaction); the rules that judge a tap are the pure state machine in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -101,13 +102,20 @@ class Tapped:
         )
 
 
-async def position_of(uow: UnitOfWork, questionnaire: Questionnaire, checkin: Checkin) -> int:
-    """Where a check-in stands in its questionnaire as loaded now (its answers are read only
-    if its item is no longer there: ``bot.domain.checkin.resume``)."""
+async def position_of(
+    uow: UnitOfWork,
+    questionnaire: Questionnaire,
+    checkin: Checkin,
+    answers: Mapping[str, str] | None = None,
+) -> int:
+    """Where a check-in stands in its questionnaire as loaded now. Its answers (read here
+    unless given) only count if its item is no longer there (``bot.domain.checkin.resume``)."""
     position = standing(questionnaire, checkin.item)
-    if position is None:
-        return resume(questionnaire, await uow.checkins.answers(checkin.id))
-    return position
+    if position is not None:
+        return position
+    if answers is None:
+        answers = await uow.checkins.answers(checkin.id)
+    return resume(questionnaire, answers)
 
 
 def selected(checkin: Checkin, item: str | None) -> frozenset[str]:
@@ -136,7 +144,6 @@ class TapHandler:
         """Load what a tap (or a typed note) on a check-in needs."""
         questionnaire = self._rt.config.questionnaires[checkin.questionnaire]
         answers = await uow.checkins.answers(checkin.id)
-        position = standing(questionnaire, checkin.item)
         return Tapped(
             uow,
             now,
@@ -146,7 +153,7 @@ class TapHandler:
             questionnaire,
             answers,
             message_id,
-            resume(questionnaire, answers) if position is None else position,
+            await position_of(uow, questionnaire, checkin, answers),
         )
 
     async def load(
