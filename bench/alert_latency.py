@@ -101,7 +101,7 @@ async def _to_safety_question(server: FakeBotApi, users: list[int], url: str) ->
     await server.wait_for(lambda: all(server.user(u).last_message for u in users), 60)
     engine = create_engine(url, keyring=BENCH_KEYRING)
     async with engine.begin() as connection:
-        await connection.execute(update(Checkin).values(position=7))
+        await connection.execute(update(Checkin).values(item="safety"))
     await engine.dispose()
     for user_id in users:
         await server.user(user_id).send_text("/checkin")  # re-ask: the safety keyboard

@@ -161,7 +161,7 @@ async def _seed(url: str, n: int, weeks: int) -> int:
                         "timezone": "UTC",
                         "questionnaire": "daily+phq9+gad7" if weekly else "daily",
                         "status": status,
-                        "position": 0,
+                        "item": None,
                         "opened_at": NOW,
                         "closes_at": NOW,
                         "completed_at": NOW,

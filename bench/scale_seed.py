@@ -110,7 +110,7 @@ def _checkins(
             "timezone": patient["timezone"],
             "questionnaire": "daily",
             "status": status,
-            "position": 8 if status == "completed" else 2,
+            "item": None if status == "completed" else "sleep",
             "message_id": None,  # no message in the sandbox to edit
             "opened_at": opened,
             "closes_at": closes,

@@ -29,11 +29,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.domain.callback_data import AnswerButton, BadCallbackDataError, ToggleButton, decode
 from bot.sandbox.faults import FaultAction
 from bot.sandbox.limits import Limits
 from bot.sandbox.server import FakeBotApi
 from bot.sandbox.state import BotMessage
-from prompts.questionnaires import load_questionnaire, questionnaire_path
 
 TOKEN = "123456:BENCH-TOKEN"
 PROVIDER_CHAT = -100998
@@ -99,8 +99,6 @@ class Driver:
 
     def __init__(self, server: WatchedServer) -> None:
         self.server = server
-        questionnaire = load_questionnaire(questionnaire_path("daily"))
-        self._items = [item.id for item in questionnaire.items]
         self._random = random.Random(7)
         self.timeouts = 0
 
@@ -108,12 +106,14 @@ class Driver:
         """The label to press for the question a message shows, and whether it is the last."""
         for row in message.buttons:
             for label, data in row:
-                parts = (data or "").split("|")
-                if len(parts) != 4 or parts[0] not in {"a", "t"}:
+                try:
+                    button = decode(data or "")
+                except BadCallbackDataError:
                     continue
-                item = self._items[int(parts[2])]
-                if CALM.get(item) == parts[3]:
-                    return label, item == "safety"
+                if not isinstance(button, AnswerButton | ToggleButton):
+                    continue
+                if CALM.get(str(button.item)) == button.value:
+                    return label, button.item == "safety"
         return None
 
     async def tap(self, patient: _Patient) -> None:

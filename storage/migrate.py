@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from alembic import command
@@ -31,13 +32,26 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head", *, keyring: Keyring | None = None) -> None:
+ItemOrders = Mapping[str, Sequence[str]]
+"""Questionnaire key (``checkins.questionnaire``) -> its item ids in asking order."""
+
+
+def upgrade(
+    url: str,
+    revision: str = "head",
+    *,
+    keyring: Keyring | None = None,
+    item_orders: ItemOrders | None = None,
+) -> None:
     """Bring the database up to a revision (the latest by default). Blocking: not in a loop.
 
     ``keyring``: the data keys, which migration 0014 needs to encrypt rows written before
-    encryption existed (none needed on an empty database)."""
+    encryption existed (none needed on an empty database). ``item_orders``: the
+    questionnaires of the configuration, which migration 0019 needs to name the question of
+    a check-in in progress by its id (none needed without one)."""
     config = alembic_config(url)
     config.attributes["keyring"] = keyring
+    config.attributes["item_orders"] = item_orders
     command.upgrade(config, revision)
 
 
@@ -78,6 +92,10 @@ async def check_schema(url: str) -> None:
     )
 
 
-async def upgrade_async(url: str, *, keyring: Keyring | None = None) -> None:
+async def upgrade_async(
+    url: str, *, keyring: Keyring | None = None, item_orders: ItemOrders | None = None
+) -> None:
     """Run :func:`upgrade` from async code (Alembic runs its own event loop, in a thread)."""
-    await asyncio.to_thread(functools.partial(upgrade, url, keyring=keyring))
+    await asyncio.to_thread(
+        functools.partial(upgrade, url, keyring=keyring, item_orders=item_orders)
+    )

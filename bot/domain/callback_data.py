@@ -8,6 +8,12 @@ Decoding is total: any string either decodes to a typed value or raises
 :class:`BadCallbackDataError`, which handlers answer with a refusal. Buttons can be forged by
 a modified client, so nothing here is trusted beyond its shape; ownership is checked later.
 
+Check-in buttons name their question by its item id (``a|<check-in>|<item id>|<value>``), so
+that a question added to a questionnaire does not change what a button already sent means. A
+button sent before that carries the item's position instead (digits, where an id starts with
+a letter): it decodes to that number, which the check-in resolves in its questionnaire
+(``bot.domain.checkin.locate``; docs/architecture.md, "Questions are addressed by id").
+
 Kinds: ``a`` answer, ``t`` toggle a multi-select option, ``d`` done with a multi-select,
 ``b`` back, ``k`` skip today, ``c`` consent, ``s`` a setting, ``y`` a confirmation step,
 ``g`` a provider's action on an alert in the group, ``p`` a tap on a side check (post-dose
@@ -20,8 +26,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.domain.questionnaire import ITEM_ID_PATTERN, VALUE_PATTERN
+
 MAX_BYTES = 64
-_VALUE = re.compile(r"[a-z0-9_]{1,16}")
+_VALUE = VALUE_PATTERN
 _FIELD = re.compile(r"[a-z_]{1,12}")
 _SETTING = re.compile(r"[A-Za-z0-9_/+:.-]{1,40}")
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -32,12 +40,17 @@ class BadCallbackDataError(ValueError):
     """Callback data we did not produce, or no longer understand."""
 
 
+ItemRef = str | int
+"""The question a check-in button is about: its item id, or (``int``) the position a button
+sent before buttons carried ids named."""
+
+
 @dataclass(frozen=True, slots=True)
 class AnswerButton:
-    """A check-in answer: check-in id, item position, value."""
+    """A check-in answer: check-in id, item, value."""
 
     checkin_id: int
-    position: int
+    item: ItemRef
     value: str
 
 
@@ -46,7 +59,7 @@ class ToggleButton:
     """Tick or untick one option of a multi-select item."""
 
     checkin_id: int
-    position: int
+    item: ItemRef
     value: str
 
 
@@ -55,15 +68,15 @@ class DoneButton:
     """Finish a multi-select item with the options ticked so far."""
 
     checkin_id: int
-    position: int
+    item: ItemRef
 
 
 @dataclass(frozen=True, slots=True)
 class BackButton:
-    """Go back from the item at ``position`` to change the previous answer."""
+    """Go back from ``item`` to change the answer before it."""
 
     checkin_id: int
-    position: int
+    item: ItemRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,16 +176,23 @@ def _int(text: str) -> int:
     return value
 
 
+def _item(text: str) -> ItemRef:
+    """An item id, or the position an older button carries (see the module's docstring)."""
+    if ITEM_ID_PATTERN.fullmatch(text):
+        return text
+    return _int(text)
+
+
 def _text(data: CallbackData) -> str:  # noqa: PLR0912 - one case per kind of button
     match data:
-        case AnswerButton(checkin_id, position, value):
-            return f"a|{checkin_id}|{position}|{value}"
-        case ToggleButton(checkin_id, position, value):
-            return f"t|{checkin_id}|{position}|{value}"
-        case DoneButton(checkin_id, position):
-            return f"d|{checkin_id}|{position}"
-        case BackButton(checkin_id, position):
-            return f"b|{checkin_id}|{position}"
+        case AnswerButton(checkin_id, item, value):
+            return f"a|{checkin_id}|{item}|{value}"
+        case ToggleButton(checkin_id, item, value):
+            return f"t|{checkin_id}|{item}|{value}"
+        case DoneButton(checkin_id, item):
+            return f"d|{checkin_id}|{item}"
+        case BackButton(checkin_id, item):
+            return f"b|{checkin_id}|{item}"
         case SkipButton(checkin_id):
             return f"k|{checkin_id}"
         case ConsentButton(invite_id, agree):
@@ -213,14 +233,14 @@ def decode(text: str) -> CallbackData:  # noqa: PLR0912 - one case per kind of b
     if not text or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise BadCallbackDataError("empty or too long")
     match text.split("|"):
-        case ["a", checkin_id, position, value] if _VALUE.fullmatch(value):
-            return AnswerButton(_int(checkin_id), _int(position), value)
-        case ["t", checkin_id, position, value] if _VALUE.fullmatch(value):
-            return ToggleButton(_int(checkin_id), _int(position), value)
-        case ["d", checkin_id, position]:
-            return DoneButton(_int(checkin_id), _int(position))
-        case ["b", checkin_id, position]:
-            return BackButton(_int(checkin_id), _int(position))
+        case ["a", checkin_id, item, value] if _VALUE.fullmatch(value):
+            return AnswerButton(_int(checkin_id), _item(item), value)
+        case ["t", checkin_id, item, value] if _VALUE.fullmatch(value):
+            return ToggleButton(_int(checkin_id), _item(item), value)
+        case ["d", checkin_id, item]:
+            return DoneButton(_int(checkin_id), _item(item))
+        case ["b", checkin_id, item]:
+            return BackButton(_int(checkin_id), _item(item))
         case ["k", checkin_id]:
             return SkipButton(_int(checkin_id))
         case ["c", invite_id, ("y" | "n") as choice]:

@@ -1,8 +1,15 @@
 """The daily check-in as a small state machine over a questionnaire.
 
-State is the position of the item being asked, the answers stored so far, and (for a
-multi-select in progress) the ticked options; all of it lives in the database. These functions
-decide what a tap means and what comes next, so handlers and services hold no rules.
+State is the id of the item being asked (None once nothing is left to ask), the answers
+stored so far, and (for a multi-select in progress) the ticked options; all of it lives in the
+database. Buttons name their item by id too. Ids, not positions, so that a question added to
+the questionnaire file while a check-in is open does not move it to another question
+(docs/architecture.md, "Questions are addressed by id"). Within one call the rules work on
+positions in the questionnaire as it is loaded now: :func:`standing` and :func:`locate` turn
+the stored id and the button's into those, :func:`item_id_at` turns a position back.
+
+These functions decide what a tap means and what comes next, so handlers and services hold
+no rules.
 
 A questionnaire may come in two parts (``Questionnaire.apart_from``: the weekly instruments
 asked in a message of their own). Each part has its own progress and Back; the second takes
@@ -15,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.domain.callback_data import ItemRef
 from bot.domain.questionnaire import Item, ItemKind, Questionnaire
 
 
@@ -59,11 +67,59 @@ class TapVerdict(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Tap:
-    """A decoded tap: which check-in, which item position, which value."""
+    """A decoded tap: which check-in, which item, which value."""
 
     checkin_id: int
-    position: int
+    item: ItemRef
     value: str
+
+
+def locate(questionnaire: Questionnaire, ref: ItemRef) -> int | None:
+    """Return the position of the item a button names, or None when there is no such item.
+
+    A button names its item by id. One sent before buttons carried ids names it by its
+    position then (``bot.domain.callback_data``), which is taken as it stands in the
+    questionnaire now: the same item, as long as nothing was inserted before it since, and
+    only buttons of check-ins opened before the upgrade carry one (they close with their day).
+    """
+    if isinstance(ref, int):
+        return ref if 0 <= ref < len(questionnaire.items) else None
+    return questionnaire.find(ref)
+
+
+def named_item(questionnaire: Questionnaire, ref: ItemRef) -> Item | None:
+    """Return the item a button names (None: no such item)."""
+    position = locate(questionnaire, ref)
+    return None if position is None else questionnaire.items[position]
+
+
+def item_id_at(questionnaire: Questionnaire, position: int) -> str | None:
+    """Return the id a check-in stores for a position: the item's, or None past the end (the
+    check-in, or its part asked apart, has nothing left to ask)."""
+    item = item_at(questionnaire, position)
+    return None if item is None else item.id
+
+
+def standing(questionnaire: Questionnaire, item: str | None) -> int | None:
+    """Return the position of the item a check-in asks, from the id it stores (``item``; None:
+    nothing left to ask, the end). None when the questionnaire no longer has that id (the
+    item was taken out of the file while the check-in was open): see :func:`resume`."""
+    if item is None:
+        return len(questionnaire.items)
+    return questionnaire.find(item)
+
+
+def resume(questionnaire: Questionnaire, answers: Mapping[str, str]) -> int:
+    """Return where a check-in goes on when the item it asked is no longer in its
+    questionnaire: at the first item it would ask that has no answer yet (the end if none)."""
+    return next(
+        (
+            p
+            for p, asked in enumerate(questionnaire.items)
+            if asked.id not in answers and is_visible(questionnaire, p, answers)
+        ),
+        len(questionnaire.items),
+    )
 
 
 def is_visible(questionnaire: Questionnaire, position: int, answers: Mapping[str, str]) -> bool:
@@ -171,18 +227,20 @@ def judge_tap(
     """Decide what to do with a tap on an answer (or multi-select option) button.
 
     A tap for an item that is already behind us is a replay or a double tap: it changes
-    nothing. A tap for an item ahead of the current one, or with a value the item does not
-    offer, cannot come from a button we sent: it is refused.
+    nothing. A tap for an item ahead of the current one, for an id the questionnaire does not
+    have, or with a value the item does not offer, cannot come from a button we sent: it is
+    refused.
     """
     if not accepts_taps(questionnaire, status, current_position) or not window_open:
         return TapVerdict.CLOSED
-    if not 0 <= tap.position < len(questionnaire.items):
+    position = locate(questionnaire, tap.item)
+    if position is None:
         return TapVerdict.INVALID
-    if tap.position < current_position:
+    if position < current_position:
         return TapVerdict.ALREADY_ANSWERED
-    if tap.position > current_position:
+    if position > current_position:
         return TapVerdict.INVALID
-    if not questionnaire.items[tap.position].accepts(tap.value):
+    if not questionnaire.items[position].accepts(tap.value):
         return TapVerdict.INVALID
     return TapVerdict.RECORD
 
@@ -208,11 +266,12 @@ def item_at(questionnaire: Questionnaire, position: int) -> Item | None:
 
 
 def judge_done(
-    questionnaire: Questionnaire, current_position: int, position: int, selected: frozenset[str]
+    questionnaire: Questionnaire, current_position: int, ref: ItemRef, selected: frozenset[str]
 ) -> TapVerdict:
-    """Decide what Done on a multi-select means: record the ticked options, or why not."""
-    item = item_at(questionnaire, position)
-    if item is None or item.kind is not ItemKind.MULTI:
+    """Decide what Done on a multi-select (the item ``ref`` names) means: record the ticked
+    options, or why not."""
+    position = locate(questionnaire, ref)
+    if position is None or questionnaire.items[position].kind is not ItemKind.MULTI:
         return TapVerdict.INVALID
     if position < current_position:
         return TapVerdict.ALREADY_ANSWERED
@@ -230,10 +289,14 @@ class BackStep:
 
 
 def judge_back(
-    questionnaire: Questionnaire, answers: Mapping[str, str], current_position: int, position: int
+    questionnaire: Questionnaire, answers: Mapping[str, str], current_position: int, ref: ItemRef
 ) -> BackStep | TapVerdict:
-    """Decide what Back from the item at ``position`` does: the step back, or why not (a Back
-    from an item already behind us changes nothing; the first item of a part has none)."""
+    """Decide what Back from the item ``ref`` names does: the step back, or why not (a Back
+    from an item already behind us changes nothing, one from an item the questionnaire does
+    not have is refused; the first item of a part has none)."""
+    position = locate(questionnaire, ref)
+    if position is None:
+        return TapVerdict.INVALID
     if position != current_position:
         return TapVerdict.ALREADY_ANSWERED
     previous = previous_position(questionnaire, answers, position)

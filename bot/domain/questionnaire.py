@@ -17,9 +17,11 @@ from bot.domain.blood_pressure import stored_reading
 if TYPE_CHECKING:  # bot.domain.question_labels builds on this module
     from bot.domain.question_labels import Column
 
-# Values travel inside callback_data (64 bytes in all), so they stay short and plain.
+# Item ids and values travel inside callback_data (64 bytes in all), so they stay short and
+# plain: the longest button, a multi-select tick (``t|<check-in id, 19 digits>|<item
+# id>|<value>``), takes 2 + 19 + 1 + 24 + 1 + 16 = 63 bytes (bot.domain.callback_data).
 VALUE_PATTERN = re.compile(r"[a-z0-9_]{1,16}")
-ITEM_ID_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,31}")
+ITEM_ID_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,23}")
 MULTI_SEPARATOR = ","
 
 
@@ -178,6 +180,10 @@ class Questionnaire:
     def position(self, item_id: str) -> int:
         """Return the position of an item; raise KeyError for an unknown id."""
         return self._index[item_id]
+
+    def find(self, item_id: str) -> int | None:
+        """Return the position of an item, or None when the questionnaire has no such id."""
+        return self._index.get(item_id)
 
 
 class QuestionnaireError(ValueError):

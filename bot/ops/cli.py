@@ -84,9 +84,24 @@ async def _check_database(settings: Settings) -> None:
 def _db_upgrade(settings: Settings) -> int:
     from storage.migrate import head_revision, upgrade  # noqa: PLC0415
 
-    upgrade(settings.database_url, keyring=_keys_for_upgrade(settings))
+    upgrade(
+        settings.database_url,
+        keyring=_keys_for_upgrade(settings),
+        item_orders=_item_orders(settings),
+    )
     print(f"database is at revision {head_revision()}")  # noqa: T201
     return 0
+
+
+def _item_orders(settings: Settings) -> dict[str, list[str]] | None:
+    """Every questionnaire of the configuration, as its item ids in asking order: migration
+    0019 names the question of a check-in in progress by its id. None when there is no
+    configuration file (a new install): the migration says so if it needs them. A file that
+    does not load stops the upgrade as it would stop ``moodcheck run``."""
+    if not settings.config.exists():
+        return None
+    config = load_config(settings.config)
+    return {key: [item.id for item in q.items] for key, q in config.questionnaires.items()}
 
 
 def _keys_for_upgrade(settings: Settings) -> Keyring:

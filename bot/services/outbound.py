@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.services.outbox import (
     Keyboard,
+    OnSent,
     Priority,
     queue_document,
     queue_edit,
@@ -125,6 +126,34 @@ class Outbound:
             priority=priority,
             patient_id=patient.id,
         )
+
+    async def question(
+        self,
+        patient: Patient,
+        checkin_id: int,
+        asked: tuple[str, Keyboard],
+        *,
+        priority: Priority = Priority.INTERACTIVE,
+    ) -> None:
+        """A check-in question in a new message: ``asked`` is its text and buttons, rendered
+        by ``bot/services/views.py``. Once it is sent, the check-in records the message's id
+        (``OnSent.CHECKIN_MESSAGE``): its answers are taken from that message."""
+        text, keyboard = asked
+        await self.text_to_patient(
+            patient,
+            text,
+            priority=priority,
+            keyboard=keyboard,
+            on_sent=OnSent.CHECKIN_MESSAGE,
+            ref_id=checkin_id,
+        )
+
+    async def show_question(
+        self, patient: Patient, message_id: int, asked: tuple[str, Keyboard]
+    ) -> None:
+        """Edit a check-in message to ask another question (``asked`` as for ``question``)."""
+        text, keyboard = asked
+        await self.edit_patient_text(patient, message_id, text, keyboard=keyboard)
 
     async def document_to_patient(
         self, patient: Patient, content: bytes, filename: str, caption: str

@@ -55,7 +55,8 @@ def question_keyboard(  # noqa: PLR0917 - the whole state of one message
     answers: Mapping[str, str] | None = None,
     selected: frozenset[str] = frozenset(),
 ) -> Keyboard:
-    """Return the buttons of the item at a position, for one check-in.
+    """Return the buttons of the item at a position, for one check-in. They name the item by
+    its id (``bot.domain.callback_data``).
 
     A multi-select shows its ticks and a Done button; every item but a safety question has
     Skip today (Skip questionnaire in a part asked apart), and Back when there is an earlier
@@ -70,23 +71,23 @@ def question_keyboard(  # noqa: PLR0917 - the whole state of one message
         for option in row:
             label = option.label(locale)
             if multi and option.value != item.none_value:
-                data = encode(ToggleButton(checkin_id, position, option.value))
+                data = encode(ToggleButton(checkin_id, item.id, option.value))
                 label = TICK + label if option.value in selected else label
             elif multi:
-                data = encode(ToggleButton(checkin_id, position, option.value))
+                data = encode(ToggleButton(checkin_id, item.id, option.value))
             else:
-                data = encode(AnswerButton(checkin_id, position, option.value))
+                data = encode(AnswerButton(checkin_id, item.id, option.value))
             buttons.append({"text": label, "callback_data": data})
         rows.append(buttons)
     if multi:
         done = renderer.render("button_done", locale)
-        rows.append([{"text": done, "callback_data": encode(DoneButton(checkin_id, position))}])
+        rows.append([{"text": done, "callback_data": encode(DoneButton(checkin_id, item.id))}])
     controls = []
     if previous_position(questionnaire, answers or {}, position) is not None:
         controls.append(
             {
                 "text": renderer.render("button_back", locale),
-                "callback_data": encode(BackButton(checkin_id, position)),
+                "callback_data": encode(BackButton(checkin_id, item.id)),
             }
         )
     if not item.safety:

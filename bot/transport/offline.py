@@ -30,7 +30,7 @@ from telegram.error import TelegramError
 from bot.config import AppConfig
 from bot.domain.alerts import evaluate_answer
 from bot.domain.callback_data import AnswerButton, BadCallbackDataError, decode
-from bot.domain.checkin import item_at
+from bot.domain.checkin import named_item
 from bot.domain.crisis_words import CrisisMatcher
 from bot.services.alerts.crisis_card import (
     CardKind,
@@ -166,7 +166,7 @@ class OfflineResponder:
             return None  # only single answers carry their value; a multi-select's is stored
         key = self._directory.questionnaire(button.checkin_id)
         questionnaire = self._config.questionnaires.get(key) if key else None
-        item = item_at(questionnaire, button.position) if questionnaire else None
+        item = named_item(questionnaire, button.item) if questionnaire else None
         if item is None:
             return None
         return card_of(evaluate_answer(self._config.rules, item.id, button.value))

@@ -38,15 +38,18 @@ class Checkin(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     questionnaire: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))
-    position: Mapped[int] = mapped_column(SmallInteger, default=0)
-    """Index of the item being asked; equal to the item count when done."""
+    item: Mapped[str | None] = mapped_column(String(32))
+    """The id of the item being asked (``prompts/questionnaires``); None when nothing is left
+    to ask. An id, not a position, so that a question added to the file while the check-in
+    is open does not move it (docs/architecture.md, "Questions are addressed by id")."""
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     opened_at: Mapped[datetime]
     closes_at: Mapped[datetime] = mapped_column(index=True)
     completed_at: Mapped[datetime | None]
     reminded_at: Mapped[datetime | None]
     draft: Mapped[dict[str, Any] | None]
-    """Work in progress on the current item (the boxes ticked on a multi-select)."""
+    """Work in progress on the current item: ``{"item": id, "selected": [values]}``, the
+    boxes ticked on a multi-select."""
     version: Mapped[int] = mapped_column(Integer, default=0)
     """How many times taps, typed notes and the closing of a weekly part changed the row: a
     change counter that nothing in the code reads or compares. It guards nothing: replays and

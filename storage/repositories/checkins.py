@@ -38,7 +38,8 @@ class NewCheckin(TypedDict):
     timezone: str
     questionnaire: str
     status: str
-    position: int
+    item: str | None
+    """The id of the first question to ask (None: nothing to ask)."""
     opened_at: datetime
     closes_at: datetime
     version: int
@@ -55,7 +56,7 @@ _ANSWERS = select(_ANSWERS_TABLE.c.item_id, _ANSWERS_TABLE.c.value).where(
 """A check-in's answers: read on every tap, so built once, on the table (no ORM)."""
 
 
-_TAPPED = frozenset({"status", "position", "message_id", "completed_at", "draft", "version"})
+_TAPPED = frozenset({"status", "item", "message_id", "completed_at", "draft", "version"})
 """The columns of a check-in that a tap changes (``CheckinRepository.write_tapped``)."""
 
 

@@ -171,7 +171,7 @@ async def test_tapping_another_patients_checkin_is_refused(harness: Harness) -> 
     fay_checkin = await h.scalar(select(Checkin.id))
     await h.send(gus, "/checkin")
     gus_message = last(gus).message_id
-    await h.press_data(gus, gus_message, f"a|{fay_checkin}|0|9")
+    await h.press_data(gus, gus_message, f"a|{fay_checkin}|mood|9")
     assert gus.callback_answers[-1].text == "This button is not valid for you."
     assert await h.count(Answer) == 0
     assert "1/7" in last(fay).text
@@ -184,17 +184,22 @@ async def test_forged_and_truncated_buttons_are_refused(harness: Harness) -> Non
     await h.send(hal, "/checkin")
     checkin_id = await h.scalar(select(Checkin.id))
     message_id = last(hal).message_id
-    for data in [
+    forged = [
         "a|",
         "nonsense",
-        f"a|{checkin_id}|2|5",
-        f"a|{checkin_id}|0|11",
-        f"a|{checkin_id}|0|-1",
+        f"a|{checkin_id}|sleep|5",  # not the question asked
+        f"a|{checkin_id}|mood|11",
+        f"a|{checkin_id}|mood|-1",
+        f"a|{checkin_id}|appetite|5",  # no such question
+        f"a|{checkin_id}|2|5",  # by position, as buttons were before ids
+        f"a|{checkin_id}|99|5",
         "c|1|y",
-    ]:
+    ]
+    for data in forged:
         await h.press_data(hal, message_id, data)
     assert await h.count(Answer) == 0
-    assert all(a.text for a in hal.callback_answers[-6:])
+    assert len(hal.callback_answers) >= len(forged)
+    assert all(a.text for a in hal.callback_answers[-len(forged) :])
     assert "1/7" in last(hal).text
 
 

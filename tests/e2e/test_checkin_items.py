@@ -137,7 +137,7 @@ async def test_skip_today(harness: Harness) -> None:
     checkin = await h.scalar(select(Checkin))
     assert checkin is not None and checkin.status == "skipped"
     assert "skipped" in message(user, checkin_message).text
-    await h.press_data(user, checkin_message, f"a|{checkin.id}|1|3")
+    await h.press_data(user, checkin_message, f"a|{checkin.id}|anxiety|3")
     assert "has closed" in user.callback_answers[-1].text
     assert await _answers(h) == {"mood": "4"}  # what was given is kept
     await h.send(user, "/checkin")

@@ -136,7 +136,7 @@ async def test_a_refused_tap_still_brings_an_unreachable_patient_back(harness: H
     theirs = await h.scalar(select(Checkin.id))
     user, patient_id, question = await _blocked_then_back(h, 3007, "P-3007")
     # A button of someone else's check-in (forged data): refused, nothing stored ...
-    await h.press_data(user, question, f"a|{theirs}|0|7")
+    await h.press_data(user, question, f"a|{theirs}|mood|7")
     assert await h.count(Answer) == 0
     # ... but the patient wrote to the bot, so they are back.
     row = await h.scalar(select(Patient).where(Patient.id == patient_id))

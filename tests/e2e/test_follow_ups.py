@@ -93,7 +93,7 @@ async def _pcl5_patient(h: Harness, answered: date) -> None:
                 timezone="UTC",
                 questionnaire="pcl5",
                 status="completed",
-                position=20,
+                item=None,
                 opened_at=at,
                 closes_at=at,
                 completed_at=at,

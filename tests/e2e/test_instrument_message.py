@@ -42,7 +42,6 @@ SUNDAY = datetime(2026, 1, 11, 10, 0, tzinfo=UTC)
 MONDAY = datetime(2026, 1, 12, 10, 0, tzinfo=UTC)
 TUESDAY = datetime(2026, 1, 13, 10, 0, tzinfo=UTC)
 DAILY_ITEMS = 9  # the daily questionnaire's items, follow-ups included
-ALL_ITEMS = DAILY_ITEMS + 11 + 7  # the PHQ-9 with its item 9 follow-up and difficulty
 STALE = "This message is finished. Please answer in the newest message."
 
 
@@ -124,7 +123,7 @@ async def test_daily_part_finishes_first_then_the_instruments_come_apart(
     assert values["phq9_9"] == "3" and values["difficulty"] == "very" and values["gad7_7"] == "1"
     assert values["phq9_9_now"] == "no"
     checkin = await _checkin(h)
-    assert (checkin.status, checkin.position) == ("completed", ALL_ITEMS)
+    assert (checkin.status, checkin.item) == ("completed", None)  # nothing left to ask
     assert checkin.completed_at == MONDAY  # the day was done when the daily part was
 
     # Item 9 at its tap (with the crisis card), the total when the PHQ-9 ends: once each.
@@ -164,13 +163,17 @@ async def test_a_stale_tap_on_the_finished_daily_message_changes_nothing(
     assert "2/17" in weekly.text
     before = (weekly.text, weekly.labels)
     checkin = await _checkin(h)
-    position = checkin.position
+    assert checkin.item == "phq9_2"
 
     stale: list[AnswerButton | BackButton | SkipButton] = [
-        AnswerButton(checkin.id, 0, "5"),
-        AnswerButton(checkin.id, DAILY_ITEMS + 1, "2"),  # a live item, from the wrong message
-        BackButton(checkin.id, 8),
+        AnswerButton(checkin.id, "mood", "5"),
+        AnswerButton(checkin.id, "phq9_2", "2"),  # the live item, from the wrong message
+        BackButton(checkin.id, "safety_now"),
         SkipButton(checkin.id),
+        # The same, as buttons sent before they named items by id (by position).
+        AnswerButton(checkin.id, 0, "5"),
+        AnswerButton(checkin.id, DAILY_ITEMS + 1, "2"),
+        BackButton(checkin.id, 8),
     ]
     for data in stale:
         await h.press_data(user, daily, encode(data))
@@ -178,7 +181,7 @@ async def test_a_stale_tap_on_the_finished_daily_message_changes_nothing(
 
     assert await h.count(Answer) == 8
     checkin = await _checkin(h)
-    assert (checkin.status, checkin.position) == ("completed", position)
+    assert (checkin.status, checkin.item) == ("completed", "phq9_2")
     assert (last(user).text, last(user).labels) == before
     assert "Daily check-in · done" in message(user, daily).text
 
@@ -195,7 +198,7 @@ async def test_skipping_the_day_still_offers_the_instruments(harness: Harness) -
     weekly = last(user)
     assert weekly.message_id != daily and "Weekly questions · 1/17" in weekly.text
     checkin = await _checkin(h)
-    assert checkin.status == "skipped" and checkin.position == DAILY_ITEMS
+    assert checkin.status == "skipped" and checkin.item == "phq9_1"
 
     await answer_all(h, user, ["Not at all"] * 3)
     # Skipping the questions leaves them unanswered; the day stays skipped.
@@ -203,7 +206,7 @@ async def test_skipping_the_day_still_offers_the_instruments(harness: Harness) -
     assert "Weekly questions · skipped" in message(user, weekly.message_id).text
     assert message(user, weekly.message_id).buttons == []
     checkin = await _checkin(h)
-    assert (checkin.status, checkin.position) == ("skipped", ALL_ITEMS)
+    assert (checkin.status, checkin.item) == ("skipped", None)
     assert await h.count(Answer) == 4
     await h.send(user, "/checkin")
     assert "already done" in last(user).text
@@ -243,7 +246,7 @@ async def test_restart_and_checkin_mid_questionnaire_keep_the_position(
     again = last(user)
     assert again.message_id != weekly and "Weekly questions · 6/17" in again.text
     assert "continued in the message below" in message(user, weekly).text
-    await h.press_data(user, weekly, encode(AnswerButton((await _checkin(h)).id, 14, "1")))
+    await h.press_data(user, weekly, encode(AnswerButton((await _checkin(h)).id, "phq9_6", "1")))
     assert user.callback_answers[-1].text == STALE
     await h.press(user, "Several days", message_id=again.message_id)
     assert "7/17" in message(user, again.message_id).text

@@ -219,7 +219,7 @@ async def _day(h: Harness, patient_id: int, day: date, status: str, **answers: s
             timezone="America/New_York",
             questionnaire="daily",
             status=status,
-            position=0,
+            item=None,
             opened_at=now,
             closes_at=now,
             completed_at=now,

@@ -215,7 +215,7 @@ async def _history(h: Harness, patient: Patient, today: date) -> None:
                 timezone=patient.timezone,
                 questionnaire="daily",
                 status=status,
-                position=0,
+                item=None,
                 opened_at=now,
                 closes_at=now,
                 completed_at=now,

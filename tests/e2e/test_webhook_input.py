@@ -186,7 +186,7 @@ _BASE = {
         "id": "cq-1",
         "from": {"id": 4343, "is_bot": False, "first_name": "Fuzz"},
         "chat_instance": "1",
-        "data": "a|1|0|7",
+        "data": "a|1|mood|7",
         "message": {
             "message_id": 8,
             "date": 1_768_000_000,

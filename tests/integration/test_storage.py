@@ -72,7 +72,7 @@ def _checkin(patient_id: int, day: date) -> NewCheckin:
         "timezone": "UTC",
         "questionnaire": "daily",
         "status": "open",
-        "position": 0,
+        "item": "mood",
         "opened_at": NOW,
         "closes_at": NOW + timedelta(hours=10),
         "version": 0,
@@ -170,13 +170,13 @@ async def test_a_tap_writes_its_columns_once_without_the_orm(uow: UnitOfWorkFact
     async with uow() as u:
         checkin = await _checkin_of(u, checkin_id)
         checkin.version += 1
-        checkin.position = 3
-        checkin.draft = {"position": 3, "selected": ["a", "b"]}
+        checkin.item = "side_effects"
+        checkin.draft = {"item": "side_effects", "selected": ["a", "b"]}
         await u.checkins.write_tapped(checkin)
         assert checkin not in u.session  # the ORM has nothing left to write
         await u.commit()
     stored = await _stored(uow, checkin_id)
-    assert (stored.version, stored.position, stored.draft) == (1, 3, checkin.draft)
+    assert (stored.version, stored.item, stored.draft) == (1, "side_effects", checkin.draft)
 
 
 async def test_a_tap_that_changed_more_is_written_by_the_orm(uow: UnitOfWorkFactory) -> None:

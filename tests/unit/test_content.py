@@ -10,6 +10,7 @@ import pytest
 from jinja2 import UndefinedError
 
 from bot.domain.alerts import Tier, evaluate_answer, top_priority_rules
+from bot.domain.callback_data import ItemRef
 from bot.domain.checkin import CheckinStatus, Tap, TapVerdict, judge_tap
 from bot.domain.coverage import Coverage
 from bot.domain.outcomes import outcomes
@@ -138,22 +139,29 @@ def test_bad_rules_are_refused(tmp_path: Path) -> None:
 
 def test_judge_tap_table() -> None:
     q = load_questionnaire(questionnaire_path("daily"))
+    end = len(q.items)
 
     def judge(
-        status: CheckinStatus, window: bool, current: int, pos: int, value: str
+        status: CheckinStatus, window: bool, current: str | int, item: ItemRef, value: str
     ) -> TapVerdict:
+        at = q.position(current) if isinstance(current, str) else current
         return judge_tap(
-            q, status=status, window_open=window, current_position=current, tap=Tap(1, pos, value)
+            q, status=status, window_open=window, current_position=at, tap=Tap(1, item, value)
         )
 
-    assert judge(CheckinStatus.OPEN, True, 0, 0, "5") is TapVerdict.RECORD
-    assert judge(CheckinStatus.OPEN, True, 1, 0, "5") is TapVerdict.ALREADY_ANSWERED
-    assert judge(CheckinStatus.OPEN, True, 0, 1, "5") is TapVerdict.INVALID
-    assert judge(CheckinStatus.OPEN, True, 0, 0, "11") is TapVerdict.INVALID
-    assert judge(CheckinStatus.OPEN, True, 7, 7, "maybe") is TapVerdict.INVALID
-    assert judge(CheckinStatus.OPEN, True, 0, 99, "5") is TapVerdict.INVALID
-    assert judge(CheckinStatus.OPEN, False, 0, 0, "5") is TapVerdict.CLOSED
-    assert judge(CheckinStatus.COMPLETED, True, 9, 7, "no") is TapVerdict.CLOSED
+    assert judge(CheckinStatus.OPEN, True, "mood", "mood", "5") is TapVerdict.RECORD
+    assert judge(CheckinStatus.OPEN, True, "anxiety", "mood", "5") is TapVerdict.ALREADY_ANSWERED
+    assert judge(CheckinStatus.OPEN, True, "mood", "anxiety", "5") is TapVerdict.INVALID
+    assert judge(CheckinStatus.OPEN, True, "mood", "mood", "11") is TapVerdict.INVALID
+    assert judge(CheckinStatus.OPEN, True, "safety", "safety", "maybe") is TapVerdict.INVALID
+    assert judge(CheckinStatus.OPEN, True, "mood", "no_such_item", "5") is TapVerdict.INVALID
+    assert judge(CheckinStatus.OPEN, False, "mood", "mood", "5") is TapVerdict.CLOSED
+    assert judge(CheckinStatus.COMPLETED, True, end, "safety", "no") is TapVerdict.CLOSED
+    # A button sent before buttons named items by id carries the position.
+    assert judge(CheckinStatus.OPEN, True, "mood", 0, "5") is TapVerdict.RECORD
+    assert judge(CheckinStatus.OPEN, True, "anxiety", 0, "5") is TapVerdict.ALREADY_ANSWERED
+    assert judge(CheckinStatus.OPEN, True, "mood", 1, "5") is TapVerdict.INVALID
+    assert judge(CheckinStatus.OPEN, True, "mood", 99, "5") is TapVerdict.INVALID
 
 
 _DIGEST_SUMMARY: dict[str, object] = {

@@ -108,23 +108,24 @@ def test_taps_after_the_daily_part(tmp_path: Path) -> None:
     split = q.apart_from
     assert split is not None
 
-    def judge(status: CheckinStatus, current: int, position: int) -> TapVerdict:
+    def judge(status: CheckinStatus, current: int, item: str) -> TapVerdict:
         return judge_tap(
             q,
             status=status,
             window_open=True,
             current_position=current,
-            tap=Tap(1, position, "1"),
+            tap=Tap(1, item, "1"),
         )
 
+    assert q.items[split].id == "phq9_1"
     for status in (CheckinStatus.COMPLETED, CheckinStatus.SKIPPED):
         assert in_weekly_part(q, status, split)
-        assert judge(status, split, split) is TapVerdict.RECORD
-        assert judge(status, split + 1, split) is TapVerdict.ALREADY_ANSWERED
-        assert judge(status, split, 0) is TapVerdict.ALREADY_ANSWERED
+        assert judge(status, split, "phq9_1") is TapVerdict.RECORD
+        assert judge(status, split + 1, "phq9_1") is TapVerdict.ALREADY_ANSWERED
+        assert judge(status, split, "mood") is TapVerdict.ALREADY_ANSWERED
         # Answered or skipped to the end: nothing takes taps any more.
         assert not accepts_taps(q, status, len(q.items))
-        assert judge(status, len(q.items), split) is TapVerdict.CLOSED
+        assert judge(status, len(q.items), "phq9_1") is TapVerdict.CLOSED
     # A day stopped by a safety answer asks nothing more, whatever its position says.
     assert not accepts_taps(q, CheckinStatus.STOPPED, split)
     assert not accepts_taps(q, CheckinStatus.MISSED, split)

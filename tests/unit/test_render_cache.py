@@ -59,19 +59,19 @@ def test_the_cache_is_bounded(tmp_path: Path) -> None:
 
 
 def test_lighten_update_drops_only_the_tapped_message_keyboard() -> None:
-    keyboard = {"inline_keyboard": [[{"text": "7", "callback_data": "a|1|0|7"}]]}
+    keyboard = {"inline_keyboard": [[{"text": "7", "callback_data": "a|1|mood|7"}]]}
     update = {
         "update_id": 1,
         "callback_query": {
             "id": "q",
-            "data": "a|1|0|7",
+            "data": "a|1|mood|7",
             "message": {"message_id": 5, "text": "1/7", "reply_markup": keyboard},
         },
     }
     lighten_update(update)
     assert update["callback_query"] == {
         "id": "q",
-        "data": "a|1|0|7",
+        "data": "a|1|mood|7",
         "message": {"message_id": 5, "text": "1/7"},
     }
     message = {"update_id": 2, "message": {"message_id": 6, "reply_markup": keyboard}}

@@ -197,7 +197,7 @@ class _Scan:
             "timezone": patient.timezone,
             "questionnaire": key,
             "status": CheckinStatus.OPEN.value,
-            "position": self._first_position(key),
+            "item": self._questionnaire(key).items[self._first_position(key)].id,
             "opened_at": self.now,
             "closes_at": self._closes_at(patient, day),
             "completed_at": None,
