@@ -11,7 +11,8 @@ get a core of a 2-core machine):
   patients: the time from its queueing to Telegram's answer shows it does not wait behind
   the fan-out.
 
-Usage: ``python -m bench.fanout N [--only own|limited] [--database URL] [--crisis-every S]``.
+Usage: ``python -m bench.fanout N [--only own|limited] [--database URL | --postgres SERVER_URL]
+[--paid] [--window W] [--crisis-every S]``.
 Prints one line.
 """
 
@@ -265,13 +266,21 @@ def main() -> None:
         action="store_true",
         help="the limited run in paid broadcast mode, the server enforcing 1,000/s for it",
     )
+    parser.add_argument(
+        "--window",
+        type=int,
+        default=16,
+        help="the delivery worker's messages in flight (MOODCHECK_DELIVERY_WINDOW)",
+    )
     args = parser.parse_args()
     print(f"before: {uptime()}")
     postgres = args.database is not None or args.postgres is not None
-    parts = [f"fanout N={args.n} db={'postgresql' if postgres else 'sqlite'}"]
+    parts = [f"fanout N={args.n} db={'postgresql' if postgres else 'sqlite'} window={args.window}"]
     if args.only in (None, "own"):
         own = eventloop.run(
-            in_database(args.postgres, args.database, run_once, args.n, limited=False)
+            in_database(
+                args.postgres, args.database, run_once, args.n, limited=False, window=args.window
+            )
         )
         parts.append(
             f"own: scan {own['scan_s']:.2f}s, deliver {own['deliver_s']:.2f}s = "
@@ -288,6 +297,7 @@ def main() -> None:
                 limited=True,
                 crisis_every=args.crisis_every,
                 paid=args.paid,
+                window=args.window,
                 sandbox_args=("--paid-limit", "1000") if args.paid else (),
             )
         )
