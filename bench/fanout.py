@@ -309,8 +309,8 @@ def main() -> None:
             f", crisis card queued to sent p50 {lim['crisis_p50']:.2f}s max "
             f"{lim['crisis_max']:.2f}s (n={lim['crisis_n']:.0f})"
         )
-    if args.only is None:
-        parts.append(f"limited / own rate {lim['rate'] / own['rate']:.2f}")
+    if args.only is None and args.paid:
+        parts.append(f"paid / own rate {lim['rate'] / own['rate']:.2f}")
     print(" | ".join(parts))
     print(f"after:  {uptime()}")
 
