@@ -89,6 +89,10 @@ class Sandbox:
         result: dict[str, Any] = self._call("/sandbox/stats")
         return result
 
+    def reset(self) -> None:
+        """Forget messages, counts and rate windows (users and groups stay)."""
+        self._call("/sandbox/reset", {})
+
     def faults(self, **body: Any) -> None:
         """Configure fault injection (see ``bot.sandbox.faults``)."""
         self._call("/sandbox/faults", body)

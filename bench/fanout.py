@@ -11,7 +11,8 @@ get a core of a 2-core machine):
   patients: the time from its queueing to Telegram's answer shows it does not wait behind
   the fan-out.
 
-Usage: ``python -m bench.fanout N [--only own|limited] [--database URL] [--crisis-every S]``.
+Usage: ``python -m bench.fanout N [--only own|limited] [--database URL | --postgres SERVER_URL]
+[--paid] [--window W] [--crisis-every S]``.
 Prints one line.
 """
 
@@ -24,7 +25,7 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from sqlalchemy import select
 from bench.cluster import TOKEN, Sandbox, seed_cohort_due
 from bench.keys import BENCH_KEYRING, BENCH_KEYS
 from bench.load import uptime
+from bench.pgtemp import temporary_database
 from bot.app import BotRuntime, build
 from bot.cohort_config import CohortConfig
 from bot.config import AppConfig
@@ -119,6 +121,14 @@ async def _latencies(url: str, ids: list[int]) -> list[float]:
     return found
 
 
+def _sandbox(sandbox: Sandbox | None, *, limited: bool, extra: Sequence[str]) -> Sandbox:
+    """The server for a run: ``sandbox`` reset, or a new one."""
+    if sandbox is None:
+        return Sandbox(limits=limited, extra=extra)
+    sandbox.reset()
+    return sandbox
+
+
 async def run_once(
     n: int,
     *,
@@ -130,18 +140,22 @@ async def run_once(
     paid: bool = False,
     window: int = 16,
     give_up_after: float = 120.0,
+    sandbox: Sandbox | None = None,
 ) -> dict[str, float]:
     """Run one fan-out and return its figures.
 
     ``faults``: the sandbox's fault injection for the run (``bot.sandbox.faults``);
     ``sandbox_args``: more command-line options of the sandbox; ``paid``: paid broadcast
     mode (prompts sent with ``allow_paid_broadcast``, the bot's paid limit on); ``window``:
-    the delivery worker's requests in flight; ``give_up_after``: seconds to wait at most.
+    the delivery worker's requests in flight; ``give_up_after``: seconds to wait at most;
+    ``sandbox``: a server already running (reset first, left running), so that several runs
+    share one server (``bench.floor``); by default one of its own for the run.
     """
     folder = Path(tempfile.mkdtemp(prefix="moodcheck-bench-"))
     url = database or f"sqlite+aiosqlite:///{folder / 'bench.db'}"
     await asyncio.to_thread(upgrade, url)
-    sandbox = Sandbox(limits=limited, extra=sandbox_args)
+    own_sandbox = sandbox is None
+    sandbox = _sandbox(sandbox, limited=limited, extra=sandbox_args)
     if faults:
         sandbox.faults(**faults)
     try:
@@ -192,7 +206,8 @@ async def run_once(
         await bot.engine.dispose()
         stats = sandbox.stats()
     finally:
-        sandbox.stop()
+        if own_sandbox:
+            sandbox.stop()
     per_chat = dict(stats.get("per_chat") or {})
     for index in range(len(crisis_ids)):  # the crisis cards are not prompts
         chat = str(FIRST_USER + (index * 7919) % n)
@@ -220,23 +235,54 @@ async def run_once(
     }
 
 
+async def in_database(
+    server: str | None,
+    database: str | None,
+    run: Callable[..., Awaitable[dict[str, float]]],
+    *args: Any,
+    **kwargs: Any,
+) -> dict[str, float]:
+    """``run(*args, database=..., **kwargs)`` on a new database of its own on the PostgreSQL
+    ``server`` (dropped after), else on ``database`` (None: a new SQLite file)."""
+    if server is None:
+        return await run(*args, database=database, **kwargs)
+    async with temporary_database(server, "moodcheck_bench") as url:
+        return await run(*args, database=url, **kwargs)
+
+
 def main() -> None:
     """Parse arguments, run, print one line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("n", type=int, nargs="?", default=2000)
     parser.add_argument("--only", choices=["own", "limited"])
     parser.add_argument("--database", default=os.environ.get("MOODCHECK_BENCH_DATABASE_URL"))
+    parser.add_argument(
+        "--postgres",
+        metavar="SERVER_URL",
+        help="a PostgreSQL server: each run gets a database of its own there, dropped after",
+    )
     parser.add_argument("--crisis-every", type=float, default=5.0)
     parser.add_argument(
         "--paid",
         action="store_true",
         help="the limited run in paid broadcast mode, the server enforcing 1,000/s for it",
     )
+    parser.add_argument(
+        "--window",
+        type=int,
+        default=16,
+        help="the delivery worker's messages in flight (MOODCHECK_DELIVERY_WINDOW)",
+    )
     args = parser.parse_args()
     print(f"before: {uptime()}")
-    parts = [f"fanout N={args.n} db={'postgresql' if args.database else 'sqlite'}"]
+    postgres = args.database is not None or args.postgres is not None
+    parts = [f"fanout N={args.n} db={'postgresql' if postgres else 'sqlite'} window={args.window}"]
     if args.only in (None, "own"):
-        own = eventloop.run(run_once(args.n, limited=False, database=args.database))
+        own = eventloop.run(
+            in_database(
+                args.postgres, args.database, run_once, args.n, limited=False, window=args.window
+            )
+        )
         parts.append(
             f"own: scan {own['scan_s']:.2f}s, deliver {own['deliver_s']:.2f}s = "
             f"{own['rate']:.0f} msg/s (bot CPU {own['cpu_ms']:.2f} ms/msg), "
@@ -244,22 +290,28 @@ def main() -> None:
         )
     if args.only in (None, "limited"):
         lim = eventloop.run(
-            run_once(
+            in_database(
+                args.postgres,
+                args.database,
+                run_once,
                 args.n,
                 limited=True,
-                database=args.database,
                 crisis_every=args.crisis_every,
                 paid=args.paid,
+                window=args.window,
                 sandbox_args=("--paid-limit", "1000") if args.paid else (),
             )
         )
         parts.append(
             f"limited({'paid 1000' if args.paid else '30'}/s): {lim['sustained']:.1f} msg/s "
-            "sustained over {lim['deliver_s']:.1f}s, "
-            f"429s {lim['rate_limited']:.0f}, lost {lim['lost']:.0f}, dup {lim['duplicates']:.0f}"
+            f"sustained, all sent in {lim['deliver_s']:.1f}s ({lim['rate']:.1f} msg/s, bot CPU "
+            f"{lim['cpu_ms']:.2f} ms/msg), 429s {lim['rate_limited']:.0f}, "
+            f"lost {lim['lost']:.0f}, dup {lim['duplicates']:.0f}"
             f", crisis card queued to sent p50 {lim['crisis_p50']:.2f}s max "
             f"{lim['crisis_max']:.2f}s (n={lim['crisis_n']:.0f})"
         )
+    if args.only is None and args.paid:
+        parts.append(f"paid / own rate {lim['rate'] / own['rate']:.2f}")
     print(" | ".join(parts))
     print(f"after:  {uptime()}")
 
