@@ -138,7 +138,7 @@ async def run_once(
     faults: dict[str, Any] | None = None,
     sandbox_args: Sequence[str] = (),
     paid: bool = False,
-    window: int = 16,
+    window: int | None = None,
     give_up_after: float = 120.0,
     sandbox: Sandbox | None = None,
 ) -> dict[str, float]:
@@ -270,13 +270,15 @@ def main() -> None:
     parser.add_argument(
         "--window",
         type=int,
-        default=16,
-        help="the delivery worker's messages in flight (MOODCHECK_DELIVERY_WINDOW)",
+        default=None,
+        help="the delivery worker's messages in flight (MOODCHECK_DELIVERY_WINDOW; default: "
+        "the bot's, 16, or 64 with --paid)",
     )
     args = parser.parse_args()
     print(f"before: {uptime()}")
     postgres = args.database is not None or args.postgres is not None
-    parts = [f"fanout N={args.n} db={'postgresql' if postgres else 'sqlite'} window={args.window}"]
+    window = args.window or "default"
+    parts = [f"fanout N={args.n} db={'postgresql' if postgres else 'sqlite'} window={window}"]
     if args.only in (None, "own"):
         own = eventloop.run(
             in_database(

@@ -47,6 +47,7 @@ from bot.transport import eventloop
 from bot.transport.aiohttp_backend import SEND_READ_TIMEOUT, AiohttpRequest
 from storage.migrate import upgrade
 from storage.models import OutboxMessage
+from storage.repositories.outbox import OutboxChange
 from storage.uow import UnitOfWorkFactory
 
 Prompt = tuple[str, dict[str, Any]]
@@ -109,7 +110,7 @@ async def database_alone(uow: UnitOfWorkFactory, n: int) -> float:
             batch = rows[start : start + SETTLE]
             async with uow() as work:
                 now = datetime.now(UTC)
-                changes: list[dict[str, Any]] = []
+                changes: list[OutboxChange] = []
                 checkins: list[tuple[int, int]] = []
                 for row in batch:
                     message_id += 1

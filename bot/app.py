@@ -280,7 +280,7 @@ def build(
         overall=(settings.max_messages_per_second, 1.0),
         paid=(settings.paid_messages_per_second, 1.0) if settings.paid_broadcast else None,
     )
-    delivery = delivery or DeliveryPolicy(window=settings.delivery_window)
+    delivery = delivery or DeliveryPolicy(window=settings.window)
     if settings.paid_broadcast:
         delivery = replace(delivery, paid_broadcast=True)
     limiter = (

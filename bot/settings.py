@@ -61,15 +61,26 @@ class Settings(BaseSettings):
     max_messages_per_second: int = Field(default=30, ge=1)
     """The bot token's overall send rate, shared by all workers (Telegram: ~30; benchmarks
     set more to measure the bot's own path)."""
-    delivery_window: int = Field(default=16, ge=2, le=512)
+    delivery_window: int | None = Field(default=None, ge=2, le=512)
     """Messages the delivery worker has in flight at once: at most this many can go twice
-    after a crash, and at most this many per answer time go out (docs/operations.md)."""
+    after a crash, and at most this many per answer time go out (docs/operations.md). Unset:
+    16, or 64 with ``paid_broadcast`` (``window``)."""
     paid_broadcast: bool = False
     """Send scheduled prompts with ``allow_paid_broadcast``: Telegram lets them go beyond
     the free rate, up to ``paid_messages_per_second``, and charges Stars for each
     (docs/operations.md, "Paid broadcast")."""
     paid_messages_per_second: int = Field(default=1000, ge=1, le=1000)
     """With ``paid_broadcast``: the overall rate for prompts sent so (Telegram: 1,000)."""
+
+    @property
+    def window(self) -> int:
+        """The delivery window in use. With paid broadcast, 64: at 1,000 messages a second a
+        window of 16 waits on the database's round trips (docs/performance.md, "Delivery
+        against the floor, paid mode and a loaded core"); a crash can then send up to 64
+        prompts twice, the same fraction of a second's sending as 16 at the free rate."""
+        if self.delivery_window is not None:
+            return self.delivery_window
+        return 64 if self.paid_broadcast else 16
 
     @field_validator("telegram_base_url")
     @classmethod
