@@ -37,6 +37,7 @@ from bot.transport.delivery import DeliveryPolicy
 from bot.transport.ratelimit import Limits
 from prompts.render import MACROS, TEMPLATES
 from storage.models import OutboxMessage, Patient
+from tests.e2e.flows import Answer, Answers, answer_day
 from tests.support.harness import SETTLE_TIMEOUT, Harness, shared_renderer
 from tests.support.keys import TEST_KEYS
 
@@ -70,19 +71,25 @@ def daily(
     bother: str = "Mild",
     safety: str = "No",
     safety_now: str = "No",
-) -> tuple[str, ...]:
-    """Return the taps of one daily check-in (calm unless told otherwise)."""
-    taps = [str(mood), str(anxiety), sleep, "Good", dose]
+) -> Answers:
+    """Return the answers of one daily check-in by item id (calm unless told otherwise)."""
+    answers: dict[str, Answer] = {
+        "mood": str(mood),
+        "anxiety": str(anxiety),
+        "sleep": sleep,
+        "energy": "Good",
+        "dose": dose,
+    }
     if not effects:
-        taps.append("None")
+        answers["side_effects"] = "None"
     elif RED_FLAG in effects:
-        return (*taps, *effects, "Done")  # the check-in stops at the red flag
+        return {**answers, "side_effects": tuple(effects)}  # the check-in stops at the red flag
     else:
-        taps += [*effects, "Done", bother]
-    taps.append(safety)
+        answers |= {"side_effects": tuple(effects), "bother": bother}
+    answers["safety"] = safety
     if safety == "Yes":
-        taps.append(safety_now)
-    return tuple(taps)
+        answers["safety_now"] = safety_now
+    return answers
 
 
 def instruments(
@@ -91,25 +98,28 @@ def instruments(
     gad7: Sequence[int] = (),
     pcl5: Sequence[int] = (),
     phq9_now: str = "No",
-) -> tuple[str, ...]:
-    """Return the taps of a calm instrument day: the daily items, then the instruments the day
-    asks (PHQ-9 with its unscored difficulty question, GAD-7, PCL-5), given as item scores.
+) -> Answers:
+    """Return the answers of a calm instrument day: the daily items, then the instruments the
+    day asks (PHQ-9 with its unscored difficulty question, GAD-7, PCL-5), given as item scores.
 
     PHQ-9 item 9 above 0 calls up the D7b follow-up, answered ``phq9_now``; "Yes" or "Not
     sure" there ends the check-in."""
     assert len(phq9) in {0, 9} and len(gad7) in {0, 7} and len(pcl5) in {0, 20}
-    follow_up = (phq9_now,) if phq9 and phq9[8] >= 1 else ()
-    if follow_up and phq9_now != "No":
-        return (*daily(), *(FOUR_POINT[s] for s in phq9), *follow_up)
-    difficulty = ("Somewhat difficult",) if phq9 else ()
-    return (
-        *daily(),
-        *(FOUR_POINT[s] for s in phq9),
-        *follow_up,
-        *difficulty,
-        *(FOUR_POINT[s] for s in gad7),
-        *(PCL5_POINT[s] for s in pcl5),
-    )
+    answers: dict[str, Answer] = {
+        **daily(),
+        **{f"phq9_{n}": FOUR_POINT[s] for n, s in enumerate(phq9, 1)},
+    }
+    if phq9 and phq9[8] >= 1:
+        answers["phq9_9_now"] = phq9_now
+        if phq9_now != "No":
+            return answers
+    if phq9:
+        answers["difficulty"] = "Somewhat difficult"
+    return {
+        **answers,
+        **{f"gad7_{n}": FOUR_POINT[s] for n, s in enumerate(gad7, 1)},
+        **{f"pcl5_{n}": PCL5_POINT[s] for n, s in enumerate(pcl5, 1)},
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,12 +171,18 @@ pcl5_every_weeks = 4
 """
 
 
+Taps = Answers | tuple[str, ...]
+"""A day's taps: answers by item id (``tests.e2e.flows.answer_day``), or labels pressed in
+order, for a day that ends after its first question (the answer to it, then perhaps "Skip
+today")."""
+
+
 @dataclass(frozen=True, slots=True)
 class Day:
     """The patient sends /checkin on ``day`` at ``clock`` and taps through it."""
 
     day: int
-    taps: tuple[str, ...]
+    taps: Taps
     clock: str | None = None
 
 
@@ -177,7 +193,7 @@ class Prompted:
     the check-in)."""
 
     day: int
-    taps: tuple[str, ...]
+    taps: Taps
     clock: str = "09:30"
     close: bool = False
 
@@ -264,12 +280,29 @@ _SERVICE_UPDATE_IDS = itertools.count(2**40)
 """Update ids for calls made straight to the services (far above the sandbox's own)."""
 
 
-async def _tap(h: Harness, user: SimUser, label: str, *, telegram: bool) -> None:
+async def _answer(h: Harness, user: SimUser, taps: Taps, *, telegram: bool) -> None:
+    """Answer the question(s) shown: by item id for a mapping, else label by label."""
+    if isinstance(taps, tuple):
+        for label in taps:
+            await _tap(h, user, label, telegram=telegram)
+            await drain(h)
+        return
+
+    async def press(shown: BotMessage, label: str) -> None:
+        await _tap(h, user, label, telegram=telegram, shown=shown)
+        await drain(h)
+
+    await answer_day(h, user, taps, press=press)
+
+
+async def _tap(
+    h: Harness, user: SimUser, label: str, *, telegram: bool, shown: BotMessage | None = None
+) -> None:
     if telegram:
-        await h.press(user, label)
+        await h.press(user, label, message_id=None if shown is None else shown.message_id)
         return
     # What handlers.patient.button does with the press, minus Telegram's round trips.
-    message, data = _button(user, label)
+    message, data = _button(user, label, shown)
     button = decode(data)
     assert isinstance(button, AnswerButton | ToggleButton | DoneButton | SkipButton), button
     refusal = await h.runtime.services.checkins.tap(
@@ -278,9 +311,10 @@ async def _tap(h: Harness, user: SimUser, label: str, *, telegram: bool) -> None
     assert refusal is None, f"[{label}] refused: {refusal}"
 
 
-def _button(user: SimUser, label: str) -> tuple[BotMessage, str]:
-    """The newest message with a button labelled ``label``, and the button's data."""
-    for message in reversed(user.messages):
+def _button(user: SimUser, label: str, shown: BotMessage | None) -> tuple[BotMessage, str]:
+    """The message ``shown`` (else the newest) with a button labelled ``label``, and the
+    button's data."""
+    for message in [shown] if shown is not None else reversed(user.messages):
         for text, data in (b for row in message.buttons for b in row):
             if text == label and data is not None and not message.deleted:
                 return message, data
@@ -301,15 +335,11 @@ async def run_step(
                 checkins = h.runtime.services.checkins
                 await checkins.open_today(next(_SERVICE_UPDATE_IDS), user.id, user.chat_id)
             await drain(h)
-            for label in taps:
-                await _tap(h, user, label, telegram=telegram)
-                await drain(h)
+            await _answer(h, user, taps, telegram=telegram)
         case Prompted(day, taps, clock, close):
             await _prompt(h, cohort, day)
             h.clock.set(cohort.at(day, clock))
-            for label in taps:
-                await _tap(h, user, label, telegram=telegram)
-                await drain(h)
+            await _answer(h, user, taps, telegram=telegram)
             if close:
                 await _close_day(h, cohort, day)
         case Missed(day):

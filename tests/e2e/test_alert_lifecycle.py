@@ -13,7 +13,15 @@ from bot.config import AppConfig, load_config
 from bot.sandbox.users import SimUser
 from storage.models import Alert, AuditEvent, OutboxMessage, Patient
 from tests.e2e.conftest import GROUP_A, GROUP_B
-from tests.e2e.flows import FOLLOW_UPS, answer_all, enrol, last, message
+from tests.e2e.flows import (
+    FOLLOW_UPS,
+    TO_SIDE_EFFECTS,
+    answer_all,
+    answer_day,
+    enrol,
+    last,
+    message,
+)
 from tests.support.harness import Harness
 
 CONFIG = """
@@ -34,7 +42,6 @@ timezone = "Europe/London"
 region = "UK"
 """
 
-TO_SIDE_EFFECTS = ["6", "4", "OK", "OK", "As prescribed"]
 REFUSED = "This button is not valid for you."
 RED_FLAG = "Chest pain, trouble breathing, fainting, seizure or sudden severe headache"
 # Tuesday 2026-01-13, 10:00 in New York: inside clinic-a's coverage hours.
@@ -59,7 +66,7 @@ async def _patient(h: Harness, user_id: int, label: str) -> SimUser:
 async def _red_flag(h: Harness, user: SimUser) -> int:
     """An IMMEDIATE alert (medical red flag); return its group message id."""
     await h.send(user, "/checkin")
-    await answer_all(h, user, TO_SIDE_EFFECTS)
+    await answer_day(h, user, TO_SIDE_EFFECTS, until="side_effects")
     await h.press(user, RED_FLAG)
     await h.press(user, "Done")
     return last(h.server.group(GROUP_A)).message_id
@@ -68,7 +75,16 @@ async def _red_flag(h: Harness, user: SimUser) -> int:
 async def _took_more(h: Harness, user: SimUser) -> int:
     """An URGENT alert (took more than prescribed); return its group message id."""
     await h.send(user, "/checkin")
-    await answer_all(h, user, ["6", "4", "OK", "OK", "Took more than prescribed", "None", "No"])
+    await answer_all(
+        h,
+        user,
+        {
+            **TO_SIDE_EFFECTS,
+            "dose": "Took more than prescribed",
+            "side_effects": "None",
+            "safety": "No",
+        },
+    )
     return last(h.server.group(GROUP_A)).message_id
 
 
@@ -276,7 +292,7 @@ async def test_a_cohort_watching_24_7_never_claims_the_team_is_away(harness: Har
     await enrol(h, user, "P-6008", cohort="clinic-b")
     h.clock.set(datetime(2026, 1, 17, 23, 0, tzinfo=UTC))  # a Saturday night in London
     await h.send(user, "/checkin")
-    await answer_all(h, user, TO_SIDE_EFFECTS)
+    await answer_day(h, user, TO_SIDE_EFFECTS, until="side_effects")
     await h.press(user, RED_FLAG)
     await h.press(user, "Done")
     assert "has been notified" in last(user).text
@@ -320,7 +336,12 @@ async def test_a_safety_answer_gets_the_full_card_not_the_short_one(harness: Har
     user = await _patient(h, 6010, "P-6010")
     h.clock.set(AFTER_HOURS)
     await h.send(user, "/checkin")
-    await answer_all(h, user, ["6", "4", "OK", "OK", "As prescribed", "None", "Yes"])
+    await answer_day(
+        h,
+        user,
+        {**TO_SIDE_EFFECTS, "side_effects": "None", "safety": "Yes"},
+        until="safety_now",
+    )
     texts = [m.text for m in user.messages]
     assert len([t for t in texts if "Someone to talk to" in t]) == 1  # the full card
     assert not any("If you ever feel in danger" in t for t in texts)  # not the short one too

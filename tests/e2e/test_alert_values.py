@@ -10,15 +10,15 @@ from sqlalchemy import select
 from bot.sandbox.users import SimUser
 from storage.models import Alert
 from tests.e2e.conftest import GROUP_A, GROUP_D
-from tests.e2e.flows import CALM_DAY, answer_all, enrol, last
+from tests.e2e.flows import CALM_DAY, Answers, answer_all, enrol, last, press_all
 from tests.support.harness import Harness
 
 DAY1 = datetime(2026, 1, 13, 15, 0, tzinfo=UTC)  # 10:00 in New York (clinic-a)
 RULE_IDS = ("mood_below_baseline_2_in_a_row", "mood_single_day_drop", "phq9_item9_positive")
 
 
-def _day(mood: str) -> list[str]:
-    return [mood, "3", "Good", "Good", "As prescribed", "None", "No"]
+def _day(mood: str) -> Answers:
+    return {**CALM_DAY, "mood": mood}
 
 
 async def _checkin_on(h: Harness, user: SimUser, day: int, mood: str) -> None:
@@ -73,9 +73,7 @@ async def test_an_instrument_alert_shows_the_item_score_and_its_meaning(harness:
     await h.send(user, "/checkin")
     await answer_all(h, user, CALM_DAY)
     # Item 9 above 0 brings its follow-up (acting on it, or unsafe now?): "No".
-    await answer_all(
-        h, user, ["Not at all"] * 8 + ["Nearly every day", "No", "Somewhat difficult"]
-    )
+    await press_all(h, user, ["Not at all"] * 8 + ["Nearly every day", "No", "Somewhat difficult"])
     # Item 9 = 3 is the top-priority URGENT rule (item 9 = 1 has its own, below).
     [alert] = await h.rows(select(Alert).where(Alert.rule == "phq9_item9_frequent"))
     assert alert.details == {"kind": "answer", "item": "phq9_9", "value": "3"}
@@ -91,7 +89,7 @@ async def test_an_instrument_item_of_one_reads_differently_from_three(harness: H
     await enrol(h, user, "P-8103", cohort="clinic-d")
     await h.send(user, "/checkin")
     await answer_all(h, user, CALM_DAY)
-    await answer_all(h, user, ["Not at all"] * 8 + ["Several days", "No", "Somewhat difficult"])
+    await press_all(h, user, ["Not at all"] * 8 + ["Several days", "No", "Somewhat difficult"])
     text = _group_texts(h, GROUP_D)[0]
     assert "PHQ-9 item 9 = 1 (Several days)" in text
 
@@ -102,9 +100,9 @@ async def test_an_instrument_total_alert_shows_the_total(harness: Harness) -> No
     await enrol(h, user, "P-8104", cohort="clinic-d")
     await h.send(user, "/checkin")
     await answer_all(h, user, CALM_DAY)
-    await answer_all(h, user, ["Nearly every day"] * 9 + ["No", "Extremely difficult"])
-    await answer_all(h, user, ["Not at all"] * 7)  # GAD-7
-    await answer_all(h, user, ["A little bit"] * 20)  # PCL-5: the check-in ends
+    await press_all(h, user, ["Nearly every day"] * 9 + ["No", "Extremely difficult"])
+    await press_all(h, user, ["Not at all"] * 7)  # GAD-7
+    await press_all(h, user, ["A little bit"] * 20)  # PCL-5: the check-in ends
     [alert] = await h.rows(select(Alert).where(Alert.rule == "phq9_total_20"))
     assert alert.details == {"kind": "instrument_total", "instrument": "phq9", "total": 27}
     texts = _group_texts(h, GROUP_D)

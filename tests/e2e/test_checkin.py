@@ -9,7 +9,16 @@ from telegram import Update
 
 from storage.models import Alert, Answer, AuditEvent, Checkin, Invite, OutboxMessage, Patient
 from tests.e2e.conftest import GROUP_A
-from tests.e2e.flows import CALM_DAY, CALM_DAY_STORED, answer_all, enrol, last, message
+from tests.e2e.flows import (
+    CALM_DAY,
+    CALM_DAY_STORED,
+    HARD_DAY,
+    answer_all,
+    answer_day,
+    enrol,
+    last,
+    message,
+)
 from tests.support.harness import Harness
 
 
@@ -66,13 +75,13 @@ async def test_safety_yes_alerts_the_group_and_shows_the_crisis_card_first(
     await enrol(h, bob, "P-B0B1")
     await h.send(bob, "/checkin")
     checkin_message = last(bob).message_id
-    await answer_all(h, bob, ["2", "8", "Poor", "Low", "As prescribed", "None", "Yes"])
+    await answer_day(h, bob, HARD_DAY, until="safety_now")
     # The follow-up question appears only after "yes".
     # The crisis card came at once (a new message); the check-in goes on in its own message.
     assert "988" in last(bob).text
     follow_up = message(bob, checkin_message).text
     assert "7b/7" in follow_up and "unsafe right now" in follow_up
-    await answer_all(h, bob, ["No"])
+    await answer_all(h, bob, {"safety_now": "No"})
 
     alert = await h.scalar(select(Alert))
     assert alert is not None
@@ -104,12 +113,22 @@ async def test_restart_in_the_middle_of_a_checkin_continues_it(harness: Harness)
     carol = h.server.user(1003, first_name="Carol")
     await enrol(h, carol, "P-C4R0")
     await h.send(carol, "/checkin")
-    await answer_all(h, carol, ["5", "5"])
+    await answer_day(h, carol, {"mood": "5", "anxiety": "5"}, until="sleep")
     await h.stop_bot()
     await h.start_bot()
     # The same message still shows the third question; the next tap continues from there.
     assert "3/7" in last(carol).text
-    await answer_all(h, carol, ["OK", "OK", "As prescribed", "None", "No"])
+    await answer_all(
+        h,
+        carol,
+        {
+            "sleep": "OK",
+            "energy": "OK",
+            "dose": "As prescribed",
+            "side_effects": "None",
+            "safety": "No",
+        },
+    )
     answers = await h.rows(select(Answer.item_id, Answer.value))
     assert dict(answers) == {
         "mood": "5",

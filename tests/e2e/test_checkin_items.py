@@ -7,10 +7,8 @@ from sqlalchemy import select
 from bot.sandbox.users import SimUser
 from storage.models import Alert, Answer, Checkin, OutboxMessage
 from tests.e2e.conftest import GROUP_A
-from tests.e2e.flows import answer_all, enrol, last, message
+from tests.e2e.flows import TO_SIDE_EFFECTS, answer_all, answer_day, enrol, last, message
 from tests.support.harness import Harness
-
-TO_SIDE_EFFECTS = ["6", "4", "OK", "OK", "As prescribed"]
 
 
 async def _answers(h: Harness) -> dict[str, str]:
@@ -27,7 +25,7 @@ async def _start(h: Harness, user_id: int, label: str) -> tuple[SimUser, int]:
 async def test_multi_select_ticks_done_and_follow_up(harness: Harness) -> None:
     h = harness
     user, checkin_message = await _start(h, 4001, "P-4001")
-    await answer_all(h, user, TO_SIDE_EFFECTS)
+    await answer_day(h, user, TO_SIDE_EFFECTS, until="side_effects")
     assert "6/7" in last(user).text and "Tick all" in last(user).text
     await h.press(user, "Nausea or vomiting")
     await h.press(user, "Headache")
@@ -40,7 +38,7 @@ async def test_multi_select_ticks_done_and_follow_up(harness: Harness) -> None:
     await h.press(user, "Done")
     # The bother rating follows as "6b": the total never changes mid check-in.
     assert "6b/7" in last(user).text and "bother" in last(user).text
-    await answer_all(h, user, ["Severe", "No"])
+    await answer_all(h, user, {"bother": "Severe", "safety": "No"})
     answers = await _answers(h)
     assert answers["side_effects"] == "nausea,headache"
     assert answers["bother"] == "severe"
@@ -53,7 +51,7 @@ async def test_multi_select_ticks_done_and_follow_up(harness: Harness) -> None:
 async def test_none_answers_at_once_and_skips_the_follow_up(harness: Harness) -> None:
     h = harness
     user, _ = await _start(h, 4002, "P-4002")
-    await answer_all(h, user, TO_SIDE_EFFECTS)
+    await answer_day(h, user, TO_SIDE_EFFECTS, until="side_effects")
     await h.press(user, "Done")  # nothing ticked yet
     assert user.callback_answers[-1].text == "Tick at least one option, or tap None."
     await h.press(user, "None")
@@ -67,7 +65,7 @@ async def test_none_answers_at_once_and_skips_the_follow_up(harness: Harness) ->
 async def test_medical_red_flag_shows_the_emergency_card_and_stops(harness: Harness) -> None:
     h = harness
     user, checkin_message = await _start(h, 4003, "P-4003")
-    await answer_all(h, user, TO_SIDE_EFFECTS)
+    await answer_day(h, user, TO_SIDE_EFFECTS, until="side_effects")
     await h.press(
         user, "Chest pain, trouble breathing, fainting, seizure or sudden severe headache"
     )
@@ -87,7 +85,11 @@ async def test_medical_red_flag_shows_the_emergency_card_and_stops(harness: Harn
 async def test_unsafe_now_is_immediate_and_asks_nothing_more(harness: Harness) -> None:
     h = harness
     user, checkin_message = await _start(h, 4004, "P-4004")
-    await answer_all(h, user, [*TO_SIDE_EFFECTS, "None", "Yes", "Not sure"])
+    await answer_all(
+        h,
+        user,
+        {**TO_SIDE_EFFECTS, "side_effects": "None", "safety": "Yes", "safety_now": "Not sure"},
+    )
     rules = sorted((a.rule, a.tier) for a in await h.rows(select(Alert)))
     assert rules == [("safety_thoughts", "URGENT"), ("safety_unsafe_now", "IMMEDIATE")]
     checkin = await h.scalar(select(Checkin))
@@ -102,9 +104,11 @@ async def test_unsafe_now_is_immediate_and_asks_nothing_more(harness: Harness) -
 async def test_took_more_and_urinary_pain_are_urgent(harness: Harness) -> None:
     h = harness
     user, _ = await _start(h, 4005, "P-4005")
-    await answer_all(h, user, ["6", "4", "OK", "OK", "Took more than prescribed"])
+    await answer_day(
+        h, user, {**TO_SIDE_EFFECTS, "dose": "Took more than prescribed"}, until="side_effects"
+    )
     await h.press(user, "Pain or burning when urinating, or blood in urine")
-    await answer_all(h, user, ["Done", "Mild", "No"])
+    await answer_all(h, user, {"side_effects": (), "bother": "Mild", "safety": "No"})
     rules = sorted(a.rule for a in await h.rows(select(Alert)))
     # "Mild" also fires the patient-level ROUTINE rule (stored for the digest, not posted).
     assert rules == [

@@ -17,7 +17,15 @@ from bot.domain.instruments import SPECS, Instrument
 from bot.services.digest.fhir_export import FhirExport
 from storage.models import Answer, AuditEvent, Checkin, Patient
 from tests.e2e.conftest import GROUP_D
-from tests.e2e.flows import CALM_DAY, CALM_DAY_STORED, answer_all, enrol, last
+from tests.e2e.flows import (
+    CALM_DAY,
+    CALM_DAY_STORED,
+    answer_all,
+    answer_day,
+    enrol,
+    last,
+    press_all,
+)
 from tests.support.harness import Harness
 
 # Item 9 "Several days" (1) brings its follow-up (acting on it / unsafe now?): "No".
@@ -37,11 +45,12 @@ async def _week(h: Harness) -> None:
     full = h.server.user(8101, first_name="Fiona")
     await enrol(h, full, "P-F001", cohort="clinic-d")
     await h.send(full, "/checkin")
-    await answer_all(h, full, CALM_DAY + PHQ9 + GAD7 + PCL5)
+    await answer_all(h, full, CALM_DAY)
+    await press_all(h, full, PHQ9 + GAD7 + PCL5)
     half = h.server.user(8102, first_name="Hugo")
     await enrol(h, half, "P-F002", cohort="clinic-d")
     await h.send(half, "/checkin")
-    await answer_all(h, half, ["5", "5"])
+    await answer_day(h, half, {"mood": "5", "anxiety": "5"}, until="sleep")
     gone = h.server.user(8103, first_name="Gil")
     await enrol(h, gone, "P-F003", cohort="clinic-d")
     h.clock.set(datetime(2026, 1, 13, 10, 0, tzinfo=UTC))  # Tuesday: daily items only

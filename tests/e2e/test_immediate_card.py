@@ -12,7 +12,7 @@ import pytest
 from bot.config import AppConfig, load_config
 from prompts.rules import RULES
 from tests.e2e.conftest import GROUP_A
-from tests.e2e.flows import answer_all, enrol
+from tests.e2e.flows import CALM_DAY, answer_all, enrol
 from tests.support.harness import Harness
 
 CLINIC_RULE = """
@@ -43,7 +43,7 @@ async def test_an_immediate_rule_without_a_card_still_shows_the_full_card(
     ida = h.server.user(7031, first_name="Ida")
     await enrol(h, ida, "P-IMM1")
     await h.send(ida, "/checkin")
-    await answer_all(h, ida, ["0", "3", "Good", "Good", "As prescribed", "None", "No"])
+    await answer_all(h, ida, {**CALM_DAY, "mood": "0"})
     await h.settle()
     cards = [m.text for m in ida.messages if "If you are in danger right now" in m.text]
     assert len(cards) == 1
@@ -58,6 +58,6 @@ async def test_an_urgent_answer_still_shows_the_short_card(harness: Harness) -> 
     await enrol(h, jo, "P-IMM2")
     await h.send(jo, "/checkin")
     # Mood 1: not the clinic's IMMEDIATE rule; no card names it either.
-    await answer_all(h, jo, ["1", "3", "Good", "Good", "As prescribed", "None", "No"])
+    await answer_all(h, jo, {**CALM_DAY, "mood": "1"})
     await h.settle()
     assert not any("If you are in danger right now" in m.text for m in jo.messages)

@@ -17,7 +17,7 @@ from bot.domain.clock import ManualClock
 from bot.sandbox.users import SimUser
 from storage.models import Alert, Answer, Checkin
 from tests.conftest import CONFIG
-from tests.e2e.flows import CALM_DAY, answer_all, enrol, last, message
+from tests.e2e.flows import CALM_DAY, answer_all, enrol, last, message, press_all
 from tests.support.harness import Harness
 
 GROUP_E = -100555
@@ -34,7 +34,7 @@ instrument_weekday = "mon"
 instrument_delivery = "own_message"
 """
 
-LOW_DAY = ["2", *CALM_DAY[1:]]  # mood 2: twice in a row fires mood_low_2_in_a_row (URGENT)
+LOW_DAY = {**CALM_DAY, "mood": "2"}  # mood 2: twice in a row fires mood_low_2_in_a_row (URGENT)
 # Total 27, item 9 = 3: the D7b follow-up ("No") comes before the difficulty question.
 PHQ9_SEVERE = ["Nearly every day"] * 9 + ["No", "Very difficult"]
 GAD7 = ["Several days"] * 7
@@ -81,7 +81,7 @@ async def test_daily_part_finishes_first_then_the_instruments_come_apart(
     h = harness
     user = await _monday_patient(h, 9001, "P-9001")
     await h.send(user, "/checkin")
-    await answer_all(h, user, ["1", *CALM_DAY[1:]])  # Sunday: mood 1
+    await answer_all(h, user, {**CALM_DAY, "mood": "1"})  # Sunday: mood 1
     group = h.server.group(GROUP_E)
     assert group.messages == []
 
@@ -110,8 +110,8 @@ async def test_daily_part_finishes_first_then_the_instruments_come_apart(
     assert "« Back" not in weekly.labels  # Back never reaches into the finished daily part
     assert "Skip questions" in weekly.labels
 
-    await answer_all(h, user, PHQ9_SEVERE)
-    await answer_all(h, user, GAD7)
+    await press_all(h, user, PHQ9_SEVERE)
+    await press_all(h, user, GAD7)
 
     final = message(user, weekly.message_id)
     assert "Weekly questions · done" in final.text and final.buttons == []
@@ -200,7 +200,7 @@ async def test_skipping_the_day_still_offers_the_instruments(harness: Harness) -
     checkin = await _checkin(h)
     assert checkin.status == "skipped" and checkin.item == "phq9_1"
 
-    await answer_all(h, user, ["Not at all"] * 3)
+    await press_all(h, user, ["Not at all"] * 3)
     # Skipping the questions leaves them unanswered; the day stays skipped.
     await h.press(user, "Skip questions")
     assert "Weekly questions · skipped" in message(user, weekly.message_id).text
@@ -217,7 +217,9 @@ async def test_a_stopped_day_asks_nothing_more(harness: Harness) -> None:
     user = await _monday_patient(h, 9004, "P-9004")
     h.clock.set(MONDAY)
     await h.send(user, "/checkin")
-    await answer_all(h, user, [*CALM_DAY[:-1], "Yes", "Yes"])  # unsafe now: IMMEDIATE, stop
+    await answer_all(
+        h, user, {**CALM_DAY, "safety": "Yes", "safety_now": "Yes"}
+    )  # unsafe now: IMMEDIATE, stop
     checkin = await _checkin(h)
     assert checkin.status == "stopped"
     assert not any("Weekly questions" in m.text for m in user.messages)
@@ -232,7 +234,7 @@ async def test_restart_and_checkin_mid_questionnaire_keep_the_position(
     h.clock.set(MONDAY)
     await h.send(user, "/checkin")
     await answer_all(h, user, CALM_DAY)
-    await answer_all(h, user, ["Not at all"] * 4)
+    await press_all(h, user, ["Not at all"] * 4)
     weekly = last(user).message_id
     assert "5/17" in last(user).text
 
@@ -259,7 +261,7 @@ async def test_an_unfinished_questionnaire_leaves_the_day_completed(harness: Har
     h.clock.set(MONDAY)
     await h.send(user, "/checkin")
     await answer_all(h, user, CALM_DAY)
-    await answer_all(h, user, ["Not at all"] * 2)
+    await press_all(h, user, ["Not at all"] * 2)
     weekly = last(user).message_id
 
     # The end of the window: nothing to close, the day stays completed, not partial.

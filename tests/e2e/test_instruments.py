@@ -11,7 +11,7 @@ from bot.domain.instruments import Band, Instrument
 from bot.domain.scoring import answers_from_values, score
 from storage.models import Alert, Answer, Checkin
 from tests.e2e.conftest import GROUP_D
-from tests.e2e.flows import CALM_DAY, answer_all, enrol, last, message
+from tests.e2e.flows import CALM_DAY, answer_all, enrol, last, message, press_all
 from tests.support.harness import Harness
 
 # Item 9 = 1, its D7b follow-up answered "No", then the difficulty question.
@@ -31,9 +31,9 @@ async def test_monday_checkin_carries_phq9_gad7_and_pcl5_and_scores_them(
     assert "1/44" in last(user).text
     await answer_all(h, user, CALM_DAY)
     assert "Over the last 2 weeks" in last(user).text and "8/44" in last(user).text
-    await answer_all(h, user, PHQ9)
-    await answer_all(h, user, GAD7)
-    await answer_all(h, user, ["A little bit"] * 20)
+    await press_all(h, user, PHQ9)
+    await press_all(h, user, GAD7)
+    await press_all(h, user, ["A little bit"] * 20)
     assert "done" in message(user, checkin_message).text
     checkin = await h.scalar(select(Checkin))
     assert checkin is not None and checkin.status == "completed"

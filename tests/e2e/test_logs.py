@@ -16,7 +16,7 @@ from bot.config import AppConfig
 from bot.ops.logs import configure_logging
 from bot.sandbox.server import FakeBotApi
 from bot.settings import Settings
-from tests.e2e.flows import answer_all, enrol
+from tests.e2e.flows import HARD_DAY, answer_all, enrol
 from tests.support.harness import Harness
 from tests.support.keys import TEST_KEYS
 
@@ -60,7 +60,9 @@ async def test_a_full_patient_flow_logs_no_patient_data(
     h.server.faults.fail_next(method="editMessageText", status=502, times=1)
     await h.press(zeph, "2")
     await h.advance(timedelta(seconds=5))  # past the retry's backoff
-    await answer_all(h, zeph, ["8", "Poor", "Low", "As prescribed", "None", "Yes", "No"])
+    await answer_all(
+        h, zeph, {**{k: v for k, v in HARD_DAY.items() if k != "mood"}, "safety_now": "No"}
+    )
     await h.send(zeph, "/mydata")
 
     # The data was within the libraries' reach: unguarded DEBUG logging would have leaked it.

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from bot.sandbox.users import SimUser
 from storage.models import Alert, Answer, Checkin, PatientMessage
 from tests.e2e.conftest import GROUP_C
-from tests.e2e.flows import CALM_DAY, answer_all, enrol, last, message
+from tests.e2e.flows import CALM_DAY, answer_day, enrol, last, message
 from tests.support.harness import Harness
 
 
@@ -16,7 +16,7 @@ async def _to_note(h: Harness, user_id: int, label: str) -> tuple[SimUser, int]:
     await enrol(h, user, label, cohort="clinic-c")
     await h.send(user, "/checkin")
     checkin_message = last(user).message_id
-    await answer_all(h, user, CALM_DAY)
+    await answer_day(h, user, CALM_DAY, until="note")
     assert "8/8" in last(user).text and "Type a short message" in last(user).text
     return user, checkin_message
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot.sandbox.users import SimUser
 from storage.models import Alert
 from tests.e2e.conftest import GROUP_A
-from tests.e2e.flows import answer_all, enrol
+from tests.e2e.flows import CALM_DAY, Answers, answer_all, enrol
 from tests.support.harness import Harness
 
 # clinic-a: New York, check-in at 09:00. 15:00 UTC is 10:00 there.
@@ -22,12 +22,13 @@ FIRST_CLOSE = datetime(2026, 1, 13, 5, 0, 1, tzinfo=UTC)
 URINARY = "Needing to urinate urgently or often"
 
 
-def _day(mood: str = "7", side_effects: list[str] | None = None) -> list[str]:
-    effects = [*(side_effects or []), "Done", "Mild"] if side_effects else ["None"]
-    return [mood, "3", "Good", "Good", "As prescribed", *effects, "No"]
+def _day(mood: str = "7", side_effects: list[str] | None = None) -> Answers:
+    if side_effects:
+        return {**CALM_DAY, "mood": mood, "side_effects": tuple(side_effects), "bother": "Mild"}
+    return {**CALM_DAY, "mood": mood}
 
 
-async def _checkin_on(h: Harness, user: SimUser, day: int, labels: list[str]) -> None:
+async def _checkin_on(h: Harness, user: SimUser, day: int, labels: Answers) -> None:
     h.clock.set(DAY1 + timedelta(days=day))
     await h.send(user, "/checkin")
     await answer_all(h, user, labels)

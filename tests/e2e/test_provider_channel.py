@@ -21,7 +21,7 @@ from bot.sandbox.server import FakeBotApi
 from bot.transport.channel import GroupCheckError
 from storage.models import Alert, AuditEvent, Cohort, OnCallProvider, OutboxMessage
 from tests.e2e.conftest import GROUP_A, GROUP_B
-from tests.e2e.flows import answer_all, enrol, last
+from tests.e2e.flows import CALM_DAY, HARD_DAY, answer_all, enrol, last
 from tests.support.harness import Harness
 
 CRISIS_TEXT = "honestly I just want to END   my life..."
@@ -360,7 +360,7 @@ async def test_urgent_alerts_are_relayed_and_routine_notices_wait(harness: Harne
     assert len(nurse_private.messages) == in_private
     # The safety question answered yes: an URGENT alert, relayed.
     await h.send(cy, "/checkin")
-    await answer_all(h, cy, ["2", "8", "Poor", "Low", "As prescribed", "None", "Yes", "No"])
+    await answer_all(h, cy, {**HARD_DAY, "safety_now": "No"})
     relayed = _texts(nurse_private)[in_private:]
     assert any("cannot post in the provider group" in t for t in relayed)
     assert any("URGENT" in t and "P-URG1" in t for t in relayed)
@@ -393,7 +393,7 @@ async def test_the_card_does_not_say_the_team_knows_while_the_group_is_lost(
     card = next(t for t in reversed(_texts(kai)) if "If you are in danger right now" in t)
     assert "has been notified" not in card and "has been sent an alert" not in card
     await h.send(kai, "/checkin")
-    await answer_all(h, kai, ["7", "3", "Good", "Good", "As prescribed", "None", "Yes", "No"])
+    await answer_all(h, kai, {**CALM_DAY, "safety": "Yes", "safety_now": "No"})
     assert all("has been notified" not in t for t in _texts(kai))
 
 

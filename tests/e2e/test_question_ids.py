@@ -17,7 +17,7 @@ from bot.config import load_config
 from bot.sandbox.users import SimUser
 from storage.models import Alert, Answer, Checkin
 from tests.conftest import CONFIG
-from tests.e2e.flows import answer_all, enrol, last, message
+from tests.e2e.flows import CALM_DAY, answer_day, enrol, last, message, press_all
 from tests.support.harness import Harness
 from tests.support.questionnaire import (
     EXTRA,
@@ -70,7 +70,7 @@ async def test_a_question_added_before_the_one_asked_leaves_the_check_in_at_it(
 ) -> None:
     h = harness
     user, checkin_message = await _start(h, 8101)
-    await answer_all(h, user, ["3", "Beta", "Red"])  # at the ticks, one ticked
+    await press_all(h, user, ["3", "Beta", "Red"])  # at the ticks, one ticked
     assert "3/4" in last(user).text and "Test ticks" in last(user).text
     assert (await _checkin(h)).item == "ticks"
 
@@ -87,7 +87,7 @@ async def test_a_question_added_before_the_one_asked_leaves_the_check_in_at_it(
     again = last(user)
     assert again.message_id != checkin_message
     assert "Test ticks" in again.text and {"✅ Red", "✅ Blue"} <= set(again.labels)
-    await answer_all(h, user, ["Done", "Low", "Not so"])
+    await press_all(h, user, ["Done", "Low", "Not so"])
 
     assert await _answers(h) == {
         "rating": "3",
@@ -116,7 +116,7 @@ async def test_a_question_added_ahead_is_asked_when_the_check_in_gets_there(
     assert "4/5" in message(user, checkin_message).text
     await h.press(user, "« Back", message_id=checkin_message)  # Back by id, too
     assert "Test ticks" in message(user, checkin_message).text
-    await answer_all(h, user, ["None of them", "Up", "Not so"])
+    await press_all(h, user, ["None of them", "Up", "Not so"])
     assert await _answers(h) == {
         "rating": "2",
         "pick": "alpha",
@@ -157,7 +157,8 @@ async def test_buttons_sent_before_ids_still_work_in_the_middle_of_a_check_in(
     await enrol(h, user, "P-8104")  # clinic-a: the real daily questions
     await h.send(user, "/checkin")
     checkin_message = last(user).message_id
-    await answer_all(h, user, ["7", "3", "Good", "Good", "As prescribed"])
+    calm = {k: v for k, v in CALM_DAY.items() if k not in {"side_effects", "safety"}}
+    await answer_day(h, user, calm, until="side_effects")
     checkin = await _checkin(h)
     assert checkin.item == "side_effects"  # position 5
     for data in (

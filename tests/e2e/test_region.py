@@ -9,11 +9,19 @@ from typing import Any
 from sqlalchemy import select
 
 from storage.models import Patient
-from tests.e2e.flows import answer_all, last
+from tests.e2e.flows import answer_day, last
 from tests.support.harness import Harness
 
 # A day in Spanish, ending with "yes" to the safety question (URGENT, the full crisis card).
-SPANISH_DAY_UNSAFE = ["6", "4", "Regular", "Regular", "Como me la recetaron", "Ninguno", "Sí"]
+SPANISH_DAY_UNSAFE = {
+    "mood": "6",
+    "anxiety": "4",
+    "sleep": "Regular",
+    "energy": "Regular",
+    "dose": "Como me la recetaron",
+    "side_effects": "Ninguno",
+    "safety": "Sí",
+}
 
 
 async def _patient(h: Harness, label: str) -> Patient:
@@ -45,7 +53,7 @@ async def test_a_patient_in_madrid_writing_in_spanish_gets_spains_card(harness: 
     patient = await _patient(h, "P-MAD1")
     assert (patient.timezone, patient.locale, patient.region) == ("Europe/Madrid", "es", "ES")
     await h.send(lucia, "/checkin")
-    await answer_all(h, lucia, SPANISH_DAY_UNSAFE)
+    await answer_day(h, lucia, SPANISH_DAY_UNSAFE, until="safety_now")
     card = _card(lucia, "Si está en peligro ahora mismo")
     assert "112" in card and "024" in card and "717 003 717" in card
     assert "911" not in card and "988" not in card  # not the cohort's US lines
@@ -69,7 +77,7 @@ async def test_changing_the_region_in_settings_changes_the_card(harness: Harness
     assert (await _patient(h, "P-MAD2")).region == "MX"
 
     await h.send(lucia, "/checkin")
-    await answer_all(h, lucia, SPANISH_DAY_UNSAFE)
+    await answer_day(h, lucia, SPANISH_DAY_UNSAFE, until="safety_now")
     card = _card(lucia, "Si está en peligro ahora mismo")
     assert "800 911 2000" in card and "Línea de la Vida" in card
     assert "024" not in card and "717 003 717" not in card
@@ -90,7 +98,7 @@ async def test_a_new_time_zone_brings_its_region_and_a_placeless_one_the_cohorts
     assert (await _patient(h, "P-MAD3")).region == "US"
     await h.advance(timedelta(days=1))
     await h.send(lucia, "/checkin")
-    await answer_all(h, lucia, SPANISH_DAY_UNSAFE)
+    await answer_day(h, lucia, SPANISH_DAY_UNSAFE, until="safety_now")
     card = _card(lucia, "Si está en peligro ahora mismo")
     assert "911" in card and "988" in card
 

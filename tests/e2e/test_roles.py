@@ -20,14 +20,13 @@ from bot.sandbox.server import FakeBotApi
 from storage.models import Alert, AuditEvent, Invite, OutboxMessage, Patient
 from tests.conftest import CONFIG
 from tests.e2e.conftest import GROUP_A, GROUP_B
-from tests.e2e.flows import answer_all, enrol, last
+from tests.e2e.flows import TO_SIDE_EFFECTS, answer_day, enrol, last
 from tests.support.harness import Harness
 
 LISTED = 9501
 NOT_ADMIN = "Only this group's administrators can use"
 NOT_LISTED = "Only the clinicians this cohort lists can use"
 UNKNOWN = "I could not ask Telegram whether you are an administrator"
-TO_SIDE_EFFECTS = ["6", "4", "OK", "OK", "As prescribed"]
 RED_FLAG = "Chest pain, trouble breathing, fainting, seizure or sudden severe headache"
 # Every clinician command with its arguments (the patient P-ROL1 exists in clinic-a).
 CLINICIAN_COMMANDS = [
@@ -178,7 +177,7 @@ async def test_telegram_unreachable_fails_closed_but_never_blocks_acknowledging(
     ben = h.server.user(5102, first_name="Ben")
     await enrol(h, ben, "P-ROL1")
     await h.send(ben, "/checkin")
-    await answer_all(h, ben, TO_SIDE_EFFECTS)
+    await answer_day(h, ben, TO_SIDE_EFFECTS, until="side_effects")
     await h.press(ben, RED_FLAG)
     await h.press(ben, "Done")
     alert_message = last(group)

@@ -30,6 +30,7 @@ from bot.sandbox.server import FakeBotApi
 from bot.sandbox.users import SimUser
 from storage.models import Alert, Checkin, Patient, SideCheck
 from tests.conftest import CONFIG
+from tests.e2e.flows import Answers
 from tests.e2e.scenario_support import (
     CLINIC_A,
     COHORTS,
@@ -95,7 +96,7 @@ class Scenario:
         return "-".join(p for p in (self.rule, verdict, self.variant) if p)
 
 
-def _days(first: int, *taps: tuple[str, ...]) -> tuple[Day, ...]:
+def _days(first: int, *taps: Answers) -> tuple[Day, ...]:
     """Check-ins on consecutive days from ``first``, one per tap list."""
     return tuple(Day(first + n, t) for n, t in enumerate(taps))
 

@@ -11,10 +11,9 @@ from sqlalchemy import select
 from bot.domain.callback_data import SkipButton, encode
 from storage.models import Alert, Answer, Checkin, OutboxMessage
 from tests.e2e.conftest import GROUP_A, GROUP_D
-from tests.e2e.flows import answer_all, enrol, last, message
+from tests.e2e.flows import TO_SAFETY, answer_all, answer_day, enrol, last, message, press_all
 from tests.support.harness import Harness
 
-TO_SAFETY = ["7", "3", "Good", "Good", "As prescribed", "None"]
 SKIPS = {"Skip today", "Skip questions"}
 PHQ9_TO_ITEM9 = ["Several days"] * 8
 
@@ -32,7 +31,7 @@ async def test_skip_is_offered_before_the_safety_question_and_never_on_it(
     await h.send(user, "/checkin")
     checkin_message = last(user).message_id
     assert "Skip today" in last(user).labels  # mood: the day may still be skipped
-    await answer_all(h, user, TO_SAFETY)
+    await answer_day(h, user, TO_SAFETY, until="safety")
     d7 = message(user, checkin_message)
     assert "thoughts of death" in d7.text
     assert not SKIPS & set(d7.labels)
@@ -59,7 +58,7 @@ async def test_prefer_not_to_answer_is_stored_and_shown_to_the_team(harness: Har
     await enrol(h, user, "P-6102")
     await h.send(user, "/checkin")
     checkin_message = last(user).message_id
-    await answer_all(h, user, [*TO_SAFETY, "Prefer not to answer"])
+    await answer_all(h, user, {**TO_SAFETY, "safety": "Prefer not to answer"})
     answers = dict(await h.rows(select(Answer.item_id, Answer.value)))
     assert answers["safety"] == "declined"  # its own value, never "no"
     [alert] = await h.rows(select(Alert))
@@ -80,7 +79,8 @@ async def test_item9_two_or_three_is_urgent_with_top_priority(harness: Harness) 
     await enrol(h, user, "P-6103", cohort="clinic-d")  # PHQ-9 on Mondays, after the daily
     await h.send(user, "/checkin")
     checkin_message = last(user).message_id
-    await answer_all(h, user, [*TO_SAFETY, "No", *PHQ9_TO_ITEM9, "More than half the days"])
+    await answer_all(h, user, {**TO_SAFETY, "safety": "No"})
+    await press_all(h, user, [*PHQ9_TO_ITEM9, "More than half the days"])
     follow_up = message(user, checkin_message)
     assert "unsafe right now" in follow_up.text and not SKIPS & set(follow_up.labels)
     assert {"No", "Yes", "Not sure"} <= set(follow_up.labels)
@@ -104,7 +104,8 @@ async def test_item9_with_the_follow_up_yes_is_immediate_and_stops(harness: Harn
     await enrol(h, user, "P-6104", cohort="clinic-d")
     await h.send(user, "/checkin")
     checkin_message = last(user).message_id
-    await answer_all(h, user, [*TO_SAFETY, "No", *PHQ9_TO_ITEM9, "Several days", "Yes"])
+    await answer_all(h, user, {**TO_SAFETY, "safety": "No"})
+    await press_all(h, user, [*PHQ9_TO_ITEM9, "Several days", "Yes"])
     rules = sorted((a.rule, a.tier) for a in await h.rows(select(Alert)))
     assert rules == [("phq9_item9_positive", "URGENT"), ("phq9_item9_unsafe_now", "IMMEDIATE")]
     checkin = await h.scalar(select(Checkin))

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from bot.sandbox.state import TranscriptEvent
 from storage.models import Checkin, Patient
 from tests.e2e.conftest import GROUP_A, GROUP_B
-from tests.e2e.flows import last
+from tests.e2e.flows import Answers, answer_all, answer_day, last
 from tests.support.harness import Harness
 from tests.support.spanish import (
     FREQUENCY_ES,
@@ -52,7 +52,15 @@ region = "UK"
 coverage = "24/7"
 """
 
-CALM_DAY_ES = ["7", "3", "Bien", "Buena", "Como me la recetaron", "Ninguno", "No"]
+CALM_DAY_ES: Answers = {
+    "mood": "7",
+    "anxiety": "3",
+    "sleep": "Bien",
+    "energy": "Buena",
+    "dose": "Como me la recetaron",
+    "side_effects": "Ninguno",
+    "safety": "No",
+}
 # Item 9 "Ningún día": a week without a risk signal (item 9 has its own tests).
 PHQ9_TAPS = ["Varios días"] * 8 + ["Ningún día", "Un poco difícil"]
 GAD7_TAPS = ["Más de la mitad de los días"] * 7
@@ -159,14 +167,14 @@ async def test_a_spanish_patients_week_is_all_in_spanish(harness: Harness) -> No
 
     # Tuesday 13: a calm day.
     assert "Registro diario · 1/7" in await _prompt(h, lucia, 13)
-    await _tap(h, lucia, CALM_DAY_ES)
+    await answer_all(h, lucia, CALM_DAY_ES)
     assert "terminado" in last(lucia).text
 
     # Wednesday 14, the instrument day: the daily items, then the PHQ-9 and the GAD-7
     # (7 + 10 + 7 = 24 questions); no PCL-5, which has no validated Spanish translation.
     assert "1/24" in await _prompt(h, lucia, 14)
     assert "1/44" in last(tom).text  # the English-speaking patient gets the PCL-5 too
-    await _tap(h, lucia, CALM_DAY_ES)
+    await answer_all(h, lucia, CALM_DAY_ES)
     phq9_shown = await _tap(h, lucia, PHQ9_TAPS)
     for shown, item in zip(phq9_shown, PHQ9_ES, strict=False):
         assert f"{STEM_ES}\n\n{item}" in shown
@@ -178,15 +186,26 @@ async def test_a_spanish_patients_week_is_all_in_spanish(harness: Harness) -> No
 
     # Thursday 15: a mild side effect, rated on the Spanish bother scale.
     await _prompt(h, lucia, 15)
-    await _tap(h, lucia, ["6", "4", "Regular", "Regular", "Como me la recetaron"])
+    await answer_day(
+        h,
+        lucia,
+        {
+            "mood": "6",
+            "anxiety": "4",
+            "sleep": "Regular",
+            "energy": "Regular",
+            "dose": "Como me la recetaron",
+        },
+        until="side_effects",
+    )
     await _tap(h, lucia, ["Náuseas o vómitos", "Listo"])
     assert _bot_events(lucia)[-1].buttons[0] == ("Leve", "Moderada", "Grave")
-    await _tap(h, lucia, ["Leve", "No"])
+    await answer_all(h, lucia, {"bother": "Leve", "safety": "No"})
 
     # Friday 16 to Monday 19: calm days.
     for day in (16, 17, 18, 19):
         await _prompt(h, lucia, day)
-        await _tap(h, lucia, CALM_DAY_ES)
+        await answer_all(h, lucia, CALM_DAY_ES)
         assert "terminado" in last(lucia).text
 
     patient = await h.scalar(select(Patient).where(Patient.label == "P-ES01"))

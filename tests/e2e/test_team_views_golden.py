@@ -29,7 +29,7 @@ from bot.sandbox.server import FakeBotApi
 from bot.transport.ratelimit import Limits
 from storage.models import Alert, Answer, Checkin, Patient
 from tests.e2e.conftest import GROUP_A, GROUP_B
-from tests.e2e.flows import answer_all
+from tests.e2e.flows import Answers, answer_all
 from tests.support.harness import Harness
 
 GOLDEN = Path(__file__).with_name("golden") / "team_views.txt"
@@ -52,10 +52,12 @@ coverage = "24/7"
 optional_items = ["bladder"]
 """
 # Today's taps (the safety question "yes", then "not sure": two alerts in one event).
-TODAY = {
-    "en": ["6", "4", "OK", "Low", "Missed a dose", "None", "Yes", "Not sure"],
-    "es": ["6", "4", "Regular", "Baja", "Me salté una dosis", "Ninguno", "Sí",
-           "No estoy seguro/a"],
+TODAY: dict[str, Answers] = {
+    "en": {"mood": "6", "anxiety": "4", "sleep": "OK", "energy": "Low", "dose": "Missed a dose",
+           "side_effects": "None", "safety": "Yes", "safety_now": "Not sure"},
+    "es": {"mood": "6", "anxiety": "4", "sleep": "Regular", "energy": "Baja",
+           "dose": "Me salté una dosis", "side_effects": "Ninguno", "safety": "Sí",
+           "safety_now": "No estoy seguro/a"},
 }  # fmt: skip
 # Days back from today: status and answers (a day left out has no check-in).
 DAYS: dict[int, tuple[str, dict[str, str]]] = {

@@ -22,7 +22,7 @@ from bot.sandbox.server import FakeBotApi
 from bot.settings import Settings
 from storage.models import Checkin, OutboxMessage, ProcessedUpdate
 from tests.e2e.conftest import GROUP_A
-from tests.e2e.flows import CALM_DAY, answer_all, enrol, last
+from tests.e2e.flows import CALM_DAY, HARD_DAY, answer_all, enrol, last
 from tests.support.harness import WEBHOOK_SECRET, Harness
 from tests.support.keys import TEST_KEYS
 
@@ -237,7 +237,7 @@ async def test_metrics_move_as_messages_are_sent_and_alerts_raised(hooked: Harne
     cy = h.server.user(1003, first_name="Cy")
     await enrol(h, cy, "P-W3B3")
     await h.send(cy, "/checkin")
-    await answer_all(h, cy, ["2", "8", "Poor", "Low", "As prescribed", "None", "Yes", "No"])
+    await answer_all(h, cy, {**HARD_DAY, "safety_now": "No"})
 
     after = await _metrics(h)
     sent = sum(1 for r in h.server.requests if r.method in _SENDS and r.status == 200)

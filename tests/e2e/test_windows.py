@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from bot.domain.schedule import parse_hhmm, wall_time_to_utc
 from storage.models import Answer, Checkin, Patient
-from tests.e2e.flows import answer_all, enrol, last, message
+from tests.e2e.flows import answer_day, enrol, last, message
 from tests.support.harness import Harness
 
 
@@ -52,7 +52,7 @@ async def test_partial_checkin_keeps_its_answers(harness: Harness) -> None:
     await enrol(h, user, "P-5002")
     h.clock.set(datetime(2026, 1, 13, 14, 0, 5, tzinfo=UTC))
     await h.due_scan()
-    await answer_all(h, user, ["5", "5"])
+    await answer_day(h, user, {"mood": "5", "anxiety": "5"}, until="sleep")
     h.clock.set(datetime(2026, 1, 14, 5, 0, 1, tzinfo=UTC))
     assert (await _window_scan(h))[1] == 1
     statuses = await h.rows(select(Checkin.status))

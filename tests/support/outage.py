@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from bot.sandbox.server import FakeBotApi
 from storage.models import Alert, Answer, Checkin, Patient, PatientMessage, ProcessedUpdate
-from tests.e2e.flows import CALM_DAY, enrol
+from tests.e2e.flows import TO_SAFETY, answer_day, enrol
 from tests.support.faults import DatabaseOutage
 from tests.support.harness import Harness
 
@@ -82,8 +82,7 @@ async def run_outage(
     safe = h.server.user(3900, first_name="Sam")
     await enrol(h, safe, "P-SAFE")
     await h.send(safe, "/checkin")
-    for label in CALM_DAY[:-1]:
-        await h.press(safe, label)
+    await answer_day(h, safe, TO_SAFETY, until="safety")
     texter = h.server.user(3901, first_name="Tex")
     await enrol(h, texter, "P-TEXT")
     alerts_before = await h.count(Alert)
