@@ -9,10 +9,10 @@ and pauses just that chat.
 
 Urgent sends (a patient's edit after a tap, a crisis card, an alert) go first: they take the
 next free place of the overall window before any routine send (a scheduled prompt), and
-while they are coming, routine sends leave a couple of places free and go one at a time,
-evenly spaced, instead of in quarter-second bursts, so that the next tap finds a place at
-once (docs/performance.md, "Taps during a fan-out": a prompt gives its place to a tap, and a
-fan-out takes longer by the taps' share).
+while they come often (patients tapping), routine sends leave a couple of places free and go
+one at a time, evenly spaced, instead of in quarter-second bursts, so that the next tap finds
+a place at once (docs/performance.md, "Taps during a fan-out": a prompt gives its place to a
+tap, and a fan-out takes longer by the taps' share).
 """
 
 from __future__ import annotations
@@ -52,9 +52,13 @@ than this one will (a busy machine, the network), and then the server still coun
 routine send that takes such a place risks a 429 that costs a prompt a second; an urgent
 one waits a little instead, since a 429 would cost the tap a second or more."""
 URGENT_MEMORY = 10.0
-"""Seconds after an urgent send during which routine sends keep ``URGENT_HEADROOM`` and go
-evenly spaced; with no urgent send for that long, a fan-out has the whole overall window (and
-its quarter-second bursts) again."""
+"""Seconds over which urgent sends are counted (``URGENT_BUSY``)."""
+URGENT_BUSY = 5
+"""Urgent sends within ``URGENT_MEMORY`` seconds that make routine sends keep
+``URGENT_HEADROOM`` and go evenly spaced: patients tapping, not a crisis card now and then
+(which takes the next free place, within a quarter of a second, and is not worth a tenth of
+every fan-out). With fewer, a fan-out has the whole overall window (and its quarter-second
+bursts)."""
 
 urgent_send: ContextVar[bool] = ContextVar("urgent_send", default=False)
 """Set by the delivery worker around a crisis card or an alert: such a send takes the next
@@ -186,7 +190,9 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
         self._paid_pace = SlidingWindow(_slice(paid[0]), paid[1] * scale / PACE_SLICES)
         self._chats: dict[int | str, SlidingWindow] = {}
         self._paused_until: dict[int | str, float] = {}
-        self._last_urgent = float("-inf")
+        self._recent_urgent = SlidingWindow(URGENT_BUSY, URGENT_MEMORY)
+        """Urgent sends of the last ``URGENT_MEMORY`` seconds, up to ``URGENT_BUSY`` of them
+        counted (``urgent_coming``)."""
         self._last_routine = float("-inf")
         self._scale = scale
         self._acquired = 0
@@ -254,9 +260,9 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
         return self._limits.group[0] - self._limits.group_reserve
 
     def urgent_coming(self, now: float | None = None) -> bool:
-        """Whether an urgent send went in the last ``URGENT_MEMORY`` seconds: routine sends
-        then leave ``URGENT_HEADROOM`` places of the overall window free and go one at a
-        time, at most one per 1/limit of the window.
+        """Whether ``URGENT_BUSY`` urgent sends went in the last ``URGENT_MEMORY`` seconds:
+        routine sends then leave ``URGENT_HEADROOM`` places of the overall window free and go
+        one at a time, at most one per 1/limit of the window.
 
         Urgent sends come one by one (a tap each), prompts by the thousand. Without free
         places a tap waits for the next place a prompt frees, and prompts take theirs in
@@ -268,7 +274,7 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
         more). Prompts lose little: while patients tap, the taps' edits take most of the
         places a prompt could have had."""
         now = self._now() if now is None else now
-        return now - self._last_urgent < URGENT_MEMORY
+        return self._recent_urgent.wait_time(now) > 0  # the window holds URGENT_BUSY
 
     def _overall_wait(self, now: float, *, paid: bool, urgent: bool = False) -> float:
         """How long until the overall windows have room: a paid broadcast's only the paid
@@ -342,7 +348,7 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
     ) -> None:
         self._acquired += 1
         if urgent:
-            self._last_urgent = now
+            self._recent_urgent.record(now)
         elif not paid or self._limits.paid is None:
             self._last_routine = now
         if self._acquired % PRUNE_EVERY == 0:

@@ -14,6 +14,7 @@ from telegram.error import RetryAfter
 
 from bot.transport.ratelimit import (
     PRUNE_EVERY,
+    URGENT_BUSY,
     URGENT_GUARD,
     URGENT_HEADROOM,
     URGENT_MEMORY,
@@ -302,7 +303,10 @@ async def test_without_paid_limits_the_flag_changes_nothing(fake_time: FakeTime)
 
 async def test_while_taps_come_prompts_leave_room_and_go_evenly(fake_time: FakeTime) -> None:
     limiter = SlidingWindowRateLimiter(Limits(margin=0.0), monotonic=fake_time)
-    await limiter.acquire(1, urgent=True)
+    taps = []
+    for chat in range(URGENT_BUSY):
+        await limiter.acquire(chat + 1, urgent=True)
+        taps.append(fake_time.now)
     prompts = []
     for chat in range(60):
         await limiter.acquire(100 + chat)
@@ -312,16 +316,23 @@ async def test_while_taps_come_prompts_leave_room_and_go_evenly(fake_time: FakeT
     gaps = [b - a for a, b in itertools.pairwise(prompts)]
     assert min(gaps) >= 1.0 / 30 - 1e-9
     # ... and the window never fuller than the headroom allows, so a tap goes at once.
-    assert _max_in_window([1000.0, *prompts], 1.0) <= 30 - URGENT_HEADROOM
+    assert _max_in_window([*taps, *prompts], 1.0) <= 30 - URGENT_HEADROOM
     before = fake_time.now
     await limiter.acquire(2, urgent=True)
     assert fake_time.now == before
 
 
-async def test_after_a_quiet_spell_prompts_have_the_whole_window(fake_time: FakeTime) -> None:
+@pytest.mark.parametrize("urgent_sends", [URGENT_BUSY - 1, URGENT_BUSY])
+async def test_with_taps_gone_or_few_prompts_have_the_whole_window(
+    fake_time: FakeTime, urgent_sends: int
+) -> None:
     limiter = SlidingWindowRateLimiter(Limits(margin=0.0), monotonic=fake_time)
-    await limiter.acquire(1, urgent=True)
-    fake_time.now += URGENT_MEMORY
+    for chat in range(urgent_sends):
+        await limiter.acquire(chat + 1, urgent=True)
+    if urgent_sends >= URGENT_BUSY:
+        assert limiter.urgent_coming()
+        fake_time.now += URGENT_MEMORY  # taps, then a quiet spell
+    # A crisis card now and then costs a fan-out nothing.
     assert not limiter.urgent_coming()
     stamps = []
     for chat in range(90):
