@@ -10,7 +10,15 @@ listening, then answers each command with one line:
   ``1/rate`` s handed to the patient who has waited longest since their last edit (and thought
   for 1-2 s); ``"rate": null`` for a closed loop where every patient presses again 1-2 s after
   each edit. Answers the timings of every tap.
+* ``{"cmd": "mark"}``: answers the server's clock (``"now"``), to time what the bot starts
+  next (``bench/taps_under_fanout.py``: a fan-out).
+* ``{"cmd": "prompts", "users": [...], "timeout": 120}``: wait until every user has had a
+  first message; answers when each came (``"times"``, the server's clock) and how many had
+  none (``"missing"``).
 * ``{"cmd": "quit"}``.
+
+``--telegram-limits``: the server enforces Telegram's overall 30 messages/s too (edits count
+in it, as in ``bot.sandbox.limits``); by default only the per-chat limits.
 
 The latency of a tap is measured on the server's own clock, between its transcript events:
 the press (the update is queued for ``getUpdates``) and the ``editMessageText`` of the
@@ -20,6 +28,7 @@ check-in message accepted for that chat.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import sys
@@ -61,6 +70,10 @@ class WatchedServer(FakeBotApi):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.edited: dict[int, asyncio.Future[float]] = {}
+        self.prompted: dict[int, float] = {}
+        """When each private chat had its first message (a prompt), on the server's clock."""
+        self.awaited: set[int] = set()
+        """Chats whose first message the driver waits for (``Driver.prompts``)."""
 
     def _log(
         self,
@@ -73,10 +86,13 @@ class WatchedServer(FakeBotApi):
         description: str | None = None,
     ) -> None:
         super()._log(method, params, status, started, fault=fault, description=description)
-        if method != "editMessageText" or status != 200:
-            return
         chat_id = params.get("chat_id")
-        if not isinstance(chat_id, int):
+        if status != 200 or not isinstance(chat_id, int):
+            return
+        if method == "sendMessage" and chat_id not in self.prompted:
+            self.prompted[chat_id] = self.state.chats[chat_id].transcript[-1].time
+            self.awaited.discard(chat_id)
+        if method != "editMessageText":
             return
         waiter = self.edited.pop(chat_id, None)
         if waiter is not None and not waiter.done():
@@ -165,6 +181,26 @@ class Driver:
 
         await self.server.wait_for(ready, timeout)
 
+    async def prompts(self, users: list[int], timeout: float) -> dict[str, Any]:  # noqa: ASYNC109
+        """Wait until every user has had a first message; when each came."""
+        prompted = self.server.prompted
+        self.server.awaited = set(users) - prompted.keys()
+        with contextlib.suppress(TimeoutError):
+            await self.server.wait_for(lambda: not self.server.awaited, timeout)
+        times = sorted(prompted[u] for u in users if u in prompted)
+        stats = self.server.stats()
+        per_chat = stats["per_chat"]
+        span = times[-1] - times[0] if len(times) > 1 else 0.0
+        return {
+            "ok": True,
+            "times": times,
+            "last": times[-1] if times else 0.0,
+            "sustained": (len(times) - 1) / span if span > 0 else 0.0,
+            "missing": len(users) - len(times),
+            "dup": sum(max(0, per_chat.get(str(u), 0) - 1) for u in users),
+            "status": stats["by_status"],
+        }
+
     async def run_open(self, users: list[int], rate: float, duration: float) -> dict[str, Any]:
         """Presses at a fixed rate, each to the patient who has been ready longest."""
         patients = [_Patient(u) for u in users]
@@ -199,7 +235,9 @@ class Driver:
         offered = loop.time() - start
         if tasks:
             await asyncio.gather(*tasks)
-        return self._result(patients, offered, late=late)
+        result = self._result(patients, offered, late=late)
+        result["started_at"], result["ended_at"] = start, start + offered
+        return result
 
     async def run_closed(self, users: list[int], duration: float) -> dict[str, Any]:
         """Every patient presses 1-2 s after each edit, for ``duration`` seconds."""
@@ -234,12 +272,12 @@ class Driver:
         }
 
 
-async def _serve() -> None:
+async def _serve(*, telegram_limits: bool) -> None:
     server = WatchedServer(
         token=TOKEN,
         # Telegram's per-chat limits stay; the 30/s broadcast limit would cap edits at 30/s,
-        # and what is measured here is the bot's own path.
-        limits=Limits(global_per_second=1_000_000),
+        # and what bench/taps.py measures is the bot's own path.
+        limits=Limits() if telegram_limits else Limits(global_per_second=1_000_000),
         auto_register_chats=True,
         request_log_limit=1000,
     )
@@ -258,9 +296,13 @@ async def _serve() -> None:
             name = command.pop("cmd")
             if name == "quit":
                 break
-            if name == "wait_prompts":
+            if name == "mark":
+                answer: dict[str, Any] = {"ok": True, "now": time.monotonic()}
+            elif name == "prompts":
+                answer = await driver.prompts(command["users"], command.get("timeout", 120.0))
+            elif name == "wait_prompts":
                 await driver.wait_prompts(command["users"], command.get("timeout", 60.0))
-                answer: dict[str, Any] = {"ok": True}
+                answer = {"ok": True}
             elif name == "run":
                 started = time.perf_counter()
                 if command.get("rate"):
@@ -281,8 +323,8 @@ async def _serve() -> None:
 
 
 def main() -> None:
-    """Entry point: ``python -m bench.tapdriver``."""
-    asyncio.run(_serve())
+    """Entry point: ``python -m bench.tapdriver [--telegram-limits]``."""
+    asyncio.run(_serve(telegram_limits="--telegram-limits" in sys.argv[1:]))
 
 
 if __name__ == "__main__":

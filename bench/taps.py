@@ -64,12 +64,13 @@ class Driver:
         self.base_url = f"http://127.0.0.1:{port}/bot"
 
     @classmethod
-    async def start(cls) -> Driver:
-        """Start the server process and wait until it listens."""
+    async def start(cls, *args: str) -> Driver:
+        """Start the server process (``args``: its options) and wait until it listens."""
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "bench.tapdriver",
+            *args,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             limit=1 << 26,  # an answer carries every tap's timings on one line

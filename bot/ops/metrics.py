@@ -22,7 +22,7 @@ from prometheus_client.registry import Collector
 from bot.domain.clock import Clock
 from bot.domain.message_text import CONTENT_REJECTIONS
 from bot.services.outbox import Priority
-from bot.transport.delivery import DeliveryStats
+from bot.transport.delivery_outcomes import DeliveryStats
 from storage.uow import UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)

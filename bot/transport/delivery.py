@@ -5,7 +5,8 @@ A pipeline, not rounds: at most ``window`` messages are in flight at once (sent 
 sent, their outcome not yet written), and as each answer comes back its place is given to
 the next message due. A slow answer holds one place and its own chat (one chat's messages
 go in order), never the others. Outcomes are written as they come, together with the claim
-of the messages that take their places, in one short transaction.
+of the messages that take their places, in one short transaction
+(``bot.transport.delivery_outcomes`` writes them).
 
 A crash can resend what was in flight (at most ``window`` messages, at most one per chat and
 priority) and never lose one: nothing is marked sent before Telegram said it was. Claims are
@@ -14,7 +15,9 @@ and a worker alone on its database takes a dead predecessor's leases back when i
 
 ``urgent_reserve`` of the places are kept for crisis cards, alerts and replies, so that a
 window full of slow routine answers never holds one up (and the rate limiter lets them go
-first). Several workers each send to their own share of the chats (``bot.transport.workers``).
+first): a patient's edit after a tap goes ahead of other patients' prompts queued before it
+(docs/performance.md, "Taps during a fan-out"). Several workers each send to their own share
+of the chats (``bot.transport.workers``).
 """
 
 from __future__ import annotations
@@ -23,20 +26,20 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from telegram import Bot
 
 from bot.domain.clock import Clock
 from bot.ops.logs import StateLog
-from bot.services.outbox import OnSent, Priority
+from bot.services.outbox import Priority
 from bot.transport.delivery_calls import PAID_METHODS, Backoff, Claimed, Outcome, send_row
+from bot.transport.delivery_outcomes import DeliveryStats, OutcomeWriter
 from bot.transport.ratelimit import SlidingWindowRateLimiter, urgent_send
 from bot.transport.workers import Partition, WorkerSlots
 from storage.db import is_unavailable
-from storage.repositories.outbox import OutboxChange
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
@@ -80,23 +83,6 @@ class DeliveryPolicy:
     """Send scheduled prompts with ``allow_paid_broadcast`` (Telegram charges Stars for
     them; docs/operations.md, "Paid broadcast"): they may then go beyond the free overall
     rate, up to the rate limiter's paid limit."""
-
-
-@dataclass(slots=True)
-class DeliveryStats:
-    """Counters for logs, benchmarks and /metrics."""
-
-    sent: int = 0
-    retried: int = 0
-    dead: int = 0
-    forbidden: int = 0
-    rounds: int = 0
-    """Claims that found messages to send."""
-    by_error: dict[str, int] = field(default_factory=dict)
-    deferred: int = 0
-    rejected: dict[tuple[str, str], int] = field(default_factory=dict)
-    """Messages Telegram refused for their content, by (reason, ``group`` or ``private``):
-    dead-lettered at once (also counted in ``dead``)."""
 
 
 def _urgent(row: Claimed) -> bool:
@@ -150,6 +136,8 @@ class DeliveryWorker:
         self._drained = False
         """The last claim of everything found less than it asked for."""
         self.stats = DeliveryStats()
+        self._outcomes = OutcomeWriter(self.policy.max_attempts, self.stats, self)
+        """Writes outcomes, calling the hooks below (the worker is their holder)."""
         self.database = StateLog(logger, "database (delivery worker)")
         """The outbox's database: its loss and return are logged once each."""
         self.on_blocked: Callable[[UnitOfWork, int, datetime], Awaitable[None]] | None = None
@@ -345,7 +333,7 @@ class DeliveryWorker:
             async with self._uow() as uow:
                 if outcomes or released:
                     changes = outcomes + [Outcome(row, "released") for row in released]
-                    await self._settle(uow, changes)
+                    await self._outcomes.write(uow, changes, self._clock.now())
                 if everything:
                     claimed = await self._claim(uow, now, room, urgent=False)
                     self._drained = len(claimed) < room
@@ -467,121 +455,3 @@ class DeliveryWorker:
             )
         finally:
             urgent_send.reset(token)
-
-    async def _settle(self, uow: UnitOfWork, outcomes: Sequence[Outcome]) -> None:
-        """Write a round's outcomes in the caller's transaction."""
-        now = self._clock.now()
-        changes: list[OutboxChange] = []
-        checkin_messages: list[tuple[int, int]] = []
-        alert_messages: list[tuple[int, int]] = []
-        blocked_chats: set[int] = set()
-        for outcome in outcomes:
-            row = outcome.row
-            change: OutboxChange = {"id": row.id, "lease_until": None}
-            if outcome.kind == "sent":
-                change.update(
-                    {"status": "sent", "sent_at": now, "telegram_message_id": outcome.message_id}
-                )
-                self.stats.sent += 1
-                if row.on_sent == OnSent.CHECKIN_MESSAGE and row.ref_id and outcome.message_id:
-                    checkin_messages.append((row.ref_id, outcome.message_id))
-                if row.on_sent == OnSent.ALERT_MESSAGE and row.ref_id and outcome.message_id:
-                    alert_messages.append((row.ref_id, outcome.message_id))
-            elif outcome.kind == "retry":
-                attempts = row.attempts + (1 if outcome.counts_attempt else 0)
-                if attempts >= self.policy.max_attempts:
-                    change.update(
-                        {"status": "dead", "attempts": attempts, "last_error": outcome.error}
-                    )
-                    self.stats.dead += 1
-                    logger.error(
-                        "outbox message %d dead after %d attempts: %s",
-                        row.id,
-                        attempts,
-                        outcome.error,
-                    )
-                else:
-                    change.update(
-                        {
-                            "attempts": attempts,
-                            "last_error": outcome.error,
-                            "next_attempt_at": now + timedelta(seconds=outcome.delay),
-                        }
-                    )
-                    self.stats.retried += 1
-            elif outcome.kind == "deferred":
-                change.update({"next_attempt_at": now + timedelta(seconds=outcome.delay)})
-                self.stats.deferred += 1
-            elif outcome.kind == "forbidden":
-                change.update({"status": "failed", "last_error": outcome.error})
-                blocked_chats.add(row.chat_id)
-                self.stats.forbidden += 1
-            elif outcome.kind in {"dead", "rejected"}:
-                change.update(
-                    {"status": "dead", "attempts": row.attempts + 1, "last_error": outcome.error}
-                )
-                self._dead(outcome)
-            if outcome.error:
-                self.stats.by_error[outcome.error[:40]] = (
-                    self.stats.by_error.get(outcome.error[:40], 0) + 1
-                )
-            changes.append(change)
-        await uow.outbox.apply(changes)
-        await uow.checkins.set_message_ids(checkin_messages)
-        await uow.alerts.set_group_message_ids(alert_messages)
-        for chat_id in blocked_chats:
-            await self._blocked(uow, chat_id, now)
-        # A provider group that moved or is lost: its rows stay pending (no branch above),
-        # re-addressed or held by the hooks.
-        await self._groups_changed(uow, outcomes, now)
-
-    async def _groups_changed(
-        self, uow: UnitOfWork, outcomes: Sequence[Outcome], now: datetime
-    ) -> None:
-        """Tell bot.services.provider.provider_channel, once per chat, of groups that moved or that
-        the bot cannot post in (outcomes made only when the hooks are set)."""
-        moved: dict[int, int] = {}
-        lost: dict[int, str] = {}
-        for outcome in outcomes:
-            if outcome.kind == "migrated" and outcome.new_chat_id is not None:
-                moved[outcome.row.chat_id] = outcome.new_chat_id
-            elif outcome.kind == "group_lost":
-                lost[outcome.row.chat_id] = outcome.error or "forbidden"
-                self.stats.forbidden += 1
-        for old, new in moved.items():
-            if self.on_group_migrated is not None:
-                await self.on_group_migrated(uow, old, new, now)
-        for chat_id, error in lost.items():
-            if self.on_group_unreachable is not None:
-                await self.on_group_unreachable(uow, chat_id, now, error)
-
-    def _dead(self, outcome: Outcome) -> None:
-        """Count and log a message given up on at once. One Telegram refused for its
-        content: one line with the outbox id and the reason only (the row's ``last_error``
-        keeps Telegram's words)."""
-        row = outcome.row
-        self.stats.dead += 1
-        if outcome.kind != "rejected" or outcome.reason is None:
-            logger.error("outbox message %d dead: %s", row.id, outcome.error)
-            return
-        reason = outcome.reason
-        chat = "group" if row.chat_id < 0 else "private"
-        key = (reason, chat)
-        self.stats.rejected[key] = self.stats.rejected.get(key, 0) + 1
-        logger.error(
-            "outbox message %d to a %s chat refused by Telegram for its content (%s): "
-            "dead-lettered, not retried",
-            row.id,
-            chat,
-            reason,
-            extra={"outbox_id": row.id, "reason": reason},
-        )
-
-    async def _blocked(self, uow: UnitOfWork, chat_id: int, now: datetime) -> None:
-        """A 403: the chat blocked the bot (or removed it). Stop trying; say so."""
-        await uow.outbox.cancel_pending_for_chat(chat_id, "chat blocked the bot")
-        if chat_id > 0:
-            if self.on_blocked is not None:
-                await self.on_blocked(uow, chat_id, now)
-        else:
-            logger.error("the bot cannot post to group %s (removed from it?)", chat_id)

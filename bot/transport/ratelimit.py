@@ -6,6 +6,13 @@ limit), it has no per-private-chat limit, and on a 429 it pauses every request. 
 keeps sliding windows (overall, per group, per private chat) so that no window ever holds more
 than the limit, and leaves a 429 to the delivery worker, which reschedules just that message
 and pauses just that chat.
+
+Urgent sends (a patient's edit after a tap, a crisis card, an alert) go first: they take the
+next free place of the overall window before any routine send (a scheduled prompt), and
+while they come often (patients tapping), routine sends leave a couple of places free and go
+one at a time, evenly spaced, instead of in quarter-second bursts, so that the next tap finds
+a place at once (docs/performance.md, "Taps during a fan-out": a prompt gives its place to a
+tap, and a fan-out takes longer by the taps' share).
 """
 
 from __future__ import annotations
@@ -35,6 +42,23 @@ in the server's next window together with the next burst; quarter-bursts cannot 
 by much."""
 URGENT_TICK = 0.005
 """How often a routine send looks again while an urgent one waits for room."""
+URGENT_HEADROOM = 2
+"""Places of the overall window that routine sends leave free while urgent sends are coming
+(``SlidingWindowRateLimiter.urgent_coming``)."""
+URGENT_GUARD = 0.05
+"""Seconds an urgent send leaves a place of the overall window alone after it frees up: the
+send that held it left a window ago by our clock, but may have reached the server later
+than this one will (a busy machine, the network), and then the server still counts it. A
+routine send that takes such a place risks a 429 that costs a prompt a second; an urgent
+one waits a little instead, since a 429 would cost the tap a second or more."""
+URGENT_MEMORY = 10.0
+"""Seconds over which urgent sends are counted (``URGENT_BUSY``)."""
+URGENT_BUSY = 5
+"""Urgent sends within ``URGENT_MEMORY`` seconds that make routine sends keep
+``URGENT_HEADROOM`` and go evenly spaced: patients tapping, not a crisis card now and then
+(which takes the next free place, within a quarter of a second, and is not worth a tenth of
+every fan-out). With fewer, a fan-out has the whole overall window (and its quarter-second
+bursts)."""
 
 urgent_send: ContextVar[bool] = ContextVar("urgent_send", default=False)
 """Set by the delivery worker around a crisis card or an alert: such a send takes the next
@@ -94,18 +118,20 @@ class SlidingWindow:
     def limit(self, value: int) -> None:
         self._limit = value
 
-    def wait_time(self, now: float, cap: int | None = None) -> float:
+    def wait_time(self, now: float, cap: int | None = None, longer: float = 0.0) -> float:
         """Return how long until one more event fits (0 when it fits now); ``cap``: fit
-        below this many events instead of the limit (a routine send's share of a group)."""
+        below this many events instead of the limit (a routine send's share of a group);
+        ``longer``: as if the window were that much longer (an urgent send's guard)."""
+        period = self._period + longer
         # The epsilon keeps float rounding from asking for a 1e-16 s wait.
-        while self._stamps and now - self._stamps[0] >= self._period - 1e-9:
+        while self._stamps and now - self._stamps[0] >= period - 1e-9:
             self._stamps.popleft()
         limit = self._limit if cap is None else max(1, min(cap, self._limit))
         count = len(self._stamps)
         if count < limit:
             return 0.0
         # The event that must leave the window before one more fits is the limit-th newest.
-        return self._period - (now - self._stamps[count - limit])
+        return period - (now - self._stamps[count - limit])
 
     def record(self, now: float) -> None:
         """Count an event at ``now``."""
@@ -164,6 +190,10 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
         self._paid_pace = SlidingWindow(_slice(paid[0]), paid[1] * scale / PACE_SLICES)
         self._chats: dict[int | str, SlidingWindow] = {}
         self._paused_until: dict[int | str, float] = {}
+        self._recent_urgent = SlidingWindow(URGENT_BUSY, URGENT_MEMORY)
+        """Urgent sends of the last ``URGENT_MEMORY`` seconds, up to ``URGENT_BUSY`` of them
+        counted (``urgent_coming``)."""
+        self._last_routine = float("-inf")
         self._scale = scale
         self._acquired = 0
         self._urgent_waiting = 0
@@ -203,6 +233,11 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
         return self._paid.limit
 
     @property
+    def urgent_waiting(self) -> int:
+        """Urgent sends waiting for room in the overall window (routine sends wait for them)."""
+        return self._urgent_waiting
+
+    @property
     def overall_limit(self) -> int:
         """Sends this process allows itself per overall window."""
         return self._overall.limit
@@ -224,15 +259,48 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
             return None
         return self._limits.group[0] - self._limits.group_reserve
 
-    def _overall_wait(self, now: float, *, paid: bool) -> float:
+    def urgent_coming(self, now: float | None = None) -> bool:
+        """Whether ``URGENT_BUSY`` urgent sends went in the last ``URGENT_MEMORY`` seconds:
+        routine sends then leave ``URGENT_HEADROOM`` places of the overall window free and go
+        one at a time, at most one per 1/limit of the window.
+
+        Urgent sends come one by one (a tap each), prompts by the thousand. Without free
+        places a tap waits for the next place a prompt frees, and prompts take theirs in
+        bursts a quarter of a second apart (``PACE_SLICES``): the place a burst frees goes to
+        the next burst. With them, an urgent send takes a free place at once, and the next
+        place to free up (routine sends leave it) restores the headroom; evenly spaced
+        prompts free their places evenly. A window short of full and no bursts also make a
+        429 less likely when sends bunch up on the way (a 429 holds a tap a second or
+        more). Prompts lose little: while patients tap, the taps' edits take most of the
+        places a prompt could have had."""
+        now = self._now() if now is None else now
+        return self._recent_urgent.wait_time(now) > 0  # the window holds URGENT_BUSY
+
+    def _overall_wait(self, now: float, *, paid: bool, urgent: bool = False) -> float:
         """How long until the overall windows have room: a paid broadcast's only the paid
-        ones (all sends count there), any other send's the free ones as well."""
+        ones (all sends count there), any other send's the free ones as well. An urgent send
+        waits for a place in the window only, not for the pace's next quarter; a routine one
+        leaves room for urgent ones while they are coming (``urgent_coming``)."""
         wait = 0.0
         if self._limits.paid is not None:
-            wait = max(self._paid.wait_time(now), self._paid_pace.wait_time(now))
+            wait = self._paid.wait_time(now)
+            if not urgent:
+                wait = max(wait, self._paid_pace.wait_time(now))
             if paid:
                 return wait
-        return max(wait, self._overall.wait_time(now), self._pace.wait_time(now))
+        if urgent:
+            return max(wait, self._overall.wait_time(now, longer=URGENT_GUARD))
+        wait = max(wait, self._pace.wait_time(now))
+        if not self.urgent_coming(now):
+            return max(wait, self._overall.wait_time(now))
+        limit = self._overall.limit
+        spacing = self._limits.overall[1] * self._scale / limit
+        return max(
+            wait,
+            # Counted as an urgent send counts, so that it finds the headroom free.
+            self._overall.wait_time(now, limit - URGENT_HEADROOM, longer=URGENT_GUARD),
+            self._last_routine + spacing - now,
+        )
 
     async def acquire(
         self, chat: int | str | None, *, urgent: bool | None = None, paid: bool = False
@@ -260,7 +328,7 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
                         self._window(chat).wait_time(now, cap),
                         self._paused_until.get(chat, 0.0) - now,
                     )
-                wait = max(self._overall_wait(now, paid=paid), chat_wait)
+                wait = max(self._overall_wait(now, paid=paid, urgent=urgent), chat_wait)
                 if urgent:
                     if holding != (chat_wait <= 0):
                         holding = not holding
@@ -268,15 +336,21 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
                 elif self._urgent_waiting:
                     wait = max(wait, URGENT_TICK)
                 if wait <= 0:
-                    self._record(chat, now, paid=paid)
+                    self._record(chat, now, paid=paid, urgent=urgent)
                     return
                 await asyncio.sleep(wait)
         finally:
             if holding:
                 self._urgent_waiting -= 1
 
-    def _record(self, chat: int | str | None, now: float, *, paid: bool = False) -> None:
+    def _record(
+        self, chat: int | str | None, now: float, *, paid: bool = False, urgent: bool = False
+    ) -> None:
         self._acquired += 1
+        if urgent:
+            self._recent_urgent.record(now)
+        elif not paid or self._limits.paid is None:
+            self._last_routine = now
         if self._acquired % PRUNE_EVERY == 0:
             self.forget_idle_chats()
         if self._limits.paid is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from datetime import timedelta
 
@@ -13,6 +14,10 @@ from telegram.error import RetryAfter
 
 from bot.transport.ratelimit import (
     PRUNE_EVERY,
+    URGENT_BUSY,
+    URGENT_GUARD,
+    URGENT_HEADROOM,
+    URGENT_MEMORY,
     Limits,
     SlidingWindow,
     SlidingWindowRateLimiter,
@@ -290,3 +295,69 @@ async def test_without_paid_limits_the_flag_changes_nothing(fake_time: FakeTime)
         await limiter.acquire(chat + 1, paid=True)
         stamps.append(fake_time.now)
     assert _max_in_window(stamps, 1.0) == 30
+
+
+# Taps during a fan-out (docs/performance.md): an urgent send (a patient's edit) finds a
+# place at once, and prompts share what is left.
+
+
+async def test_while_taps_come_prompts_leave_room_and_go_evenly(fake_time: FakeTime) -> None:
+    limiter = SlidingWindowRateLimiter(Limits(margin=0.0), monotonic=fake_time)
+    taps = []
+    for chat in range(URGENT_BUSY):
+        await limiter.acquire(chat + 1, urgent=True)
+        taps.append(fake_time.now)
+    prompts = []
+    for chat in range(60):
+        await limiter.acquire(100 + chat)
+        prompts.append(fake_time.now)
+    assert fake_time.now - prompts[0] < URGENT_MEMORY  # all of them while taps "come"
+    # One at a time, never in bursts, ...
+    gaps = [b - a for a, b in itertools.pairwise(prompts)]
+    assert min(gaps) >= 1.0 / 30 - 1e-9
+    # ... and the window never fuller than the headroom allows, so a tap goes at once.
+    assert _max_in_window([*taps, *prompts], 1.0) <= 30 - URGENT_HEADROOM
+    before = fake_time.now
+    await limiter.acquire(2, urgent=True)
+    assert fake_time.now == before
+
+
+@pytest.mark.parametrize("urgent_sends", [URGENT_BUSY - 1, URGENT_BUSY])
+async def test_with_taps_gone_or_few_prompts_have_the_whole_window(
+    fake_time: FakeTime, urgent_sends: int
+) -> None:
+    limiter = SlidingWindowRateLimiter(Limits(margin=0.0), monotonic=fake_time)
+    for chat in range(urgent_sends):
+        await limiter.acquire(chat + 1, urgent=True)
+    if urgent_sends >= URGENT_BUSY:
+        assert limiter.urgent_coming()
+        fake_time.now += URGENT_MEMORY  # taps, then a quiet spell
+    # A crisis card now and then costs a fan-out nothing.
+    assert not limiter.urgent_coming()
+    stamps = []
+    for chat in range(90):
+        await limiter.acquire(100 + chat)
+        stamps.append(fake_time.now)
+    assert _max_in_window(stamps, 1.0) == 30
+    assert _max_in_window(stamps, 0.01) == 8  # the quarter-second bursts again
+
+
+async def test_an_urgent_send_does_not_wait_for_the_next_quarter(fake_time: FakeTime) -> None:
+    limiter = SlidingWindowRateLimiter(Limits(margin=0.0), monotonic=fake_time)
+    for chat in range(8):  # a quarter's burst of prompts: the pace is full ...
+        await limiter.acquire(100 + chat)
+    assert fake_time.now == 1000.0
+    await limiter.acquire(1, urgent=True)  # ... the second's window is not
+    assert fake_time.now == 1000.0
+
+
+async def test_an_urgent_send_leaves_a_place_that_just_freed_up(fake_time: FakeTime) -> None:
+    limiter = SlidingWindowRateLimiter(Limits(margin=0.0), monotonic=fake_time)
+    stamps = []
+    for chat in range(30):
+        await limiter.acquire(100 + chat)
+        stamps.append(fake_time.now)
+    await limiter.acquire(1, urgent=True)
+    # The first prompt left the window 1 s after it went; the tap waits a little longer, in
+    # case that prompt reached the server late (the server would still count it).
+    assert fake_time.now - stamps[0] >= 1.0 + URGENT_GUARD - 1e-9
