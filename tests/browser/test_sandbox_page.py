@@ -205,7 +205,9 @@ async def test_the_page_is_readable_at_320_px(browser: Any, page_url: str, world
     await page.get_by_role("button", name="Crisis words in Spanish").click()
     phone = page.locator("section.phone").first
     await phone.locator("li.bubble.bot", has_text="024").wait_for()  # Spain's line, in Spanish
-    await page.locator("#group li.bubble.bot", has_text="IMMEDIATE").wait_for()
+    # The alert's own first line: the weekly digest (sent when the sandbox starts after the
+    # week's digest time, e.g. on a Sunday) also names IMMEDIATE in its criteria.
+    await page.locator("#group li.bubble.bot", has_text="🔴 IMMEDIATE").wait_for()
     overflow = await page.evaluate(
         "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
