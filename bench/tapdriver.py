@@ -17,8 +17,9 @@ listening, then answers each command with one line:
   none (``"missing"``).
 * ``{"cmd": "quit"}``.
 
-``--telegram-limits``: the server enforces Telegram's overall 30 messages/s too (edits count
-in it, as in ``bot.sandbox.limits``); by default only the per-chat limits.
+``--telegram-limits``: the server enforces Telegram's overall 30 messages/s too (sends
+only; edits count in their chat's limit, as in ``bot.sandbox.limits``); by default only the
+per-chat limits.
 
 The latency of a tap is measured on the server's own clock, between its transcript events:
 the press (the update is queued for ``getUpdates``) and the ``editMessageText`` of the

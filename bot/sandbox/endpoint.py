@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from aiohttp import BodyPartReader, web
 
 from bot.sandbox.faults import FaultAction, FaultInjector
-from bot.sandbox.limits import MESSAGE_METHODS, RateLimiter
+from bot.sandbox.limits import MESSAGE_METHODS, SEND_METHODS, RateLimiter
 from bot.sandbox.methods import HANDLERS, ApiError, get_updates_now
 from bot.sandbox.notify import ChangeNotifier
 from bot.sandbox.spec import ApiSpec, UploadedFile, Validation
@@ -25,10 +25,6 @@ from bot.sandbox.state import SandboxState, Violation
 from bot.sandbox.stats import Stats
 
 __all__ = ["BotApiEndpoint"]
-
-_NEW_MESSAGE_METHODS = frozenset(
-    {"sendMessage", "sendPhoto", "sendDocument", "copyMessage", "forwardMessage", "sendMediaGroup"}
-)
 
 
 class _BodyError(ValueError):
@@ -223,8 +219,9 @@ class BotApiEndpoint:
             return self._error(name, params, started, error)
         counted = name in MESSAGE_METHODS
         paid = params.get("allow_paid_broadcast") is True
+        new = name in SEND_METHODS
         if counted:
-            retry = self.limiter.retry_after(chat_key, paid=paid)
+            retry = self.limiter.retry_after(chat_key, paid=paid, broadcast=new)
             if retry is not None:
                 return self._error(name, params, started, _too_many(retry))
         try:
@@ -232,12 +229,12 @@ class BotApiEndpoint:
         except ApiError as error:
             return self._error(name, params, started, error, fault)
         if counted:
-            self.limiter.record(chat_key, paid=paid)
+            self.limiter.record(chat_key, paid=paid, broadcast=new)
             parsed = validation.parsed.get("text") or validation.parsed.get("caption")
             self.stats.record_message(
                 chat_key,
                 started,
-                new=name in _NEW_MESSAGE_METHODS,
+                new=new,
                 text=parsed.text if parsed is not None else None,
             )
         if fault is not None and fault.kind == "drop_after":

@@ -1,7 +1,8 @@
 """Telegram's flood limits as sliding windows.
 
 Pure logic with an injectable monotonic clock, so the windows can be unit-tested without
-sleeping. Only message-producing methods are counted (see ``MESSAGE_METHODS``).
+sleeping. Only message-producing methods are counted (``MESSAGE_METHODS``), and edits only in
+their chat's window (``EDIT_METHODS``).
 """
 
 from __future__ import annotations
@@ -12,20 +13,17 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["MESSAGE_METHODS", "Limits", "RateLimiter"]
+__all__ = ["EDIT_METHODS", "MESSAGE_METHODS", "SEND_METHODS", "Limits", "RateLimiter"]
 
-MESSAGE_METHODS: frozenset[str] = frozenset(
-    {
-        "sendMessage",
-        "sendPhoto",
-        "sendDocument",
-        "editMessageText",
-        "editMessageReplyMarkup",
-        "copyMessage",
-        "forwardMessage",
-        "sendMediaGroup",
-    }
+SEND_METHODS: frozenset[str] = frozenset(
+    {"sendMessage", "sendPhoto", "sendDocument", "copyMessage", "forwardMessage", "sendMediaGroup"}
 )
+"""New messages: they count in the overall limits (free and paid) and in their chat's."""
+EDIT_METHODS: frozenset[str] = frozenset({"editMessageText", "editMessageReplyMarkup"})
+"""Edits count in their chat's limit only: Telegram's overall limit is for broadcasting (bulk
+notifications), and an edit is "still subject to per chat limits" (docs/architecture.md,
+"Telegram facts the design rests on")."""
+MESSAGE_METHODS: frozenset[str] = SEND_METHODS | EDIT_METHODS
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +91,16 @@ class RateLimiter:
             window = self._chats[chat_id] = _Window(count, seconds)
         return window
 
-    def retry_after(self, chat_id: int | None, *, paid: bool = False) -> int | None:
+    def retry_after(
+        self, chat_id: int | None, *, paid: bool = False, broadcast: bool = True
+    ) -> int | None:
         """Check a request without counting it.
 
         Args:
             chat_id: The target chat, or ``None`` when only the global limit applies.
             paid: Sent with ``allow_paid_broadcast``: the paid overall limit applies
                 instead of the free one.
+            broadcast: False for an edit: only the chat's limit applies.
 
         Returns:
             ``None`` if the request is admitted now, else whole seconds to wait (at least 1).
@@ -107,8 +108,10 @@ class RateLimiter:
         if not self.limits.enabled:
             return None
         now = self._clock()
-        wait = self._paid.wait(now)
-        if not paid:
+        wait = 0.0
+        if broadcast:
+            wait = self._paid.wait(now)
+        if broadcast and not paid:
             wait = max(wait, self._global.wait(now))
         if chat_id is not None:
             wait = max(wait, self._chat_window(chat_id).wait(now))
@@ -116,26 +119,29 @@ class RateLimiter:
             return None
         return max(1, math.ceil(wait))
 
-    def record(self, chat_id: int | None, *, paid: bool = False) -> None:
+    def record(self, chat_id: int | None, *, paid: bool = False, broadcast: bool = True) -> None:
         """Count an admitted request (call only after ``retry_after`` returned ``None``)."""
         if not self.limits.enabled:
             return
         now = self._clock()
-        self._paid.events.append(now)
-        if not paid:
+        if broadcast:
+            self._paid.events.append(now)
+        if broadcast and not paid:
             self._global.events.append(now)
         if chat_id is not None:
             self._chat_window(chat_id).events.append(now)
 
-    def try_acquire(self, chat_id: int | None, *, paid: bool = False) -> int | None:
+    def try_acquire(
+        self, chat_id: int | None, *, paid: bool = False, broadcast: bool = True
+    ) -> int | None:
         """Check and, when admitted, count a request in one step.
 
         Returns:
             ``None`` when admitted (and counted), else the ``retry_after`` seconds.
         """
-        wait = self.retry_after(chat_id, paid=paid)
+        wait = self.retry_after(chat_id, paid=paid, broadcast=broadcast)
         if wait is None:
-            self.record(chat_id, paid=paid)
+            self.record(chat_id, paid=paid, broadcast=broadcast)
         return wait
 
     def reset(self) -> None:

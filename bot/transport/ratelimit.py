@@ -7,12 +7,12 @@ keeps sliding windows (overall, per group, per private chat) so that no window e
 than the limit, and leaves a 429 to the delivery worker, which reschedules just that message
 and pauses just that chat.
 
-Urgent sends (a patient's edit after a tap, a crisis card, an alert) go first: they take the
+Edits (a patient's next question after a tap) count in their chat's window only, not in the
+overall one (``EDIT_METHODS``). Urgent sends (a crisis card, an alert) go first: they take the
 next free place of the overall window before any routine send (a scheduled prompt), and
-while they come often (patients tapping), routine sends leave a couple of places free and go
-one at a time, evenly spaced, instead of in quarter-second bursts, so that the next tap finds
-a place at once (docs/performance.md, "Taps during a fan-out": a prompt gives its place to a
-tap, and a fan-out takes longer by the taps' share).
+while they come often, routine sends leave a couple of places free and go one at a time,
+evenly spaced, instead of in quarter-second bursts, so that the next one finds a place at
+once (docs/performance.md, "Taps during a fan-out").
 """
 
 from __future__ import annotations
@@ -50,15 +50,16 @@ URGENT_GUARD = 0.05
 send that held it left a window ago by our clock, but may have reached the server later
 than this one will (a busy machine, the network), and then the server still counts it. A
 routine send that takes such a place risks a 429 that costs a prompt a second; an urgent
-one waits a little instead, since a 429 would cost the tap a second or more."""
+one waits a little instead, since a 429 would cost the crisis card or the alert a second or
+more."""
 URGENT_MEMORY = 10.0
 """Seconds over which urgent sends are counted (``URGENT_BUSY``)."""
 URGENT_BUSY = 5
 """Urgent sends within ``URGENT_MEMORY`` seconds that make routine sends keep
-``URGENT_HEADROOM`` and go evenly spaced: patients tapping, not a crisis card now and then
-(which takes the next free place, within a quarter of a second, and is not worth a tenth of
-every fan-out). With fewer, a fan-out has the whole overall window (and its quarter-second
-bursts)."""
+``URGENT_HEADROOM`` and go evenly spaced: a burst of crisis cards or alerts, not one now and
+then (which takes the next free place, within a quarter of a second, and is not worth a
+tenth of every fan-out). With fewer, a fan-out has the whole overall window (and its
+quarter-second bursts)."""
 
 urgent_send: ContextVar[bool] = ContextVar("urgent_send", default=False)
 """Set by the delivery worker around a crisis card or an alert: such a send takes the next
@@ -67,11 +68,9 @@ only alerts are urgent (``bot.services.outbox.Priority``): every other group sen
 replies, notices, digests, edits, and any send made outside the delivery worker) leaves the
 group's last ``Limits.group_reserve`` places of the minute to alerts."""
 
-MESSAGE_METHODS = frozenset(
+SEND_METHODS = frozenset(
     {
         "sendMessage",
-        "editMessageText",
-        "editMessageReplyMarkup",
         "sendPhoto",
         "sendDocument",
         "sendMediaGroup",
@@ -79,6 +78,17 @@ MESSAGE_METHODS = frozenset(
         "forwardMessage",
     }
 )
+"""New messages: each counts in the overall (broadcast) window and in its chat's."""
+EDIT_METHODS = frozenset({"editMessageText", "editMessageReplyMarkup"})
+"""Changes to a message already sent: each counts in its chat's window only. Telegram's
+overall limit is for broadcasting, bulk notifications to many users (the parameter that
+lifts it, ``allow_paid_broadcast``, exists on send methods only), while an edit, the answer
+to a patient's tap, is "still subject to per chat limits", in the words of Telegram's Bot
+API maintainer (docs/architecture.md, "Telegram facts the design rests on"). Counting edits
+in the overall window made 30 taps a second take the bot's whole budget and queue behind
+one another for seconds."""
+MESSAGE_METHODS = SEND_METHODS | EDIT_METHODS
+"""Requests the limiter counts anywhere."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,15 +274,16 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
         routine sends then leave ``URGENT_HEADROOM`` places of the overall window free and go
         one at a time, at most one per 1/limit of the window.
 
-        Urgent sends come one by one (a tap each), prompts by the thousand. Without free
-        places a tap waits for the next place a prompt frees, and prompts take theirs in
+        Urgent sends come one by one, prompts by the thousand. Without free places an
+        urgent send waits for the next place a prompt frees, and prompts take theirs in
         bursts a quarter of a second apart (``PACE_SLICES``): the place a burst frees goes to
         the next burst. With them, an urgent send takes a free place at once, and the next
         place to free up (routine sends leave it) restores the headroom; evenly spaced
         prompts free their places evenly. A window short of full and no bursts also make a
-        429 less likely when sends bunch up on the way (a 429 holds a tap a second or
-        more). Prompts lose little: while patients tap, the taps' edits take most of the
-        places a prompt could have had."""
+        429 less likely when sends bunch up on the way (a 429 holds a crisis card a second
+        or more). Prompts lose little: a tenth of their places while urgent sends come.
+        (Taps' edits are not urgent sends here: they take no place of the overall window,
+        ``EDIT_METHODS``.)"""
         now = self._now() if now is None else now
         return self._recent_urgent.wait_time(now) > 0  # the window holds URGENT_BUSY
 
@@ -303,12 +314,18 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
         )
 
     async def acquire(
-        self, chat: int | str | None, *, urgent: bool | None = None, paid: bool = False
+        self,
+        chat: int | str | None,
+        *,
+        urgent: bool | None = None,
+        paid: bool = False,
+        broadcast: bool = True,
     ) -> None:
         """Wait until a message to ``chat`` fits every window, then count it.
 
         ``paid``: sent with ``allow_paid_broadcast`` (it counts in the paid windows only;
-        without ``Limits.paid`` it is an ordinary send).
+        without ``Limits.paid`` it is an ordinary send). ``broadcast``: False for an edit
+        (``EDIT_METHODS``), which counts in its chat's window only.
 
         An urgent send (default: the ``urgent_send`` context) whose chat has room goes
         before routine sends waiting for room in the overall window. One still waiting for
@@ -322,21 +339,23 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
         try:
             while True:
                 now = self._now()
-                chat_wait = 0.0
+                wait = 0.0
                 if chat is not None:
-                    chat_wait = max(
+                    wait = max(
                         self._window(chat).wait_time(now, cap),
                         self._paused_until.get(chat, 0.0) - now,
                     )
-                wait = max(self._overall_wait(now, paid=paid, urgent=urgent), chat_wait)
-                if urgent:
-                    if holding != (chat_wait <= 0):
-                        holding = not holding
-                        self._urgent_waiting += 1 if holding else -1
-                elif self._urgent_waiting:
-                    wait = max(wait, URGENT_TICK)
+                if broadcast:
+                    chat_ready = wait <= 0
+                    wait = max(wait, self._overall_wait(now, paid=paid, urgent=urgent))
+                    if urgent:
+                        if holding != chat_ready:
+                            holding = not holding
+                            self._urgent_waiting += 1 if holding else -1
+                    elif self._urgent_waiting:
+                        wait = max(wait, URGENT_TICK)
                 if wait <= 0:
-                    self._record(chat, now, paid=paid, urgent=urgent)
+                    self._record(chat, now, paid=paid, urgent=urgent, broadcast=broadcast)
                     return
                 await asyncio.sleep(wait)
         finally:
@@ -344,24 +363,32 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
                 self._urgent_waiting -= 1
 
     def _record(
-        self, chat: int | str | None, now: float, *, paid: bool = False, urgent: bool = False
+        self,
+        chat: int | str | None,
+        now: float,
+        *,
+        paid: bool = False,
+        urgent: bool = False,
+        broadcast: bool = True,
     ) -> None:
         self._acquired += 1
+        if self._acquired % PRUNE_EVERY == 0:
+            self.forget_idle_chats()
+        if chat is not None:
+            self._window(chat).record(now)
+            self._paused_until.pop(chat, None)
+        if not broadcast:
+            return
         if urgent:
             self._recent_urgent.record(now)
         elif not paid or self._limits.paid is None:
             self._last_routine = now
-        if self._acquired % PRUNE_EVERY == 0:
-            self.forget_idle_chats()
         if self._limits.paid is not None:
             self._paid.record(now)
             self._paid_pace.record(now)
         if not paid or self._limits.paid is None:
             self._overall.record(now)
             self._pace.record(now)
-        if chat is not None:
-            self._window(chat).record(now)
-            self._paused_until.pop(chat, None)
 
     def pause(self, chat: int | str, seconds: float) -> None:
         """Send nothing more to ``chat`` for a while (Telegram said retry_after)."""
@@ -395,7 +422,11 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
         """
         chat = chat_key(data)
         if endpoint in MESSAGE_METHODS:
-            await self.acquire(chat, paid=data.get("allow_paid_broadcast") is True)
+            await self.acquire(
+                chat,
+                paid=data.get("allow_paid_broadcast") is True,
+                broadcast=endpoint in SEND_METHODS,
+            )
         try:
             return await callback(*args, **kwargs)
         except RetryAfter as exc:

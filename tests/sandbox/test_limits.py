@@ -112,3 +112,19 @@ def test_paid_broadcasts_go_to_the_paid_limit_and_leave_the_free_one_alone() -> 
         assert limiter.try_acquire(3000 + chat, paid=True) is None
     assert limiter.try_acquire(4000, paid=True) == 1
     assert limiter.try_acquire(1, paid=True) == 1  # a chat's own limit holds
+
+
+def test_edits_count_in_their_chat_only() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(Limits(), clock)
+    for chat in range(30):
+        assert limiter.try_acquire(chat + 1) is None
+    assert limiter.try_acquire(99) == 1  # the overall limit is full ...
+    for chat in range(100):  # ... and edits pass it, 100 patients' at once
+        assert limiter.try_acquire(1000 + chat, broadcast=False) is None
+    for _ in range(3):
+        assert limiter.try_acquire(500, broadcast=False) is None
+    assert limiter.try_acquire(500, broadcast=False) == 1  # a chat's 4th in a second is not
+    clock.advance(1.0)
+    for chat in range(30):  # and they took nothing from the overall 30
+        assert limiter.try_acquire(2000 + chat) is None

@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 from telegram.error import RetryAfter
 
 from bot.transport.ratelimit import (
+    EDIT_METHODS,
     PRUNE_EVERY,
+    SEND_METHODS,
     URGENT_BUSY,
     URGENT_GUARD,
     URGENT_HEADROOM,
@@ -297,8 +299,54 @@ async def test_without_paid_limits_the_flag_changes_nothing(fake_time: FakeTime)
     assert _max_in_window(stamps, 1.0) == 30
 
 
-# Taps during a fan-out (docs/performance.md): an urgent send (a patient's edit) finds a
-# place at once, and prompts share what is left.
+# Edits (docs/architecture.md, "Telegram facts the design rests on"): their chat's window
+# only, never the overall one.
+
+
+async def test_an_edit_does_not_wait_for_a_full_overall_window(fake_time: FakeTime) -> None:
+    limiter = SlidingWindowRateLimiter(Limits(margin=0.0), monotonic=fake_time)
+
+    async def ok(**_: object) -> bool:
+        return True
+
+    for chat in range(30):
+        await limiter.acquire(chat + 1)
+    start = fake_time.now
+    for chat in range(100):  # 100 taps' edits, each to its own patient, at once
+        await limiter.process_request(
+            ok, (), {}, "editMessageText", {"chat_id": 1000 + chat, "message_id": 1}, None
+        )
+    assert fake_time.now == start
+    await limiter.acquire(999)  # the 31st send still waits for the window ...
+    assert fake_time.now > start
+    assert not limiter.urgent_coming()  # ... and edits never count as urgent sends
+
+
+async def test_an_edit_counts_in_its_chat_window(fake_time: FakeTime) -> None:
+    limiter = SlidingWindowRateLimiter(Limits(margin=0.0), monotonic=fake_time)
+    stamps = []
+    for _ in range(3):
+        await limiter.acquire(42)
+        stamps.append(fake_time.now)
+    await limiter.acquire(42, broadcast=False, urgent=True)  # a patient's 1 a second ...
+    stamps.append(fake_time.now)
+    assert _max_in_window(stamps, 1.0) == 3
+    for _ in range(20):  # ... and a group's 20 a minute hold for edits as for sends
+        await limiter.acquire(-100, broadcast=False, urgent=True)
+    before = fake_time.now
+    await limiter.acquire(-100, broadcast=False, urgent=True)
+    assert fake_time.now - before >= 59.0
+
+
+def test_the_bot_and_the_sandbox_count_the_same_methods() -> None:
+    from bot.sandbox import limits as sandbox
+
+    assert SEND_METHODS == sandbox.SEND_METHODS
+    assert EDIT_METHODS == sandbox.EDIT_METHODS
+
+
+# Urgent sends during a fan-out (docs/performance.md): an urgent send (a crisis card, an
+# alert) finds a place at once, and prompts share what is left.
 
 
 async def test_while_taps_come_prompts_leave_room_and_go_evenly(fake_time: FakeTime) -> None:
