@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import time
 from datetime import timedelta
+from unittest.mock import patch
 
 import pytest
 from hypothesis import given, settings
@@ -14,6 +15,7 @@ from telegram.error import RetryAfter
 
 from bot.transport.ratelimit import (
     EDIT_METHODS,
+    MESSAGE_METHODS,
     PRUNE_EVERY,
     SEND_METHODS,
     URGENT_BUSY,
@@ -336,6 +338,55 @@ async def test_an_edit_counts_in_its_chat_window(fake_time: FakeTime) -> None:
     before = fake_time.now
     await limiter.acquire(-100, broadcast=False, urgent=True)
     assert fake_time.now - before >= 59.0
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    requests=st.lists(
+        st.tuples(
+            st.sampled_from(sorted(MESSAGE_METHODS)), st.integers(1, 60), st.floats(0, 0.03)
+        ),
+        min_size=1,
+        max_size=150,
+    )
+)
+def test_any_mix_of_sends_and_edits_keeps_every_window(
+    requests: list[tuple[str, int, float]],
+) -> None:
+    """Sends and edits to patients, in any order and at any pace: no second holds more than
+    30 sends (edits aside), no chat's second more than 3 messages (edits included), and an
+    edit whose chat has room goes at once, however full the overall window."""
+    clock = FakeTime()
+    real_sleep = asyncio.sleep
+
+    async def fake_sleep(seconds: float) -> None:
+        clock.now += max(seconds, 0.0)
+        await real_sleep(0)
+
+    async def ok(**_: object) -> bool:
+        return True
+
+    limiter = SlidingWindowRateLimiter(Limits(margin=0.0), monotonic=clock)
+    sends: list[float] = []
+    per_chat: dict[int, list[float]] = {}
+
+    async def run() -> None:
+        for method, chat, gap in requests:
+            clock.now += gap
+            before = clock.now
+            room = sum(1 for t in per_chat.get(chat, []) if before - t < 1.0 - 1e-9) < 3
+            await limiter.process_request(ok, (), {}, method, {"chat_id": chat}, None)
+            if method in EDIT_METHODS and room:
+                assert clock.now == before
+            if method in SEND_METHODS:
+                sends.append(clock.now)
+            per_chat.setdefault(chat, []).append(clock.now)
+
+    with patch("bot.transport.ratelimit.asyncio.sleep", fake_sleep):
+        asyncio.run(run())
+    assert _max_in_window(sends, 1.0) <= 30
+    for stamps in per_chat.values():
+        assert _max_in_window(stamps, 1.0) <= 3
 
 
 def test_the_bot_and_the_sandbox_count_the_same_methods() -> None:
