@@ -17,8 +17,10 @@ before the next tap.
 "bot CPU" is this process's CPU time over a run divided by its taps: on a shared machine it
 moves less than the throughput does.
 
-The bot's overall 30 messages/s limit is raised (the server's too): it would cap edits at
-30/s, and what is measured is the bot's own path. Per-chat limits stay as they are.
+The bot's overall 30 messages/s limit is raised (the server's too), so that the check-in
+prompts of hundreds of patients go out at once before the taps; edits do not count in it
+anyway (docs/architecture.md, "Telegram facts the design rests on"). Per-chat limits stay
+as they are, for edits too.
 
 Usage: ``python -m bench.taps [--rate 100] [--duration 20] [--max-patients 1500]
 [--postgres URL]``. Prints one line.
