@@ -146,12 +146,20 @@ async def test_overall_thirty_per_second_across_chats(fake_time: FakeTime) -> No
     assert stamps[-1] - stamps[0] < 7.0  # and it does go at ~30/s
 
 
+async def _sends(
+    limiter: SlidingWindowRateLimiter, clock: FakeTime, chat: int, count: int
+) -> list[float]:
+    """Send ``count`` routine messages to one chat; return when each went."""
+    stamps = []
+    for _ in range(count):
+        await limiter.acquire(chat)
+        stamps.append(clock.now)
+    return stamps
+
+
 async def test_private_chat_limit_and_pause(fake_time: FakeTime) -> None:
     limiter = SlidingWindowRateLimiter(Limits(margin=0.0), monotonic=fake_time)
-    stamps = []
-    for _ in range(9):
-        await limiter.acquire(42)
-        stamps.append(fake_time.now)
+    stamps = await _sends(limiter, fake_time, 42, 9)
     assert _max_in_window(stamps, 1.0) == 3
     limiter.pause(42, 7.0)
     before = fake_time.now
@@ -326,10 +334,7 @@ async def test_an_edit_does_not_wait_for_a_full_overall_window(fake_time: FakeTi
 
 async def test_an_edit_counts_in_its_chat_window(fake_time: FakeTime) -> None:
     limiter = SlidingWindowRateLimiter(Limits(margin=0.0), monotonic=fake_time)
-    stamps = []
-    for _ in range(3):
-        await limiter.acquire(42)
-        stamps.append(fake_time.now)
+    stamps = await _sends(limiter, fake_time, 42, 3)
     await limiter.acquire(42, broadcast=False, urgent=True)  # a patient's 1 a second ...
     stamps.append(fake_time.now)
     assert _max_in_window(stamps, 1.0) == 3
