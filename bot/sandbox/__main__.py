@@ -49,7 +49,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--global-limit",
         type=int,
         default=Limits().global_per_second,
-        help="messages/s allowed without it (Telegram: 30)",
+        help="new messages/s allowed without it (Telegram: 30; edits count per chat only)",
     )
     parser.add_argument(
         "--auto-register-chats",
