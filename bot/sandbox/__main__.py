@@ -3,6 +3,7 @@
 Usage::
 
     python -m bot.sandbox --port 0 [--no-limits] [--paid-limit N] [--global-limit N]
+        [--edits-count-overall]
         [--spec PATH] [--auto-register-chats]
 
 Prints ``SANDBOX_PORT=<port>`` on stdout once listening and serves until SIGTERM/SIGINT.
@@ -52,6 +53,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="new messages/s allowed without it (Telegram: 30; edits count per chat only)",
     )
     parser.add_argument(
+        "--edits-count-overall",
+        action="store_true",
+        help="count edits in the overall limits too (a Telegram that did; not what it does)",
+    )
+    parser.add_argument(
         "--auto-register-chats",
         action="store_true",
         help="accept any positive chat id as a private chat",
@@ -81,6 +87,7 @@ async def _serve(args: argparse.Namespace) -> None:
             global_per_second=args.global_limit,
             paid_per_second=args.paid_limit,
             enabled=not args.no_limits,
+            edits_count_overall=args.edits_count_overall,
         ),
         auto_register_chats=args.auto_register_chats,
         host=args.host,

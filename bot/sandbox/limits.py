@@ -38,6 +38,8 @@ class Limits:
             ``allow_paid_broadcast`` (Telegram: 1,000); those do not count against
             ``global_per_second``, every message counts against this one.
         enabled: ``False`` turns every limit off.
+        edits_count_overall: count edits in the overall limits too, as a Telegram that did
+            so would (to test how the bot copes if we read Telegram wrong).
     """
 
     global_per_second: int = 30
@@ -45,6 +47,7 @@ class Limits:
     group: tuple[int, float] = (20, 60.0)
     paid_per_second: int = 1000
     enabled: bool = True
+    edits_count_overall: bool = False
 
 
 class _Window:
@@ -107,6 +110,7 @@ class RateLimiter:
         """
         if not self.limits.enabled:
             return None
+        broadcast = broadcast or self.limits.edits_count_overall
         now = self._clock()
         wait = 0.0
         if broadcast:
@@ -123,6 +127,7 @@ class RateLimiter:
         """Count an admitted request (call only after ``retry_after`` returned ``None``)."""
         if not self.limits.enabled:
             return
+        broadcast = broadcast or self.limits.edits_count_overall
         now = self._clock()
         if broadcast:
             self._paid.events.append(now)

@@ -18,6 +18,7 @@ once (docs/performance.md, "Taps during a fan-out").
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import warnings
 from collections import deque
@@ -32,6 +33,8 @@ from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.domain.alert_layout import ALERT_RESERVE
+
+logger = logging.getLogger(__name__)
 
 PRUNE_EVERY = 1000
 """Sends between two sweeps of idle per-chat windows."""
@@ -89,6 +92,16 @@ in the overall window made 30 taps a second take the bot's whole budget and queu
 one another for seconds."""
 MESSAGE_METHODS = SEND_METHODS | EDIT_METHODS
 """Requests the limiter counts anywhere."""
+EDIT_REFUSALS = 3
+"""429s on edits within ``EDIT_REFUSAL_MEMORY`` seconds that make the limiter count edits in
+the overall window again, for ``EDITS_COUNTED_FOR`` seconds. The limiter keeps every chat's
+window, so refused edits mean Telegram counts more than the limiter does; the safe reading
+is that it counts edits overall after all. Then taps wait for room behind prompts (as they
+did before edits left the overall window) instead of the bot drawing 429s on every kind of
+message, crisis cards included. A false alarm (a chat's own limit stricter than ours) costs
+only that: taps slower during a fan-out for ten minutes."""
+EDIT_REFUSAL_MEMORY = 60.0
+EDITS_COUNTED_FOR = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +218,8 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
         """Urgent sends of the last ``URGENT_MEMORY`` seconds, up to ``URGENT_BUSY`` of them
         counted (``urgent_coming``)."""
         self._last_routine = float("-inf")
+        self._edit_refusals = SlidingWindow(EDIT_REFUSALS, EDIT_REFUSAL_MEMORY)
+        self._edits_counted_until = float("-inf")
         self._scale = scale
         self._acquired = 0
         self._urgent_waiting = 0
@@ -391,6 +406,25 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
             self._overall.record(now)
             self._pace.record(now)
 
+    def edits_count_overall(self, now: float | None = None) -> bool:
+        """Whether edits count in the overall window for now (``EDIT_REFUSALS``)."""
+        return (self._now() if now is None else now) < self._edits_counted_until
+
+    def edit_refused(self) -> None:
+        """Note a 429 on an edit; at the ``EDIT_REFUSALS``-th within ``EDIT_REFUSAL_MEMORY``
+        seconds, count edits in the overall window for ``EDITS_COUNTED_FOR`` seconds."""
+        now = self._now()
+        self._edit_refusals.record(now)
+        if self._edit_refusals.wait_time(now) > 0 and not self.edits_count_overall(now):
+            self._edits_counted_until = now + EDITS_COUNTED_FOR
+            logger.warning(
+                "Telegram refused %d edits within %.0f s: edits now count in the overall "
+                "limit for %.0f s, as if Telegram counted them there",
+                EDIT_REFUSALS,
+                EDIT_REFUSAL_MEMORY,
+                EDITS_COUNTED_FOR,
+            )
+
     def pause(self, chat: int | str, seconds: float) -> None:
         """Send nothing more to ``chat`` for a while (Telegram said retry_after)."""
         self._paused_until[chat] = self._now() + seconds
@@ -426,11 +460,13 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
             await self.acquire(
                 chat,
                 paid=data.get("allow_paid_broadcast") is True,
-                broadcast=endpoint in SEND_METHODS,
+                broadcast=endpoint in SEND_METHODS or self.edits_count_overall(),
             )
         try:
             return await callback(*args, **kwargs)
         except RetryAfter as exc:
             if chat is not None:
                 self.pause(chat, retry_after_seconds(exc))
+            if endpoint in EDIT_METHODS:
+                self.edit_refused()
             raise

@@ -18,37 +18,12 @@ from bot.services.outbox import Priority, queue_send
 from bot.transport.ratelimit import PACE_SLICES, URGENT_MEMORY, Limits
 from tests.e2e.flows import enrol, last
 from tests.support.harness import Harness
+from tests.support.stoppable_clock import LimiterClock
 
 OVERALL = 10
 """Sends a second the bot allows itself here: few, so that a fan-out fills the window at once."""
 PROMPTS = 40
 FIRST_CHAT = 8_000_000
-
-
-class LimiterClock:
-    """The rate limiter's monotonic clock: real time, until the test stops it; then it moves
-    only when the test moves it, and a window the bot filled stays full until then."""
-
-    def __init__(self) -> None:
-        self._offset = 0.0
-        self._stopped: float | None = None
-
-    def __call__(self) -> float:
-        return self._stopped if self._stopped is not None else time.monotonic() + self._offset
-
-    def stop(self) -> None:
-        self._stopped = self()
-
-    def advance(self, seconds: float) -> None:
-        """Move the stopped clock on."""
-        assert self._stopped is not None
-        self._stopped += seconds
-
-    def go_on(self) -> None:
-        """Follow real time again, from where the clock stands."""
-        if self._stopped is not None:
-            self._offset = self._stopped - time.monotonic()
-            self._stopped = None
 
 
 @pytest.fixture(name="limiter_clock")

@@ -128,3 +128,13 @@ def test_edits_count_in_their_chat_only() -> None:
     clock.advance(1.0)
     for chat in range(30):  # and they took nothing from the overall 30
         assert limiter.try_acquire(2000 + chat) is None
+
+
+def test_a_sandbox_can_count_edits_overall_too() -> None:
+    """As a Telegram that did would (``--edits-count-overall``): to test how the bot copes."""
+    clock = FakeClock()
+    limiter = RateLimiter(Limits(edits_count_overall=True), clock)
+    for chat in range(30):
+        assert limiter.try_acquire(chat + 1, broadcast=False) is None
+    assert limiter.try_acquire(99) == 1  # thirty edits filled the overall limit
+    assert limiter.try_acquire(100, broadcast=False) == 1

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
+from typing import Any
 from unittest.mock import patch
 
 import pytest
@@ -15,6 +17,9 @@ from telegram.error import RetryAfter
 
 from bot.transport.ratelimit import (
     EDIT_METHODS,
+    EDIT_REFUSAL_MEMORY,
+    EDIT_REFUSALS,
+    EDITS_COUNTED_FOR,
     MESSAGE_METHODS,
     PRUNE_EVERY,
     SEND_METHODS,
@@ -392,6 +397,54 @@ def test_any_mix_of_sends_and_edits_keeps_every_window(
     assert _max_in_window(sends, 1.0) <= 30
     for stamps in per_chat.values():
         assert _max_in_window(stamps, 1.0) <= 3
+
+
+async def test_edits_refused_by_telegram_count_overall_for_a_while(
+    fake_time: FakeTime, caplog: pytest.LogCaptureFixture
+) -> None:
+    """If Telegram refuses edits although every chat's window was kept, it counts them
+    overall after all: so does the limiter then, for a while (``EDIT_REFUSALS``)."""
+    limiter = SlidingWindowRateLimiter(Limits(margin=0.0), monotonic=fake_time)
+
+    async def refused(**_: object) -> bool:
+        raise RetryAfter(timedelta(seconds=1))
+
+    async def ok(**_: object) -> bool:
+        return True
+
+    async def edit(chat: int, call: Callable[..., Coroutine[Any, Any, bool]] = ok) -> None:
+        await limiter.process_request(
+            call, (), {}, "editMessageText", {"chat_id": chat, "message_id": 1}, None
+        )
+
+    for chat in range(EDIT_REFUSALS):
+        assert not limiter.edits_count_overall()
+        with pytest.raises(RetryAfter):
+            await edit(500 + chat, refused)
+        fake_time.now += EDIT_REFUSAL_MEMORY / EDIT_REFUSALS - 1.0
+    assert limiter.edits_count_overall()
+    assert "edits now count in the overall limit" in caplog.text
+    await _sends(limiter, fake_time, 1, 1)
+    for chat in range(29):
+        await limiter.acquire(2 + chat)
+    start = fake_time.now
+    await edit(900)  # the overall window is full: the edit waits for it now
+    assert fake_time.now > start
+    fake_time.now += EDITS_COUNTED_FOR
+    assert not limiter.edits_count_overall()
+    for chat in range(30):
+        await limiter.acquire(100 + chat)
+    start = fake_time.now
+    await edit(901)  # and after a while it does not any more
+    assert fake_time.now == start
+
+
+async def test_refusals_spread_out_change_nothing(fake_time: FakeTime) -> None:
+    limiter = SlidingWindowRateLimiter(Limits(margin=0.0), monotonic=fake_time)
+    for _ in range(2 * EDIT_REFUSALS):
+        limiter.edit_refused()
+        fake_time.now += EDIT_REFUSAL_MEMORY / (EDIT_REFUSALS - 1) + 0.1
+    assert not limiter.edits_count_overall()
 
 
 def test_the_bot_and_the_sandbox_count_the_same_methods() -> None:
