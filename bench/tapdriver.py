@@ -19,7 +19,8 @@ listening, then answers each command with one line:
 
 ``--telegram-limits``: the server enforces Telegram's overall 30 messages/s too (sends
 only; edits count in their chat's limit, as in ``bot.sandbox.limits``); by default only the
-per-chat limits.
+per-chat limits. ``--edits-count-overall`` with it: edits count in the overall 30/s too (a
+Telegram that did so: how the bot copes if we read Telegram wrong).
 
 The latency of a tap is measured on the server's own clock, between its transcript events:
 the press (the update is queued for ``getUpdates``) and the ``editMessageText`` of the
@@ -273,12 +274,16 @@ class Driver:
         }
 
 
-async def _serve(*, telegram_limits: bool) -> None:
+async def _serve(*, telegram_limits: bool, edits_count_overall: bool = False) -> None:
     server = WatchedServer(
         token=TOKEN,
-        # Telegram's per-chat limits stay; the 30/s broadcast limit would cap edits at 30/s,
-        # and what bench/taps.py measures is the bot's own path.
-        limits=Limits() if telegram_limits else Limits(global_per_second=1_000_000),
+        # Telegram's per-chat limits stay; the 30/s broadcast limit is lifted for
+        # bench/taps.py, whose patients' first prompts go out at once.
+        limits=(
+            Limits(edits_count_overall=edits_count_overall)
+            if telegram_limits
+            else Limits(global_per_second=1_000_000)
+        ),
         auto_register_chats=True,
         request_log_limit=1000,
     )
@@ -324,8 +329,15 @@ async def _serve(*, telegram_limits: bool) -> None:
 
 
 def main() -> None:
-    """Entry point: ``python -m bench.tapdriver [--telegram-limits]``."""
-    asyncio.run(_serve(telegram_limits="--telegram-limits" in sys.argv[1:]))
+    """Entry point: ``python -m bench.tapdriver [--telegram-limits]
+    [--edits-count-overall]``."""
+    flags = sys.argv[1:]
+    asyncio.run(
+        _serve(
+            telegram_limits="--telegram-limits" in flags,
+            edits_count_overall="--edits-count-overall" in flags,
+        )
+    )
 
 
 if __name__ == "__main__":

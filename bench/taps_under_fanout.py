@@ -24,8 +24,13 @@ Edits take no place in the overall 30/s, so the fan-out should lose nothing to t
 the line gives its rate while they came and its time against the fan-out alone
 (docs/performance.md, "Taps during a fan-out").
 
+``--edits-count-overall``: the server counts edits in the overall 30/s as well, as a
+Telegram that did would; the bot then draws 429s on edits until its limiter counts them too
+(``bot.transport.ratelimit.EDIT_REFUSALS``).
+
 Usage: ``python -m bench.taps_under_fanout [N] [--rate 30] [--duration 20]
-[--postgres URL]``. Prints the machine's load, one line of figures, the load again.
+[--postgres URL] [--edits-count-overall]``. Prints the machine's load, one line of figures,
+the load again.
 """
 
 from __future__ import annotations
@@ -86,16 +91,21 @@ async def _due_now(url: str, users: list[int], when: datetime) -> None:
         await engine.dispose()
 
 
-async def run(n: int, rate: float, duration: float, postgres: str | None) -> str:
+async def run(
+    n: int, rate: float, duration: float, postgres: str | None, server_args: tuple[str, ...]
+) -> str:
     """Run the three phases on a new database; return the line to print."""
     if postgres is None:
         with tempfile.TemporaryDirectory(prefix="moodcheck-taps-fanout-") as folder:
-            return await _run(n, rate, duration, f"sqlite+aiosqlite:///{Path(folder) / 't.db'}")
+            url = f"sqlite+aiosqlite:///{Path(folder) / 't.db'}"
+            return await _run(n, rate, duration, url, server_args)
     async with temporary_database(postgres, "moodcheck_taps_fanout") as url:
-        return await _run(n, rate, duration, url)
+        return await _run(n, rate, duration, url, server_args)
 
 
-async def _run(n: int, rate: float, duration: float, url: str) -> str:
+async def _run(
+    n: int, rate: float, duration: float, url: str, server_args: tuple[str, ...]
+) -> str:
     await asyncio.to_thread(upgrade, url)
     # Enough tapping patients that each taps about every 3 s at the open loop's rate.
     tappers = max(200, round(rate * duration / TAPS_PER_CHECKIN * 1.3))
@@ -104,7 +114,7 @@ async def _run(n: int, rate: float, duration: float, url: str) -> str:
         blocks.append(list(range(start, start + size)))
         start += size
     alone_tappers, busy_tappers, alone_fanout, busy_fanout = blocks
-    driver = await Driver.start("--telegram-limits")
+    driver = await Driver.start("--telegram-limits", *server_args)
     settings = Settings(
         data_keys=BENCH_KEYS,
         telegram_token=TOKEN,
@@ -192,10 +202,16 @@ def main() -> None:
         default=os.environ.get("MOODCHECK_BENCH_POSTGRES_URL"),
         help="a PostgreSQL server URL: the run uses a new database there",
     )
+    parser.add_argument(
+        "--edits-count-overall",
+        action="store_true",
+        help="the server counts edits in the overall 30/s too (if we read Telegram wrong)",
+    )
     args = parser.parse_args()
+    server_args = ("--edits-count-overall",) if args.edits_count_overall else ()
     print(f"before: {uptime()}")
     # The loop `moodcheck run` uses (bot/transport/eventloop.py).
-    print(eventloop.run(run(args.n, args.rate, args.duration, args.postgres)))
+    print(eventloop.run(run(args.n, args.rate, args.duration, args.postgres, server_args)))
     print(f"after:  {uptime()}")
 
 
