@@ -7,6 +7,9 @@ count edits overall after all, the limiter notices from its refusals and counts 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import pytest
 from telegram.error import RetryAfter
@@ -20,7 +23,20 @@ from tests.support.stoppable_clock import LimiterClock
 FIRST = 7_000_001
 
 
-async def _server(clock: LimiterClock, *, edits_count_overall: bool) -> FakeBotApi:
+@dataclass
+class Telegram:
+    """A sandbox and a bot with our rate limiter, on one clock the test can stop."""
+
+    clock: LimiterClock
+    limiter: SlidingWindowRateLimiter
+    server: FakeBotApi
+    bot: ExtBot[None]
+
+
+@asynccontextmanager
+async def _telegram(*, edits_count_overall: bool) -> AsyncIterator[Telegram]:
+    clock = LimiterClock()
+    limiter = SlidingWindowRateLimiter(Limits(), monotonic=clock)
     server = FakeBotApi(
         bot_username="moodcheck_test_bot",
         limits=ServerLimits(edits_count_overall=edits_count_overall),
@@ -29,7 +45,12 @@ async def _server(clock: LimiterClock, *, edits_count_overall: bool) -> FakeBotA
     await server.start()
     for offset in range(40):
         server.user(FIRST + offset, first_name=f"P{offset}")
-    return server
+    try:
+        async with ExtBot(server.token, base_url=server.base_url, rate_limiter=limiter) as bot:
+            yield Telegram(clock, limiter, server, bot)
+    finally:
+        clock.go_on()
+        await server.stop()
 
 
 async def _fill_the_second(bot: ExtBot[None], clock: LimiterClock) -> list[int]:
@@ -53,45 +74,31 @@ def _refused(server: FakeBotApi) -> list[str]:
 
 
 async def test_edits_go_while_the_second_is_full_of_sends() -> None:
-    clock = LimiterClock()
-    limiter = SlidingWindowRateLimiter(Limits(), monotonic=clock)
-    server = await _server(clock, edits_count_overall=False)
-    try:
-        async with ExtBot(server.token, base_url=server.base_url, rate_limiter=limiter) as bot:
-            messages = await _fill_the_second(bot, clock)
-            for offset in range(10):  # ten patients' taps answered in the same second
-                await bot.edit_message_text(
-                    "2/7", chat_id=FIRST + offset, message_id=messages[offset]
-                )
-    finally:
-        clock.go_on()
-        await server.stop()
-    assert _refused(server) == []
-    assert not limiter.edits_count_overall()
+    async with _telegram(edits_count_overall=False) as t:
+        messages = await _fill_the_second(t.bot, t.clock)
+        for offset in range(10):  # ten patients' taps answered in the same second
+            await t.bot.edit_message_text(
+                "2/7", chat_id=FIRST + offset, message_id=messages[offset]
+            )
+    assert _refused(t.server) == []
+    assert not t.limiter.edits_count_overall()
 
 
 async def test_if_telegram_counted_edits_overall_the_bot_would_too() -> None:
-    clock = LimiterClock()
-    limiter = SlidingWindowRateLimiter(Limits(), monotonic=clock)
-    server = await _server(clock, edits_count_overall=True)
-    try:
-        async with ExtBot(server.token, base_url=server.base_url, rate_limiter=limiter) as bot:
-            messages = await _fill_the_second(bot, clock)
-            for offset in range(EDIT_REFUSALS):
-                with pytest.raises(RetryAfter):
-                    await bot.edit_message_text(
-                        "2/7", chat_id=FIRST + offset, message_id=messages[offset]
-                    )
-            assert limiter.edits_count_overall()
-            # The next edit waits for room in the overall window instead of drawing a 429 ...
-            edit = asyncio.create_task(
-                bot.edit_message_text("2/7", chat_id=FIRST + 20, message_id=messages[20])
-            )
-            await asyncio.sleep(0.3)
-            assert not edit.done()
-            clock.advance(1.1)  # ... and goes once the second is over.
-            await asyncio.wait_for(edit, 10.0)
-    finally:
-        clock.go_on()
-        await server.stop()
-    assert _refused(server) == ["editMessageText"] * EDIT_REFUSALS
+    async with _telegram(edits_count_overall=True) as t:
+        messages = await _fill_the_second(t.bot, t.clock)
+        for offset in range(EDIT_REFUSALS):
+            with pytest.raises(RetryAfter):
+                await t.bot.edit_message_text(
+                    "2/7", chat_id=FIRST + offset, message_id=messages[offset]
+                )
+        assert t.limiter.edits_count_overall()
+        # The next edit waits for room in the overall window instead of drawing a 429 ...
+        edit = asyncio.create_task(
+            t.bot.edit_message_text("2/7", chat_id=FIRST + 20, message_id=messages[20])
+        )
+        await asyncio.sleep(0.3)
+        assert not edit.done()
+        t.clock.advance(1.1)  # ... and goes once the second is over.
+        await asyncio.wait_for(edit, 10.0)
+    assert _refused(t.server) == ["editMessageText"] * EDIT_REFUSALS
