@@ -400,9 +400,9 @@ async def test_the_card_does_not_say_the_team_knows_while_the_group_is_lost(
 async def test_stop_and_delete_do_not_say_the_team_was_told_while_the_group_is_lost(
     hooked: Harness,
 ) -> None:
-    """/stop and /delete tell the patient the care team "has been told" only when the bot can
-    post in the group; while it cannot, they say the team will be told, and the notices wait
-    and reach the group once the bot is back."""
+    """/stop and /delete tell the patient the care team "is being notified" only when the bot
+    can post in the group; while it cannot, they say the team will be told, and the notices
+    wait and reach the group once the bot is back."""
     h = hooked
     group = h.server.group(GROUP_A)
     ava = h.server.user(7021, first_name="Ava")
@@ -417,13 +417,13 @@ async def test_stop_and_delete_do_not_say_the_team_was_told_while_the_group_is_l
     await h.press(ava, "Yes, stop")
     stopped = last(ava).text
     assert "stopped taking part" in stopped
-    assert "has been told" not in stopped and "will be told as soon as" in stopped
+    assert "being notified" not in stopped and "will be told as soon as" in stopped
     await h.send(ben, "/delete")
     await h.press(ben, "Yes, erase my data")
     await h.press(ben, "Erase everything now")
     erased = last(ben).text
     assert "has been erased" in erased
-    assert "has been told" not in erased and "will be told as soon as" in erased
+    assert "being notified" not in erased and "will be told as soon as" in erased
     assert len(group.messages) == in_group  # nothing reached the group
 
     _track(h, group.add_bot_back())
@@ -439,5 +439,5 @@ async def test_stop_says_the_team_was_told_when_the_group_is_there(harness: Harn
     await enrol(h, cy, "P-STP2")
     await h.send(cy, "/stop")
     await h.press(cy, "Yes, stop")
-    assert "your care team has been told" in last(cy).text
+    assert "your care team is being notified" in last(cy).text
     assert any("P-STP2" in t for t in _texts(h.server.group(GROUP_A)))

@@ -496,6 +496,29 @@ def test_every_template_renders_with_its_values() -> None:
             assert 1 <= len(text) <= 4096, name
 
 
+@pytest.mark.parametrize("name", ["stopped", "deleted"])
+@pytest.mark.parametrize(
+    ("locale", "now", "later"),
+    [
+        ("en", "your care team is being notified", "will be told as soon as the bot can reach"),
+        ("es", "se está avisando a su equipo", "Se avisará a su equipo de atención en cuanto"),
+    ],
+)
+def test_after_stop_or_delete_the_team_promise_follows_the_group(
+    name: str, locale: str, now: str, later: str
+) -> None:
+    """The notice to the team is queued with the patient's reply: "being notified" while the
+    bot can post in the group, "will be told" while it cannot (the notice waits), in every
+    locale; never "has been told", which the patient would read before the team does."""
+    renderer = Renderer()
+    told = renderer.render(name, locale, team_told=True, keep_audit=False)
+    waiting = renderer.render(name, locale, team_told=False, keep_audit=False)
+    assert now in told and later not in told
+    assert later in waiting and now not in waiting
+    for text in (told, waiting):
+        assert "has been told" not in text and "se ha avisado" not in text
+
+
 def test_strict_undefined_and_escaping() -> None:
     renderer = Renderer()
     with pytest.raises(UndefinedError):
