@@ -10,14 +10,11 @@ from sqlalchemy import text
 from storage.db import create_engine
 from storage.migrate import alembic_config, upgrade_async
 from tests.support.keys import TEST_KEYRING
+from tests.support.seed_sql import cohort_and_patient
 
 T = "'2026-01-01 00:00:00'"
 SEED = [
-    "INSERT INTO cohorts (id, name, provider_chat_id, timezone, locale, region, questionnaire,"
-    f" created_at, updated_at) VALUES (1, 'c', -100, 'UTC', 'en', 'US', 'daily', {T}, {T})",
-    "INSERT INTO patients (id, cohort_id, label, status, telegram_user_id, chat_id, locale,"
-    " timezone, checkin_time, consented_at, created_at, updated_at)"
-    f" VALUES (1, 1, 'P-1', 'active', 1, 1, 'en', 'UTC', '09:00', {T}, {T}, {T})",
+    *cohort_and_patient(T, user=1),
     # One event of two alerts, posted as message 77 and raised again once; a stored ROUTINE.
     "INSERT INTO alerts (id, cohort_id, patient_id, rule, tier, status, dedup_key, created_at,"
     " group_message_id, reraised_count, after_hours) VALUES"

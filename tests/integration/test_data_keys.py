@@ -22,15 +22,12 @@ from storage.migrate import alembic_config, upgrade_async
 from storage.models import Alert, OutboxMessage, PatientMessage
 from storage.rekey import Progress, rotate
 from tests.support.keys import TEST_KEYRING, TEST_KEYS
+from tests.support.seed_sql import cohort_and_patient
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 T = "'2026-01-01 00:00:00'"
 SEED = [
-    "INSERT INTO cohorts (id, name, provider_chat_id, timezone, locale, region, questionnaire,"
-    f" created_at, updated_at) VALUES (1, 'c', -100, 'UTC', 'en', 'US', 'daily', {T}, {T})",
-    "INSERT INTO patients (id, cohort_id, label, status, telegram_user_id, chat_id, locale,"
-    " timezone, checkin_time, consented_at, created_at, updated_at)"
-    f" VALUES (1, 1, 'P-1', 'active', 1, 1, 'en', 'UTC', '09:00', {T}, {T}, {T})",
+    *cohort_and_patient(T, user=1),
 ]
 TEXTS = [f"message number {n}: the lighthouse keeper" for n in range(7)]
 

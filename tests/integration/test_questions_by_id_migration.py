@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +17,11 @@ from bot.ops.cli import main
 from storage.db import create_engine
 from storage.migrate import alembic_config, upgrade, upgrade_async
 from tests.support.keys import TEST_KEYS
+from tests.support.seed_sql import cohort_and_patient
 
 T = "'2026-01-12 14:00:00'"
 SEED = [
-    "INSERT INTO cohorts (id, name, provider_chat_id, timezone, locale, region, questionnaire,"
-    f" created_at, updated_at) VALUES (1, 'c', -100, 'UTC', 'en', 'US', 'daily', {T}, {T})",
-    "INSERT INTO patients (id, cohort_id, label, status, telegram_user_id, chat_id, locale,"
-    " timezone, checkin_time, consented_at, created_at, updated_at)"
-    f" VALUES (1, 1, 'P-1', 'active', 4242, 4242, 'en', 'UTC', '09:00', {T}, {T}, {T})",
+    *cohort_and_patient(T),
 ]
 CHECKINS = {
     # id: (questionnaire, status, position, draft)
@@ -153,17 +148,6 @@ async def test_0019_without_the_questionnaires_stops_before_changing_anything(
         assert (await _rows(engine, "item"))[1][0] == "sleep"
     finally:
         await engine.dispose()
-
-
-@pytest.fixture(name="restore_logging")
-def fx_restore_logging() -> Iterator[None]:
-    """main() configures the root logger as the command would; undo that after the test."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in [h for h in root.handlers if h not in handlers]:
-        root.removeHandler(handler)
-    root.setLevel(level)
 
 
 @pytest.mark.usefixtures("restore_logging")
