@@ -8,7 +8,8 @@ than the limit, and leaves a 429 to the delivery worker, which reschedules just 
 and pauses just that chat.
 
 Edits (a patient's next question after a tap) count in their chat's window only, not in the
-overall one (``EDIT_METHODS``). Urgent sends (a crisis card, an alert) go first: they take the
+overall one (``EDIT_METHODS``), unless Telegram starts refusing them (``EDIT_REFUSALS``).
+Urgent sends (a crisis card, an alert) go first: they take the
 next free place of the overall window before any routine send (a scheduled prompt), and
 while they come often, routine sends leave a couple of places free and go one at a time,
 evenly spaced, instead of in quarter-second bursts, so that the next one finds a place at
@@ -299,7 +300,7 @@ class SlidingWindowRateLimiter(BaseRateLimiter[None]):
         429 less likely when sends bunch up on the way (a 429 holds a crisis card a second
         or more). Prompts lose little: a tenth of their places while urgent sends come.
         (Taps' edits are not urgent sends here: they take no place of the overall window,
-        ``EDIT_METHODS``.)"""
+        ``EDIT_METHODS``, unless Telegram has refused edits lately, ``EDIT_REFUSALS``.)"""
         now = self._now() if now is None else now
         return self._recent_urgent.wait_time(now) > 0  # the window holds URGENT_BUSY
 
